@@ -1,0 +1,21 @@
+"""The SDK image and result types, with the service's names, so that the service's plugins run unchanged.
+
+``workbench._compat`` maps the service's import paths (``lunavl.sdk.image_utils.image`` and friends) onto
+this package when the service's own packages are absent.
+"""
+from __future__ import annotations
+
+from .geometry import Rect, Vec2D
+from .image import ImageDecodeError, VLImage
+from .people_count import EstimationTargets, ImageForPeopleEstimation, PeopleCount, PeopleCountEstimation
+
+__all__ = [
+    "EstimationTargets",
+    "ImageDecodeError",
+    "ImageForPeopleEstimation",
+    "PeopleCount",
+    "PeopleCountEstimation",
+    "Rect",
+    "VLImage",
+    "Vec2D",
+]
