@@ -1,0 +1,397 @@
+"""Counting, localisation and speed metrics for people-count estimators.
+
+Inputs are deliberately loose so that notebook code stays short:
+
+* a *count list* may hold numbers, or objects with a ``.count`` (``PeopleCount`` results, dataset ``Sample``s);
+* a *point set* may be an ``(N, 2)`` array-like of ``(x, y)`` pixels, a ``PeopleCount`` (its ``pointsArray``)
+  or a dataset ``Sample`` (its ``points``).
+
+Aggregates follow the literature: MAE/RMSE over per-image counts, GAME averaged over images, localisation
+scores micro-averaged (true/false positives summed over images before the ratios are taken).
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+
+__all__ = [
+    "LatencyStats",
+    "Localisation",
+    "LocalisationSummary",
+    "game",
+    "game_image",
+    "game_levels",
+    "grid_counts_from_density",
+    "grid_counts_from_points",
+    "latency_stats",
+    "localisation",
+    "localisation_summary",
+    "mae",
+    "rmse",
+    "throughput",
+]
+
+GameSource = Literal["auto", "density", "points"]
+
+
+# --- counts --------------------------------------------------------------------------------------------------
+
+
+def _as_counts(values: Iterable[Any], what: str) -> np.ndarray:
+    counts = []
+    for i, value in enumerate(values):
+        count = getattr(value, "count", value)
+        if count is None:
+            raise ValueError(f"{what}[{i}] has no count (an unannotated sample?); drop it before scoring")
+        counts.append(count)
+    return np.asarray(counts, dtype=np.float64)
+
+
+def _count_pair(true_counts: Iterable[Any], pred_counts: Iterable[Any]) -> tuple[np.ndarray, np.ndarray]:
+    true = _as_counts(true_counts, "true_counts")
+    pred = _as_counts(pred_counts, "pred_counts")
+    if true.shape != pred.shape:
+        raise ValueError(f"true_counts has {true.size} values but pred_counts has {pred.size}; pass one per image")
+    if true.size == 0:
+        raise ValueError("no counts given: the metric of zero images is undefined")
+    return true, pred
+
+
+def mae(true_counts: Iterable[Any], pred_counts: Iterable[Any]) -> float:
+    """Mean absolute error of the per-image counts."""
+    true, pred = _count_pair(true_counts, pred_counts)
+    return float(np.mean(np.abs(pred - true)))
+
+
+def rmse(true_counts: Iterable[Any], pred_counts: Iterable[Any]) -> float:
+    """Root mean squared error of the per-image counts (called "MSE" in much of the crowd-counting literature)."""
+    true, pred = _count_pair(true_counts, pred_counts)
+    return float(np.sqrt(np.mean((pred - true) ** 2)))
+
+
+# --- point sets ----------------------------------------------------------------------------------------------
+
+
+def _as_points(value: Any, what: str) -> np.ndarray:
+    if hasattr(value, "pointsArray"):
+        value = value.pointsArray
+    elif not isinstance(value, (np.ndarray, list, tuple)) and hasattr(value, "points"):
+        value = value.points
+        if value is None:
+            raise ValueError(f"{what} has no points (an unannotated sample?); drop it before scoring")
+    points = np.asarray(value, dtype=np.float64)
+    if points.size == 0:
+        return np.zeros((0, 2), dtype=np.float64)
+    if points.ndim != 2 or points.shape[1] != 2:
+        raise ValueError(f"{what} must be an (N, 2) array of (x, y) points, got shape {points.shape}")
+    return points
+
+
+# --- GAME ----------------------------------------------------------------------------------------------------
+
+
+def _check_grid(image_size: tuple[int, int], level: int) -> tuple[float, float, int]:
+    if int(level) != level or level < 0:
+        raise ValueError(f"GAME level must be a non-negative integer, got {level!r}")
+    width, height = image_size
+    if width <= 0 or height <= 0:
+        raise ValueError(f"image_size must be a positive (width, height), got {image_size!r}")
+    return float(width), float(height), 2 ** int(level)
+
+
+def grid_counts_from_points(points: Any, image_size: tuple[int, int], level: int) -> np.ndarray:
+    """Count points in each cell of a ``2^level x 2^level`` grid over the image; shape ``(rows, cols)``.
+
+    Points on a cell border go to the right/lower cell; points slightly outside the image (annotation
+    tolerance) go to the nearest border cell, so no point is lost.
+    """
+    width, height, cells = _check_grid(image_size, level)
+    xy = _as_points(points, "points")
+    col = np.clip(np.floor(xy[:, 0] * cells / width), 0, cells - 1).astype(np.intp)
+    row = np.clip(np.floor(xy[:, 1] * cells / height), 0, cells - 1).astype(np.intp)
+    return np.bincount(row * cells + col, minlength=cells * cells).reshape(cells, cells).astype(np.float64)
+
+
+def _overlap(start: float, length: float, n_pixels: int, image_extent: float, cells: int) -> np.ndarray:
+    """Fraction of each map pixel (rows) that falls in each grid cell (columns), along one axis."""
+    pixel_edges = start + length * np.arange(n_pixels + 1) / n_pixels
+    cell_edges = image_extent * np.arange(cells + 1) / cells
+    lo = np.maximum(pixel_edges[:-1, None], cell_edges[None, :-1])
+    hi = np.minimum(pixel_edges[1:, None], cell_edges[None, 1:])
+    return np.clip(hi - lo, 0.0, None) / (length / n_pixels)
+
+
+def grid_counts_from_density(
+    density_map: np.ndarray, density_area: Any, image_size: tuple[int, int], level: int
+) -> np.ndarray:
+    """Integrate a density map over each cell of a ``2^level x 2^level`` grid over the image.
+
+    The map covers ``density_area`` (a ``Rect``-like with ``x, y, width, height``; ``None`` = the whole
+    image) and each map pixel's mass is taken as spread evenly over its footprint in image pixels, so the
+    integration is exact for that piecewise-constant reading and conserves the map's sum (mass that falls
+    outside the image is dropped). It equals box-upsampling the map to full resolution (each value divided
+    among the pixels it covers) and summing per cell, without building the full-resolution map.
+    """
+    width, height, cells = _check_grid(image_size, level)
+    density = np.asarray(density_map, dtype=np.float64)
+    if density.ndim != 2 or density.size == 0:
+        raise ValueError(f"density_map must be a non-empty 2-D array (H', W'), got shape {density.shape}")
+    if density_area is None:
+        x, y, w, h = 0.0, 0.0, width, height
+    else:
+        x, y, w, h = (float(density_area.x), float(density_area.y),
+                      float(density_area.width), float(density_area.height))
+        if w <= 0 or h <= 0:
+            raise ValueError(f"density_area must have a positive size, got {density_area!r}")
+    along_x = _overlap(x, w, density.shape[1], width, cells)
+    along_y = _overlap(y, h, density.shape[0], height, cells)
+    return along_y.T @ density @ along_x
+
+
+def _predicted_grid(result: Any, image_size: tuple[int, int], level: int, source: GameSource) -> np.ndarray:
+    if source not in ("auto", "density", "points"):
+        raise ValueError(f"source must be 'auto', 'density' or 'points', got {source!r}")
+    density = getattr(result, "densityMap", None)
+    if source == "density" or (source == "auto" and density is not None):
+        if density is None:
+            raise ValueError("source='density' but the result has no densityMap; use source='points'")
+        return grid_counts_from_density(density, getattr(result, "densityArea", None), image_size, level)
+    points = _as_points(result, "prediction")
+    count = getattr(result, "count", None)
+    if len(points) == 0 and count:
+        # A count-only result still has a whole-image count, which is all GAME(0) needs.
+        if level == 0:
+            _check_grid(image_size, level)
+            return np.array([[float(count)]])
+        raise ValueError(
+            f"the result counts {count} people but has neither a densityMap nor points, so GAME({level}) "
+            "cannot place them; use an estimator that returns either, or only level 0"
+        )
+    return grid_counts_from_points(points, image_size, level)
+
+
+def game_image(
+    result: Any, gt_points: Any, image_size: tuple[int, int], level: int, *, source: GameSource = "auto"
+) -> float:
+    """GAME(level) of one image: sum over the ``4^level`` cells of ``|predicted - true|`` cell counts.
+
+    ``source="auto"`` integrates the result's ``densityMap`` over its ``densityArea`` when it has one, and
+    counts its predicted points otherwise; ``"density"``/``"points"`` force one. ``result`` may also be a
+    plain ``(N, 2)`` point array. ``image_size`` is ``(width, height)`` of the original image.
+    """
+    pred = _predicted_grid(result, image_size, level, source)
+    true = grid_counts_from_points(gt_points, image_size, level)
+    return float(np.abs(pred - true).sum())
+
+
+def _per_image(results: Sequence[Any], gt_points: Sequence[Any], image_sizes: Sequence[tuple[int, int]]) -> int:
+    n = len(results)
+    if len(gt_points) != n or len(image_sizes) != n:
+        raise ValueError(
+            f"got {n} results, {len(gt_points)} ground-truth point sets and {len(image_sizes)} image sizes; "
+            "pass one of each per image, in the same order"
+        )
+    if n == 0:
+        raise ValueError("no images given: GAME of zero images is undefined")
+    return n
+
+
+def game(
+    results: Sequence[Any],
+    gt_points: Sequence[Any],
+    image_sizes: Sequence[tuple[int, int]],
+    level: int = 0,
+    *,
+    source: GameSource = "auto",
+) -> float:
+    """Grid Average Mean absolute Error at ``level``: :func:`game_image` averaged over the images.
+
+    GAME(0) is the MAE of the counts, computed from the same source as the higher levels (for a density
+    result: the map's float sum, not the rounded ``.count``, as in the literature).
+    """
+    _per_image(results, gt_points, image_sizes)
+    errors = [game_image(r, g, s, level, source=source) for r, g, s in zip(results, gt_points, image_sizes)]
+    return float(np.mean(errors))
+
+
+def game_levels(
+    results: Sequence[Any],
+    gt_points: Sequence[Any],
+    image_sizes: Sequence[tuple[int, int]],
+    levels: Iterable[int] = (0, 1, 2, 3),
+    *,
+    source: GameSource = "auto",
+) -> dict[int, float]:
+    """``{level: GAME(level)}`` for several levels (by default 0..3, the usual table)."""
+    return {int(level): game(results, gt_points, image_sizes, level, source=source) for level in levels}
+
+
+# --- localisation ---------------------------------------------------------------------------------------------
+
+
+def _ratios(tp: int, fp: int, fn: int) -> tuple[float, float, float]:
+    # 0/0 happens only when one side is empty. Both empty is a perfect answer (1.0); otherwise the image has
+    # an error and the undefined ratio counts as 0.0, so it never flatters an estimator.
+    if tp + fp + fn == 0:
+        return 1.0, 1.0, 1.0
+    precision = tp / (tp + fp) if tp + fp else 0.0
+    recall = tp / (tp + fn) if tp + fn else 0.0
+    f1 = 2 * tp / (2 * tp + fp + fn)
+    return precision, recall, f1
+
+
+@dataclass(frozen=True)
+class Localisation:
+    """One-to-one matching of predicted to ground-truth points in one image.
+
+    ``matches`` is an ``(tp, 2)`` int array of ``(pred_index, gt_index)`` pairs and ``distances`` their
+    distances in pixels; ``unmatched_pred`` (false positives) and ``unmatched_gt`` (misses) index the rest.
+    """
+
+    tp: int
+    fp: int
+    fn: int
+    precision: float
+    recall: float
+    f1: float
+    matches: np.ndarray
+    distances: np.ndarray
+    threshold: float
+
+    @property
+    def unmatched_pred(self) -> np.ndarray:
+        """Indices of predicted points with no ground-truth partner (false positives)."""
+        return np.setdiff1d(np.arange(self.tp + self.fp), self.matches[:, 0])
+
+    @property
+    def unmatched_gt(self) -> np.ndarray:
+        """Indices of ground-truth points that no prediction matched (false negatives)."""
+        return np.setdiff1d(np.arange(self.tp + self.fn), self.matches[:, 1])
+
+
+def localisation(pred_points: Any, gt_points: Any, threshold: float = 10.0) -> Localisation:
+    """Match predictions to ground truth one-to-one and score them at a distance ``threshold`` (pixels).
+
+    The matching is a Hungarian assignment (``scipy.optimize.linear_sum_assignment``) that first maximises the
+    number of pairs within ``threshold`` (inclusive: a pair exactly ``threshold`` apart matches) and then
+    minimises their total distance. Each point takes part in at most one pair, so two predictions on one head
+    give one true positive and one false positive. Precision/recall are 1.0 when both sets are empty and 0.0
+    when only their own denominator is empty (see ``_ratios``).
+    """
+    from scipy.optimize import linear_sum_assignment
+    from scipy.spatial.distance import cdist
+
+    if not np.isfinite(threshold) or threshold < 0:
+        raise ValueError(f"threshold must be a finite distance >= 0 in pixels, got {threshold!r}")
+    pred = _as_points(pred_points, "pred_points")
+    gt = _as_points(gt_points, "gt_points")
+    matches = np.zeros((0, 2), dtype=np.intp)
+    distances = np.zeros(0, dtype=np.float64)
+    if len(pred) and len(gt):
+        dist = cdist(pred, gt)
+        close = dist <= threshold
+        # Points with no partner in reach cannot match; leaving them out keeps the assignment small in crowds.
+        rows = np.flatnonzero(close.any(axis=1))
+        cols = np.flatnonzero(close.any(axis=0))
+        if len(rows):
+            sub = dist[np.ix_(rows, cols)]
+            # A penalty larger than any sum of in-reach distances makes the solver prefer one more valid pair
+            # over any saving in distance; penalised pairs are dropped afterwards.
+            penalty = threshold * (min(sub.shape) + 1) + 1.0
+            cost = np.where(sub <= threshold, sub, penalty)
+            r, c = linear_sum_assignment(cost)
+            keep = sub[r, c] <= threshold
+            matches = np.stack([rows[r[keep]], cols[c[keep]]], axis=1).astype(np.intp)
+            matches = matches[np.argsort(matches[:, 0])]
+            distances = dist[matches[:, 0], matches[:, 1]]
+    tp = len(matches)
+    fp, fn = len(pred) - tp, len(gt) - tp
+    precision, recall, f1 = _ratios(tp, fp, fn)
+    return Localisation(tp, fp, fn, precision, recall, f1, matches, distances, float(threshold))
+
+
+@dataclass(frozen=True)
+class LocalisationSummary:
+    """Localisation over several images, micro-averaged: counts summed, then the ratios taken."""
+
+    tp: int
+    fp: int
+    fn: int
+    precision: float
+    recall: float
+    f1: float
+    n_images: int
+
+
+def localisation_summary(items: Iterable[Localisation]) -> LocalisationSummary:
+    """Sum per-image :class:`Localisation` results into one dataset-level score."""
+    items = list(items)
+    if not items:
+        raise ValueError("no localisation results given; pass one per image")
+    tp = sum(i.tp for i in items)
+    fp = sum(i.fp for i in items)
+    fn = sum(i.fn for i in items)
+    return LocalisationSummary(tp, fp, fn, *_ratios(tp, fp, fn), n_images=len(items))
+
+
+# --- speed ---------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LatencyStats:
+    """Per-image latency in milliseconds and the throughput it implies for one-at-a-time processing."""
+
+    n: int
+    mean_ms: float
+    std_ms: float
+    min_ms: float
+    p50_ms: float
+    p90_ms: float
+    p99_ms: float
+    max_ms: float
+    images_per_s: float
+
+
+def latency_stats(elapsed: Iterable[Any]) -> LatencyStats:
+    """Latency statistics from per-image times in **seconds** (numbers, or results with ``.elapsed``).
+
+    Percentiles interpolate linearly (numpy's default). ``images_per_s`` is ``1000 / mean_ms``: the rate of
+    one worker processing images back to back. For parallel or batched runs measure the wall clock and use
+    :func:`throughput` instead.
+    """
+    seconds = []
+    for i, value in enumerate(elapsed):
+        s = getattr(value, "elapsed", value)
+        if s is None:
+            raise ValueError(f"elapsed[{i}] is None: the result carries no timing; time the call yourself")
+        seconds.append(s)
+    ms = np.asarray(seconds, dtype=np.float64) * 1000.0
+    if ms.size == 0:
+        raise ValueError("no timings given")
+    if (ms < 0).any() or not np.isfinite(ms).all():
+        raise ValueError("timings must be finite and non-negative seconds")
+    p50, p90, p99 = np.percentile(ms, [50, 90, 99])
+    mean = float(ms.mean())
+    return LatencyStats(
+        n=int(ms.size),
+        mean_ms=mean,
+        std_ms=float(ms.std()),
+        min_ms=float(ms.min()),
+        p50_ms=float(p50),
+        p90_ms=float(p90),
+        p99_ms=float(p99),
+        max_ms=float(ms.max()),
+        images_per_s=1000.0 / mean if mean > 0 else float("inf"),
+    )
+
+
+def throughput(n_images: int, wall_seconds: float) -> float:
+    """Images per second over a measured wall-clock interval."""
+    if wall_seconds <= 0:
+        raise ValueError(f"wall_seconds must be positive, got {wall_seconds!r}")
+    if n_images < 0:
+        raise ValueError(f"n_images must be >= 0, got {n_images!r}")
+    return n_images / wall_seconds
