@@ -37,3 +37,34 @@ def mcnn_model() -> Path:
 def reference_docs() -> Path:
     """The service's plugin documentation with its example plugins; skips when ../shared is absent."""
     return _shared_path("reference")
+
+
+class PluginFolder:
+    """A plugins folder in the service's layout, written by a test."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def add(self, name: str, source: str, *, requirements: str | None = None, module: str = "plugin") -> str:
+        """Write ``<root>/<name>/<module>.py`` (and ``requirements.txt``); returns the module name to activate."""
+        import textwrap
+
+        folder = self.root / name
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "__init__.py").touch()
+        (folder / f"{module}.py").write_text(textwrap.dedent(source))
+        if requirements is not None:
+            (folder / "requirements.txt").write_text(requirements)
+        return f"{name}.{module}"
+
+
+@pytest.fixture
+def plugin_folder(tmp_path: Path) -> PluginFolder:
+    root = tmp_path / "plugins"
+    root.mkdir()
+    return PluginFolder(root)
+
+
+@pytest.fixture
+def project_plugins() -> Path:
+    return REPO_ROOT / "plugins"

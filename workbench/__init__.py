@@ -1,0 +1,49 @@
+"""workbench: run the service's plugins in a notebook kernel, compare people-count estimators, serve them.
+
+Importing ``workbench`` makes the service's import paths (``luna_plugins...``, ``lunavl...``) resolve to
+the workbench's classes where the service's own packages are not installed.
+"""
+from . import _compat
+from .host import DuplicateActivationWarning, EventDelivery, UnknownEstimatorError, Workbench
+from .plugins import (
+    AppConfig,
+    BaseBackgroundHandler,
+    BaseBackgroundPlugin,
+    BaseEventPlugin,
+    EstimatorBase,
+    EstimatorContractError,
+    EstimatorReplacementPlugin,
+    MonitoringPoint,
+    PluginError,
+    PluginHTTPResponse,
+    pluginHTTPResponse,
+)
+from .sdk import EstimationTargets, ImageForPeopleEstimation, PeopleCount, Rect, Vec2D, VLImage
+
+_compat.install()
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "AppConfig",
+    "BaseBackgroundHandler",
+    "BaseBackgroundPlugin",
+    "BaseEventPlugin",
+    "DuplicateActivationWarning",
+    "EstimationTargets",
+    "EstimatorBase",
+    "EstimatorContractError",
+    "EstimatorReplacementPlugin",
+    "EventDelivery",
+    "ImageForPeopleEstimation",
+    "MonitoringPoint",
+    "PeopleCount",
+    "PluginError",
+    "PluginHTTPResponse",
+    "Rect",
+    "UnknownEstimatorError",
+    "Vec2D",
+    "VLImage",
+    "Workbench",
+    "pluginHTTPResponse",
+]

@@ -1,0 +1,192 @@
+"""Estimator slots: for each broker, the estimator in use, one instance per worker, swappable live."""
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+import time
+from typing import Any, Callable
+
+from ..plugins import EstimatorBase, EstimatorContractError, EstimatorReplacementPlugin
+from ..sdk import PeopleCount
+
+DEFAULT = "default"
+
+EstimatorFactory = Callable[[], Any]
+
+
+async def close_quietly(obj: Any, what: str, logger: logging.Logger) -> str | None:
+    """Call ``obj.close()`` (sync or async); return the error text instead of raising it."""
+    close = getattr(obj, "close", None)
+    if close is None:
+        return None
+    try:
+        result = close()
+        if inspect.isawaitable(result):
+            await result
+    except Exception as error:  # one failing close must not stop the others
+        logger.exception("closing %s failed", what)
+        return f"{type(error).__name__}: {error}"
+    return None
+
+
+def check_estimator(estimator: Any, owner: str) -> None:
+    """Reject an estimator that cannot honour the contract, before it takes any request."""
+    method = getattr(estimator, "estimateBatch", None)
+    if method is None:
+        raise EstimatorContractError(
+            owner, f"createReplacementEstimator() returned {type(estimator).__name__}, which has no estimateBatch(); "
+            "subclass EstimatorBase"
+        )
+    if not inspect.iscoroutinefunction(method):
+        raise EstimatorContractError(
+            owner, f"{type(estimator).__name__}.estimateBatch is not a coroutine function: declare it "
+            "`async def estimateBatch(self, images, estimationTargets, asyncEstimate=True)`"
+        )
+    if not callable(getattr(estimator, "close", None)):
+        raise EstimatorContractError(owner, f"{type(estimator).__name__} has no close(): subclass EstimatorBase")
+
+
+def check_results(results: Any, n_images: int, owner: str, estimator: Any) -> list[PeopleCount]:
+    """The estimator's results, once checked to be one ``PeopleCount`` per image."""
+    where = f"{type(estimator).__name__}.estimateBatch"
+    if not isinstance(results, (list, tuple)):
+        raise EstimatorContractError(
+            owner, f"{where} returned {type(results).__name__}; return a list with one PeopleCount per image"
+        )
+    if len(results) != n_images:
+        raise EstimatorContractError(owner, f"{where} returned {len(results)} results for {n_images} images")
+    wrong = [type(r).__name__ for r in results if not isinstance(r, PeopleCount)]
+    if wrong:
+        raise EstimatorContractError(
+            owner, f"{where} returned {wrong[0]} objects; return "
+            "lunavl.sdk.estimators.image_estimators.people_count.PeopleCount, one per image"
+        )
+    return list(results)
+
+
+class EstimatorPool:
+    """The instances of one estimator, one per worker; a request borrows one for its whole batch."""
+
+    def __init__(self, name: str, instances: list[Any]) -> None:
+        self.name = name
+        self.instances = instances
+        self._idle: asyncio.Queue[Any] = asyncio.Queue()
+        for instance in instances:
+            self._idle.put_nowait(instance)
+        self._in_flight = 0
+        self._quiet = asyncio.Event()
+        self._quiet.set()
+
+    async def estimate(self, images: list[Any], targets: Any) -> list[PeopleCount]:
+        self._in_flight += 1
+        self._quiet.clear()
+        try:
+            instance = await self._idle.get()
+            try:
+                started = time.perf_counter()
+                results = await instance.estimateBatch(images, targets, asyncEstimate=True)
+                elapsed = time.perf_counter() - started
+            finally:
+                self._idle.put_nowait(instance)
+        finally:
+            self._in_flight -= 1
+            if self._in_flight == 0:
+                self._quiet.set()
+        results = check_results(results, len(images), self.name, instance)
+        for result in results:
+            if result.elapsed is None:
+                result.elapsed = elapsed / max(1, len(results))
+            if result.estimatorName is None:
+                result.estimatorName = self.name
+        return results
+
+    async def drain_and_close(self, logger: logging.Logger) -> list[str]:
+        """Wait for the batches already started on this pool, then close every instance.
+
+        The caller has already routed new requests elsewhere, so the pool only gets quieter.
+        """
+        await self._quiet.wait()
+        errors = []
+        for instance in self.instances:
+            error = await close_quietly(instance, f"estimator {self.name}", logger)
+            if error:
+                errors.append(error)
+        return errors
+
+
+class EstimatorSlot:
+    """One broker: its default factory, the replacement plugins for it, and the pool in use."""
+
+    def __init__(self, broker: str, default_factory: EstimatorFactory, workers: int, logger: logging.Logger) -> None:
+        self.broker = broker
+        self.default_factory = default_factory
+        self.workers = workers
+        self.replacements: dict[str, EstimatorReplacementPlugin] = {}
+        self.pool: EstimatorPool | None = None
+        self.active = DEFAULT
+        self._logger = logger
+        self._swap_lock = asyncio.Lock()
+
+    def choices(self) -> list[str]:
+        return [DEFAULT, *self.replacements]
+
+    def _factory(self, name: str) -> tuple[EstimatorFactory, str]:
+        if name == DEFAULT:
+            return self.default_factory, "the default estimator"
+        plugin = self.replacements.get(name)
+        if plugin is None:
+            raise KeyError(
+                f"no estimator {name!r} for {self.broker!r}; choose one of {', '.join(map(repr, self.choices()))} "
+                "(a replacement plugin is named by its class name)"
+            )
+        return plugin.createReplacementEstimator, name
+
+    async def _build(self, name: str) -> EstimatorPool:
+        factory, owner = self._factory(name)
+        loop = asyncio.get_running_loop()
+        instances: list[Any] = []
+        try:
+            for _ in range(self.workers):
+                # Model loading blocks; off the loop it does not stall the server or background plugins.
+                instance = await loop.run_in_executor(None, factory)
+                instances.append(instance)
+                check_estimator(instance, owner if name != DEFAULT else DEFAULT)
+        except BaseException:
+            for instance in instances:
+                await close_quietly(instance, f"estimator {name}", self._logger)
+            raise
+        return EstimatorPool(name=name, instances=instances)
+
+    async def use(self, name: str) -> None:
+        """Make ``name`` the estimator of every worker; the old instances finish their batches, then close."""
+        async with self._swap_lock:
+            if self.pool is not None and self.active == name:
+                return
+            new_pool = await self._build(name)
+            old_pool, self.pool, self.active = self.pool, new_pool, name
+        if old_pool is not None:
+            await old_pool.drain_and_close(self._logger)
+
+    async def estimate(self, images: list[Any], targets: Any) -> list[PeopleCount]:
+        if self.pool is None:
+            await self.use(self.active)
+        assert self.pool is not None
+        return await self.pool.estimate(images, targets)
+
+    async def drop_replacement(self, name: str) -> bool:
+        """Forget a replacement plugin (unloaded or reloaded); returns whether it was in use."""
+        self.replacements.pop(name, None)
+        if self.active != name:
+            return False
+        async with self._swap_lock:
+            old_pool, self.pool, self.active = self.pool, None, DEFAULT
+        if old_pool is not None:
+            await old_pool.drain_and_close(self._logger)
+        return True
+
+    async def close(self) -> None:
+        async with self._swap_lock:
+            old_pool, self.pool = self.pool, None
+        if old_pool is not None:
+            await old_pool.drain_and_close(self._logger)

@@ -1,0 +1,514 @@
+"""``Workbench``: the in-process plugin host."""
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any, Awaitable, Callable, Iterable, Mapping, Sequence
+
+from ..plugins import (
+    AppConfig,
+    BaseBackgroundPlugin,
+    BaseEventPlugin,
+    EstimatorReplacementPlugin,
+    PluginError,
+    Route,
+    parse_active_plugins,
+    plugin_kind,
+)
+from ..plugins._config import check_device_class
+from ..plugins._loader import (
+    check_requirements,
+    class_origin,
+    find_plugin_classes,
+    import_plugin_module,
+    purge_modules,
+)
+from ..sdk import EstimationTargets, ImageForPeopleEstimation, PeopleCount, Rect, VLImage
+from ._estimators import DEFAULT, EstimatorSlot, close_quietly
+from ._loop import LoopThread
+from ._records import ACTIVE, CLOSED, FAILED, PluginRecord, PluginTable
+
+DefaultEstimatorFactory = Callable[[AppConfig], Any]
+
+
+class DuplicateActivationWarning(UserWarning):
+    """A plugin class reached the host twice through an import; it was activated once."""
+
+
+class UnknownEstimatorError(LookupError):
+    """An estimator broker or estimator name the host does not know."""
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
+@dataclass
+class EventDelivery:
+    """How one event plugin took one batch of points."""
+
+    plugin: str
+    points: int
+    error: str | None = None
+    elapsed: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+def _default_estimator_factories() -> Mapping[str, DefaultEstimatorFactory]:
+    from ..estimators.default import DEFAULT_ESTIMATORS
+
+    return DEFAULT_ESTIMATORS
+
+
+class Workbench:
+    """Loads the service's plugins from ``plugins_dir`` and runs them in this process.
+
+    ``active_plugins`` lists module names (``"my_plugin.plugin"``) as a list or a comma-separated string;
+    ``None`` reads ``LUNA_REMOTE_SDK_ACTIVE_PLUGINS`` like the service. ``device`` is the global device
+    class ("cpu" or "gpu"); ``workers`` the number of estimator instances per broker.
+    """
+
+    def __init__(
+        self,
+        plugins_dir: str | Path,
+        active_plugins: str | Iterable[str] | None = None,
+        *,
+        device: str = "cpu",
+        workers: int = 1,
+        config: AppConfig | None = None,
+        default_estimators: Mapping[str, DefaultEstimatorFactory] | None = None,
+        logger: logging.Logger | None = None,
+    ) -> None:
+        self.plugins_dir = Path(plugins_dir).expanduser().resolve()
+        if not self.plugins_dir.is_dir():
+            raise FileNotFoundError(f"plugins folder {self.plugins_dir} does not exist or is not a folder")
+        self.active_plugins = parse_active_plugins(active_plugins)
+        if not isinstance(workers, int) or isinstance(workers, bool) or workers < 1:
+            raise ValueError(f"workers must be a whole number >= 1, got {workers!r}")
+        self.workers = workers
+        self.config = config or AppConfig(globalDeviceClass=check_device_class(device, allow_global=False, what="device"))
+        self.ctx = SimpleNamespace(logger=logger or logging.getLogger("workbench.plugins"))
+        self._default_estimators = default_estimators
+        self._loop = LoopThread()
+        self._records: list[PluginRecord] = []
+        self._slots: dict[str, EstimatorSlot] = {}
+        self._origins: dict[tuple[str, str], str] = {}
+        self._cleanups: list[Callable[[], Awaitable[None]]] = []
+        self._pending_warnings: list[str] = []
+        self._added_to_path = False
+        self._state = "new"
+
+    # -- lifecycle -------------------------------------------------------------------------------------
+
+    def start(self) -> "Workbench":
+        """Load, initialise and start the active plugins; returns the host (for chaining)."""
+        self._begin()
+        try:
+            self._loop.run(self._startup(), "wb.astart()")
+        except BaseException:
+            self.close()
+            raise
+        self._flush_warnings()
+        return self
+
+    async def astart(self) -> "Workbench":
+        self._begin()
+        try:
+            await self._loop.arun(self._startup())
+        except BaseException:
+            await self.aclose()
+            raise
+        self._flush_warnings()
+        return self
+
+    def close(self) -> None:
+        """Close every plugin and estimator, cancel what they left running, and stop the host's loop."""
+        if self._state != "running":
+            return
+        self._state = "closing"
+        try:
+            self._loop.run(self._shutdown(), "wb.aclose()")
+        finally:
+            self._loop.stop()
+            self._forget_modules()
+
+    async def aclose(self) -> None:
+        if self._state != "running":
+            return
+        self._state = "closing"
+        try:
+            await self._loop.arun(self._shutdown())
+        finally:
+            await asyncio.to_thread(self._loop.stop)
+            self._forget_modules()
+
+    def __enter__(self) -> "Workbench":
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    async def __aenter__(self) -> "Workbench":
+        return await self.astart()
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+    @property
+    def running(self) -> bool:
+        return self._state == "running"
+
+    @property
+    def loop(self) -> asyncio.AbstractEventLoop:
+        """The host's event loop, where plugins, estimators and the embedded server run."""
+        return self._loop.loop
+
+    def add_cleanup(self, callback: Callable[[], Awaitable[None]]) -> None:
+        """Run ``await callback()`` on the host's loop when it closes, before the plugins close."""
+        self._cleanups.append(callback)
+
+    def _begin(self) -> None:
+        if self._state == "running":
+            raise RuntimeError("this Workbench is already started")
+        if self._state != "new":
+            raise RuntimeError("this Workbench was closed; create a new Workbench(...) to start again")
+        self._state = "running"
+        self._loop.start()
+
+    async def _startup(self) -> None:
+        if str(self.plugins_dir) not in sys.path:
+            sys.path.insert(0, str(self.plugins_dir))
+            self._added_to_path = True
+        factories = self._default_estimators
+        if factories is None:
+            factories = _default_estimator_factories()
+        for broker, factory in factories.items():
+            self._slots[broker] = EstimatorSlot(broker, self._bind(factory), self.workers, self.ctx.logger)
+        for module in self.active_plugins:
+            await self._activate(self._load_module(module), startup=True)
+
+    def _bind(self, factory: DefaultEstimatorFactory) -> Callable[[], Any]:
+        return lambda: factory(self.config)
+
+    async def _shutdown(self) -> None:
+        for callback in reversed(self._cleanups):
+            try:
+                await callback()
+            except Exception:
+                self.ctx.logger.exception("a cleanup callback failed while closing the host")
+        self._cleanups.clear()
+        for record in reversed(self._records):
+            await self._close_record(record)
+        for slot in self._slots.values():
+            await slot.close()
+
+    def _forget_modules(self) -> None:
+        self._state = "closed"
+        purge_modules(name for name in list(sys.modules) if self._owns_module(name))
+        if self._added_to_path and str(self.plugins_dir) in sys.path:
+            sys.path.remove(str(self.plugins_dir))
+
+    def _owns_module(self, name: str) -> bool:
+        module = sys.modules.get(name)
+        file = getattr(module, "__file__", None)
+        return bool(file) and self.plugins_dir in Path(file).resolve().parents
+
+    def _flush_warnings(self) -> None:
+        for message in self._pending_warnings:
+            warnings.warn(message, DuplicateActivationWarning, stacklevel=3)
+        self._pending_warnings.clear()
+
+    # -- loading ---------------------------------------------------------------------------------------
+
+    def _load_module(self, module: str) -> list[PluginRecord]:
+        """Import ``module`` and make one record per plugin class it activates (a failed one on error)."""
+        try:
+            check_requirements(self.plugins_dir, module)
+            imported = import_plugin_module(self.plugins_dir, module)
+            classes = find_plugin_classes(module, imported)
+        except PluginError as error:
+            self.ctx.logger.error("%s", error)
+            record = PluginRecord(name=module, module=module, kind="module", status=FAILED, error=error.reason)
+            self._records.append(record)
+            return [record]
+        records = []
+        for cls in classes:
+            if not self._first_activation(cls, module):
+                continue
+            record = PluginRecord(name=cls.__name__, module=module, kind=plugin_kind(cls))
+            try:
+                record.instance = cls(self)
+            except Exception as error:
+                record.status, record.error = FAILED, f"__init__ failed with {type(error).__name__}: {error}"
+            records.append(record)
+        self._records.extend(records)
+        return records
+
+    def _first_activation(self, cls: type, module: str) -> bool:
+        """Whether ``cls`` is new to the host; warns, naming the import, when it is not."""
+        origin = class_origin(cls)
+        first_module = self._origins.get(origin)
+        if first_module is None:
+            self._origins[origin] = module
+            return True
+        if cls.__module__ == module or first_module == cls.__module__:
+            how = f"active module {module!r} imports it from {cls.__module__!r}"
+        else:
+            how = f"active module {module!r} imports it as {cls.__module__}.{cls.__qualname__}, a second copy of the same file"
+        message = (
+            f"plugin class {cls.__qualname__} was already activated from {first_module!r}; {how}. "
+            "Activated once. The service would activate it twice: use relative imports (from .foo import Bar) "
+            "and do not import plugin classes into other active modules"
+        )
+        self.ctx.logger.warning("%s", message)
+        self._pending_warnings.append(message)
+        return False
+
+    async def _activate(self, records: list[PluginRecord], *, startup: bool) -> None:
+        """Initialise and start event and background plugins; register replacement estimators."""
+        for record in records:
+            if record.status != ACTIVE:
+                continue
+            if record.kind == "estimator":
+                await self._register_replacement(record, take_over=startup)
+                continue
+            step = "initialize"
+            try:
+                await record.instance.initialize()
+                if isinstance(record.instance, BaseBackgroundPlugin):
+                    step = "start"
+                    await record.instance.start()
+            except Exception as error:
+                record.status, record.error = FAILED, f"{step}() failed with {type(error).__name__}: {error}"
+                self.ctx.logger.error("plugin %r: %s", record.name, record.error)
+                await close_quietly(record.instance, f"plugin {record.name}", self.ctx.logger)
+
+    async def _register_replacement(self, record: PluginRecord, *, take_over: bool) -> None:
+        plugin: EstimatorReplacementPlugin = record.instance
+        try:
+            broker = plugin.estimatorBrokerName
+            slot = self._slots.get(broker)
+            if slot is None:
+                raise PluginError(
+                    record.name,
+                    f"estimatorBrokerName is {broker!r}, which the workbench cannot replace; known: "
+                    f"{', '.join(map(repr, self._slots)) or 'none'}",
+                )
+            slot.replacements[record.name] = plugin
+            in_use = slot.active
+            if take_over and in_use == DEFAULT:
+                await slot.use(record.name)
+            elif take_over:
+                self.ctx.logger.warning(
+                    "plugin %r also replaces %r; %r stays in use (switch with wb.use(%r, %r))",
+                    record.name, broker, in_use, broker, record.name,
+                )
+        except Exception as error:
+            reason = error.reason if isinstance(error, PluginError) else f"{type(error).__name__}: {error}"
+            record.status, record.error = FAILED, reason
+            self.ctx.logger.error("plugin %r: %s", record.name, reason)
+            for slot in self._slots.values():
+                if slot.replacements.get(record.name) is plugin:
+                    await slot.drop_replacement(record.name)
+            await close_quietly(plugin, f"plugin {record.name}", self.ctx.logger)
+
+    async def _close_record(self, record: PluginRecord) -> None:
+        if record.status != ACTIVE:
+            return
+        if record.kind == "estimator":
+            for slot in self._slots.values():
+                if slot.replacements.get(record.name) is record.instance:
+                    await slot.drop_replacement(record.name)
+        error = await close_quietly(record.instance, f"plugin {record.name}", self.ctx.logger)
+        record.status = CLOSED
+        if error:
+            record.error = f"close() failed with {error}"
+
+    # -- plugins ---------------------------------------------------------------------------------------
+
+    @property
+    def plugins(self) -> PluginTable:
+        """Every plugin with its module, kind, status and error; a table in Jupyter."""
+        return PluginTable(self._records)
+
+    @property
+    def routes(self) -> list[Route]:
+        """The routes registered by the active background plugins."""
+        return [
+            route
+            for record in self._records
+            if record.status == ACTIVE and isinstance(record.instance, BaseBackgroundPlugin)
+            for route in record.instance.routes
+        ]
+
+    def reload(self, module: str) -> PluginTable:
+        """Re-import an edited plugin module (its old instances closed first); returns its new plugins."""
+        self._require_running()
+        return self._loop.run(self._reload(module), "wb.areload(module)")
+
+    async def areload(self, module: str) -> PluginTable:
+        self._require_running()
+        return await self._loop.arun(self._reload(module))
+
+    async def _reload(self, module: str) -> PluginTable:
+        module = parse_active_plugins([module])[0]
+        if module not in self.active_plugins:
+            self.active_plugins.append(module)
+        old = [record for record in self._records if record.module == module]
+        in_use = {slot.broker: slot.active for slot in self._slots.values()}
+        for record in old:
+            await self._close_record(record)
+        for record in old:
+            self._records.remove(record)
+            self._origins = {k: v for k, v in self._origins.items() if v != module}
+        others = set(self.active_plugins) - {module}
+        package = module.split(".")[0]
+        purge_modules(
+            name for name in list(sys.modules)
+            if (name == package or name.startswith(package + ".")) and name not in others
+        )
+        records = self._load_module(module)
+        await self._activate(records, startup=False)
+        for broker, name in in_use.items():
+            slot = self._slots[broker]
+            if name in slot.replacements and slot.active != name:
+                await slot.use(name)
+        self._flush_warnings()
+        return PluginTable(records)
+
+    # -- estimators ------------------------------------------------------------------------------------
+
+    @property
+    def estimators(self) -> dict[str, str]:
+        """Broker name -> the estimator in use ("default" or a replacement plugin's class name)."""
+        return {broker: slot.active for broker, slot in self._slots.items()}
+
+    @property
+    def estimator_choices(self) -> dict[str, list[str]]:
+        """Broker name -> every estimator ``wb.use`` accepts for it."""
+        return {broker: slot.choices() for broker, slot in self._slots.items()}
+
+    def use(self, broker: str, name: str) -> None:
+        """Switch the estimator of ``broker`` in every worker, live."""
+        self._require_running()
+        self._loop.run(self._use(broker, name), "wb.ause(broker, name)")
+
+    async def ause(self, broker: str, name: str) -> None:
+        self._require_running()
+        await self._loop.arun(self._use(broker, name))
+
+    async def _use(self, broker: str, name: str) -> None:
+        slot = self._slot(broker)
+        if name not in slot.choices():
+            raise UnknownEstimatorError(
+                f"no estimator {name!r} for {broker!r}; choose one of {', '.join(map(repr, slot.choices()))} "
+                "(a replacement plugin is named by its class name)"
+            )
+        await slot.use(name)
+
+    def _slot(self, broker: str) -> EstimatorSlot:
+        slot = self._slots.get(broker)
+        if slot is None:
+            raise UnknownEstimatorError(
+                f"unknown estimator broker {broker!r}; known: {', '.join(map(repr, self._slots)) or 'none'}"
+            )
+        return slot
+
+    def estimate(self, broker: str, images: Sequence[Any], targets: EstimationTargets | str = "T1") -> list[PeopleCount]:
+        """Run the estimator in use for ``broker`` on a list of images; one ``PeopleCount`` per image.
+
+        Images may be ``VLImage``, ``ImageForPeopleEstimation``, ``(VLImage, Rect)``, or anything
+        ``VLImage`` decodes (a path, bytes, a numpy array, a PIL image).
+        """
+        self._require_running()
+        batch, parsed = self._prepare(broker, images, targets)
+        return self._loop.run(self._slots[broker].estimate(batch, parsed), "wb.aestimate(broker, images)")
+
+    async def aestimate(
+        self, broker: str, images: Sequence[Any], targets: EstimationTargets | str = "T1"
+    ) -> list[PeopleCount]:
+        self._require_running()
+        batch, parsed = self._prepare(broker, images, targets)
+        return await self._loop.arun(self._slots[broker].estimate(batch, parsed))
+
+    def _prepare(self, broker: str, images: Sequence[Any], targets: EstimationTargets | str) -> tuple[list[Any], EstimationTargets]:
+        self._slot(broker)
+        if not isinstance(images, (list, tuple)) or (
+            isinstance(images, tuple) and len(images) == 2 and isinstance(images[1], Rect)
+        ):
+            raise TypeError(f"images must be a list of images, got {type(images).__name__}; wrap one image as [image]")
+        return [self._as_estimation_input(image, i) for i, image in enumerate(images)], EstimationTargets.parse(targets)
+
+    @staticmethod
+    def _as_estimation_input(image: Any, index: int) -> Any:
+        if isinstance(image, (VLImage, ImageForPeopleEstimation)):
+            return image
+        if isinstance(image, tuple) and len(image) == 2 and isinstance(image[1], Rect):
+            picture = image[0] if isinstance(image[0], VLImage) else VLImage(image[0])
+            return ImageForPeopleEstimation(picture, image[1])
+        try:
+            return VLImage(image)
+        except (TypeError, ValueError) as error:
+            raise type(error)(f"image {index}: {error}") from error
+
+    # -- events ----------------------------------------------------------------------------------------
+
+    def emit(self, event_name: str, points: Sequence[Any]) -> list[EventDelivery]:
+        """Deliver ``points`` to every active event plugin listening for ``event_name``."""
+        self._require_running()
+        return self._loop.run(self.dispatch_event(event_name, points), "wb.aemit(event_name, points)")
+
+    async def aemit(self, event_name: str, points: Sequence[Any]) -> list[EventDelivery]:
+        self._require_running()
+        return await self._loop.arun(self.dispatch_event(event_name, points))
+
+    def listeners(self, event_name: str) -> list[PluginRecord]:
+        return [
+            record
+            for record in self._records
+            if record.status == ACTIVE
+            and isinstance(record.instance, BaseEventPlugin)
+            and record.instance.eventName == event_name
+        ]
+
+    async def dispatch_event(self, event_name: str, points: Sequence[Any]) -> list[EventDelivery]:
+        """The coroutine behind ``emit``, to be awaited on the host's loop (the server does)."""
+        batch = list(points)
+        return list(await asyncio.gather(*(self._deliver(r, batch) for r in self.listeners(event_name))))
+
+    async def _deliver(self, record: PluginRecord, points: list[Any]) -> EventDelivery:
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        delivery = EventDelivery(plugin=record.name, points=len(points))
+        try:
+            await record.instance.handleEvent(points, self.ctx.logger)
+        except Exception as error:  # a failing plugin must not stop the others' deliveries
+            delivery.error = f"{type(error).__name__}: {error}"
+            self.ctx.logger.error("event plugin %r failed on %d points: %s", record.name, len(points), delivery.error)
+        delivery.elapsed = loop.time() - started
+        return delivery
+
+    def _require_running(self) -> None:
+        if self._state != "running":
+            raise RuntimeError(f"the Workbench is {self._state}: call wb.start() (or use `with Workbench(...) as wb:`)")
+
+    def __repr__(self) -> str:
+        active = sum(1 for r in self._records if r.status == ACTIVE)
+        return (
+            f"<Workbench {self._state} plugins_dir={str(self.plugins_dir)!r} plugins={active} active/"
+            f"{len(self._records)} estimators={self.estimators}>"
+        )
+
+    def _repr_html_(self) -> str:
+        estimators = ", ".join(f"{b}: <b>{n}</b>" for b, n in self.estimators.items()) or "none"
+        return (
+            f"<div><b>Workbench</b> ({self._state}) &mdash; {self.plugins_dir}<br>estimators: {estimators}</div>"
+            + self.plugins._repr_html_()
+        )

@@ -1,0 +1,160 @@
+"""Event and background plugin bases, with the service's names and behaviour."""
+from __future__ import annotations
+
+import inspect
+import json
+import logging
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import Any, Awaitable, Callable, Iterable, Union
+
+HTTP_METHODS = ("get", "post", "put", "patch", "delete", "head", "options")
+
+
+@dataclass
+class PluginHTTPResponse:
+    """What a plugin route answers; the server turns it into an HTTP response."""
+
+    statusCode: int = 200
+    body: Any = None
+    headers: dict[str, str] = field(default_factory=dict)
+
+    def bodyBytes(self) -> bytes:
+        """The body as bytes: str is UTF-8 encoded, dicts and lists become JSON."""
+        if self.body is None:
+            return b""
+        if isinstance(self.body, (bytes, bytearray, memoryview)):
+            return bytes(self.body)
+        if isinstance(self.body, str):
+            return self.body.encode()
+        return json.dumps(self.body).encode()
+
+    def contentType(self) -> str:
+        for name, value in self.headers.items():
+            if name.lower() == "content-type":
+                return value
+        if isinstance(self.body, (dict, list)):
+            return "application/json"
+        if isinstance(self.body, str):
+            return "text/plain; charset=utf-8"
+        return "application/octet-stream"
+
+
+def pluginHTTPResponse(statusCode: int = 200, body: Any = None, headers: dict[str, str] | None = None) -> PluginHTTPResponse:
+    """Build a plugin route's response (the service's function of the same name)."""
+    return PluginHTTPResponse(statusCode=statusCode, body=body, headers=dict(headers or {}))
+
+
+class BasePlugin(ABC):
+    """What every plugin kind shares: the host is given as ``app`` (``app.ctx.logger``, ``app.config``)."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def initialize(self) -> None:
+        """Prepare the plugin (open connections, register routes)."""
+
+    async def start(self) -> None:
+        """Start background work without awaiting its end."""
+
+    async def close(self) -> None:
+        """Release everything the plugin opened."""
+
+
+class BaseEventPlugin(BasePlugin):
+    """A plugin called with the points of each event named ``eventName``."""
+
+    eventName: str = ""
+
+    @abstractmethod
+    async def handleEvent(self, points: list[Any], logger: logging.Logger) -> None:
+        """Handle one batch of event points."""
+
+
+class BaseBackgroundHandler:
+    """A class route handler: methods named after HTTP verbs (``get``, ``post``...) answer requests."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    def response(self, body: Any = None, headers: dict[str, str] | None = None, statusCode: int = 200) -> PluginHTTPResponse:
+        return pluginHTTPResponse(statusCode=statusCode, body=body, headers=headers)
+
+    @classmethod
+    def allowedMethods(cls) -> frozenset[str]:
+        return frozenset(m for m in HTTP_METHODS if callable(getattr(cls, m, None)))
+
+
+RouteHandler = Union[type[BaseBackgroundHandler], Callable[..., Union[PluginHTTPResponse, Awaitable[PluginHTTPResponse]]]]
+
+
+@dataclass(frozen=True)
+class Route:
+    """A route a background plugin registered with ``addRoute``."""
+
+    path: str
+    handler: RouteHandler
+    methods: frozenset[str]
+    plugin: str
+
+    @property
+    def isClassHandler(self) -> bool:
+        return inspect.isclass(self.handler)
+
+    async def dispatch(self, method: str, request: Any, app: Any) -> PluginHTTPResponse:
+        """Call the handler for ``method``; the caller has checked ``method`` is allowed."""
+        verb = method.lower()
+        if self.isClassHandler:
+            result = getattr(self.handler(app), verb)(request)
+        else:
+            result = self.handler(request)
+        if inspect.isawaitable(result):
+            result = await result
+        if not isinstance(result, PluginHTTPResponse):
+            raise TypeError(
+                f"route {self.path!r} of plugin {self.plugin!r} returned {type(result).__name__}; "
+                "return self.response(...) or pluginHTTPResponse(...)"
+            )
+        return result
+
+
+class BaseBackgroundPlugin(BasePlugin):
+    """A plugin for background work and custom routes."""
+
+    def __init__(self, app: Any) -> None:
+        super().__init__(app)
+        self._routes: list[Route] = []
+
+    def addRoute(self, path: str, handler: RouteHandler, methods: Iterable[str] | None = None) -> None:
+        """Register ``handler`` at ``path``.
+
+        A ``BaseBackgroundHandler`` subclass answers the verbs it defines; a plain function answers
+        ``methods`` (default: GET only).
+        """
+        owner = type(self).__name__
+        if not isinstance(path, str) or not path.startswith("/"):
+            raise ValueError(f"plugin {owner!r}: route path {path!r} must be a string starting with '/'")
+        if inspect.isclass(handler):
+            if not issubclass(handler, BaseBackgroundHandler):
+                raise TypeError(
+                    f"plugin {owner!r}: route {path!r} handler {handler.__name__} must subclass BaseBackgroundHandler"
+                )
+            allowed = handler.allowedMethods()
+            if methods is not None:
+                allowed = allowed & {m.lower() for m in methods}
+            if not allowed:
+                raise ValueError(f"plugin {owner!r}: handler {handler.__name__} for {path!r} defines no HTTP method (get, post, ...)")
+        elif callable(handler):
+            allowed = frozenset(m.lower() for m in (methods or {"get"}))
+            unknown = allowed - set(HTTP_METHODS)
+            if unknown:
+                raise ValueError(f"plugin {owner!r}: route {path!r} has unknown HTTP methods {sorted(unknown)}")
+        else:
+            raise TypeError(f"plugin {owner!r}: route {path!r} handler must be a BaseBackgroundHandler subclass or a function")
+        if any(route.path == path for route in self._routes):
+            raise ValueError(f"plugin {owner!r}: route {path!r} is registered twice")
+        self._routes.append(Route(path=path, handler=handler, methods=frozenset(allowed), plugin=owner))
+
+    @property
+    def routes(self) -> list[Route]:
+        return list(self._routes)

@@ -1,0 +1,213 @@
+"""Finding, checking and importing plugin modules with the service's activation rules.
+
+The service imports every module named in ``LUNA_REMOTE_SDK_ACTIVE_PLUGINS`` from its plugins folder and
+activates every non-abstract plugin class found in the module's namespace, imported ones included.
+"""
+from __future__ import annotations
+
+import importlib
+import importlib.metadata
+import importlib.util
+import inspect
+import os
+import sys
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+from typing import Iterable
+
+from packaging.requirements import InvalidRequirement, Requirement
+
+from ._base import BaseBackgroundPlugin, BaseEventPlugin
+from ._errors import PluginError, PluginRequirementsError
+from ._estimator import EstimatorReplacementPlugin
+
+ACTIVE_PLUGINS_ENV = "LUNA_REMOTE_SDK_ACTIVE_PLUGINS"
+
+PLUGIN_KINDS: dict[str, type] = {
+    "event": BaseEventPlugin,
+    "background": BaseBackgroundPlugin,
+    "estimator": EstimatorReplacementPlugin,
+}
+
+# The CPU and GPU builds of ONNX Runtime install the same `onnxruntime` module, and only one of them can
+# be installed at a time; the service's own example requirements list both.
+_INTERCHANGEABLE_DISTRIBUTIONS = [{"onnxruntime", "onnxruntime-gpu", "onnxruntime-directml", "onnxruntime-openvino"}]
+
+
+def parse_active_plugins(active: str | Iterable[str] | None) -> list[str]:
+    """The active module names, from the argument or else from ``LUNA_REMOTE_SDK_ACTIVE_PLUGINS``.
+
+    Like the service: a comma-separated string (or a list); blanks are dropped and repeats kept once.
+    """
+    if active is None:
+        active = os.environ.get(ACTIVE_PLUGINS_ENV, "")
+    if isinstance(active, str):
+        active = active.split(",")
+    names: list[str] = []
+    for raw in active:
+        if not isinstance(raw, str):
+            raise TypeError(f"active plugin names must be strings like 'my_plugin.plugin', got {raw!r}")
+        name = raw.strip()
+        if name.endswith(".py"):
+            name = name[:-3]
+        if name and name not in names:
+            names.append(name)
+    return names
+
+
+def plugin_folder(plugins_dir: Path, module: str) -> Path:
+    """The folder of the plugin that ``module`` belongs to (its top-level package)."""
+    return plugins_dir / module.split(".")[0]
+
+
+def _normalise(name: str) -> str:
+    return name.lower().replace("_", "-").replace(".", "-")
+
+
+def _installed_version(distribution: str) -> str | None:
+    names = [distribution]
+    for family in _INTERCHANGEABLE_DISTRIBUTIONS:
+        if _normalise(distribution) in family:
+            names += sorted(family - {_normalise(distribution)})
+    for name in names:
+        try:
+            return importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            continue
+    return None
+
+
+def unmet_requirements(requirements_file: Path) -> list[str]:
+    """The lines of ``requirements_file`` the running environment does not satisfy, with what is installed."""
+    unmet: list[str] = []
+    for number, line in enumerate(requirements_file.read_text().splitlines(), start=1):
+        line = line.split(" #", 1)[0].strip()
+        if not line or line.startswith(("#", "-")):
+            continue
+        try:
+            requirement = Requirement(line)
+        except InvalidRequirement as error:
+            unmet.append(f"{line!r} (line {number} is not a valid requirement: {error})")
+            continue
+        if requirement.marker is not None and not requirement.marker.evaluate():
+            continue
+        installed = _installed_version(requirement.name)
+        if installed is None:
+            unmet.append(f"{requirement} (not installed)")
+        elif requirement.specifier and not requirement.specifier.contains(installed, prereleases=True):
+            unmet.append(f"{requirement} (installed {installed})")
+    return unmet
+
+
+def check_requirements(plugins_dir: Path, module: str) -> None:
+    """Raise ``PluginRequirementsError`` naming each unmet line of the plugin's ``requirements.txt``."""
+    requirements_file = plugin_folder(plugins_dir, module) / "requirements.txt"
+    if requirements_file.is_file():
+        missing = unmet_requirements(requirements_file)
+        if missing:
+            raise PluginRequirementsError(module, str(requirements_file), missing)
+
+
+def _module_file_candidates(plugins_dir: Path, module: str) -> list[Path]:
+    base = plugins_dir.joinpath(*module.split("."))
+    return [base.with_suffix(".py"), base / "__init__.py"]
+
+
+def import_plugin_module(plugins_dir: Path, module: str) -> ModuleType:
+    """Import ``module`` from ``plugins_dir`` (which the caller has put on ``sys.path``).
+
+    Every failure becomes a ``PluginError`` that says what went wrong and what to fix.
+    """
+    importlib.invalidate_caches()
+    try:
+        imported = importlib.import_module(module)
+    except ModuleNotFoundError as error:
+        missing = error.name or ""
+        if missing and (module == missing or module.startswith(missing + ".")):
+            looked = " or ".join(str(p) for p in _module_file_candidates(plugins_dir, module))
+            raise PluginError(
+                module,
+                f"no such module in {plugins_dir} (looked for {looked}); check the name in the active plugin "
+                f"list ({ACTIVE_PLUGINS_ENV}) and that the folder has an __init__.py",
+            ) from error
+        raise PluginError(
+            module,
+            f"it imports {missing!r}, which is not installed: add it to the plugin's requirements.txt and "
+            f"pip install it",
+        ) from error
+    except SyntaxError as error:
+        raise PluginError(
+            module, f"syntax error in {error.filename}, line {error.lineno}: {error.msg}; fix the file and reload"
+        ) from error
+    except Exception as error:  # a plugin's import can raise anything; the host must survive it
+        where = traceback.extract_tb(error.__traceback__)[-1]
+        raise PluginError(
+            module,
+            f"import failed with {type(error).__name__}: {error} (at {where.filename}, line {where.lineno})",
+        ) from error
+    file = getattr(imported, "__file__", None)
+    if file is not None and plugins_dir.resolve() not in Path(file).resolve().parents:
+        raise PluginError(
+            module,
+            f"the name resolves to {file}, outside the plugins folder {plugins_dir}: rename the plugin so it "
+            "does not clash with an installed package",
+        )
+    return imported
+
+
+def plugin_kind(cls: type) -> str:
+    """``"event"``, ``"background"`` or ``"estimator"``."""
+    for kind, base in PLUGIN_KINDS.items():
+        if issubclass(cls, base):
+            return kind
+    raise TypeError(f"{cls.__qualname__} is not a plugin class")
+
+
+def _is_plugin_class(obj: object) -> bool:
+    return (
+        inspect.isclass(obj)
+        and issubclass(obj, tuple(PLUGIN_KINDS.values()))
+        and obj not in PLUGIN_KINDS.values()
+    )
+
+
+def find_plugin_classes(module_name: str, module: ModuleType) -> list[type]:
+    """The non-abstract plugin classes in the module's namespace, in definition order.
+
+    Raises ``PluginError`` when there is none, saying which abstract methods are left where that is why.
+    """
+    candidates = [obj for obj in vars(module).values() if _is_plugin_class(obj)]
+    concrete = [cls for cls in candidates if not inspect.isabstract(cls)]
+    if concrete:
+        return concrete
+    if candidates:
+        details = "; ".join(
+            f"{cls.__qualname__} leaves {', '.join(sorted(cls.__abstractmethods__))} abstract" for cls in candidates
+        )
+        raise PluginError(module_name, f"the module has only abstract plugin classes ({details}): implement those methods")
+    raise PluginError(
+        module_name,
+        "the module defines no plugin class: subclass BaseEventPlugin, BaseBackgroundPlugin or "
+        "EstimatorReplacementPlugin",
+    )
+
+
+def class_origin(cls: type) -> tuple[str, str]:
+    """What identifies a class's source, so that one class imported under two module names is seen once."""
+    try:
+        source = str(Path(inspect.getfile(cls)).resolve())
+    except TypeError:
+        source = cls.__module__
+    return source, cls.__qualname__
+
+
+def purge_modules(names: Iterable[str]) -> None:
+    """Forget imported modules (and their stale bytecode) so that the next import reads the files again."""
+    for name in list(names):
+        module = sys.modules.pop(name, None)
+        file = getattr(module, "__file__", None)
+        if file and file.endswith(".py"):
+            cached = Path(importlib.util.cache_from_source(file))
+            cached.unlink(missing_ok=True)
