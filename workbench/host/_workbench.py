@@ -481,9 +481,10 @@ class Workbench:
     async def dispatch_event(self, event_name: str, points: Sequence[Any]) -> list[EventDelivery]:
         """The coroutine behind ``emit``, to be awaited on the host's loop (the server does)."""
         batch = list(points)
-        return list(await asyncio.gather(*(self._deliver(r, batch) for r in self.listeners(event_name))))
+        return list(await asyncio.gather(*(self.deliver_to(r, batch) for r in self.listeners(event_name))))
 
-    async def _deliver(self, record: PluginRecord, points: list[Any]) -> EventDelivery:
+    async def deliver_to(self, record: PluginRecord, points: list[Any]) -> EventDelivery:
+        """Hand ``points`` to one event plugin on the host's loop; its failure is reported, not raised."""
         loop = asyncio.get_running_loop()
         started = loop.time()
         delivery = EventDelivery(plugin=record.name, points=len(points))
