@@ -207,6 +207,7 @@ def test_localisation_accepts_results_and_samples() -> None:
     sample = SimpleNamespace(points=np.array([[12.0, 10.0]]), count=1)
     loc = localisation(result, sample, threshold=3)
     assert (loc.tp, loc.fp, loc.fn) == (1, 1, 0)
+    assert localisation(result.points, sample, threshold=3).tp == 1  # a list of Vec2D
     with pytest.raises(ValueError, match="no points"):
         localisation(result, SimpleNamespace(points=None))
 

@@ -59,6 +59,8 @@ def test_upsampled_density_covers_its_area_and_keeps_the_count() -> None:
     assert values.shape == (30, 40)
     assert extent == (10.0, 50.0, 35.0, 5.0)
     assert values.sum() == pytest.approx(density.sum())  # people per image pixel, summed over the area
+    with pytest.raises(ValueError, match="no densityMap"):
+        upsampled_density(people_count([]), (80, 60))
 
 
 def test_density_overlay(image: VLImage) -> None:

@@ -31,7 +31,7 @@ import html
 import json
 import re
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, overload
@@ -330,7 +330,7 @@ def _strip_gt_prefix(stem: str) -> str:
 def _pair(
     images: list[Path],
     annotations: dict[str, Path],
-    reader: Any,
+    reader: Callable[[Path, Path], np.ndarray],
     image_dir: Path,
     annotation_dir: Path | None,
 ) -> list[Sample]:

@@ -82,6 +82,8 @@ def _as_points(value: Any, what: str) -> np.ndarray:
         value = value.points
         if value is None:
             raise ValueError(f"{what} has no points (an unannotated sample?); drop it before scoring")
+    if isinstance(value, (list, tuple)) and value and hasattr(value[0], "x"):
+        value = [(p.x, p.y) for p in value]  # PeopleCount.points: a list of Vec2D
     points = np.asarray(value, dtype=np.float64)
     if points.size == 0:
         return np.zeros((0, 2), dtype=np.float64)

@@ -84,6 +84,8 @@ def upsampled_density(result: Any, image_size: tuple[int, int]) -> tuple[np.ndar
     and the map's values are people per original image pixel: the resize is renormalised so that the map
     still sums to the model's count. Only for display; metrics integrate the raw map (``metrics``).
     """
+    if getattr(result, "densityMap", None) is None:
+        raise ValueError("the result has no densityMap to draw; plot its points with plot_points instead")
     density = np.asarray(result.densityMap, dtype=np.float32)
     area = result.densityArea
     if area is None:
