@@ -35,6 +35,9 @@ from ._records import ACTIVE, CLOSED, FAILED, PluginRecord, PluginTable
 
 DefaultEstimatorFactory = Callable[[AppConfig], Any]
 
+# Plugin module names any host in this process imported; another host may reuse a name for other files.
+_MODULES_LOADED_BY_HOSTS: set[str] = set()
+
 
 class DuplicateActivationWarning(UserWarning):
     """A plugin class reached the host twice through an import; it was activated once."""
@@ -150,13 +153,13 @@ class Workbench:
             self._forget_modules()
 
     def __enter__(self) -> "Workbench":
-        return self.start()
+        return self if self._state == "running" else self.start()
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
 
     async def __aenter__(self) -> "Workbench":
-        return await self.astart()
+        return self if self._state == "running" else await self.astart()
 
     async def __aexit__(self, *exc_info: object) -> None:
         await self.aclose()
@@ -215,6 +218,16 @@ class Workbench:
         if self._added_to_path and str(self.plugins_dir) in sys.path:
             sys.path.remove(str(self.plugins_dir))
 
+    def _forget_other_hosts_module(self, module: str) -> None:
+        """Drop a same-named plugin package another host left imported, so this host reads its own files."""
+        package = module.split(".")[0]
+        purge_modules(
+            name for name in list(sys.modules)
+            if (name == package or name.startswith(package + "."))
+            and name in _MODULES_LOADED_BY_HOSTS
+            and not self._owns_module(name)
+        )
+
     def _owns_module(self, name: str) -> bool:
         module = sys.modules.get(name)
         file = getattr(module, "__file__", None)
@@ -229,6 +242,7 @@ class Workbench:
 
     def _load_module(self, module: str) -> list[PluginRecord]:
         """Import ``module`` and make one record per plugin class it activates (a failed one on error)."""
+        self._forget_other_hosts_module(module)
         try:
             check_requirements(self.plugins_dir, module)
             imported = import_plugin_module(self.plugins_dir, module)
@@ -238,6 +252,7 @@ class Workbench:
             record = PluginRecord(name=module, module=module, kind="module", status=FAILED, error=error.reason)
             self._records.append(record)
             return [record]
+        _MODULES_LOADED_BY_HOSTS.update(name for name in sys.modules if self._owns_module(name))
         records = []
         for cls in classes:
             if not self._first_activation(cls, module):
