@@ -4,7 +4,8 @@ Importing ``workbench`` makes the service's import paths (``luna_plugins...``, `
 the workbench's classes where the service's own packages are not installed.
 """
 from . import _compat
-from .host import DuplicateActivationWarning, EventDelivery, UnknownEstimatorError, Workbench
+from ._facade import Workbench
+from .host import DuplicateActivationWarning, EventDelivery, UnknownEstimatorError
 from .plugins import (
     AppConfig,
     BaseBackgroundHandler,
