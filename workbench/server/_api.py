@@ -1,0 +1,207 @@
+"""The built-in API: health, plugins, estimators, estimate and (when enabled) estimator switching."""
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+from typing import Any
+
+from aiohttp import web
+
+from ..host import UnknownEstimatorError
+from ..sdk import EstimationTargets, ImageDecodeError, ImageForPeopleEstimation, Rect, VLImage
+from ._errors import ApiError, ErrorCode
+from ._state import EXCHANGE, STATE, ServerState
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_get("/health", health)
+    app.router.add_get("/plugins", plugins)
+    app.router.add_get("/estimators", estimators)
+    app.router.add_post("/estimators/{broker}/estimate", estimate)
+    app.router.add_put("/estimators/{broker}", switch_estimator)
+    app.router.add_post("/estimators/{broker}", switch_estimator)
+
+
+async def health(request: web.Request) -> web.Response:
+    """``{"status": "ok", "service", "plugins": {status: n}, "estimators", "monitoring": {plugin: stats}}``."""
+    state = request.app[STATE]
+    counts: dict[str, int] = {}
+    for record in state.wb.plugins:
+        counts[record.status] = counts.get(record.status, 0) + 1
+    return web.json_response({
+        "status": "ok",
+        "service": state.service_name,
+        "plugins": counts,
+        "estimators": state.wb.estimators,
+        "monitoring": state.monitoring.stats(),
+    })
+
+
+async def plugins(request: web.Request) -> web.Response:
+    """``{"plugins": [{"name", "module", "kind", "status", "error", "routes": [{"path", "methods"}]}]}``."""
+    wb = request.app[STATE].wb
+    routes: dict[str, list[dict[str, Any]]] = {}
+    for route in wb.routes:
+        routes.setdefault(route.plugin, []).append({"path": route.path, "methods": sorted(m.upper() for m in route.methods)})
+    rows = [{**record.as_row(), "routes": routes.get(record.name, [])} for record in wb.plugins]
+    return web.json_response({"plugins": rows})
+
+
+async def estimators(request: web.Request) -> web.Response:
+    """``{broker: {"active": name, "choices": [names]}}``."""
+    wb = request.app[STATE].wb
+    choices = wb.estimator_choices
+    return web.json_response(
+        {broker: {"active": active, "choices": choices.get(broker, [])} for broker, active in wb.estimators.items()}
+    )
+
+
+async def estimate(request: web.Request) -> web.Response:
+    """Count people in the image of the body (raw JPEG/PNG/... or the first file of a multipart upload).
+
+    Query: ``targets`` (``T1`` count and points, default; ``T2`` count only), ``detect_area=x,y,w,h``.
+    Answers ``{"count", "points": [[x, y], ...], "estimator", "elapsed_ms", "request_id"}``.
+    """
+    state = request.app[STATE]
+    broker = _known_broker(state, request.match_info["broker"])
+    targets = _parse_targets(request.query.get("targets", "T1"))
+    area = _parse_detect_area(request.query.get("detect_area"))
+    data = await _read_image_body(request, state.max_body_size)
+    # Decoding a large photo takes long enough to stall every other request and background plugin on
+    # the loop, so it runs in a worker thread.
+    item = await asyncio.get_running_loop().run_in_executor(None, _decode, data, area)
+    try:
+        [result] = await state.wb.aestimate(broker, [item], targets)
+    except UnknownEstimatorError as error:
+        raise ApiError(404, ErrorCode.UNKNOWN_BROKER, str(error)) from None
+    except Exception as error:
+        name = state.wb.estimators.get(broker, "?")
+        state.logger.exception("estimator %r of %r failed (request %s)", name, broker, request[EXCHANGE].request_id)
+        raise ApiError(
+            500, ErrorCode.INTERNAL, f"estimator {name!r} of {broker!r} failed with {type(error).__name__}: {error}"
+        ) from error
+    elapsed = result.elapsed
+    return web.json_response({
+        "count": result.count,
+        "points": [[p.x, p.y] for p in result.points],
+        "estimator": result.estimatorName,
+        "elapsed_ms": None if elapsed is None else round(elapsed * 1000, 3),
+        "request_id": request[EXCHANGE].request_id,
+    })
+
+
+async def switch_estimator(request: web.Request) -> web.Response:
+    """``{"name": estimator}`` makes it the estimator of the broker, when the server allows switching."""
+    state = request.app[STATE]
+    if not state.allow_estimator_switching:
+        raise ApiError(
+            403, ErrorCode.SWITCHING_DISABLED,
+            "estimator switching is disabled on this server; enable it with build_app(..., "
+            "allow_estimator_switching=True), wb.serve(allow_estimator_switching=True) or "
+            "`workbench serve --allow-estimator-switching`",
+        )
+    broker = _known_broker(state, request.match_info["broker"])
+    name = _estimator_name(await request.read())
+    previous = state.wb.estimators[broker]
+    try:
+        await state.wb.ause(broker, name)
+    except UnknownEstimatorError as error:
+        raise ApiError(400, ErrorCode.UNKNOWN_ESTIMATOR, str(error)) from None
+    except Exception as error:
+        state.logger.exception("switching %r to %r failed (request %s)", broker, name, request[EXCHANGE].request_id)
+        raise ApiError(
+            500, ErrorCode.INTERNAL, f"switching {broker!r} to {name!r} failed with {type(error).__name__}: {error}"
+        ) from error
+    return web.json_response({
+        "broker": broker,
+        "active": state.wb.estimators[broker],
+        "previous": previous,
+        "choices": state.wb.estimator_choices[broker],
+        "request_id": request[EXCHANGE].request_id,
+    })
+
+
+def _known_broker(state: ServerState, broker: str) -> str:
+    if broker not in state.wb.estimators:
+        known = ", ".join(map(repr, state.wb.estimators)) or "none"
+        raise ApiError(404, ErrorCode.UNKNOWN_BROKER, f"unknown estimator broker {broker!r}; known: {known}")
+    return broker
+
+
+def _parse_targets(value: str) -> EstimationTargets:
+    try:
+        return EstimationTargets.parse(value)
+    except ValueError as error:
+        raise ApiError(400, ErrorCode.BAD_PARAMETER, f"query parameter targets: {error}") from None
+
+
+def _parse_detect_area(value: str | None) -> Rect | None:
+    if value is None:
+        return None
+    parts = value.split(",")
+    try:
+        numbers = [float(part) for part in parts]
+    except ValueError:
+        numbers = []
+    if len(parts) != 4 or len(numbers) != 4 or not all(math.isfinite(n) for n in numbers):
+        raise ApiError(
+            400, ErrorCode.BAD_PARAMETER,
+            f"query parameter detect_area={value!r} must be four numbers x,y,width,height (e.g. 0,0,640,480)",
+        )
+    x, y, width, height = (int(n) if n.is_integer() else n for n in numbers)
+    if width <= 0 or height <= 0:
+        raise ApiError(400, ErrorCode.BAD_PARAMETER, f"detect_area={value!r}: width and height must be positive")
+    return Rect(x, y, width, height)
+
+
+async def _read_image_body(request: web.Request, limit: int) -> bytes:
+    """The raw body, or the first file part of a multipart upload, at most ``limit`` bytes."""
+    if not request.content_type.startswith("multipart/"):
+        return await request.read()  # aiohttp answers 413 past client_max_size, chunked bodies included
+    try:
+        reader = await request.multipart()
+        while (part := await reader.next()) is not None:
+            if getattr(part, "filename", None) is None:
+                continue
+            data = bytearray()
+            while chunk := await part.read_chunk():
+                data += chunk
+                if len(data) > limit:
+                    raise ApiError(
+                        413, ErrorCode.BODY_TOO_LARGE,
+                        f"the uploaded file is over this server's limit of {limit} bytes (max_body_size)",
+                    )
+            return bytes(data)
+    except (ValueError, RuntimeError) as error:
+        raise ApiError(400, ErrorCode.BAD_IMAGE, f"the multipart body cannot be parsed: {error}") from None
+    raise ApiError(
+        400, ErrorCode.BAD_IMAGE,
+        "the multipart upload has no file part; send the image as a file field (curl -F image=@photo.jpg ...)",
+    )
+
+
+def _decode(data: bytes, area: Rect | None) -> VLImage | ImageForPeopleEstimation:
+    try:
+        image = VLImage(data, filename="request body")
+    except ImageDecodeError as error:
+        raise ApiError(400, ErrorCode.BAD_IMAGE, str(error)) from None
+    if area is None:
+        return image
+    try:
+        return ImageForPeopleEstimation(image, area)
+    except ValueError as error:
+        raise ApiError(400, ErrorCode.BAD_PARAMETER, f"query parameter detect_area: {error}") from None
+
+
+def _estimator_name(body: bytes) -> str:
+    try:
+        payload = json.loads(body) if body else None
+    except ValueError as error:
+        raise ApiError(400, ErrorCode.BAD_PARAMETER, f"the body is not valid JSON: {error}") from None
+    name = payload.get("name") if isinstance(payload, dict) else None
+    if not isinstance(name, str) or not name:
+        raise ApiError(
+            400, ErrorCode.BAD_PARAMETER, 'send the estimator to use as JSON: {"name": "default"} (GET /estimators lists them)'
+        )
+    return name

@@ -1,0 +1,75 @@
+"""``build_app``: the aiohttp application serving a started ``Workbench``."""
+from __future__ import annotations
+
+import logging
+
+from aiohttp import web
+
+from ..host import Workbench
+from ._api import add_routes
+from ._host import host_loop, on_host, on_host_loop
+from ._middleware import observe_middleware
+from ._monitoring import MonitoringDispatcher
+from ._plugin_routes import plugin_routes_middleware
+from ._state import STATE, ServerState
+
+logger = logging.getLogger("workbench.server")
+
+
+def build_app(
+    wb: Workbench,
+    *,
+    allow_estimator_switching: bool = False,
+    max_body_size: int = 20 * 2**20,
+    service_name: str = "workbench",
+) -> web.Application:
+    """The aiohttp application serving ``wb``: the built-in API, the plugins' routes, monitoring events.
+
+    Args:
+        wb: a started host; its plugins, estimators and event plugins are served live.
+        allow_estimator_switching: expose ``PUT``/``POST /estimators/{broker}`` (``{"name": ...}``), which
+            changes the estimator for every client of the server; off, it answers 403.
+        max_body_size: the largest request body in bytes; bigger ones are answered 413.
+        service_name: the ``service`` tag of the monitoring points.
+    """
+    if not isinstance(wb, Workbench):
+        raise TypeError(f"build_app needs a Workbench, got {type(wb).__name__}")
+    if not wb.running:
+        raise RuntimeError("start the Workbench before serving it: wb.start() (or `with Workbench(...) as wb:`)")
+    if isinstance(max_body_size, bool) or not isinstance(max_body_size, int) or max_body_size < 1:
+        raise ValueError(f"max_body_size must be a whole number of bytes >= 1, got {max_body_size!r}")
+    if not isinstance(service_name, str) or not service_name:
+        raise ValueError(f"service_name must be a non-empty string, got {service_name!r}")
+    state = ServerState(
+        wb=wb,
+        service_name=service_name,
+        max_body_size=max_body_size,
+        allow_estimator_switching=bool(allow_estimator_switching),
+        monitoring=MonitoringDispatcher(wb, logger=logger),
+        logger=logger,
+    )
+    app = web.Application(
+        client_max_size=max_body_size, middlewares=[observe_middleware(state), plugin_routes_middleware(state)]
+    )
+    app[STATE] = state
+    add_routes(app)
+    app.on_startup.append(_on_startup)
+    app.on_cleanup.append(_on_cleanup)
+    return app
+
+
+async def _on_startup(app: web.Application) -> None:
+    # Should the host close first, it still flushes the points queued for its event plugins.
+    state = app[STATE]
+    state.wb.add_cleanup(state.monitoring.aclose)
+
+
+async def _on_cleanup(app: web.Application) -> None:
+    state = app[STATE]
+    if on_host_loop(state.wb):
+        await state.monitoring.aclose()
+    elif host_loop(state.wb) is not None:
+        try:
+            await on_host(state.wb, state.monitoring.aclose())
+        except RuntimeError:
+            pass  # the host closed meanwhile; its own cleanup flushed the queues

@@ -1,0 +1,50 @@
+"""The server's error codes and the one exception its handlers raise to answer an error."""
+from __future__ import annotations
+
+from enum import IntEnum
+from typing import Any, Mapping
+
+from aiohttp import web
+
+
+class ErrorCode(IntEnum):
+    """The ``error_code`` field of ``error`` monitoring points: what went wrong, finer than the status."""
+
+    INTERNAL = 1
+    """An estimator, a plugin route or the server raised (500)."""
+    NOT_FOUND = 2
+    """No built-in or plugin route at the path (404)."""
+    METHOD_NOT_ALLOWED = 3
+    """The route exists but does not answer this method (405)."""
+    BODY_TOO_LARGE = 4
+    """The body is over ``max_body_size`` (413)."""
+    BAD_IMAGE = 5
+    """The estimate body is empty or not a decodable image (400)."""
+    BAD_PARAMETER = 6
+    """A query parameter or a JSON body is malformed (400)."""
+    UNKNOWN_BROKER = 7
+    """No estimator broker of that name (404)."""
+    UNKNOWN_ESTIMATOR = 8
+    """No estimator of that name for the broker (400)."""
+    SWITCHING_DISABLED = 9
+    """Estimator switching was not enabled for this server (403)."""
+    PLUGIN_STATUS = 10
+    """A plugin route answered an error status itself (the plugin's own response is passed on)."""
+    HTTP_ERROR = 11
+    """Any other HTTP error raised by aiohttp (the status says which)."""
+
+
+class ApiError(Exception):
+    """Raised by handlers to answer ``{"error": message, "request_id": ...}`` with ``status``."""
+
+    def __init__(self, status: int, code: ErrorCode, message: str, headers: Mapping[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.headers = dict(headers or {})
+
+
+def error_response(status: int, message: str, request_id: str, headers: Mapping[str, Any] | None = None) -> web.Response:
+    """The JSON error body every failure of the server answers with."""
+    return web.json_response({"error": message, "request_id": request_id}, status=status, headers=headers)

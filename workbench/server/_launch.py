@@ -1,0 +1,129 @@
+"""``start_server``: the application run by an aiohttp runner on the host's own loop."""
+from __future__ import annotations
+
+import asyncio
+import html
+from typing import Any
+
+from aiohttp import web
+
+from ..host import Workbench
+from ._app import build_app
+from ._host import host_loop, on_host, on_host_loop
+
+# Seconds a stop waits for requests in flight before closing their connections.
+_SHUTDOWN_TIMEOUT = 5.0
+
+
+class ServerHandle:
+    """A server started by ``start_server``: its address, and ``stop()``/``await astop()`` to end it."""
+
+    def __init__(self, wb: Workbench, runner: web.AppRunner, host: str, port: int) -> None:
+        self._wb = wb
+        self._runner = runner
+        self.host = host
+        self.port = port
+        self._stopping: asyncio.Task[None] | None = None
+
+    @property
+    def url(self) -> str:
+        """``http://host:port``, with an IPv6 host in brackets."""
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
+
+    @property
+    def app(self) -> web.Application:
+        """The application served (``build_app``'s)."""
+        return self._runner.app
+
+    @property
+    def running(self) -> bool:
+        return self._stopping is None and host_loop(self._wb) is not None
+
+    def stop(self) -> None:
+        """Stop serving: close the listening socket, finish requests in flight, flush monitoring points.
+
+        Blocks until done; call it from any thread but the host's loop (there, ``await handle.astop()``).
+        Stopping twice, or after ``wb.close()`` (which stops the server itself), does nothing.
+        """
+        if on_host_loop(self._wb):
+            raise RuntimeError("handle.stop() blocks, and this is the host's own loop: use `await handle.astop()`")
+        loop = host_loop(self._wb)
+        if loop is None:
+            return
+        asyncio.run_coroutine_threadsafe(self._stop_here(), loop).result()
+
+    async def astop(self) -> None:
+        """``stop()`` for async code, on any loop."""
+        if host_loop(self._wb) is not None:
+            await on_host(self._wb, self._stop_here())
+
+    async def _stop_here(self) -> None:
+        # Runs on the host's loop only, so there is no race between concurrent stops.
+        if self._stopping is None:
+            self._stopping = asyncio.ensure_future(self._runner.cleanup())
+        await asyncio.shield(self._stopping)
+
+    def __repr__(self) -> str:
+        return f"<ServerHandle {self.url} {'running' if self.running else 'stopped'}>"
+
+    def _repr_html_(self) -> str:
+        if not self.running:
+            return f"<div><b>workbench server</b> {html.escape(self.url)} (stopped)</div>"
+        links = ", ".join(
+            f"<a href='{html.escape(self.url + path)}' target='_blank'>{path}</a>" for path in ("/health", "/plugins", "/estimators")
+        )
+        routes = ", ".join(
+            f"{'|'.join(sorted(m.upper() for m in r.methods))} <code>{html.escape(r.path)}</code>" for r in self._wb.routes
+        ) or "none"
+        return (
+            f"<div><b>workbench server</b> running at <a href='{html.escape(self.url)}' target='_blank'>"
+            f"{html.escape(self.url)}</a><br>built-in: {links}<br>plugin routes: {routes}</div>"
+        )
+
+
+def start_server(wb: Workbench, *, host: str = "127.0.0.1", port: int = 0, **build_app_options: Any) -> ServerHandle:
+    """Serve ``build_app(wb, **build_app_options)`` on ``host:port`` from the host's loop; returns at once.
+
+    ``port=0`` picks a free port (``handle.port``). The server keeps running between notebook cells until
+    ``handle.stop()`` or ``wb.close()``. Call it from any thread but the host's loop (there, ``await
+    astart_server(...)``).
+    """
+    if on_host_loop(wb):
+        raise RuntimeError("start_server blocks, and this is the host's own loop: use `await astart_server(wb, ...)`")
+    app = build_app(wb, **build_app_options)
+    return asyncio.run_coroutine_threadsafe(_start(wb, app, host, port), wb.loop).result()
+
+
+async def astart_server(wb: Workbench, *, host: str = "127.0.0.1", port: int = 0, **build_app_options: Any) -> ServerHandle:
+    """``start_server`` for async code, on any loop."""
+    app = build_app(wb, **build_app_options)
+    return await on_host(wb, _start(wb, app, host, port))
+
+
+async def _start(wb: Workbench, app: web.Application, host: str, port: int) -> ServerHandle:
+    _check_address(host, port)
+    runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=_SHUTDOWN_TIMEOUT)
+    await runner.setup()
+    try:
+        site = web.TCPSite(runner, host, port)
+        await site.start()
+    except OSError as error:
+        await runner.cleanup()
+        raise OSError(
+            error.errno, f"cannot listen on {host}:{port} ({error.strerror or error}); choose another port, or port=0 for a free one"
+        ) from None
+    except BaseException:
+        await runner.cleanup()
+        raise
+    handle = ServerHandle(wb, runner, host, int(runner.addresses[0][1]))
+    wb.add_cleanup(handle.astop)
+    return handle
+
+
+def _check_address(host: str, port: int) -> None:
+    if not isinstance(host, str) or not host:
+        raise ValueError(f"host must be an address or host name such as '127.0.0.1', got {host!r}")
+    if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
+        raise ValueError(f"port must be a whole number from 0 to 65535 (0: any free port), got {port!r}")
+

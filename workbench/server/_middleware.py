@@ -1,0 +1,113 @@
+"""The outer middleware: request ids, JSON errors, the body-size check and the monitoring points."""
+from __future__ import annotations
+
+import re
+import time
+import uuid
+from typing import Awaitable, Callable
+
+from aiohttp import web
+
+from ..plugins import MonitoringPoint
+from ._errors import ApiError, ErrorCode, error_response
+from ._state import EXCHANGE, Exchange, ServerState
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+REQUEST_ID_HEADER = "X-Request-Id"
+# An incoming id is echoed when it is short and plain (a uuid, hex, or the service's "timestamp,uuid"), so
+# it can be logged and correlated safely; anything else is replaced by a new one.
+_VALID_REQUEST_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:,-]{0,127}")
+# The route tag of requests that matched no route: one constant, so scanners cannot create endless series.
+UNMATCHED_ROUTE = "<unmatched>"
+
+_HTTP_ERROR_CODES = {404: ErrorCode.NOT_FOUND, 405: ErrorCode.METHOD_NOT_ALLOWED, 413: ErrorCode.BODY_TOO_LARGE}
+
+
+def request_id_of(request: web.Request) -> str:
+    incoming = request.headers.get(REQUEST_ID_HEADER)
+    if incoming is not None and _VALID_REQUEST_ID.fullmatch(incoming):
+        return incoming
+    return uuid.uuid4().hex
+
+
+def observe_middleware(state: ServerState) -> Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]:
+    """The middleware that turns every outcome into a response with an id and a monitoring point."""
+
+    @web.middleware
+    async def observe(request: web.Request, handler: Handler) -> web.StreamResponse:
+        started = time.perf_counter()
+        event_time = time.time()
+        exchange = Exchange(request_id_of(request))
+        request[EXCHANGE] = exchange
+        error_code: ErrorCode | None = None
+        try:
+            length = request.content_length
+            if length is not None and length > state.max_body_size:
+                raise ApiError(413, ErrorCode.BODY_TOO_LARGE, _too_large(length, state.max_body_size))
+            response = await handler(request)
+        except ApiError as error:
+            error_code = error.code
+            response = error_response(error.status, error.message, exchange.request_id, error.headers)
+        except web.HTTPException as error:
+            if error.status < 400:
+                raise
+            error_code = _HTTP_ERROR_CODES.get(error.status, ErrorCode.HTTP_ERROR)
+            message = _http_message(request, error, state.max_body_size)
+            # Only Allow carries over: the exception's own Content-Type describes its text body, not ours.
+            allow = {"Allow": error.headers["Allow"]} if "Allow" in error.headers else None
+            response = error_response(error.status, message, exchange.request_id, allow)
+        except Exception:
+            state.logger.exception("%s %s failed (request %s)", request.method, request.path, exchange.request_id)
+            error_code = ErrorCode.INTERNAL
+            response = error_response(500, "internal server error; the server log has the details", exchange.request_id)
+        response.headers[REQUEST_ID_HEADER] = exchange.request_id
+        status = response.status
+        tags = {"service": state.service_name, "route": _route_tag(request, exchange), "status_code": status}
+        points = [
+            MonitoringPoint(
+                "request",
+                tags=tags,
+                fields={"request_id": exchange.request_id, "execution_time": time.perf_counter() - started},
+                eventTime=event_time,
+            )
+        ]
+        if status >= 400:
+            if error_code is None:
+                error_code = ErrorCode.PLUGIN_STATUS if exchange.route is not None else ErrorCode.HTTP_ERROR
+            points.append(
+                MonitoringPoint(
+                    "error",
+                    tags=dict(tags),
+                    fields={"request_id": exchange.request_id, "error_code": int(error_code)},
+                    eventTime=event_time,
+                )
+            )
+        state.monitoring.submit(points)
+        return response
+
+    return observe
+
+
+def _route_tag(request: web.Request, exchange: Exchange) -> str:
+    if exchange.route is not None:
+        return exchange.route
+    resource = request.match_info.route.resource
+    if request.match_info.http_exception is not None or resource is None:
+        return f"{request.method}:{UNMATCHED_ROUTE}"
+    return f"{request.method}:{resource.canonical}"
+
+
+def _too_large(size: int, limit: int) -> str:
+    return f"the request body is {size} bytes, over this server's limit of {limit} bytes (max_body_size)"
+
+
+def _http_message(request: web.Request, error: web.HTTPException, limit: int) -> str:
+    if error.status == 404:
+        return f"no route at {request.path}; GET /plugins lists the plugin routes"
+    if error.status == 405:
+        allowed = error.headers.get("Allow", "")
+        return f"{request.method} is not allowed on {request.path}; allowed: {allowed}"
+    if error.status == 413:
+        return f"the request body is over this server's limit of {limit} bytes (max_body_size)"
+    return error.text or error.reason

@@ -1,0 +1,195 @@
+"""Delivering the server's monitoring points to the event plugins, off the request's path.
+
+A request only appends its points to a queue; each listening plugin has its own bounded queue and its own
+delivery task on the host's loop, which hands over a batch when ``batch_size`` points are waiting or
+``batch_interval`` seconds after the first one. A slow plugin therefore delays no response and no other
+plugin: its own queue fills, and points that do not fit are counted as dropped (with a warning) instead of
+growing memory without bound. A failing plugin loses only its own batch (the host logs the error). On
+close, every queue is flushed, each within ``flush_timeout``.
+"""
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections import deque
+from typing import Any
+
+from ..host import PluginRecord, Workbench
+from ..plugins import MONITORING_EVENT, MonitoringPoint
+from ._host import host_loop
+
+# Seconds between two "points dropped" warnings for the same plugin, so a stuck plugin does not flood the log.
+_DROP_WARNING_INTERVAL = 10.0
+
+
+class _ListenerQueue:
+    """The points waiting for one event plugin, and the task that delivers them (host loop only)."""
+
+    def __init__(self, wb: Workbench, record: PluginRecord, owner: "MonitoringDispatcher") -> None:
+        self.wb = wb
+        self.record = record
+        self.owner = owner
+        self.points: deque[MonitoringPoint] = deque()
+        self.delivered = 0
+        self.dropped = 0
+        self.failed_batches = 0
+        self._closing = False
+        self._wake = asyncio.Event()
+        self._full = asyncio.Event()
+        self._last_drop_warning = float("-inf")
+        self.task = asyncio.create_task(self._run(), name=f"monitoring delivery to {record.name}")
+
+    def offer(self, points: list[MonitoringPoint]) -> None:
+        room = self.owner.max_pending - len(self.points)
+        if room < len(points):
+            self._drop(len(points) - max(room, 0))
+            points = points[: max(room, 0)]
+        self.points.extend(points)
+        if self.points:
+            self._wake.set()
+            if len(self.points) >= self.owner.batch_size:
+                self._full.set()
+
+    def _drop(self, count: int) -> None:
+        self.dropped += count
+        now = time.monotonic()
+        if now - self._last_drop_warning >= _DROP_WARNING_INTERVAL:
+            self._last_drop_warning = now
+            self.owner.logger.warning(
+                "event plugin %r is slower than the requests: its queue holds %d points, %d dropped so far",
+                self.record.name, len(self.points), self.dropped,
+            )
+
+    async def _run(self) -> None:
+        while True:
+            await self._wake.wait()
+            if not self._closing and len(self.points) < self.owner.batch_size:
+                self._full.clear()
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(self.owner.batch_interval):
+                        await self._full.wait()
+            size = min(self.owner.batch_size, len(self.points))
+            batch = [self.points.popleft() for _ in range(size)]
+            if not self.points:
+                self._wake.clear()
+            if batch:
+                delivery = await self.wb.deliver_to(self.record, batch)
+                if delivery.ok:
+                    self.delivered += len(batch)
+                else:
+                    self.failed_batches += 1
+            if self._closing and not self.points:
+                return
+
+    async def aclose(self, timeout: float) -> None:
+        """Deliver what is queued (within ``timeout`` seconds), then end the task."""
+        self._closing = True
+        self._wake.set()
+        self._full.set()
+        try:
+            async with asyncio.timeout(timeout):
+                await asyncio.shield(self.task)
+        except TimeoutError:
+            self.task.cancel()
+            await asyncio.gather(self.task, return_exceptions=True)
+            left = len(self.points)
+            self.points.clear()
+            self.dropped += left
+            self.owner.logger.warning(
+                "event plugin %r did not take its last points within %.1f s; %d dropped", self.record.name, timeout, left
+            )
+
+    def discard(self) -> None:
+        """Stop at once: the plugin was closed (reloaded), so its queued points have nowhere to go."""
+        self.task.cancel()
+        self.dropped += len(self.points)
+        self.points.clear()
+
+    def stats(self) -> dict[str, int]:
+        return {
+            "delivered": self.delivered,
+            "pending": len(self.points),
+            "dropped": self.dropped,
+            "failed_batches": self.failed_batches,
+        }
+
+
+class MonitoringDispatcher:
+    """Fans the server's monitoring points out to the ``monitoring_event`` plugins of a host."""
+
+    def __init__(
+        self,
+        wb: Workbench,
+        *,
+        batch_size: int = 100,
+        batch_interval: float = 0.05,
+        max_pending: int = 10_000,
+        flush_timeout: float = 5.0,
+        logger: logging.Logger | None = None,
+    ) -> None:
+        self.wb = wb
+        self.batch_size = batch_size
+        self.batch_interval = batch_interval
+        self.max_pending = max_pending
+        self.flush_timeout = flush_timeout
+        self.logger = logger or logging.getLogger("workbench.server")
+        self._queues: dict[int, _ListenerQueue] = {}
+        self._retired: dict[str, dict[str, int]] = {}
+        self._closed = False
+        self._closing: asyncio.Task[None] | None = None
+
+    def submit(self, points: list[MonitoringPoint]) -> None:
+        """Queue ``points`` for every listener; returns at once, from any thread or loop."""
+        if self._closed:
+            return
+        loop = host_loop(self.wb)
+        if loop is None:
+            return
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is loop:
+            self._fan_out(points)
+        else:
+            with contextlib.suppress(RuntimeError):  # the host closed its loop meanwhile: nobody to tell
+                loop.call_soon_threadsafe(self._fan_out, points)
+
+    def _fan_out(self, points: list[MonitoringPoint]) -> None:
+        if self._closed:
+            return
+        listeners = self.wb.listeners(MONITORING_EVENT)
+        for record in listeners:
+            queue = self._queues.get(id(record))
+            if queue is None or queue.record is not record:
+                if queue is not None:  # a closed record's id was reused by a new one
+                    self._retire_queue(queue)
+                queue = self._queues[id(record)] = _ListenerQueue(self.wb, record, self)
+            queue.offer(points)
+        if len(self._queues) != len(listeners):
+            self._retire({id(record) for record in listeners})
+
+    def _retire(self, live: set[int]) -> None:
+        for key in [key for key in self._queues if key not in live]:
+            self._retire_queue(self._queues.pop(key))
+
+    def _retire_queue(self, queue: _ListenerQueue) -> None:
+        queue.discard()
+        self._retired[queue.record.name] = queue.stats()
+
+    def stats(self) -> dict[str, dict[str, int]]:
+        """Per listening plugin: points delivered, pending and dropped, and batches that failed."""
+        table = dict(self._retired)
+        table.update({queue.record.name: queue.stats() for queue in self._queues.values()})
+        return table
+
+    async def aclose(self) -> None:
+        """Flush every queue and end the delivery tasks; later points are ignored. Runs on the host's loop."""
+        if self._closing is None:
+            self._closed = True
+            self._closing = asyncio.ensure_future(
+                asyncio.gather(*(queue.aclose(self.flush_timeout) for queue in self._queues.values()))
+            )
+        await asyncio.shield(self._closing)

@@ -1,0 +1,125 @@
+"""``PluginRequest``: what a plugin route handler receives as ``request``.
+
+The server reads the whole body on its own loop and hands the plugin this self-contained object on the
+host's loop; it holds plain data only (no loop-bound stream), so it is safe on either loop.
+"""
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from aiohttp import web
+from multidict import CIMultiDictProxy, MultiDictProxy
+
+from ._errors import ApiError, ErrorCode
+
+_UNSET = object()
+
+
+class BadRequestBody(ApiError, ValueError):
+    """The body cannot be read as the handler asked (not JSON, not text in its charset): answered as 400."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(400, ErrorCode.BAD_PARAMETER, message)
+
+
+class PluginRequest:
+    """A request to a plugin route.
+
+    Attributes:
+        method: the HTTP method, upper case (``"GET"``).
+        path: the request path (``"/teapot"``); query_string: the raw query string.
+        query: the query parameters (a ``MultiDictProxy``: ``query["k"]``, ``query.get("k")``,
+            ``query.getall("k")``).
+        headers: the request headers (case-insensitive ``CIMultiDictProxy``).
+        body: the raw body as ``bytes`` (``b""`` when there is none).
+        content_type: the media type of the body (``"application/json"``), without parameters.
+        charset: the charset of the body, or ``None``.
+        request_id: the request's id, also sent back as the ``X-Request-Id`` header.
+        remote: the client's address.
+
+    Reading the body the service's (sanic-style) way is synchronous: ``request.body`` and ``request.json``
+    (the parsed JSON body, ``None`` when the body is empty). The aiohttp way is ``await request.read()``
+    and ``await request.text()``; ``json`` is the sanic-style property, not an aiohttp coroutine, because
+    plugins written for the service use it that way. A body that is not valid JSON (or not text in its
+    charset) raises ``BadRequestBody``, a ``ValueError`` that the server answers with 400 when the plugin
+    lets it through.
+    """
+
+    __slots__ = ("method", "path", "query_string", "query", "headers", "body", "content_type", "charset",
+                 "request_id", "remote", "_json")
+
+    def __init__(
+        self,
+        *,
+        method: str,
+        path: str,
+        query_string: str,
+        query: MultiDictProxy[str],
+        headers: CIMultiDictProxy[str],
+        body: bytes,
+        content_type: str,
+        charset: str | None,
+        request_id: str,
+        remote: str | None,
+    ) -> None:
+        self.method = method
+        self.path = path
+        self.query_string = query_string
+        self.query = query
+        self.headers = headers
+        self.body = body
+        self.content_type = content_type
+        self.charset = charset
+        self.request_id = request_id
+        self.remote = remote
+        self._json: Any = _UNSET
+
+    @classmethod
+    def from_aiohttp(cls, request: web.BaseRequest, body: bytes, request_id: str) -> "PluginRequest":
+        """Copy what a handler may need from an aiohttp request whose body has been read."""
+        return cls(
+            method=request.method,
+            path=request.path,
+            query_string=request.query_string,
+            query=request.query,
+            headers=request.headers,
+            body=body,
+            content_type=request.content_type,
+            charset=request.charset,
+            request_id=request_id,
+            remote=request.remote,
+        )
+
+    async def read(self) -> bytes:
+        """The raw body (aiohttp's ``await request.read()``)."""
+        return self.body
+
+    async def text(self) -> str:
+        """The body decoded with its charset, UTF-8 by default (aiohttp's ``await request.text()``)."""
+        return self._decoded()
+
+    @property
+    def json(self) -> Any:
+        """The body parsed as JSON (sanic's ``request.json``); ``None`` for an empty body."""
+        if self._json is _UNSET:
+            if not self.body:
+                self._json = None
+            else:
+                try:
+                    self._json = json.loads(self._decoded())
+                except json.JSONDecodeError as error:
+                    raise BadRequestBody(f"the request body is not valid JSON: {error}") from None
+        return self._json
+
+    def _decoded(self) -> str:
+        encoding = self.charset or "utf-8"
+        try:
+            return self.body.decode(encoding)
+        except LookupError:
+            raise BadRequestBody(f"the request body declares an unknown charset {encoding!r}") from None
+        except UnicodeDecodeError as error:
+            raise BadRequestBody(f"the request body is not text in {encoding}: {error}") from None
+
+    def __repr__(self) -> str:
+        return f"<PluginRequest {self.method} {self.path} body={len(self.body)} bytes request_id={self.request_id}>"

@@ -1,0 +1,36 @@
+"""What the server's handlers and middlewares share for one application."""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from aiohttp import web
+
+from ..host import Workbench
+from ._monitoring import MonitoringDispatcher
+
+
+@dataclass
+class ServerState:
+    """The host, the options of ``build_app`` and the monitoring dispatcher of one application."""
+
+    wb: Workbench
+    service_name: str
+    max_body_size: int
+    allow_estimator_switching: bool
+    monitoring: MonitoringDispatcher
+    logger: logging.Logger
+
+
+STATE = web.AppKey("workbench_server_state", ServerState)
+
+
+@dataclass
+class Exchange:
+    """What the middlewares learn about one request while it is handled."""
+
+    request_id: str
+    route: str | None = None
+
+
+EXCHANGE = "workbench_exchange"
