@@ -1,0 +1,291 @@
+"""Model descriptions, preprocessing and geometry measurement, on tiny ONNX models built here.
+
+The helpers at the top are also used by the other ``test_estimators_*`` files.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+import pytest
+from onnx import TensorProto, helper, numpy_helper
+from PIL import Image
+
+from workbench.estimators.model import ModelDescription, ModelDescriptionError, luma, measure_geometry
+
+OPSET = 17
+# The normalisation of the tiny RGB models: a white pixel (255, 255, 255) -> 3 * 255 * SCALE = 1.0 in the
+# channel sum, so with GAIN 1 each white pixel on black adds exactly 1 to the count.
+SCALE = 1.0 / 765.0
+
+
+def make_pool_model(
+    path: Path,
+    *,
+    layout: str = "NCHW",
+    dtype: str = "float32",
+    channels: str = "RGB",
+    stride: int = 4,
+    static_hw: tuple[int, int] | None = None,
+    static_batch: int | None = None,
+    input_name: str = "image",
+    output_name: str = "density",
+    description: dict | None = None,
+) -> Path:
+    """A density "model": the channel sum of each stride x stride block; map sum == input sum.
+
+    Writes ``path`` and, unless ``description`` is ``{}``, the description JSON beside it.
+    """
+    n_ch = 3 if channels == "RGB" else 1
+    batch = static_batch or "batch"
+    height, width = static_hw or ("height", "width")
+    shape = {"NCHW": [batch, n_ch, height, width], "NHWC": [batch, height, width, n_ch], "HWC": [height, width, n_ch]}[layout]
+    elem = TensorProto.FLOAT if dtype == "float32" else TensorProto.UINT8
+    nodes, inits = [], []
+    x = input_name
+    if dtype == "uint8":
+        nodes.append(helper.make_node("Cast", [x], ["cast"], to=TensorProto.FLOAT))
+        x = "cast"
+    if layout == "HWC":
+        inits.append(numpy_helper.from_array(np.array([0], np.int64), "axis0"))
+        nodes.append(helper.make_node("Unsqueeze", [x, "axis0"], ["batched"]))
+        x = "batched"
+    if layout in ("NHWC", "HWC"):
+        nodes.append(helper.make_node("Transpose", [x], ["nchw"], perm=[0, 3, 1, 2]))
+        x = "nchw"
+    inits.append(numpy_helper.from_array(np.array([1], np.int64), "axis1"))
+    nodes.append(helper.make_node("ReduceSum", [x, "axis1"], ["summed"], keepdims=1))
+    nodes.append(helper.make_node("AveragePool", ["summed"], ["pooled"], kernel_shape=[stride, stride], strides=[stride, stride]))
+    inits.append(numpy_helper.from_array(np.array(stride * stride, np.float32), "area"))
+    nodes.append(helper.make_node("Mul", ["pooled", "area"], [output_name]))
+    out_shape = ["batch", 1, "map_h", "map_w"] if layout != "HWC" else [1, 1, "map_h", "map_w"]
+    if static_hw:
+        out_shape[2:] = [static_hw[0] // stride, static_hw[1] // stride]
+    if static_batch:
+        out_shape[0] = static_batch
+    graph = helper.make_graph(
+        nodes, "pool", [helper.make_tensor_value_info(input_name, elem, shape)],
+        [helper.make_tensor_value_info(output_name, TensorProto.FLOAT, out_shape)], inits,
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)])
+    model.ir_version = 8
+    onnx.checker.check_model(model)
+    onnx.save(model, str(path))
+    if description != {}:
+        fields = {
+            "name": path.stem, "layout": layout, "dtype": dtype, "channels": channels,
+            "scale": SCALE if dtype == "float32" and channels == "RGB" else 1.0,
+            "input": input_name, "output": output_name,
+        }
+        fields.update(description or {})
+        path.with_suffix(".json").write_text(json.dumps(fields))
+    return path
+
+
+def make_conv_model(path: Path, *, stride: int = 4, seed: int = 0) -> Path:
+    """A tiny NCHW float RGB conv net (conv stride 2, ReLU, conv stride stride/2, ReLU) with real weights."""
+    rng = np.random.default_rng(seed)
+    w1 = rng.normal(0, 0.3, (8, 3, 3, 3)).astype(np.float32)
+    w2 = np.abs(rng.normal(0, 0.05, (1, 8, 3, 3))).astype(np.float32)
+    graph = helper.make_graph(
+        [
+            helper.make_node("Conv", ["image", "w1", "b1"], ["c1"], strides=[2, 2], pads=[1, 1, 1, 1]),
+            helper.make_node("Relu", ["c1"], ["r1"]),
+            helper.make_node("Conv", ["r1", "w2"], ["c2"], strides=[stride // 2] * 2, pads=[1, 1, 1, 1]),
+            helper.make_node("Relu", ["c2"], ["density"]),
+        ],
+        "conv",
+        [helper.make_tensor_value_info("image", TensorProto.FLOAT, ["batch", 3, "height", "width"])],
+        [helper.make_tensor_value_info("density", TensorProto.FLOAT, ["batch", 1, "map_h", "map_w"])],
+        [numpy_helper.from_array(w1, "w1"), numpy_helper.from_array(np.full(8, 0.1, np.float32), "b1"),
+         numpy_helper.from_array(w2, "w2")],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)])
+    model.ir_version = 8
+    onnx.save(model, str(path))
+    path.with_suffix(".json").write_text(json.dumps({
+        "name": path.stem, "layout": "NCHW", "dtype": "float32", "channels": "RGB",
+        "scale": 1 / 255, "mean": [0.485, 0.456, 0.406], "std": [0.229, 0.224, 0.225],
+    }))
+    return path
+
+
+def session(path: Path) -> ort.InferenceSession:
+    return ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+
+
+def random_images(n: int, height: int, width: int, seed: int = 0) -> np.ndarray:
+    return np.random.default_rng(seed).integers(0, 256, (n, height, width, 3), dtype=np.uint8)
+
+
+# -- descriptions -----------------------------------------------------------------------------------------
+
+
+def test_load_for_model_and_round_trip(tmp_path):
+    model = make_pool_model(tmp_path / "m.onnx", description={"mean": [0.1, 0.2, 0.3], "std": 0.5, "stride": 4})
+    desc = ModelDescription.for_model(model)
+    assert (desc.name, desc.layout, desc.dtype, desc.channels) == ("m", "NCHW", "float32", "RGB")
+    assert desc.mean == (0.1, 0.2, 0.3) and desc.std == (0.5,) and desc.stride == 4
+    again = tmp_path / "again.json"
+    desc.to_json(again)
+    assert ModelDescription.load(again) == desc
+    assert json.loads(desc.to_json())["std"] == 0.5
+
+
+def test_for_model_reads_embedded_metadata_when_json_is_absent(tmp_path):
+    model = make_pool_model(tmp_path / "m.onnx", description={})
+    proto = onnx.load(str(model))
+    entry = proto.metadata_props.add()
+    entry.key, entry.value = "description", json.dumps({"name": "emb", "layout": "NCHW", "dtype": "float32", "channels": "RGB"})
+    onnx.save(proto, str(model))
+    desc = ModelDescription.for_model(model)
+    assert desc.name == "emb" and "metadata" in desc.source
+
+
+def test_for_model_without_any_description_says_what_to_write(tmp_path):
+    model = make_pool_model(tmp_path / "m.onnx", description={})
+    with pytest.raises(FileNotFoundError, match=r"m\.json"):
+        ModelDescription.for_model(model)
+
+
+@pytest.mark.parametrize(
+    "change, field, fragment",
+    [
+        ({"layout": "CHW"}, "layout", "must be one of 'NCHW', 'NHWC', 'HWC'"),
+        ({"dtype": "float16"}, "dtype", "must be one of"),
+        ({"channels": "L"}, "channels", "Pillow's 'L' luma is 'gray'"),
+        ({"mean": [0.1, 0.2]}, "mean", "one number or 3"),
+        ({"std": [1, 0, 1]}, "std", "must be positive"),
+        ({"scale": "big"}, "scale", "must be a number"),
+        ({"stride": 0}, "stride", "whole number >= 1"),
+        ({"input": ""}, "input", "non-empty string"),
+    ],
+)
+def test_bad_fields_name_the_file_and_field(tmp_path, change, field, fragment):
+    path = tmp_path / "bad.json"
+    path.write_text(json.dumps({"name": "x", "layout": "NCHW", "dtype": "float32", "channels": "RGB", **change}))
+    with pytest.raises(ModelDescriptionError) as error:
+        ModelDescription.load(path)
+    assert str(path) in str(error.value) and f"field {field!r}" in str(error.value) and fragment in str(error.value)
+
+
+def test_unknown_missing_fields_bad_json_and_uint8_normalisation(tmp_path):
+    path = tmp_path / "d.json"
+    path.write_text(json.dumps({"name": "x", "layout": "NCHW", "dtype": "float32", "channels": "RGB", "meam": 1}))
+    with pytest.raises(ModelDescriptionError, match="unknown field.*'meam'"):
+        ModelDescription.load(path)
+    path.write_text(json.dumps({"name": "x", "layout": "NCHW"}))
+    with pytest.raises(ModelDescriptionError, match="missing field.*'dtype'.*'channels'"):
+        ModelDescription.load(path)
+    path.write_text("{not json")
+    with pytest.raises(ModelDescriptionError, match="not valid JSON"):
+        ModelDescription.load(path)
+    with pytest.raises(ModelDescriptionError, match="uint8.*inside its graph"):
+        ModelDescription(name="x", layout="HWC", dtype="uint8", channels="RGB", scale=1 / 255)
+    with pytest.raises(FileNotFoundError):
+        ModelDescription.load(tmp_path / "absent.json")
+
+
+# -- preprocessing ----------------------------------------------------------------------------------------
+
+
+def test_preprocess_nchw_float_rgb_matches_the_formula():
+    desc = ModelDescription(name="x", layout="NCHW", dtype="float32", channels="RGB", scale=1 / 255,
+                            mean=(0.485, 0.456, 0.406), std=(0.229, 0.224, 0.225))
+    images = random_images(2, 5, 7)
+    out = desc.preprocess(images)
+    expected = ((images / 255.0 - np.array(desc.mean)) / np.array(desc.std)).transpose(0, 3, 1, 2)
+    assert out.shape == (2, 3, 5, 7) and out.dtype == np.float32 and out.flags.c_contiguous
+    np.testing.assert_allclose(out, expected, rtol=1e-5, atol=1e-5)
+
+
+def test_preprocess_gray_is_pillow_luma_and_layouts():
+    images = random_images(1, 16, 12, seed=3)
+    pil = np.asarray(Image.fromarray(images[0]).convert("L")).astype(np.float32)
+    np.testing.assert_array_equal(luma(images)[0], pil)
+    nhwc = ModelDescription(name="x", layout="NHWC", dtype="float32", channels="gray").preprocess(images)
+    assert nhwc.shape == (1, 16, 12, 1)
+    np.testing.assert_array_equal(nhwc[0, ..., 0], pil)
+    hwc = ModelDescription(name="x", layout="HWC", dtype="uint8", channels="gray").preprocess(images)
+    assert hwc.shape == (16, 12, 1) and hwc.dtype == np.uint8
+    np.testing.assert_array_equal(hwc[..., 0], pil.astype(np.uint8))
+    raw = ModelDescription(name="x", layout="HWC", dtype="uint8", channels="RGB").preprocess(images)
+    np.testing.assert_array_equal(raw, images[0])
+
+
+def test_preprocess_rejects_bad_batches():
+    hwc = ModelDescription(name="x", layout="HWC", dtype="uint8", channels="RGB")
+    with pytest.raises(ValueError, match="one image per run"):
+        hwc.preprocess(random_images(2, 4, 4))
+    with pytest.raises(ValueError, match=r"uint8 RGB images stacked as \(N, H, W, 3\)"):
+        hwc.preprocess(np.zeros((4, 4, 3), np.uint8))
+    with pytest.raises(ValueError, match="float64"):
+        hwc.preprocess(np.zeros((1, 4, 4, 3)))
+
+
+# -- geometry ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("stride", [4, 8])
+@pytest.mark.parametrize("layout, dtype", [("NCHW", "float32"), ("HWC", "uint8"), ("NHWC", "uint8")])
+def test_stride_by_probing(tmp_path, stride, layout, dtype):
+    model = make_pool_model(tmp_path / "m.onnx", layout=layout, dtype=dtype, stride=stride)
+    geometry = measure_geometry(session(model), ModelDescription.for_model(model), str(model))
+    assert geometry.stride == stride and geometry.measured_by == "probing"
+    assert geometry.fixed_size is None and geometry.fixed_batch is None
+    assert geometry.padded_size(37, 50) == (-(-37 // stride) * stride, -(-50 // stride) * stride)
+
+
+def test_stride_from_static_shapes_and_fixed_size(tmp_path):
+    model = make_pool_model(tmp_path / "m.onnx", static_hw=(64, 80), static_batch=1, stride=8)
+    geometry = measure_geometry(session(model), ModelDescription.for_model(model), str(model))
+    assert (geometry.stride, geometry.measured_by, geometry.fixed_size, geometry.fixed_batch) == (8, "static shapes", (64, 80), 1)
+    assert geometry.padded_size(30, 70) == (64, 80)
+    with pytest.raises(ValueError, match="larger than the model's fixed input size 80x64"):
+        geometry.padded_size(65, 80)
+
+
+def test_declared_stride_is_checked(tmp_path):
+    model = make_pool_model(tmp_path / "m.onnx", stride=4, description={"stride": 8})
+    with pytest.raises(ModelDescriptionError, match="'stride' says 8.*has stride 4"):
+        measure_geometry(session(model), ModelDescription.for_model(model), str(model))
+
+
+@pytest.mark.parametrize(
+    "change, fragment",
+    [
+        ({"input": "pixels"}, "field 'input' is 'pixels'.*has input\\(s\\) 'image'"),
+        ({"output": "map"}, "field 'output' is 'map'.*has output\\(s\\) 'density'"),
+        ({"layout": "HWC"}, "field 'layout' is 'HWC' \\(rank 3\\).*rank 4"),
+        ({"dtype": "uint8", "scale": 1.0}, "field 'dtype' is 'uint8'.*tensor\\(float\\)"),
+        ({"channels": "gray", "scale": 1.0}, "field 'channels' is 'gray'.*has 3 channels"),
+    ],
+)
+def test_description_that_does_not_match_the_model(tmp_path, change, fragment):
+    model = make_pool_model(tmp_path / "m.onnx", static_hw=None)
+    model_desc = ModelDescription.from_dict({**ModelDescription.for_model(model).to_dict(), **change})
+    # The pool model's channel axis is dynamic; pin it so the channel check has something to compare.
+    proto = onnx.load(str(model))
+    proto.graph.input[0].type.tensor_type.shape.dim[1].dim_value = 3
+    onnx.save(proto, str(model))
+    with pytest.raises(ModelDescriptionError, match=fragment):
+        measure_geometry(session(model), model_desc, str(model))
+
+
+def test_model_whose_map_is_not_input_over_stride_is_rejected(tmp_path):
+    path = tmp_path / "valid.onnx"
+    graph = helper.make_graph(
+        [helper.make_node("AveragePool", ["image"], ["density"], kernel_shape=[5, 5], strides=[4, 4])],
+        "valid",
+        [helper.make_tensor_value_info("image", TensorProto.FLOAT, ["batch", 1, "height", "width"])],
+        [helper.make_tensor_value_info("density", TensorProto.FLOAT, ["batch", 1, "h", "w"])],
+    )
+    proto = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)])
+    proto.ir_version = 8
+    onnx.save(proto, str(path))
+    desc = ModelDescription(name="v", layout="NCHW", dtype="float32", channels="gray")
+    with pytest.raises(ModelDescriptionError, match="not the input divided by one whole stride"):
+        measure_geometry(session(path), desc, str(path))
