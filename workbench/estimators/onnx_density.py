@@ -1,0 +1,313 @@
+"""``OnnxDensityEstimator``: a people-count estimator over any ONNX density-map model.
+
+It honours the service's estimator contract (``EstimatorBase``) and so can be the workbench's default
+estimator or be wrapped in a replacement plugin. How it works, and why:
+
+* **Batching.** Images (or detect areas) of one size are stacked into one ``session.run`` (up to
+  ``max_batch`` at a time): one run of N images costs less than N runs, and the host hands the estimator a
+  whole request at once. HWC models (one image per run) and models with a static batch of 1 run per image.
+* **Off the loop.** All the work of a call (stacking, normalising, inference, point finding) runs in one
+  dedicated worker thread, so the host's event loop keeps serving while a batch is computed, and calls on
+  one estimator are serialised: concurrent runs on the same CPU cores only contend with each other.
+* **Geometry.** Each image is padded to a multiple of the model's stride (see ``workbench.estimators.model``);
+  points are put at map-cell centres and shifted by the detect area's offset into original-image pixels,
+  then clipped to the detect area (a cell in the padding can hold a head cut by the edge).
+* **Count.** The map's sum rounded to the nearest whole number (half to even, as Python's ``round``), and
+  never below 0. The service's reference plugin truncates (``int(sum)``), which under-counts by 0.5 on
+  average.
+"""
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+import warnings
+from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, Literal, Sequence
+
+import numpy as np
+import onnxruntime as ort
+
+from ..plugins import EstimatorBase
+from ..plugins._config import check_device_class
+from ..sdk import EstimationTargets, ImageForPeopleEstimation, PeopleCount, Rect, VLImage
+from ..sdk.image import pixelBounds
+from .model import ModelDescription, ModelGeometry, measure_geometry
+from .points import PointStrategy, resolve_point_strategy
+
+__all__ = ["GpuUnavailableWarning", "OnnxDensityEstimator"]
+
+EstimationInput = VLImage | ImageForPeopleEstimation | tuple[VLImage, Rect]
+
+_CUDA = "CUDAExecutionProvider"
+
+
+class GpuUnavailableWarning(RuntimeWarning):
+    """A GPU was asked for but onnxruntime cannot use one here; the estimator runs on the CPU."""
+
+
+class _Item:
+    """One image to estimate: its pixels (the detect area) and where they sit in the original image."""
+
+    __slots__ = ("index", "pixels", "left", "top")
+
+    def __init__(self, index: int, pixels: np.ndarray, left: int, top: int) -> None:
+        self.index = index
+        self.pixels = pixels
+        self.left = left
+        self.top = top
+
+
+class OnnxDensityEstimator(EstimatorBase):
+    """Counts people with an ONNX density-map model; returns ``PeopleCount`` with points and the map.
+
+    Args:
+        model_path: the ``.onnx`` file.
+        description: how to feed the model: a ``ModelDescription``, a path to its JSON, or ``None`` to read
+            ``<stem>.json`` beside the model (or the description embedded in its metadata).
+        device_class: ``"cpu"`` or ``"gpu"``. ``"gpu"`` uses onnxruntime's CUDA provider on ``gpu_device``;
+            where it is unavailable a ``GpuUnavailableWarning`` is issued and the CPU is used.
+        gpu_device: the CUDA device index.
+        points: ``"peaks"``, ``"topk"`` or a ``PointStrategy`` (e.g. ``get_point_strategy("peaks", size=5)``).
+        intra_op_threads: onnxruntime intra-op threads; ``None`` lets onnxruntime choose (all physical cores).
+        name: the ``estimatorName`` of the results; defaults to the description's name.
+        max_batch: the most images stacked into one run; bounds the memory of a large same-size request
+            (a 1024x768 image needs tens of MB of activations in a typical counter).
+
+    Raises:
+        FileNotFoundError: the model (or its description) is missing.
+        ModelDescriptionError: the description is invalid or does not match the model (names, rank, dtype,
+            channels, stride).
+        ValueError: a bad argument, or a file onnxruntime cannot load.
+    """
+
+    def __init__(
+        self,
+        model_path: str | os.PathLike,
+        description: ModelDescription | str | os.PathLike | None = None,
+        *,
+        device_class: Literal["cpu", "gpu"] = "cpu",
+        gpu_device: int = 0,
+        points: str | PointStrategy = "peaks",
+        intra_op_threads: int | None = None,
+        name: str | None = None,
+        max_batch: int = 8,
+    ) -> None:
+        self.model_path = Path(model_path)
+        if not self.model_path.is_file():
+            raise FileNotFoundError(f"ONNX model {self.model_path} not found (cwd is {os.getcwd()})")
+        if isinstance(description, ModelDescription):
+            self.description = description
+        elif description is None:
+            self.description = ModelDescription.for_model(self.model_path)
+        else:
+            self.description = ModelDescription.load(description)
+        check_device_class(device_class, allow_global=False, what="device_class")
+        if isinstance(gpu_device, bool) or not isinstance(gpu_device, int) or gpu_device < 0:
+            raise ValueError(f"gpu_device must be a CUDA device index >= 0, got {gpu_device!r}")
+        if intra_op_threads is not None and (
+            isinstance(intra_op_threads, bool) or not isinstance(intra_op_threads, int) or intra_op_threads < 1
+        ):
+            raise ValueError(f"intra_op_threads must be a whole number >= 1 or None, got {intra_op_threads!r}")
+        if isinstance(max_batch, bool) or not isinstance(max_batch, int) or max_batch < 1:
+            raise ValueError(f"max_batch must be a whole number >= 1, got {max_batch!r}")
+        self.points = resolve_point_strategy(points)
+        self.name = name or self.description.name
+        self.max_batch = max_batch
+
+        options = ort.SessionOptions()
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        if intra_op_threads is not None:
+            options.intra_op_num_threads = intra_op_threads
+        providers: list[Any] = ["CPUExecutionProvider"]
+        if device_class == "gpu":
+            if _CUDA in ort.get_available_providers():
+                providers.insert(0, (_CUDA, {"device_id": gpu_device}))
+            else:
+                warnings.warn(
+                    f"{self.name}: device_class='gpu' but this onnxruntime has no CUDA provider (available: "
+                    f"{', '.join(ort.get_available_providers())}); running on the CPU. Install onnxruntime-gpu "
+                    "in place of onnxruntime for GPU inference",
+                    GpuUnavailableWarning,
+                    stacklevel=2,
+                )
+        try:
+            self._session: ort.InferenceSession | None = ort.InferenceSession(
+                str(self.model_path), options, providers=providers
+            )
+        except Exception as error:  # onnxruntime's load errors have no common public base class
+            raise ValueError(f"onnxruntime cannot load {self.model_path}: {error}") from None
+        if device_class == "gpu" and len(providers) > 1 and _CUDA not in self._session.get_providers():
+            # onnxruntime falls back to the CPU by itself when the CUDA provider fails to start (no driver).
+            warnings.warn(
+                f"{self.name}: the CUDA provider failed to start on GPU {gpu_device}; running on the CPU",
+                GpuUnavailableWarning,
+                stacklevel=2,
+            )
+        self.geometry: ModelGeometry = measure_geometry(self._session, self.description, str(self.model_path))
+        self._executor: ThreadPoolExecutor | None = ThreadPoolExecutor(
+            max_workers=1, thread_name_prefix=f"onnx-density-{self.name}"
+        )
+
+    @property
+    def providers(self) -> list[str]:
+        """The onnxruntime execution providers in use (``["CPUExecutionProvider"]`` on the CPU)."""
+        return self._require_session().get_providers()
+
+    @property
+    def device_class(self) -> Literal["cpu", "gpu"]:
+        """Where inference really runs (``"cpu"`` after a GPU fallback)."""
+        return "gpu" if _CUDA in self.providers else "cpu"
+
+    @property
+    def stride(self) -> int:
+        """Input pixels per density-map cell."""
+        return self.geometry.stride
+
+    def close(self) -> None:
+        """Wait for a running batch, then release the worker thread and the onnxruntime session."""
+        if self._executor is not None:
+            self._executor.shutdown(wait=True, cancel_futures=True)
+            self._executor = None
+        self._session = None
+
+    async def estimateBatch(
+        self,
+        images: Sequence[EstimationInput],
+        estimationTargets: EstimationTargets | str = EstimationTargets.T1,
+        asyncEstimate: bool = True,
+    ) -> list[PeopleCount]:
+        """One ``PeopleCount`` per image, in order; T1: count and points, T2: count only.
+
+        ``asyncEstimate=False`` waits for the result without yielding to the event loop (blocking it), for
+        callers that need the service's synchronous mode; prefer the default.
+        """
+        items, targets = self._prepare(images, estimationTargets)
+        future = self._require_executor().submit(self._estimate_items, items, targets, len(images))
+        if not asyncEstimate:
+            return future.result()
+        return await asyncio.wrap_future(future)
+
+    def estimate(
+        self, images: Sequence[EstimationInput], targets: EstimationTargets | str = EstimationTargets.T1
+    ) -> list[PeopleCount]:
+        """The synchronous twin of ``estimateBatch`` for scripts (not for code running on an event loop)."""
+        items, parsed = self._prepare(images, targets)
+        return self._require_executor().submit(self._estimate_items, items, parsed, len(images)).result()
+
+    # -- internals ---------------------------------------------------------------------------------------
+
+    def _require_session(self) -> ort.InferenceSession:
+        if self._session is None:
+            raise RuntimeError(f"estimator {self.name!r} is closed; create a new OnnxDensityEstimator")
+        return self._session
+
+    def _require_executor(self) -> ThreadPoolExecutor:
+        self._require_session()
+        assert self._executor is not None
+        return self._executor
+
+    @staticmethod
+    def _prepare(images: Sequence[Any], targets: EstimationTargets | str) -> tuple[list[_Item], EstimationTargets]:
+        """Check the inputs on the caller's thread (cheap), so that a bad one fails before any work starts."""
+        parsed_targets = EstimationTargets.parse(targets)
+        if not isinstance(images, (list, tuple)) or (
+            isinstance(images, tuple) and len(images) == 2 and isinstance(images[1], Rect)
+        ):
+            raise TypeError(f"images must be a list of images, got {type(images).__name__}; wrap one image as [image]")
+        items = []
+        for index, entry in enumerate(images):
+            if isinstance(entry, ImageForPeopleEstimation):
+                image, area = entry.image, entry.detectArea
+            elif isinstance(entry, VLImage):
+                image, area = entry, None
+            elif isinstance(entry, tuple) and len(entry) == 2 and isinstance(entry[0], VLImage) and isinstance(entry[1], Rect):
+                image, area = entry
+            else:
+                raise TypeError(
+                    f"image {index}: expected a VLImage, an ImageForPeopleEstimation or a (VLImage, Rect) pair, "
+                    f"got {type(entry).__name__}"
+                )
+            if area is None:
+                items.append(_Item(index, image.asNPArray(), 0, 0))
+                continue
+            try:
+                left, top, _, _ = pixelBounds(area, image.width, image.height, "detectArea")
+            except ValueError as error:
+                raise ValueError(f"image {index}: {error}") from None
+            items.append(_Item(index, image.crop(area).asNPArray(), left, top))
+        return items, parsed_targets
+
+    def _estimate_items(self, items: list[_Item], targets: EstimationTargets, n_images: int) -> list[PeopleCount]:
+        results: list[PeopleCount | None] = [None] * n_images
+        groups: dict[tuple[int, int], list[_Item]] = defaultdict(list)
+        for item in items:
+            groups[item.pixels.shape[:2]].append(item)
+        limit = self.max_batch if self.description.batched else 1
+        if self.geometry.fixed_batch is not None:
+            limit = self.geometry.fixed_batch
+        for group in groups.values():
+            for start in range(0, len(group), limit):
+                chunk = group[start : start + limit]
+                started = time.perf_counter()
+                maps = self._run(chunk)
+                done = [self._result(item, density, targets) for item, density in zip(chunk, maps)]
+                elapsed = (time.perf_counter() - started) / len(chunk)
+                for item, result in zip(chunk, done):
+                    result.elapsed = elapsed
+                    results[item.index] = result
+        return results  # type: ignore[return-value]
+
+    def _run(self, chunk: list[_Item]) -> np.ndarray:
+        """Density maps ``(n, H', W')`` of a chunk of same-size images, from one ``session.run``."""
+        session = self._require_session()
+        description = self.description
+        height, width = chunk[0].pixels.shape[:2]
+        batch = np.stack([item.pixels for item in chunk])
+        fixed = self.geometry.fixed_batch
+        if fixed is not None and fixed > len(chunk):
+            # A static batch axis must be filled; the extra blank images' maps are dropped below.
+            batch = np.concatenate([batch, np.zeros((fixed - len(chunk), *batch.shape[1:]), np.uint8)])
+        tensor = description.preprocess(batch)
+        padded_h, padded_w = self.geometry.padded_size(height, width)
+        if (padded_h, padded_w) != (height, width):
+            padding = [(0, 0)] * tensor.ndim
+            _, h_axis, w_axis = description.axes
+            padding[h_axis] = (0, padded_h - height)
+            padding[w_axis] = (0, padded_w - width)
+            tensor = np.pad(tensor, padding)
+        (output,) = session.run([description.output], {description.input: tensor})
+        n = batch.shape[0]
+        map_h, map_w = output.shape[-2:]
+        if output.size != n * map_h * map_w:
+            raise ValueError(
+                f"{self.model_path}: output {description.output!r} has shape {output.shape} for {n} image(s); "
+                "expected the batch, size-1 axes and the map ([N, 1, H', W'] or [N, H', W'])"
+            )
+        return output.reshape(n, map_h, map_w)[: len(chunk)]
+
+    def _result(self, item: _Item, density: np.ndarray, targets: EstimationTargets) -> PeopleCount:
+        stride = self.geometry.stride
+        map_h, map_w = density.shape
+        count = max(0, round(float(density.sum(dtype=np.float64))))
+        if targets is EstimationTargets.T1:
+            points = self.points.locate(density, count, scale=stride, offset=(item.left, item.top))
+            height, width = item.pixels.shape[:2]
+            # A cell in the padding lies partly outside the area; its head is on the edge.
+            np.clip(points[:, 0], item.left, item.left + width - 0.5, out=points[:, 0])
+            np.clip(points[:, 1], item.top, item.top + height - 0.5, out=points[:, 1])
+        else:
+            points = np.zeros((0, 2))
+        return PeopleCount.fromPoints(
+            points,
+            count,
+            densityMap=np.array(density),
+            densityArea=Rect(item.left, item.top, map_w * stride, map_h * stride),
+            estimatorName=self.name,
+        )
+
+    def __repr__(self) -> str:
+        state = "closed" if self._session is None else f"stride={self.geometry.stride}, providers={self.providers}"
+        return f"OnnxDensityEstimator({str(self.model_path)!r}, name={self.name!r}, {state}, points={self.points!r})"
