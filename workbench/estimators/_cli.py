@@ -1,0 +1,113 @@
+"""The ``workbench model ...`` commands: describe, wrap and quantise density models.
+
+``workbench.cli`` calls ``register(subparsers)``; each command sets ``func(args) -> int`` (the exit status).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from ..sdk.image import ImageDecodeError
+from .model import ModelDescription, ModelDescriptionError
+
+__all__ = ["register"]
+
+_IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"}
+# What a user can fix from the message alone; anything else is a bug and keeps its traceback.
+_USER_ERRORS = (FileNotFoundError, ModelDescriptionError, ImageDecodeError, ValueError)
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the ``model`` command and its subcommands to the top-level parser's subparsers."""
+    model = subparsers.add_parser("model", help="describe, wrap and quantise ONNX density models")
+    commands = model.add_subparsers(dest="model_command", metavar="{describe,wrap,quantize}", required=True)
+
+    describe = commands.add_parser("describe", help="print a model's description, stride and tensors")
+    describe.add_argument("model", type=Path, help="the .onnx file (its description: <stem>.json beside it)")
+    describe.set_defaults(func=_describe)
+
+    wrap = commands.add_parser(
+        "wrap", help="write a copy that takes RGB uint8 [H, W, 3] pixels and preprocesses inside the graph"
+    )
+    wrap.add_argument("model", type=Path, help="the .onnx file (its description: <stem>.json beside it)")
+    wrap.add_argument("--out", type=Path, required=True, help="the new .onnx (its .json is written beside it)")
+    wrap.add_argument("--batched", action="store_true", help="take a batch [N, H, W, 3] instead of one image")
+    wrap.set_defaults(func=_wrap)
+
+    quantize = commands.add_parser("quantize", help="static int8 (QDQ) quantisation calibrated on real images")
+    quantize.add_argument("model", type=Path, help="the float32 .onnx file (description: <stem>.json beside it)")
+    quantize.add_argument("--calibration", type=Path, required=True, help="a folder of calibration images")
+    quantize.add_argument(
+        "--glob", default="*", help="which files of the folder to use, e.g. '*_train_*' (default: all images)"
+    )
+    quantize.add_argument("--limit", type=int, default=None, help="use at most N images (sorted by name)")
+    quantize.add_argument("--out", type=Path, required=True, help="the int8 .onnx (its .json is written beside it)")
+    quantize.set_defaults(func=_quantize)
+
+
+def _fail(command: str, error: Exception) -> int:
+    print(f"workbench model {command}: error: {error}", file=sys.stderr)
+    return 1
+
+
+def _describe(args: argparse.Namespace) -> int:
+    import onnxruntime as ort
+
+    from .model import measure_geometry
+
+    try:
+        if not args.model.is_file():
+            raise FileNotFoundError(f"ONNX model {args.model} not found")
+        description = ModelDescription.for_model(args.model)
+        session = ort.InferenceSession(str(args.model), providers=["CPUExecutionProvider"])
+        geometry = measure_geometry(session, description, str(args.model))
+    except _USER_ERRORS as error:
+        return _fail("describe", error)
+    report = {
+        "model": str(args.model),
+        "bytes": args.model.stat().st_size,
+        "description": description.to_dict(),
+        "description_from": description.source,
+        "stride": geometry.stride,
+        "stride_measured_by": geometry.measured_by,
+        "fixed_input_size": geometry.fixed_size,
+        "fixed_batch": geometry.fixed_batch,
+        "inputs": [{"name": i.name, "shape": i.shape, "type": i.type} for i in session.get_inputs()],
+        "outputs": [{"name": o.name, "shape": o.shape, "type": o.type} for o in session.get_outputs()],
+    }
+    print(json.dumps(report, indent=2))
+    return 0
+
+
+def _wrap(args: argparse.Namespace) -> int:
+    from .tools import wrap_preprocessing
+
+    try:
+        wrapped = wrap_preprocessing(args.model, None, args.out, batched=args.batched)
+    except _USER_ERRORS as error:
+        return _fail("wrap", error)
+    print(f"wrote {args.out} and {args.out.with_suffix('.json')} (input {wrapped.layout} uint8 RGB)")
+    return 0
+
+
+def _quantize(args: argparse.Namespace) -> int:
+    from .tools import quantize_int8
+
+    folder: Path = args.calibration
+    if not folder.is_dir():
+        return _fail("quantize", FileNotFoundError(f"calibration folder {folder} not found"))
+    if args.limit is not None and args.limit < 1:
+        return _fail("quantize", ValueError(f"--limit must be >= 1, got {args.limit}"))
+    images = sorted(p for p in folder.glob(args.glob) if p.suffix.lower() in _IMAGE_SUFFIXES)[: args.limit]
+    if not images:
+        return _fail(
+            "quantize", FileNotFoundError(f"no images matching {args.glob!r} in {folder} (looked for {', '.join(sorted(_IMAGE_SUFFIXES))})")
+        )
+    try:
+        quantize_int8(args.model, args.out, images)
+    except _USER_ERRORS as error:
+        return _fail("quantize", error)
+    print(f"wrote {args.out} and {args.out.with_suffix('.json')} (int8, calibrated on {len(images)} images)")
+    return 0
