@@ -1,0 +1,173 @@
+"""Data for the density-map counter: crowd-mini loading, synthetic scenes, ground truth and augmentation.
+
+Only numpy, pillow and scipy: the evaluation script and the tests use this module without torch.
+"""
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageEnhance
+from scipy.ndimage import gaussian_filter
+
+SPLITS = ("train", "test")
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One annotated photo: the RGB image and its head points ``(N, 2)`` as (x = column, y = row) pixels."""
+
+    name: str
+    image: Image.Image
+    points: np.ndarray
+
+    @property
+    def count(self) -> int:
+        """The annotated number of people."""
+        return int(len(self.points))
+
+
+def split_files(data_dir: str | Path, split: str) -> list[tuple[Path, Path]]:
+    """``(image, points)`` path pairs of a split in the crowd-mini layout (``images/``, ``points/``).
+
+    A file belongs to the split whose name appears in it as ``_<split>_`` (``INmini_train_IMG_3.jpg``).
+    """
+    if split not in SPLITS:
+        raise ValueError(f"split must be one of {SPLITS}, not {split!r}")
+    root = Path(data_dir)
+    images_dir, points_dir = root / "images", root / "points"
+    if not images_dir.is_dir() or not points_dir.is_dir():
+        raise FileNotFoundError(f"{root} must hold images/ and points/ (the crowd-mini layout)")
+    pairs = []
+    for image_path in sorted(images_dir.iterdir(), key=lambda p: _natural_key(p.name)):
+        if f"_{split}_" not in image_path.name or image_path.suffix.lower() not in {".jpg", ".jpeg", ".png"}:
+            continue
+        points_path = points_dir / f"{image_path.stem}.json"
+        if not points_path.exists():
+            raise FileNotFoundError(f"no annotation {points_path} for {image_path}")
+        pairs.append((image_path, points_path))
+    if not pairs:
+        raise FileNotFoundError(f"no images with '_{split}_' in their name under {images_dir}")
+    return pairs
+
+
+def _natural_key(name: str) -> tuple:
+    # IMG_2 before IMG_10, so listings and per-image tables read in the dataset's own order.
+    return tuple((0, int(chunk)) if chunk.isdigit() else (1, chunk) for chunk in re.split(r"(\d+)", name))
+
+
+def read_points(points_path: str | Path) -> np.ndarray:
+    """Head points of a crowd-mini JSON file as float32 ``(N, 2)``."""
+    record = json.loads(Path(points_path).read_text())
+    points = np.asarray(record["points"], dtype=np.float32).reshape(-1, 2)
+    return points
+
+
+def load_split(data_dir: str | Path, split: str) -> list[Sample]:
+    """All samples of a split, images decoded to RGB and kept in memory (crowd-mini is small)."""
+    samples = []
+    for image_path, points_path in split_files(data_dir, split):
+        with Image.open(image_path) as image:
+            rgb = image.convert("RGB")
+        samples.append(Sample(image_path.stem, rgb, read_points(points_path)))
+    return samples
+
+
+def synthetic_samples(n: int, size: tuple[int, int] = (256, 192), seed: int = 0) -> list[Sample]:
+    """Tiny fake scenes: textured background with dark round "heads" over a lighter "face" at known points.
+
+    Only for tests and smoke runs of the training script (no real data needed); a model trained on them
+    counts blobs, not people.
+    """
+    rng = np.random.default_rng(seed)
+    width, height = size
+    yy, xx = np.mgrid[0:height, 0:width].astype(np.float32)
+    samples = []
+    for index in range(n):
+        base = rng.uniform(60, 200, size=3).astype(np.float32)
+        image = base + rng.normal(0, 12, size=(height, width, 3)).astype(np.float32)
+        count = int(rng.integers(1, 9))
+        points = np.stack([rng.uniform(8, width - 8, count), rng.uniform(8, height - 8, count)], 1)
+        for x, y in points:
+            radius = rng.uniform(4, 9)
+            blob = np.exp(-((xx - x) ** 2 + (yy - y) ** 2) / (2 * radius**2))[..., None]
+            image = image * (1 - blob) + np.array([40, 30, 25], np.float32) * blob
+        pixels = np.clip(image, 0, 255).astype(np.uint8)
+        samples.append(Sample(f"synthetic_{index}", Image.fromarray(pixels, "RGB"), points.astype(np.float32)))
+    return samples
+
+
+def render_density(points: np.ndarray, out_shape: tuple[int, int], stride: int, sigma: float) -> np.ndarray:
+    """Ground-truth density at output resolution: one unit-mass Gaussian per head point.
+
+    Points are split bilinearly between the four output cells around their position (cell centres sit at
+    ``stride * (j + 0.5)`` input pixels), then blurred with ``sigma`` output cells. ``mode="reflect"`` keeps
+    the mass of heads at the border inside the map, so ``density.sum() == len(points)`` (to float rounding).
+    """
+    height, width = out_shape
+    density = np.zeros((height, width), np.float64)
+    if len(points):
+        u = points[:, 0] / stride - 0.5
+        v = points[:, 1] / stride - 0.5
+        u0, v0 = np.floor(u), np.floor(v)
+        du, dv = u - u0, v - v0
+        for off_v, weight_v in ((0, 1 - dv), (1, dv)):
+            for off_u, weight_u in ((0, 1 - du), (1, du)):
+                cols = np.clip(u0 + off_u, 0, width - 1).astype(np.int64)
+                rows = np.clip(v0 + off_v, 0, height - 1).astype(np.int64)
+                np.add.at(density, (rows, cols), weight_u * weight_v)
+    if sigma > 0:
+        density = gaussian_filter(density, sigma, mode="reflect", truncate=4.0)
+    return density.astype(np.float32)
+
+
+def normalise(pixels: np.ndarray, scale: float, mean: np.ndarray, std: np.ndarray) -> np.ndarray:
+    """``(pixels * scale - mean) / std`` on an ``(H, W, C)`` array, returned as float32 ``(C, H, W)``."""
+    array = (pixels.astype(np.float32) * np.float32(scale) - mean.astype(np.float32)) / std.astype(np.float32)
+    return np.ascontiguousarray(array.transpose(2, 0, 1))
+
+
+@dataclass(frozen=True)
+class Augmentation:
+    """Random crop with scale jitter, horizontal flip and colour jitter of one training sample.
+
+    Scale jitter matters because head sizes in crowd-mini span roughly 10 to 100 pixels; colour jitter and
+    the occasional grey image because the photos' white balance and saturation vary a lot.
+    """
+
+    crop: int = 320
+    scale_range: tuple[float, float] = (0.7, 1.4)
+    colour: float = 0.3
+    grey_probability: float = 0.1
+
+    def __call__(self, sample: Sample, rng: np.random.Generator) -> tuple[Image.Image, np.ndarray]:
+        """A ``crop`` x ``crop`` RGB image and the head points inside it, in its pixels."""
+        width, height = sample.image.size
+        # Log-uniform so zooming in and out are equally likely.
+        scale = float(np.exp(rng.uniform(np.log(self.scale_range[0]), np.log(self.scale_range[1]))))
+        # The source window can't exceed the image: small images get zoomed in instead.
+        scale = max(scale, self.crop / width, self.crop / height)
+        window = self.crop / scale
+        x0 = float(rng.uniform(0, width - window))
+        y0 = float(rng.uniform(0, height - window))
+        image = sample.image.resize(
+            (self.crop, self.crop), Image.BILINEAR, box=(x0, y0, x0 + window, y0 + window)
+        )
+        points = (sample.points - np.array([x0, y0], np.float32)) * scale
+        inside = (points[:, 0] >= 0) & (points[:, 0] < self.crop) & (points[:, 1] >= 0) & (points[:, 1] < self.crop)
+        points = points[inside]
+        if rng.random() < 0.5:
+            image = image.transpose(Image.FLIP_LEFT_RIGHT)
+            points = points.copy()
+            points[:, 0] = self.crop - points[:, 0]
+        if self.colour > 0:
+            low, high = 1 - self.colour, 1 + self.colour
+            image = ImageEnhance.Brightness(image).enhance(rng.uniform(low, high))
+            image = ImageEnhance.Contrast(image).enhance(rng.uniform(low, high))
+            image = ImageEnhance.Color(image).enhance(rng.uniform(low, high))
+        if rng.random() < self.grey_probability:
+            image = image.convert("L").convert("RGB")
+        return image, points.astype(np.float32)

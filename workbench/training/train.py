@@ -1,0 +1,232 @@
+"""``python -m workbench.training``: train ``wbcount`` on crowd-mini, export it to ONNX and bundle it.
+
+Writes ``<out>/<name>.onnx`` and its model description ``<out>/<name>.json`` (see ``export.py``).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from workbench.training.data import Augmentation, Sample, load_split, normalise, render_density, synthetic_samples
+
+# ImageNet statistics: a conventional choice that keeps the raw input near zero mean / unit variance; the
+# network is trained from scratch, so any fixed values would do, but they must match the description.
+MEAN = (0.485, 0.456, 0.406)
+STD = (0.229, 0.224, 0.225)
+SCALE = 1 / 255
+
+TORCH_MISSING = (
+    "workbench.training needs torch, an optional extra: pip install -e '.[train]' (from the project root)"
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command-line options (also used by ``workbench train``)."""
+    parser = argparse.ArgumentParser(
+        prog="workbench train",
+        description="Train the default density-map people counter (wbcount), export it to ONNX and write "
+        "its model description.",
+    )
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--data", type=Path, help="folder with images/ and points/ (crowd-mini layout); "
+                        "trains on the files named *_train_*")
+    source.add_argument("--synthetic", action="store_true",
+                        help="train on tiny generated blob scenes (smoke tests; no real data needed)")
+    parser.add_argument("--out", type=Path, default=Path("models"), help="output folder (default: models/)")
+    parser.add_argument("--name", default="wbcount", help="file stem and model name (default: wbcount)")
+    parser.add_argument("--epochs", type=int, default=100,
+                        help="epochs; one epoch = --crops-per-image random crops of every training image")
+    parser.add_argument("--crops-per-image", type=int, default=8)
+    parser.add_argument("--max-steps", type=int, default=None, help="stop after this many optimiser steps")
+    parser.add_argument("--batch-size", type=int, default=8)
+    parser.add_argument("--crop", type=int, default=320, help="training crop side in pixels (multiple of 8)")
+    parser.add_argument("--lr", type=float, default=2e-3, help="peak AdamW learning rate (cosine decay)")
+    parser.add_argument("--weight-decay", type=float, default=1e-4)
+    parser.add_argument("--sigma", type=float, default=1.0,
+                        help="ground-truth Gaussian sigma in output cells (1 cell = 8 px)")
+    parser.add_argument("--count-weight", type=float, default=0.1,
+                        help="weight of the L1 loss on each crop's count, added to the density MSE")
+    parser.add_argument("--ema", type=float, default=0.998, help="decay of the exported weight average")
+    parser.add_argument("--val", type=int, default=0,
+                        help="hold out this many training images (seeded choice) and report their MAE")
+    parser.add_argument("--eval-every", type=int, default=250, help="steps between progress reports")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--threads", type=int, default=2, help="torch and onnxruntime CPU threads")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Train, export and check; returns the process exit status."""
+    args = build_parser().parse_args(argv)
+    try:
+        import torch  # noqa: F401  (optional extra; checked before any work starts)
+    except ImportError:
+        print(TORCH_MISSING, file=sys.stderr)
+        return 2
+    if args.crop % 8:
+        print("--crop must be a multiple of 8", file=sys.stderr)
+        return 2
+    if args.synthetic:
+        samples = synthetic_samples(12, seed=args.seed)
+    else:
+        samples = load_split(args.data, "train")
+    rng = np.random.default_rng(args.seed)
+    order = rng.permutation(len(samples))
+    val = [samples[i] for i in sorted(order[: args.val])]
+    train = [samples[i] for i in sorted(order[args.val :])]
+    if not train:
+        print("no training images left after --val", file=sys.stderr)
+        return 2
+    crop = min(args.crop, *(min(s.image.size) // 8 * 8 for s in train))
+    if crop != args.crop:
+        print(f"crop reduced to {crop} px to fit the smallest training image")
+    report = fit(args, train, val, crop, rng)
+    check_image = (val or train)[0]
+    report.update(export_bundle(report.pop("model"), args, check_image))
+    print(json.dumps(report, indent=2))
+    return 0
+
+
+def _batch(
+    samples: list[Sample], indices: list[int], augment: Augmentation, sigma: float, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    from workbench.training.model import STRIDE
+
+    mean, std = np.array(MEAN), np.array(STD)
+    images, densities = [], []
+    for index in indices:
+        image, points = augment(samples[index], rng)
+        images.append(normalise(np.asarray(image), SCALE, mean, std))
+        side = augment.crop // STRIDE
+        densities.append(render_density(points, (side, side), STRIDE, sigma)[None])
+    return np.stack(images), np.stack(densities)
+
+
+def fit(args: argparse.Namespace, train: list[Sample], val: list[Sample], crop: int,
+        rng: np.random.Generator) -> dict[str, Any]:
+    """The training loop; returns a report with the weight-averaged model under ``"model"``."""
+    import torch
+    from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+
+    from workbench.training.model import DENSITY_SCALE, WbCount, parameter_count
+
+    torch.manual_seed(args.seed)
+    torch.set_num_threads(args.threads)
+    model = WbCount()
+    # The exported model is an exponential average of the weights (BN statistics included): with 30
+    # images the last iterate is noisy, and there is no validation set to pick a checkpoint from.
+    average = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(args.ema), use_buffers=True)
+    optimiser = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=args.weight_decay)
+    per_epoch = math.ceil(len(train) * args.crops_per_image / args.batch_size)
+    total = per_epoch * args.epochs
+    if args.max_steps is not None:
+        total = min(total, args.max_steps)
+    warmup = max(1, min(100, total // 10))
+
+    def learning_rate(step: int) -> float:
+        if step < warmup:
+            return (step + 1) / warmup
+        progress = (step - warmup) / max(1, total - warmup)
+        return 0.01 + 0.99 * 0.5 * (1 + math.cos(math.pi * progress))
+
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimiser, learning_rate)
+    augment = Augmentation(crop=crop)
+    queue: list[int] = []
+    started = time.perf_counter()
+    running: list[float] = []
+    history = []
+    print(f"training on {len(train)} images ({len(val)} held out), {parameter_count(model)} parameters, "
+          f"{total} steps of {args.batch_size} crops of {crop} px", flush=True)
+    for step in range(total):
+        model.train()
+        while len(queue) < args.batch_size:
+            queue += [int(i) for i in rng.permutation(np.repeat(np.arange(len(train)), args.crops_per_image))]
+        indices, queue = queue[: args.batch_size], queue[args.batch_size :]
+        images, densities = _batch(train, indices, augment, args.sigma, rng)
+        images_t, target = torch.from_numpy(images), torch.from_numpy(densities)
+        raw = model.raw(images_t)
+        scaled_target = target * DENSITY_SCALE
+        # Where there is ground-truth mass the MSE sees the pre-ReLU value, so a head cell that went negative
+        # still gets pulled up (a plain ReLU output dies: the mostly empty crops push every cell below zero,
+        # after which no head cell gets a gradient); elsewhere it sees the ReLU output, so background only
+        # needs to reach zero, which is also what makes it add nothing to the count.
+        fitted = torch.where(scaled_target > 1e-3, raw, torch.relu(raw))
+        density_loss = torch.mean((fitted - scaled_target) ** 2)
+        # The L1 on each crop's count ties the map's sum to the number of people, which is what is measured.
+        predicted = torch.relu(raw) / DENSITY_SCALE
+        count_loss = torch.mean(torch.abs(predicted.sum((1, 2, 3)) - target.sum((1, 2, 3))))
+        loss = density_loss + args.count_weight * count_loss
+        optimiser.zero_grad(set_to_none=True)
+        loss.backward()
+        optimiser.step()
+        scheduler.step()
+        average.update_parameters(model)
+        running.append(loss.item())
+        if (step + 1) % args.eval_every == 0 or step + 1 == total:
+            entry: dict[str, Any] = {
+                "step": step + 1,
+                "loss": round(float(np.mean(running)), 4),
+                "seconds": round(time.perf_counter() - started, 1),
+            }
+            running = []
+            if val:
+                errors = np.array([_count(average.module, s) - s.count for s in val])
+                entry["val_mae"] = round(float(np.abs(errors).mean()), 3)
+                entry["val_rmse"] = round(float(np.sqrt((errors**2).mean())), 3)
+                entry["val_bias"] = round(float(errors.mean()), 3)
+            history.append(entry)
+            print(json.dumps(entry), flush=True)
+    return {
+        "model": average.module.eval(),
+        "parameters": parameter_count(model),
+        "steps": total,
+        "train_images": len(train),
+        "val_images": [s.name for s in val],
+        "train_seconds": round(time.perf_counter() - started, 1),
+        "history": history,
+    }
+
+
+def _count(model: Any, sample: Sample) -> float:
+    import torch
+
+    model.eval()
+    with torch.no_grad():
+        return float(model(torch.from_numpy(_full_image(sample))[None]).sum())
+
+
+def _full_image(sample: Sample) -> np.ndarray:
+    return normalise(np.asarray(sample.image), SCALE, np.array(MEAN), np.array(STD))
+
+
+def export_bundle(model: Any, args: argparse.Namespace, check: Sample) -> dict[str, Any]:
+    """Export ``model`` to ``<out>/<name>.onnx`` + ``.json`` and compare onnxruntime with torch on ``check``."""
+    from workbench.training.export import compare_onnx, export_onnx
+    from workbench.training.model import STRIDE
+
+    description = {
+        "name": args.name,
+        "layout": "NCHW",
+        "dtype": "float32",
+        "channels": "RGB",
+        "scale": SCALE,
+        "mean": list(MEAN),
+        "std": list(STD),
+        "input": "image",
+        "output": "density",
+        "stride": STRIDE,
+    }
+    args.out.mkdir(parents=True, exist_ok=True)
+    onnx_path = args.out / f"{args.name}.onnx"
+    export_onnx(model, onnx_path, description)
+    (args.out / f"{args.name}.json").write_text(json.dumps(description, indent=2) + "\n")
+    comparison = compare_onnx(model, onnx_path, _full_image(check), threads=args.threads)
+    return {"onnx": str(onnx_path), "onnx_bytes": onnx_path.stat().st_size,
+            "onnx_check": {"image": check.name, **comparison}}
