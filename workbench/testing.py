@@ -5,15 +5,31 @@
     def test_my_plugin(workbench_factory):
         wb = workbench_factory("plugins", ["my_plugin.plugin"])
         assert wb.plugins["MyPlugin"].status == "active"
+
+``workbench_client`` serves a host over HTTP with aiohttp's test client (it needs ``pytest-aiohttp``, in
+the ``test`` extra) and closes both after the test. Options named like ``build_app``'s
+(``allow_estimator_switching``, ``max_body_size``, ``service_name``) go to the server, the others to
+``Workbench`` (``device``, ``workers``, ``default_estimators``...); ``client.app[WORKBENCH]`` is the host::
+
+    async def test_my_route(workbench_client):
+        client = await workbench_client("plugins", ["my_plugin.plugin"])
+        response = await client.get("/my/route")
+        assert response.status == 200 and await response.text() == "hello"
+        assert response.headers["X-Request-Id"]
 """
 from __future__ import annotations
 
+import inspect
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Awaitable, Callable, Iterator
 
 import pytest
+from aiohttp import web
 
 from .host import Workbench
+
+WORKBENCH = web.AppKey("workbench", Workbench)
+"""The key of the served host in ``client.app`` for clients made by ``workbench_client``."""
 
 
 @pytest.fixture
@@ -29,3 +45,25 @@ def workbench_factory() -> Iterator[Callable[..., Workbench]]:
     yield start
     for host in reversed(hosts):
         host.close()
+
+
+@pytest.fixture
+def workbench_client(workbench_factory: Callable[..., Workbench], aiohttp_client: Any) -> Callable[..., Awaitable[Any]]:
+    """``await workbench_client(plugins_dir, active, **options)``: a test client on ``build_app`` of a new host.
+
+    The client closes before the host does (the fixtures are torn down in reverse order of these
+    arguments), so the monitoring points of the last requests still reach the event plugins.
+    """
+    from .server import build_app
+
+    server_options = set(inspect.signature(build_app).parameters) - {"wb"}
+
+    async def serve(plugins_dir: str | Path, active_plugins: Any = None, **options: Any) -> Any:
+        app_options = {name: value for name, value in options.items() if name in server_options}
+        host_options = {name: value for name, value in options.items() if name not in server_options}
+        wb = workbench_factory(plugins_dir, active_plugins, **host_options)
+        app = build_app(wb, **app_options)
+        app[WORKBENCH] = wb
+        return await aiohttp_client(app)
+
+    return serve

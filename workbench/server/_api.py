@@ -198,7 +198,9 @@ def _estimator_name(body: bytes) -> str:
     try:
         payload = json.loads(body) if body else None
     except ValueError as error:
-        raise ApiError(400, ErrorCode.BAD_PARAMETER, f"the body is not valid JSON: {error}") from None
+        raise ApiError(
+            400, ErrorCode.BAD_PARAMETER, f'the body is not valid JSON ({error}); send {{"name": "default"}}'
+        ) from None
     name = payload.get("name") if isinstance(payload, dict) else None
     if not isinstance(name, str) or not name:
         raise ApiError(

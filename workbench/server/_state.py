@@ -33,4 +33,4 @@ class Exchange:
     route: str | None = None
 
 
-EXCHANGE = "workbench_exchange"
+EXCHANGE = web.RequestKey("workbench_exchange", Exchange)
