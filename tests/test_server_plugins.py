@@ -1,0 +1,174 @@
+"""Plugin routes over HTTP: dispatch on the host's loop, the request object, 405s, reloads, failures."""
+from __future__ import annotations
+
+import asyncio
+import re
+
+import pytest
+
+from reference_plugins import write_reference_plugins
+from workbench.testing import WORKBENCH
+
+ROUTES = """
+    import asyncio
+    import threading
+    from luna_plugins.base.plugins_meta.base_plugins import BaseBackgroundHandler, BaseBackgroundPlugin, pluginHTTPResponse
+
+    class Echo(BaseBackgroundHandler):
+        async def post(self, request):
+            return self.response(body={
+                "method": request.method, "path": request.path, "query": dict(request.query),
+                "header": request.headers.get("X-Probe"), "json": request.json, "text": await request.text(),
+                "raw": len(await request.read()), "body": len(request.body), "request_id": request.request_id,
+                "content_type": request.content_type,
+            })
+
+        async def put(self, request):
+            return self.response(body={"name": request.json["name"]}, statusCode=201)
+
+    class Where(BaseBackgroundHandler):
+        async def get(self, request):
+            plugin = RoutesPlugin.instance
+            same_loop = asyncio.get_running_loop() is plugin.loop
+            # The plugin's own loop-bound state must work from a handler: a future made on its loop.
+            future = plugin.loop.create_future()
+            plugin.loop.call_soon(future.set_result, "ok")
+            return self.response(body={"same_loop": same_loop, "future": await future,
+                                       "thread": threading.current_thread().name})
+
+    def boom(request):
+        raise KeyError("secret-internal-detail")
+
+    def wrong_type(request):
+        return {"not": "a response"}
+
+    def bad_status(request):
+        return pluginHTTPResponse(statusCode=99, body="?")
+
+    async def created(request):
+        return pluginHTTPResponse(statusCode=201, body=b"\\x00\\x01", headers={"X-Plugin": "yes"})
+
+    def version(request):
+        return pluginHTTPResponse(body="v1")
+
+    class RoutesPlugin(BaseBackgroundPlugin):
+        instance = None
+
+        async def initialize(self):
+            RoutesPlugin.instance = self
+            self.loop = asyncio.get_running_loop()
+            self.addRoute("/echo", Echo)
+            self.addRoute("/where", Where)
+            self.addRoute("/boom", boom, methods={"get", "post"})
+            self.addRoute("/wrong-type", wrong_type)
+            self.addRoute("/bad-status", bad_status)
+            self.addRoute("/created", created, methods={"post"})
+            self.addRoute("/version", version)
+            self.addRoute("/health/extra", version)
+"""
+
+
+@pytest.fixture
+async def routes_client(workbench_client, plugin_folder):
+    module = plugin_folder.add("routes", ROUTES)
+    return await workbench_client(plugin_folder.root, [module], default_estimators={})
+
+
+async def json_error(response, status):
+    assert response.status == status, await response.text()
+    body = await response.json()
+    assert set(body) == {"error", "request_id"} and body["request_id"] == response.headers["X-Request-Id"]
+    return body["error"]
+
+
+async def test_project_background_plugin_routes(workbench_client, project_plugins):
+    client = await workbench_client(project_plugins, ["loop_watch.plugin"], default_estimators={})
+    ping = await client.get("/loop/ping")
+    assert (ping.status, await ping.text(), ping.content_type) == (200, "pong", "text/plain")
+    assert ping.headers["X-Request-Id"]
+    await asyncio.sleep(0.25)
+    lag = await client.get("/loop/lag")
+    assert lag.status == 200 and (await lag.json())["samples"] >= 1
+    reset = await client.delete("/loop/lag")
+    assert reset.status == 204 and await reset.read() == b""
+    assert (await (await client.get("/loop/lag")).json())["samples"] <= 1
+    response = await client.post("/loop/ping")
+    assert "allowed: GET" in await json_error(response, 405)
+    assert response.headers["Allow"] == "GET"
+    response = await client.put("/loop/lag")
+    await json_error(response, 405)
+    assert response.headers["Allow"] == "DELETE, GET"
+
+
+async def test_the_request_object(routes_client):
+    response = await routes_client.post(
+        "/echo?a=1&b=two", json={"x": [1, 2]}, headers={"X-Probe": "probe", "X-Request-Id": "req-42"}
+    )
+    assert response.status == 200
+    assert await response.json() == {
+        "method": "POST", "path": "/echo", "query": {"a": "1", "b": "two"}, "header": "probe", "json": {"x": [1, 2]},
+        "text": '{"x": [1, 2]}', "raw": 13, "body": 13, "request_id": "req-42", "content_type": "application/json",
+    }
+    empty = await (await routes_client.post("/echo")).json()
+    assert (empty["json"], empty["body"]) == (None, 0)
+    put = await routes_client.put("/echo", json={"name": "n"})
+    assert (put.status, await put.json()) == (201, {"name": "n"})
+
+
+async def test_handlers_run_on_the_hosts_loop(routes_client):
+    body = await (await routes_client.get("/where")).json()
+    assert body == {"same_loop": True, "future": "ok", "thread": "workbench-host"}
+
+
+async def test_bad_json_in_a_plugin_request_is_400(routes_client):
+    message = await json_error(await routes_client.post("/echo", data=b"{not json", headers={"Content-Type": "application/json"}), 400)
+    assert "not valid JSON" in message
+    assert "not text in utf-8" in await json_error(await routes_client.post("/echo", data=b"\xff\xfe"), 400)
+
+
+async def test_plugin_failures_are_500_and_the_server_keeps_serving(routes_client, caplog):
+    response = await routes_client.get("/boom")
+    message = await json_error(response, 500)
+    assert "/boom" in message and "RoutesPlugin" in message and "KeyError" in message
+    assert "Traceback" not in await response.text()
+    assert any(r.exc_info and response.headers["X-Request-Id"] in r.getMessage() for r in caplog.records)
+    assert "pluginHTTPResponse" in await json_error(await routes_client.get("/wrong-type"), 500)
+    assert "statusCode" in await json_error(await routes_client.get("/bad-status"), 500)
+    results = await asyncio.gather(*(routes_client.get(path) for path in ["/boom", "/version"] * 5))
+    assert [r.status for r in results] == [500, 200] * 5
+
+
+async def test_plugin_status_body_and_headers_pass_through(routes_client):
+    response = await routes_client.post("/created")
+    assert (response.status, await response.read()) == (201, b"\x00\x01")
+    assert response.headers["X-Plugin"] == "yes" and response.content_type == "application/octet-stream"
+
+
+async def test_built_in_routes_win_and_plugins_get_the_rest(routes_client):
+    assert (await (await routes_client.get("/health")).json())["status"] == "ok"
+    assert await (await routes_client.get("/health/extra")).text() == "v1"
+    assert (await routes_client.get("/health/other")).status == 404
+
+
+async def test_reload_changes_routes_live(routes_client, plugin_folder):
+    wb = routes_client.app[WORKBENCH]
+    assert await (await routes_client.get("/version")).text() == "v1"
+    source = plugin_folder.root / "routes" / "plugin.py"
+    text = source.read_text().replace('body="v1"', 'body="v2"')
+    source.write_text(re.sub(r"\n *self.addRoute\(\"/boom\".*", "", text))
+    await wb.areload("routes.plugin")
+    assert await (await routes_client.get("/version")).text() == "v2"
+    assert (await routes_client.get("/boom")).status == 404
+
+
+async def test_reference_background_plugin_verbatim(reference_docs, plugin_folder, workbench_client):
+    modules = write_reference_plugins(reference_docs, plugin_folder.root)
+    client = await workbench_client(plugin_folder.root, [modules["reference_background"]], default_estimators={})
+    teapot = await client.get("/teapot")
+    assert (teapot.status, await teapot.text(), teapot.content_type) == (418, "I am teapot", "text/plain")
+    version = await client.get("/teapot/version")
+    assert (version.status, await version.text()) == (200, "T800")
+    response = await client.post("/teapot/version")
+    await json_error(response, 405)
+    assert response.headers["Allow"] == "GET"
+    assert (await client.post("/teapot")).status == 405, "the class handler defines get only"
