@@ -1,12 +1,16 @@
-"""The research layer: datasets, metrics and plots for comparing people-count estimators in notebooks.
+"""The research layer: datasets, metrics, plots, comparisons and widgets for people-count estimators.
 
-Datasets and metrics are imported here directly. The plotting functions are importable from here too but
-load matplotlib's pyplot only on first use, so scripts that only score results do not pay for it.
+Datasets, metrics and ``compare`` are imported here directly. The plotting functions, ``ComparisonReport``
+and the ``Explorer`` widget are importable from here too but load matplotlib, pandas and ipywidgets only on
+first use, so scripts that only score results do not pay for them.
 """
 from __future__ import annotations
 
 from typing import Any
 
+# Imported eagerly: the function shares its submodule's name, and a lazy import would leave the package
+# attribute bound to the submodule once anything imports ``workbench.research.compare``.
+from .compare import compare
 from .datasets import (
     Dataset,
     DatasetError,
@@ -41,14 +45,23 @@ _PLOTS = frozenset({
     "plot_ranked_errors",
 })
 
+_LAZY = {
+    **{name: "plots" for name in _PLOTS},
+    "ComparisonReport": "report",
+    "Explorer": "widgets",
+}
+
 __all__ = [
+    "ComparisonReport",
     "Dataset",
     "DatasetError",
     "DatasetWarning",
+    "Explorer",
     "LatencyStats",
     "Localisation",
     "LocalisationSummary",
     "Sample",
+    "compare",
     "detect_format",
     "game",
     "game_image",
@@ -68,8 +81,8 @@ __all__ = [
 
 
 def __getattr__(name: str) -> Any:
-    if name in _PLOTS:
-        from . import plots
+    if name in _LAZY:
+        import importlib
 
-        return getattr(plots, name)
+        return getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,0 +1,278 @@
+"""compare + ComparisonReport + `workbench compare`: scores checked against hand-computed values on a tiny dataset.
+
+The dataset is three lossless images with white pixels at known spots, so the stand-in default estimator
+(``BrightPixelCounter``) finds exactly those spots and every score can be worked out by hand.
+"""
+from __future__ import annotations
+
+import argparse
+import functools
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from PIL import Image
+
+from fake_estimators import BrightPixelCounter, default_factories
+from workbench import UnknownEstimatorError, Workbench
+from workbench.research import ComparisonReport, compare, load_dataset, mae
+
+# A replacement estimator with a density map: one unit of density per white pixel (4x4 cells), a count one
+# too high, and its points shifted 15 px right (missed at a 10 px threshold, matched at 20 px).
+DENSITY_PLUGIN = """
+    import numpy as np
+    from luna_plugins.estimator_plugins.estimator_replacement_plugin import EstimatorReplacementPlugin
+    from fake_estimators import bright_pixels
+    from workbench.plugins import EstimatorBase
+    from workbench.sdk import PeopleCount, Rect
+
+    class PooledDensity(EstimatorBase):
+        def close(self):
+            pass
+
+        async def estimateBatch(self, images, estimationTargets, asyncEstimate=True):
+            out = []
+            for image in images:
+                spots = bright_pixels(image, 200)
+                density = np.zeros((image.height // 4, image.width // 4), np.float32)
+                np.add.at(density, ((spots[:, 1] // 4).astype(int), (spots[:, 0] // 4).astype(int)), 1.0)
+                out.append(PeopleCount.fromPoints(spots + [15.0, 0.0], count=len(spots) + 1, densityMap=density,
+                                                  densityArea=Rect(0, 0, image.width, image.height)))
+            return out
+
+    class DensityPlugin(EstimatorReplacementPlugin):
+        @property
+        def estimatorBrokerName(self):
+            return "peopleCountEstimator"
+
+        def createReplacementEstimator(self):
+            return PooledDensity()
+"""
+
+FAILING_PLUGIN = """
+    from luna_plugins.estimator_plugins.estimator_replacement_plugin import EstimatorReplacementPlugin
+    from workbench.plugins import EstimatorBase
+
+    class FailingEstimator(EstimatorBase):
+        def close(self):
+            pass
+
+        async def estimateBatch(self, images, estimationTargets, asyncEstimate=True):
+            raise RuntimeError("this estimator always fails")
+
+    class FailingPlugin(EstimatorReplacementPlugin):
+        @property
+        def estimatorBrokerName(self):
+            return "peopleCountEstimator"
+
+        def createReplacementEstimator(self):
+            return FailingEstimator()
+"""
+
+SPOTS = {  # image -> (white pixels, annotated head points)
+    "spots_1": ([(10, 10), (30, 20), (50, 40)], [(10, 10), (30, 20), (50, 40)]),
+    "spots_2": ([(20, 30), (40, 10)], [(20, 30), (40, 10), (70, 50)]),
+    "spots_3": ([(5, 5), (15, 15), (25, 25), (35, 35)], [(5, 5)]),
+}
+
+
+@pytest.fixture
+def spots_dataset(tmp_path: Path):
+    root = tmp_path / "spots"
+    (root / "images").mkdir(parents=True)
+    (root / "points").mkdir()
+    for name, (white, heads) in SPOTS.items():
+        pixels = np.zeros((64, 96, 3), np.uint8)
+        for x, y in white:
+            pixels[y, x] = 255
+        Image.fromarray(pixels).save(root / "images" / f"{name}.png")
+        (root / "points" / f"{name}.json").write_text(json.dumps({"points": heads, "count": len(heads)}))
+    return load_dataset(root)
+
+
+@pytest.fixture
+def wb(plugin_folder):
+    module = plugin_folder.add("density", DENSITY_PLUGIN)
+    with Workbench(plugin_folder.root, [module], default_estimators=default_factories()) as host:
+        yield host
+
+
+def test_per_image_rows_and_summary_match_hand_computed_scores(wb, spots_dataset):
+    assert wb.estimators["peopleCountEstimator"] == "DensityPlugin"
+    report = compare(wb, spots_dataset, ["default", "DensityPlugin"], progress=False)
+
+    assert wb.estimators["peopleCountEstimator"] == "DensityPlugin", "the estimator in use is restored"
+    rows = report.per_image.set_index(["estimator", "image"])
+    assert len(rows) == 6
+    assert rows.loc["default", "pred_count"].tolist() == [3, 2, 4]
+    assert rows.loc["DensityPlugin", "pred_count"].tolist() == [4, 3, 5]
+    assert rows.loc["default", "true_count"].tolist() == [3, 3, 1]
+    assert rows.loc["default", "error"].tolist() == [0, -1, 3]
+    assert rows.loc["DensityPlugin", "abs_error"].tolist() == [1, 0, 4]
+    assert (rows["latency_ms"] >= 0).all()
+    # The default's points are the annotated spots: 6 matched, 3 extra, 1 missed at either threshold.
+    assert rows.loc["default", "tp@10"].tolist() == [3, 2, 1]
+    assert rows.loc["default", "fp@10"].tolist() == [0, 0, 3]
+    assert rows.loc["DensityPlugin", "tp@10"].sum() == 0
+    assert rows.loc["DensityPlugin", "tp@20"].sum() == 6
+
+    summary = report.summary
+    assert list(summary.index) == ["default", "DensityPlugin"]
+    true = [3, 3, 1]
+    assert summary.loc["default", "MAE"] == pytest.approx(mae(true, [3, 2, 4])) == pytest.approx(4 / 3)
+    assert summary.loc["DensityPlugin", "MAE"] == pytest.approx(5 / 3)
+    assert summary.loc["DensityPlugin", "RMSE"] == pytest.approx(math.sqrt((1 + 0 + 16) / 3))
+    # GAME integrates the density map (sum 3, 2, 4), not the rounded-up count.
+    assert summary.loc["DensityPlugin", "GAME(0)"] == pytest.approx(4 / 3)
+    assert summary.loc["default", "GAME(0)"] == pytest.approx(4 / 3)
+    assert summary.loc["default", "P@10"] == pytest.approx(6 / 9)
+    assert summary.loc["default", "R@10"] == pytest.approx(6 / 7)
+    assert summary.loc["default", "F1@10"] == pytest.approx(12 / 16)
+    assert summary.loc["DensityPlugin", "F1@10"] == 0
+    assert summary.loc["DensityPlugin", "R@20"] == pytest.approx(6 / 7)
+    for column in ("GAME(1)", "GAME(2)", "GAME(3)", "mean ms", "p50 ms", "p99 ms", "images/s"):
+        assert summary[column].notna().all() and (summary[column] >= 0).all(), column
+    assert summary["images"].tolist() == [3, 3]
+
+    assert [r.count for r in report.results["default"]] == [3, 2, 4]
+    assert report.results["DensityPlugin"][0].densityMap is not None
+    assert report.counts_table().index[0] == "spots_3", "worst image first"
+    html = report._repr_html_()
+    assert "ComparisonReport" in html and "MAE" in html and "spots_3" in html
+
+
+def test_dataset_path_all_estimators_batches_and_t2(wb, spots_dataset):
+    report = compare(wb, spots_dataset.root, progress=False, batch_size=2, targets="T2", game_levels=(0,))
+    assert report.estimators == ["default", "DensityPlugin"]
+    assert report.per_image["pred_count"].tolist() == [3, 2, 4, 4, 3, 5]
+    assert report.summary["F1@10"].isna().all(), "T2 asks for no points: localisation is not scored"
+    assert list(report.summary.columns[:5]) == ["images", "annotated", "MAE", "RMSE", "GAME(0)"]
+
+
+def test_unknown_estimator_fails_before_any_work(wb, spots_dataset, monkeypatch):
+    calls = []
+    monkeypatch.setattr(wb, "estimate", lambda *a, **k: calls.append(a))
+    with pytest.raises(UnknownEstimatorError) as error:
+        compare(wb, spots_dataset, ["default", "Nope"], progress=False)
+    message = str(error.value)
+    assert "'Nope'" in message and "'default', 'DensityPlugin'" in message
+    with pytest.raises(UnknownEstimatorError, match="unknown estimator broker 'faceDetector'"):
+        compare(wb, spots_dataset, broker="faceDetector", progress=False)
+    with pytest.raises(ValueError, match="batch_size"):
+        compare(wb, spots_dataset, batch_size=0, progress=False)
+    assert calls == []
+
+
+def test_estimator_in_use_is_restored_after_an_error(plugin_folder, spots_dataset):
+    modules = [plugin_folder.add("density", DENSITY_PLUGIN), plugin_folder.add("failing", FAILING_PLUGIN)]
+    with Workbench(plugin_folder.root, modules, default_estimators=default_factories()) as wb:
+        wb.use("peopleCountEstimator", "default")
+        with pytest.raises(RuntimeError, match="always fails"):
+            compare(wb, spots_dataset, ["DensityPlugin", "FailingPlugin"], progress=False)
+        assert wb.estimators["peopleCountEstimator"] == "default"
+
+
+def test_estimator_in_use_is_restored_after_keyboard_interrupt(wb, spots_dataset, monkeypatch):
+    real = wb.estimate
+    calls = []
+
+    def interrupted(*args, **kwargs):
+        calls.append(wb.estimators["peopleCountEstimator"])
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(wb, "estimate", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        compare(wb, spots_dataset, ["default"], progress=False)
+    assert calls == ["default", "default"]
+    assert wb.estimators["peopleCountEstimator"] == "DensityPlugin"
+
+
+def test_exports_hold_tables_and_figures(wb, spots_dataset, tmp_path):
+    report = compare(wb, spots_dataset, ["default", "DensityPlugin"], progress=False)
+    figures = report.figures()
+    assert {"count_scatter", "ranked_errors_default", "ranked_errors_DensityPlugin", "estimator_grid"} <= set(figures)
+    assert "density_DensityPlugin_spots_3" in figures and "points_default_spots_3" in figures
+
+    paths = report.to_csv(tmp_path / "out")
+    per_image = pd.read_csv(paths["per_image"])
+    assert len(per_image) == 6 and {"image", "estimator", "abs_error", "f1@20"} <= set(per_image.columns)
+    summary = pd.read_csv(paths["summary"], index_col="estimator")
+    assert summary.loc["default", "MAE"] == pytest.approx(4 / 3)
+
+    document = json.loads(report.to_json(tmp_path / "out" / "report.json").read_text())
+    assert document["estimators"] == ["default", "DensityPlugin"]
+    assert document["summary"][0]["estimator"] == "default"
+    assert len(document["per_image"]) == 6
+    assert document["results"]["default"][0]["points"] == [[10.0, 10.0], [30.0, 20.0], [50.0, 40.0]]
+
+    page = report.to_html(tmp_path / "out")
+    assert page == tmp_path / "out" / "report.html"
+    text = page.read_text()
+    assert text.count("data:image/png;base64,") == len(figures)
+    assert "GAME(3)" in text and "spots_2" in text and "<script" not in text
+
+    written = report.save_figures(tmp_path / "figures")
+    assert set(written) == set(figures)
+    for path in written.values():
+        assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_unannotated_dataset_is_run_but_not_scored(wb, spots_dataset):
+    images_only = load_dataset(spots_dataset.root, format="images")
+    report = compare(wb, images_only, ["default"], progress=False)
+    assert report.per_image["pred_count"].tolist() == [3, 2, 4]
+    assert report.summary[["MAE", "GAME(0)", "F1@10"]].isna().all().all()
+    figures = report.figures()
+    assert "count_scatter" not in figures and "estimator_grid" in figures
+
+
+def _cli(argv: list[str]) -> argparse.Namespace:
+    from workbench.research._cli import register
+
+    parser = argparse.ArgumentParser(prog="workbench")
+    register(parser.add_subparsers())
+    return parser.parse_args(argv)
+
+
+def test_cli_compare_on_synthetic_data(plugin_folder, tmp_path, monkeypatch, capsys):
+    import workbench.research._cli as cli
+
+    module = plugin_folder.add("density", DENSITY_PLUGIN)
+    # Nearly white only: the synthetic drawings have few such pixels, so counts (and plots) stay small.
+    factories = {"peopleCountEstimator": lambda config: BrightPixelCounter(threshold=245)}
+    monkeypatch.setattr(cli, "Workbench", functools.partial(Workbench, default_estimators=factories))
+    monkeypatch.setenv("LUNA_REMOTE_SDK_ACTIVE_PLUGINS", module)  # --active falls back to it
+    out = tmp_path / "report"
+    args = _cli(["compare", "synthetic", "--estimators", "default", "--plugins-dir",
+                 str(plugin_folder.root), "--out", str(out), "--split", "test", "--no-progress", "--limit", "2"])
+    assert args.func(args) == 0
+    printed = capsys.readouterr().out
+    assert "SYNTHETIC" in printed and f"report: {out / 'report.html'}" in printed
+    assert "default" in printed and "MAE" in printed
+    for name in ("report.html", "per_image.csv", "summary.csv", "report.json", "count_scatter.png",
+                 "estimator_grid.png", "ranked_errors_default.png"):
+        assert (out / name).is_file(), name
+    assert len(pd.read_csv(out / "per_image.csv")) == 2
+    assert "SYNTHETIC" in (out / "report.html").read_text()
+    assert (out / "data" / "images").is_dir()
+
+
+def test_cli_compare_reports_an_unknown_estimator(plugin_folder, tmp_path, monkeypatch, capsys):
+    import workbench.research._cli as cli
+
+    monkeypatch.setattr(cli, "Workbench", functools.partial(Workbench, default_estimators=default_factories()))
+    args = _cli(["compare", "synthetic", "--estimators", "default,Missing", "--plugins-dir",
+                 str(plugin_folder.root), "--active", "", "--out", str(tmp_path / "r"), "--no-progress"])
+    assert args.func(args) == 2
+    assert "unknown estimator(s) 'Missing'" in capsys.readouterr().err
+
+
+def test_report_is_a_comparison_report(wb, spots_dataset):
+    report = compare(wb, spots_dataset[:1], ["default"], progress=False)
+    assert isinstance(report, ComparisonReport)
+    assert "MAE 0.00" in repr(report)

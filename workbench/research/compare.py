@@ -1,0 +1,206 @@
+"""Run several estimators over a dataset on a live host and score them side by side.
+
+``compare`` swaps each estimator in on the host (``wb.use``), exactly as a user would in a notebook, so a
+replacement plugin is measured inside the same host, worker pool and image path as the default estimator.
+The estimator that was in use before the comparison is put back afterwards, also when a run fails or is
+interrupted, so a comparison never leaves the host serving something else.
+"""
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from ..host import UnknownEstimatorError
+from ..sdk import EstimationTargets, PeopleCount
+from .datasets import Dataset, Sample, load_dataset
+from .metrics import game_image, localisation
+
+if TYPE_CHECKING:
+    from ..host import Workbench
+    from .report import ComparisonReport
+
+__all__ = ["compare"]
+
+
+def compare(
+    wb: Workbench,
+    dataset: Dataset | str | Path,
+    estimators: Sequence[str] | None = None,
+    *,
+    broker: str = "peopleCountEstimator",
+    targets: EstimationTargets | str = "T1",
+    thresholds: Sequence[float] = (10, 20),
+    game_levels: Sequence[int] = (0, 1, 2, 3),
+    progress: bool = True,
+    batch_size: int = 1,
+) -> ComparisonReport:
+    """Run ``estimators`` (default: every choice of ``broker``) over ``dataset`` and return the scored report.
+
+    Args:
+        wb: a started ``Workbench``; each estimator is switched in with ``wb.use`` in turn.
+        dataset: a ``Dataset``, or a dataset folder (read with ``load_dataset``).
+        estimators: estimator names as ``wb.estimator_choices[broker]`` lists them (``"default"`` or a
+            replacement plugin's class name), in the order to run and show them.
+        broker: the estimator broker to compare on.
+        targets: ``"T1"`` (count and points: localisation is scored) or ``"T2"`` (count only).
+        thresholds: localisation match distances in pixels.
+        game_levels: GAME levels to score (each level ``L`` splits the image into ``4**L`` cells).
+        progress: show a progress bar (``tqdm.auto``: a widget in Jupyter, text in a terminal).
+        batch_size: images per ``wb.estimate`` call.
+
+    Raises:
+        UnknownEstimatorError: an unknown broker or estimator name (raised before any image is run).
+        RuntimeError: the host is not running.
+        ValueError: a bad ``batch_size``, threshold or GAME level.
+    """
+    if not wb.running:
+        raise RuntimeError("the Workbench is not running: call wb.start() (or use `with Workbench(...) as wb:`)")
+    choices = wb.estimator_choices
+    if broker not in choices:
+        raise UnknownEstimatorError(
+            f"unknown estimator broker {broker!r}; this host has {', '.join(map(repr, choices)) or 'none'}"
+        )
+    names = list(choices[broker]) if estimators is None else _check_estimators(estimators, choices[broker], broker)
+    parsed_targets = EstimationTargets.parse(targets)
+    thresholds = _check_thresholds(thresholds)
+    levels = _check_levels(game_levels)
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"batch_size must be a whole number >= 1, got {batch_size!r}")
+    if not isinstance(dataset, Dataset):
+        dataset = load_dataset(dataset)
+    if len(dataset) == 0:
+        raise ValueError("the dataset has no images; nothing to compare")
+
+    # Imported here so that importing the research package does not load pandas and tqdm.
+    from tqdm.auto import tqdm
+
+    from .report import ComparisonReport
+
+    rows: list[dict[str, Any]] = []
+    results: dict[str, list[PeopleCount]] = {}
+    busy_seconds: dict[str, float] = {}
+    sizes = [sample.size for sample in dataset]
+    in_use = wb.estimators[broker]
+    bar = tqdm(total=len(names) * len(dataset), disable=not progress, unit="img")
+    try:
+        for name in names:
+            bar.set_description(name)
+            if wb.estimators[broker] != name:
+                wb.use(broker, name)
+            results[name], busy_seconds[name] = _run(wb, broker, dataset, parsed_targets, batch_size, bar)
+            for index, (sample, result) in enumerate(zip(dataset, results[name])):
+                rows.append(_score(sample, sizes[index], name, result, parsed_targets, thresholds, levels))
+    finally:
+        bar.close()
+        if wb.running and wb.estimators.get(broker) != in_use:
+            wb.use(broker, in_use)
+    return ComparisonReport(
+        dataset,
+        rows,
+        results,
+        broker=broker,
+        targets=parsed_targets.name,
+        thresholds=thresholds,
+        game_levels=levels,
+        busy_seconds=busy_seconds,
+    )
+
+
+def _check_estimators(estimators: Sequence[str], choices: list[str], broker: str) -> list[str]:
+    if isinstance(estimators, str):
+        # A comma-separated string, as the command line gives it, is accepted rather than iterated by letter.
+        estimators = [part.strip() for part in estimators.split(",") if part.strip()]
+    names = list(dict.fromkeys(estimators))
+    if not names:
+        raise ValueError(f"no estimators given; choose from {', '.join(map(repr, choices))} (or pass None for all)")
+    unknown = [name for name in names if name not in choices]
+    if unknown:
+        raise UnknownEstimatorError(
+            f"unknown estimator(s) {', '.join(map(repr, unknown))} for {broker!r}; this host offers "
+            f"{', '.join(map(repr, choices))} (a replacement plugin is named by its class name, and must be "
+            "in the host's active plugins)"
+        )
+    return names
+
+
+def _check_thresholds(thresholds: Sequence[float]) -> tuple[float, ...]:
+    checked = []
+    for value in thresholds:
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
+            raise ValueError(f"thresholds must be distances >= 0 in pixels, got {value!r}")
+        checked.append(float(value))
+    return tuple(dict.fromkeys(checked))
+
+
+def _check_levels(levels: Sequence[int]) -> tuple[int, ...]:
+    checked = []
+    for level in levels:
+        if isinstance(level, bool) or not isinstance(level, (int, np.integer)) or level < 0:
+            raise ValueError(f"game_levels must be whole numbers >= 0, got {level!r}")
+        checked.append(int(level))
+    return tuple(dict.fromkeys(checked))
+
+
+def _run(
+    wb: Workbench, broker: str, dataset: Dataset, targets: EstimationTargets, batch_size: int, bar: Any
+) -> tuple[list[PeopleCount], float]:
+    """The estimator in use on every image; returns the results and the seconds spent inside ``wb.estimate``."""
+    results: list[PeopleCount] = []
+    busy = 0.0
+    for start in range(0, len(dataset), batch_size):
+        # Decoding is outside the timed call: it is the same for every estimator and not theirs to pay.
+        images = [sample.image for sample in dataset[start:start + batch_size]]
+        began = time.perf_counter()
+        batch = wb.estimate(broker, images, targets)
+        busy += time.perf_counter() - began
+        if len(batch) != len(images):
+            raise RuntimeError(
+                f"estimator {wb.estimators[broker]!r} returned {len(batch)} results for {len(images)} images; "
+                "an estimator must return one PeopleCount per image"
+            )
+        results.extend(batch)
+        bar.update(len(images))
+    return results, busy
+
+
+def _score(
+    sample: Sample,
+    size: tuple[int, int],
+    estimator: str,
+    result: PeopleCount,
+    targets: EstimationTargets,
+    thresholds: tuple[float, ...],
+    levels: tuple[int, ...],
+) -> dict[str, Any]:
+    """One per-image row: counts, error, latency, GAME and localisation (NaN where it cannot be scored)."""
+    true = sample.count
+    row: dict[str, Any] = {
+        "image": sample.name,
+        "estimator": estimator,
+        "true_count": true,
+        "pred_count": result.count,
+        "error": math.nan if true is None else result.count - true,
+        "abs_error": math.nan if true is None else abs(result.count - true),
+        "latency_ms": math.nan if result.elapsed is None else result.elapsed * 1000.0,
+    }
+    # A count-only result (no map, no points) can only be scored on the whole image.
+    placeable = result.densityMap is not None or len(result.pointsArray) > 0 or result.count == 0
+    for level in levels:
+        scorable = true is not None and (level == 0 or placeable)
+        row[f"game_{level}"] = game_image(result, sample.points, size, level) if scorable else math.nan
+    for threshold in thresholds:
+        tag = f"@{threshold:g}"
+        if true is None or targets is not EstimationTargets.T1:
+            row.update({f"{key}{tag}": math.nan for key in ("tp", "fp", "fn", "precision", "recall", "f1")})
+            continue
+        loc = localisation(result, sample.points, threshold)
+        row.update({
+            f"tp{tag}": loc.tp, f"fp{tag}": loc.fp, f"fn{tag}": loc.fn,
+            f"precision{tag}": loc.precision, f"recall{tag}": loc.recall, f"f1{tag}": loc.f1,
+        })
+    return row

@@ -1,0 +1,391 @@
+"""``ComparisonReport``: what ``compare`` returns; tables, figures and exports of one comparison.
+
+Figures are built on ``matplotlib.figure.Figure`` objects, never through pyplot: making a report's figures
+changes no global matplotlib state (backend, current figure), leaks no figure, and does not make Jupyter's
+inline backend draw every figure at the end of a cell that only writes files. Files are rendered with the
+Agg renderer whatever the session's backend is.
+"""
+from __future__ import annotations
+
+import base64
+import contextlib
+import html
+import io
+import json
+import math
+import re
+import sys
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from .datasets import Dataset
+from .metrics import _ratios, latency_stats, mae, rmse, throughput
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+    from ..sdk import PeopleCount
+
+__all__ = ["ComparisonReport"]
+
+#: Rows of the per-image table shown in a notebook; the exports always hold every row.
+_REPR_ROWS = 20
+#: Resolution of figures embedded in the HTML page: enough to read, small enough to keep the page light.
+_HTML_DPI = 80
+_FILE_DPI = 110
+
+
+class ComparisonReport:
+    """Per-image scores, the summary per estimator and the raw results of one ``compare`` run.
+
+    Attributes:
+        dataset: the ``Dataset`` that was run.
+        per_image: one row per image x estimator (see ``compare``); columns ``image``, ``estimator``,
+            ``true_count`` (NaN when unannotated), ``pred_count``, ``error`` (predicted - true), ``abs_error``,
+            ``latency_ms``, ``game_<L>`` per GAME level and ``tp/fp/fn/precision/recall/f1@<threshold>``.
+        results: estimator name -> the ``PeopleCount`` of each image, in dataset order.
+        estimators: the estimator names in the order they were run.
+        notes: lines shown above the tables in every rendering (the command line adds "synthetic data" here).
+    """
+
+    def __init__(
+        self,
+        dataset: Dataset,
+        rows: Sequence[Mapping[str, Any]],
+        results: Mapping[str, list[PeopleCount]],
+        *,
+        broker: str,
+        targets: str,
+        thresholds: Sequence[float],
+        game_levels: Sequence[int],
+        busy_seconds: Mapping[str, float],
+    ) -> None:
+        self.dataset = dataset
+        self.per_image = pd.DataFrame(list(rows))
+        self.results = dict(results)
+        self.estimators = list(results)
+        self.broker = broker
+        self.targets = targets
+        self.thresholds = tuple(thresholds)
+        self.game_levels = tuple(game_levels)
+        self.busy_seconds = dict(busy_seconds)
+        self.created = datetime.now(timezone.utc)
+        self.notes: list[str] = []
+        self._summary: pd.DataFrame | None = None
+
+    # -- tables ----------------------------------------------------------------------------------------
+
+    @property
+    def summary(self) -> pd.DataFrame:
+        """One row per estimator: counting error, GAME, localisation (micro-averaged) and speed.
+
+        Columns: ``images``, ``annotated``, ``MAE``, ``RMSE``, ``GAME(L)`` per level, ``P@t``/``R@t``/``F1@t``
+        per threshold ``t`` (pixels), ``mean ms``, ``p50 ms``, ``p99 ms`` (per-image latency as the host
+        measured it) and ``images/s`` (images over the seconds spent inside ``wb.estimate``). Scores that
+        cannot be computed (no annotation, count-only results) are NaN.
+        """
+        if self._summary is None:
+            self._summary = pd.DataFrame(
+                [self._summarise(name) for name in self.estimators], index=pd.Index(self.estimators, name="estimator")
+            )
+        return self._summary
+
+    def _summarise(self, name: str) -> dict[str, float]:
+        rows = self.per_image[self.per_image["estimator"] == name]
+        scored = rows[rows["true_count"].notna()]
+        out: dict[str, float] = {"images": len(rows), "annotated": len(scored)}
+        if len(scored):
+            out["MAE"] = mae(scored["true_count"], scored["pred_count"])
+            out["RMSE"] = rmse(scored["true_count"], scored["pred_count"])
+        else:
+            out["MAE"] = out["RMSE"] = math.nan
+        for level in self.game_levels:
+            # skipna=False: an estimator that could not be scored on some image gets no flattering average.
+            column = scored[f"game_{level}"]
+            out[f"GAME({level})"] = float(column.mean(skipna=False)) if len(column) else math.nan
+        for threshold in self.thresholds:
+            tag = f"@{threshold:g}"
+            tp, fp, fn = (scored[f"{key}{tag}"] for key in ("tp", "fp", "fn"))
+            if len(scored) and tp.notna().all():
+                precision, recall, f1 = _ratios(int(tp.sum()), int(fp.sum()), int(fn.sum()))
+            else:
+                precision = recall = f1 = math.nan
+            out[f"P{tag}"], out[f"R{tag}"], out[f"F1{tag}"] = precision, recall, f1
+        latencies = rows["latency_ms"].dropna()
+        if len(latencies):
+            stats = latency_stats(latencies / 1000.0)
+            out.update({"mean ms": stats.mean_ms, "p50 ms": stats.p50_ms, "p99 ms": stats.p99_ms})
+        else:
+            out.update({"mean ms": math.nan, "p50 ms": math.nan, "p99 ms": math.nan})
+        busy = self.busy_seconds.get(name, 0.0)
+        out["images/s"] = throughput(len(rows), busy) if busy > 0 else math.nan
+        return out
+
+    def counts_table(self) -> pd.DataFrame:
+        """Images as rows: the true count, then each estimator's predicted count and signed error.
+
+        Sorted by the largest absolute error over the estimators, worst first (dataset order when
+        unannotated).
+        """
+        table = self.per_image.pivot(index="image", columns="estimator", values="pred_count")[self.estimators]
+        table = table.reindex(self.dataset.names)
+        true = pd.Series(self.dataset.counts, index=self.dataset.names, dtype="float64")
+        columns: dict[str, pd.Series] = {"true": true}
+        for name in self.estimators:
+            columns[f"{name}"] = table[name]
+            columns[f"{name} error"] = table[name] - true
+        out = pd.DataFrame(columns)
+        out.index.name = "image"
+        errors = out[[f"{name} error" for name in self.estimators]].abs().max(axis=1)
+        if errors.notna().any():
+            out = out.loc[errors.sort_values(ascending=False, kind="stable").index]
+        return out
+
+    def worst_images(self, n: int = 3) -> list[int]:
+        """Dataset indices of the ``n`` images with the largest absolute error of any estimator."""
+        names = list(self.counts_table().index[:n])
+        position = {name: i for i, name in enumerate(self.dataset.names)}
+        return [position[name] for name in names]
+
+    # -- figures ---------------------------------------------------------------------------------------
+
+    def figures(self, *, grid_images: int = 3, detail_images: int = 2) -> dict[str, Figure]:
+        """Every figure of the report, by a file-name-safe key.
+
+        ``count_scatter`` and ``ranked_errors_<estimator>`` (annotated datasets only), ``estimator_grid``
+        (the ``grid_images`` worst images, each estimator's density overlay), and for ``detail_images``
+        images (the worst and a typical one) ``density_<estimator>_<image>`` and ``points_<estimator>_<image>``
+        (predicted points matched against the ground truth at the first threshold).
+        """
+        _let_jupyter_draw_figures()
+        from .plots import (
+            plot_count_scatter,
+            plot_density_overlay,
+            plot_estimator_grid,
+            plot_points,
+            plot_ranked_errors,
+        )
+
+        figures: dict[str, Figure] = {}
+        annotated = [i for i, sample in enumerate(self.dataset) if sample.annotated]
+        if annotated:
+            true = [self.dataset[i].count for i in annotated]
+            preds = {name: [self.results[name][i].count for i in annotated] for name in self.estimators}
+            figures["count_scatter"] = plot_count_scatter(true, preds, ax=_axes((6, 6)))
+            names = [self.dataset[i].name for i in annotated]
+            shown = min(len(annotated), 20)
+            for name in self.estimators:
+                figures[f"ranked_errors_{_safe(name)}"] = plot_ranked_errors(
+                    names, true, preds[name], ax=_axes((7, 1.5 + 0.3 * shown)), top=shown
+                )
+        worst = self.worst_images(grid_images)
+        grid = _new_figure((3.0 * len(self.estimators) + 1.0, 2.4 * len(worst) + 0.5))
+        figures["estimator_grid"] = plot_estimator_grid(
+            [self.dataset[i] for i in worst],
+            {name: [self.results[name][i] for i in worst] for name in self.estimators},
+            [self.dataset[i].count for i in worst] if all(self.dataset[i].annotated for i in worst) else None,
+            fig=grid,
+        )
+        threshold = self.thresholds[0] if self.thresholds else 10.0
+        for index in self._detail_images(detail_images):
+            sample = self.dataset[index]
+            for name in self.estimators:
+                result = self.results[name][index]
+                key = f"{_safe(name)}_{_safe(sample.name)}"
+                figures[f"density_{key}"] = plot_density_overlay(sample, result, ax=_axes((8, 6)))
+                figures[f"points_{key}"] = plot_points(
+                    sample, result, sample.points, ax=_axes((8, 6)), threshold=threshold
+                )
+        return figures
+
+    def _detail_images(self, n: int) -> list[int]:
+        order = self.worst_images(len(self.dataset))
+        picks = order[:1] + ([order[len(order) // 2]] if len(order) > 2 else order[1:2])
+        return list(dict.fromkeys(picks))[:n] if n > 0 else []
+
+    def save_figures(
+        self, directory: str | Path, *, dpi: int = _FILE_DPI, figures: Mapping[str, Figure] | None = None
+    ) -> dict[str, Path]:
+        """Write every figure as ``<key>.png`` into ``directory``; returns key -> path.
+
+        ``figures`` defaults to ``figures()``; pass the dict you already made (and perhaps edited) to reuse it.
+        """
+        out = Path(directory)
+        out.mkdir(parents=True, exist_ok=True)
+        written = {}
+        for key, figure in (self.figures() if figures is None else figures).items():
+            written[key] = out / f"{key}.png"
+            figure.savefig(written[key], dpi=dpi, format="png")
+        return written
+
+    # -- exports ---------------------------------------------------------------------------------------
+
+    def to_csv(self, directory: str | Path) -> dict[str, Path]:
+        """Write ``per_image.csv`` and ``summary.csv`` into ``directory``; returns their paths."""
+        out = Path(directory)
+        out.mkdir(parents=True, exist_ok=True)
+        paths = {"per_image": out / "per_image.csv", "summary": out / "summary.csv"}
+        self.per_image.to_csv(paths["per_image"], index=False)
+        self.summary.to_csv(paths["summary"])
+        return paths
+
+    def to_json(self, path: str | Path) -> Path:
+        """Write the whole report as one JSON document: settings, summary, per-image rows, every result's points."""
+        target = Path(path)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        document = {
+            **self._settings(),
+            "notes": self.notes,
+            "summary": _records(self.summary.reset_index()),
+            "per_image": _records(self.per_image),
+            "results": {
+                name: [dict(result.asDict(), image=sample.name) for sample, result in zip(self.dataset, results)]
+                for name, results in self.results.items()
+            },
+        }
+        target.write_text(json.dumps(document, indent=1, allow_nan=False), encoding="utf-8")
+        return target
+
+    def to_html(self, path_or_dir: str | Path, *, figures: Mapping[str, Figure] | None = None) -> Path:
+        """Write a single self-contained HTML page (figures embedded as PNG); returns its path.
+
+        A path ending in ``.html`` is the file to write; anything else is a folder that gets ``report.html``.
+        ``figures`` defaults to ``figures()``; pass the dict you already made (and perhaps edited) to reuse it.
+        """
+        target = Path(path_or_dir)
+        if target.suffix.lower() not in (".html", ".htm"):
+            target = target / "report.html"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        figures = "".join(
+            f"<figure><img alt='{html.escape(key)}' src='data:image/png;base64,{_png_base64(fig)}'>"
+            f"<figcaption>{html.escape(key)}</figcaption></figure>"
+            for key, fig in (self.figures() if figures is None else figures).items()
+        )
+        full = self.per_image.to_html(index=False, float_format=_fmt, na_rep="–", classes="wb")
+        page = (
+            "<!DOCTYPE html><html><head><meta charset='utf-8'>"
+            f"<title>Estimator comparison – {html.escape(self.dataset.name)}</title>"
+            f"<style>{_CSS}</style></head><body>"
+            f"<h1>Estimator comparison: {html.escape(', '.join(self.estimators))}</h1>"
+            f"{self._header_html()}"
+            f"<h2>Summary</h2>{self._summary_html()}"
+            f"<h2>Per image</h2>{self._counts_html(limit=None)}"
+            f"<details><summary>All per-image scores</summary>{full}</details>"
+            f"<h2>Figures</h2>{figures}"
+            "</body></html>"
+        )
+        target.write_text(page, encoding="utf-8")
+        return target
+
+    # -- rendering -------------------------------------------------------------------------------------
+
+    def _settings(self) -> dict[str, Any]:
+        return {
+            "dataset": {"name": self.dataset.name, "root": str(self.dataset.root), "format": self.dataset.format,
+                        "images": len(self.dataset), "annotated": bool(self.dataset.annotated)},
+            "broker": self.broker,
+            "targets": self.targets,
+            "estimators": self.estimators,
+            "thresholds": list(self.thresholds),
+            "game_levels": list(self.game_levels),
+            "created": self.created.isoformat(timespec="seconds"),
+        }
+
+    def _header_html(self) -> str:
+        notes = "".join(f"<p class='note'>{html.escape(note)}</p>" for note in self.notes)
+        return (
+            f"{notes}<p>Dataset <b>{html.escape(self.dataset.name)}</b> ({len(self.dataset)} images, "
+            f"{html.escape(str(self.dataset.root))}) · broker <code>{html.escape(self.broker)}</code> · "
+            f"targets {html.escape(self.targets)} · localisation at "
+            f"{', '.join(f'{t:g}' for t in self.thresholds) or '–'} px · "
+            f"{self.created.strftime('%Y-%m-%d %H:%M UTC')}</p>"
+        )
+
+    def _summary_html(self) -> str:
+        return self.summary.to_html(float_format=_fmt, na_rep="–", classes="wb")
+
+    def _counts_html(self, limit: int | None) -> str:
+        table = self.counts_table()
+        caption = ""
+        if limit is not None and len(table) > limit:
+            caption = f"<p>The {limit} images with the largest error of {len(table)}; all are in <code>per_image</code>.</p>"
+            table = table.head(limit)
+        return caption + table.to_html(float_format=_fmt, na_rep="–", classes="wb")
+
+    def _repr_html_(self) -> str:
+        return (
+            f"<div><b>ComparisonReport</b> {html.escape(', '.join(self.estimators))}{self._header_html()}"
+            f"{self._summary_html()}<details><summary>Per image (worst first)</summary>"
+            f"{self._counts_html(limit=_REPR_ROWS)}</details></div>"
+        )
+
+    def __repr__(self) -> str:
+        scores = ", ".join(
+            f"{name}: MAE {row['MAE']:.2f}" for name, row in self.summary.iterrows()
+        )
+        return f"<ComparisonReport {self.dataset.name!r} n={len(self.dataset)} {scores}>"
+
+
+def _new_figure(figsize: tuple[float, float]) -> Figure:
+    from matplotlib.figure import Figure
+
+    return Figure(figsize=figsize, layout="constrained")
+
+
+def _axes(figsize: tuple[float, float]) -> Any:
+    return _new_figure(figsize).add_subplot()
+
+
+def _let_jupyter_draw_figures() -> None:
+    """Register Jupyter's PNG formatter for figures made without pyplot.
+
+    The inline backend registers it only when pyplot first loads the backend, which a notebook that only
+    used reports never does; importing the backend module registers it when (and only when) it is the
+    session's backend, so nothing changes outside Jupyter.
+    """
+    ipython = sys.modules.get("IPython")
+    if ipython is None or ipython.get_ipython() is None:
+        return
+    with contextlib.suppress(ImportError):
+        import matplotlib_inline.backend_inline  # noqa: F401
+
+
+def _png_base64(figure: Figure) -> str:
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=_HTML_DPI)
+    return base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def _safe(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "-", name).strip("-") or "x"
+
+
+def _fmt(value: float) -> str:
+    return f"{value:.0f}" if float(value).is_integer() else f"{value:.3g}" if abs(value) < 1 else f"{value:.2f}"
+
+
+def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    # NaN is not JSON: missing scores become null. Numpy scalars become plain numbers.
+    return [
+        {key: (None if isinstance(v, float) and math.isnan(v) else v.item() if isinstance(v, np.generic) else v)
+         for key, v in row.items()}
+        for row in frame.astype(object).to_dict(orient="records")
+    ]
+
+
+_CSS = """
+body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1200px; color: #222; }
+table.wb { border-collapse: collapse; font-size: 13px; margin: 0.5em 0 1.5em; }
+table.wb th, table.wb td { border: 1px solid #ccc; padding: 3px 8px; text-align: right; }
+table.wb thead th { background: #f0f0f0; }
+figure { display: inline-block; margin: 0.5em; vertical-align: top; }
+figure img { max-width: 100%; border: 1px solid #ddd; }
+figcaption { font-size: 12px; color: #555; }
+.note { background: #fff4d6; border-left: 4px solid #e0a800; padding: 0.4em 0.8em; }
+details { margin-bottom: 1.5em; }
+"""
