@@ -1,0 +1,115 @@
+"""The ``workbench compare`` command: run a comparison headless and write its report files.
+
+``workbench.cli`` builds the top-level parser and calls :func:`register`; everything the command does is here.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from ..host import UnknownEstimatorError, Workbench
+from ..plugins import ACTIVE_PLUGINS_ENV
+from .compare import compare
+from .datasets import DatasetError, load_dataset, make_synthetic_dataset
+
+__all__ = ["register"]
+
+#: Images the ``synthetic`` data set gets: a third of them (here 4) form its test split.
+SYNTHETIC_IMAGES = 12
+
+
+def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    """Add the ``compare`` sub-command to ``subparsers``; ``args.func(args)`` runs it and returns the exit code."""
+    parser = subparsers.add_parser(
+        "compare",
+        help="compare people-count estimators on a dataset and write an HTML/CSV/JSON report",
+        description=(
+            "Start a workbench host with the given plugins, run each estimator over DATA, and write report.html, "
+            "per_image.csv, summary.csv, report.json and the figures (PNG) into --out."
+        ),
+    )
+    parser.add_argument(
+        "data",
+        metavar="DATA",
+        help="dataset folder (crowd-mini JSON, ShanghaiTech .mat, or images only), or the word 'synthetic' "
+        "to generate drawn sample images into OUT/data",
+    )
+    parser.add_argument(
+        "--estimators",
+        help="comma-separated estimator names: 'default' and replacement plugins' class names "
+        "(default: every estimator the host offers)",
+    )
+    parser.add_argument("--plugins-dir", default="plugins", type=Path, help="the plugins folder (default: plugins)")
+    parser.add_argument(
+        "--active",
+        help=f"comma-separated plugin modules to activate, e.g. people_count_onnx.plugin (default: ${ACTIVE_PLUGINS_ENV})",
+    )
+    parser.add_argument("--out", required=True, type=Path, help="folder for the report files (created if missing)")
+    parser.add_argument("--split", help="the dataset split to run, e.g. test (a subfolder or a name token)")
+    parser.add_argument("--targets", default="T1", choices=["T1", "T2"], help="T1: count and points; T2: count only")
+    parser.add_argument("--device", default="cpu", choices=["cpu", "gpu"], help="global device class (default: cpu)")
+    parser.add_argument("--broker", default="peopleCountEstimator", help=argparse.SUPPRESS)
+    parser.add_argument("--limit", type=_positive, metavar="N", help="run only the first N images")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.set_defaults(func=run_compare)
+    return parser
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number >= 1, got {text}")
+    return value
+
+
+def run_compare(args: argparse.Namespace) -> int:
+    """Run ``workbench compare``; returns 0, or 2 with a message on stderr for bad input."""
+    out: Path = args.out
+    synthetic = args.data == "synthetic"
+    try:
+        if synthetic:
+            data_dir = out / "data"
+            make_synthetic_dataset(data_dir, n=SYNTHETIC_IMAGES)
+            print(f"SYNTHETIC data: {SYNTHETIC_IMAGES} drawn images (not photos) written to {data_dir}; "
+                  "scores on them say nothing about real crowds")
+        else:
+            data_dir = Path(args.data)
+        dataset = load_dataset(data_dir, split=args.split)
+    except DatasetError as error:
+        return _fail(str(error))
+    if args.limit is not None:
+        dataset = dataset[: args.limit]
+    try:
+        with Workbench(args.plugins_dir, args.active, device=args.device) as wb:
+            for record in wb.plugins.failed:
+                print(f"workbench compare: plugin {record.name} ({record.module}) failed: {record.error}",
+                      file=sys.stderr)
+            report = compare(
+                wb,
+                dataset,
+                args.estimators,
+                broker=args.broker,
+                targets=args.targets,
+                progress=not args.no_progress,
+            )
+    except (UnknownEstimatorError, FileNotFoundError, DatasetError) as error:
+        return _fail(str(error))
+    if synthetic:
+        report.notes.append(
+            "SYNTHETIC data: drawn sample images made by make_synthetic_dataset, not photos; these scores only "
+            "show that the pipeline runs."
+        )
+    report.to_csv(out)
+    report.to_json(out / "report.json")
+    figures = report.figures()
+    report.save_figures(out, figures=figures)
+    page = report.to_html(out, figures=figures)
+    print(report.summary.to_string(float_format=lambda v: f"{v:.3f}"))
+    print(f"report: {page}")
+    return 0
+
+
+def _fail(message: str) -> int:
+    print(f"workbench compare: error: {message}", file=sys.stderr)
+    return 2
