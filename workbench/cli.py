@@ -1,0 +1,74 @@
+"""The ``workbench`` command: compare estimators, serve plugins, check plugins, model tools, training."""
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+from .estimators._cli import register as register_model
+from .host import Workbench
+from .plugins import ACTIVE_PLUGINS_ENV
+from .research._cli import register as register_compare
+from .server._cli import register as register_serve
+
+
+def _check_plugins(args: argparse.Namespace) -> int:
+    with Workbench(args.plugins_dir, args.active, device=args.device) as wb:
+        print(wb.plugins)
+        print(f"estimators: {wb.estimators}")
+        return 1 if wb.plugins.failed else 0
+
+
+def _register_plugins(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "plugins",
+        help="load a plugins folder, print each plugin's status, exit 1 if any failed",
+        description="Load the active plugins as the service would and report each one's status and error.",
+    )
+    parser.add_argument("--plugins-dir", default="plugins", help="the plugins folder (default: plugins)")
+    parser.add_argument("--active", default=None, help=f"comma-separated modules; default: ${ACTIVE_PLUGINS_ENV}")
+    parser.add_argument("--device", default="cpu", choices=["cpu", "gpu"])
+    parser.set_defaults(func=_check_plugins)
+
+
+def _train(args: argparse.Namespace) -> int:
+    from .training import main as train_main
+
+    return train_main(args.train_args)
+
+
+def _register_train(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "train", help="train the default density model (needs the train extra: pip install -e '.[train]')",
+        add_help=False,
+    )
+    parser.add_argument("train_args", nargs=argparse.REMAINDER, help="options of python -m workbench.training")
+    parser.set_defaults(func=_train)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="workbench", description=__doc__)
+    parser.add_argument("-v", "--verbose", action="store_true", help="log plugin and host messages at INFO")
+    subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    register_compare(subparsers)
+    register_serve(subparsers)
+    _register_plugins(subparsers)
+    register_model(subparsers)
+    _register_train(subparsers)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        return args.func(args)
+    except KeyboardInterrupt:
+        return 130
+    except (FileNotFoundError, ValueError, LookupError, RuntimeError) as error:
+        print(f"workbench {args.command}: {error}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
