@@ -31,19 +31,17 @@ def _register_plugins(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=_check_plugins)
 
 
-def _train(args: argparse.Namespace) -> int:
+def _train(train_args: list[str]) -> int:
     from .training import main as train_main
 
-    return train_main(args.train_args)
+    return train_main(train_args)
 
 
 def _register_train(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser(
-        "train", help="train the default density model (needs the train extra: pip install -e '.[train]')",
-        add_help=False,
+    # Listed for --help only: main() hands everything after "train" to the training script's own parser.
+    subparsers.add_parser(
+        "train", help="train the default density model (needs the train extra: pip install -e '.[train]')"
     )
-    parser.add_argument("train_args", nargs=argparse.REMAINDER, help="options of python -m workbench.training")
-    parser.set_defaults(func=_train)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -59,6 +57,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["train"]:
+        return _train(argv[1:])
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
