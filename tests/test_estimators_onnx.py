@@ -281,3 +281,16 @@ def test_default_factory_missing_model_names_the_folder_and_the_variable(tmp_pat
         create_default_people_counter(config("cpu"))
     message = str(error.value)
     assert str(tmp_path / "wbcount.onnx") in message and MODELS_DIR_ENV in message and "models" in message
+
+
+def test_host_builds_the_default_estimator_per_worker(tmp_path, monkeypatch):
+    make_pool_model(tmp_path / "wbcount.onnx", stride=8)
+    monkeypatch.setenv(MODELS_DIR_ENV, str(tmp_path))
+    plugins = tmp_path / "plugins"
+    plugins.mkdir()
+    from workbench import Workbench
+
+    with Workbench(plugins, [], workers=2) as wb:
+        results = wb.estimate("peopleCountEstimator", [dots(64, 64, [(3, 3), (40, 40)]), (dots(64, 64, [(3, 3)]), Rect(0, 0, 32, 32))])
+    assert [r.count for r in results] == [2, 1]
+    assert results[0].estimatorName == "wbcount" and sorted(results[0].pointsArray.tolist()) == [[4.0, 4.0], [44.0, 44.0]]

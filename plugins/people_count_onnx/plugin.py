@@ -136,8 +136,8 @@ class BatchedOnnxPeopleCountEstimator(EstimatorBase):
         self.session = None
 
     @staticmethod
-    def _unpack(image) -> tuple[np.ndarray, int, int]:
-        """Pixels to count in and their offset in the original image."""
+    def _unpack(image) -> tuple[VLImage, Rect | None]:
+        """The image and the area to count in (None: all of it)."""
         if isinstance(image, ImageForPeopleEstimation):
             vlImage, detectArea = image.image, image.detectArea
         elif isinstance(image, VLImage):
@@ -146,13 +146,19 @@ class BatchedOnnxPeopleCountEstimator(EstimatorBase):
             vlImage, detectArea = image
         else:
             raise ValueError(f"unsupported image {type(image).__name__}: pass VLImage, ImageForPeopleEstimation or (VLImage, Rect)")
+        return vlImage, detectArea
+
+    @staticmethod
+    def _pixels(vlImage: VLImage, detectArea: Rect | None) -> tuple[np.ndarray, int, int]:
+        """The pixels to count in and their offset in the original image."""
         if detectArea is None:
             return vlImage.asNPArray(), 0, 0
         # The crop starts at the area's top-left pixel (coordinates rounded down).
         return vlImage.crop(detectArea).asNPArray(), int(detectArea.x), int(detectArea.y)
 
-    def _estimateAll(self, crops: list[tuple[np.ndarray, int, int]], withPoints: bool) -> list[Estimation]:
-        """Runs in the worker thread: one inference run per chunk of same-size crops."""
+    def _estimateAll(self, requests: list[tuple[VLImage, Rect | None]], withPoints: bool) -> list[Estimation]:
+        """Runs in the worker thread (pixel copies included): one inference run per chunk of same-size crops."""
+        crops = [self._pixels(vlImage, detectArea) for vlImage, detectArea in requests]
         results: list[Estimation | None] = [None] * len(crops)
         bySize: dict[tuple[int, int], list[int]] = {}
         for index, (pixels, _, _) in enumerate(crops):
@@ -190,8 +196,8 @@ class BatchedOnnxPeopleCountEstimator(EstimatorBase):
         """One PeopleCount per image, in order: T1 with head points, T2 the count only."""
         if self.session is None:
             raise RuntimeError("the estimator is closed")
-        crops = [self._unpack(image) for image in images]
-        future = self.executor.submit(self._estimateAll, crops, estimationTargets == EstimationTargets.T1)
+        requests = [self._unpack(image) for image in images]
+        future = self.executor.submit(self._estimateAll, requests, estimationTargets == EstimationTargets.T1)
         estimations = await asyncio.wrap_future(future) if asyncEstimate else future.result()
         return [PeopleCount(estimation) for estimation in estimations]
 

@@ -49,15 +49,20 @@ class GpuUnavailableWarning(RuntimeWarning):
 
 
 class _Item:
-    """One image to estimate: its pixels (the detect area) and where they sit in the original image."""
+    """One image to estimate: the image, the area to count in, and that area's pixel bounds."""
 
-    __slots__ = ("index", "pixels", "left", "top")
+    __slots__ = ("index", "image", "area", "left", "top", "height", "width")
 
-    def __init__(self, index: int, pixels: np.ndarray, left: int, top: int) -> None:
+    def __init__(self, index: int, image: VLImage, area: Rect | None, bounds: tuple[int, int, int, int]) -> None:
         self.index = index
-        self.pixels = pixels
-        self.left = left
-        self.top = top
+        self.image = image
+        self.area = area
+        self.left, self.top = bounds[0], bounds[1]
+        self.height, self.width = bounds[3] - bounds[1], bounds[2] - bounds[0]
+
+    def pixels(self) -> np.ndarray:
+        """The area's RGB pixels (a copy: runs in the worker thread, not on the event loop)."""
+        return (self.image if self.area is None else self.image.crop(self.area)).asNPArray()
 
 
 class OnnxDensityEstimator(EstimatorBase):
@@ -211,7 +216,8 @@ class OnnxDensityEstimator(EstimatorBase):
 
     @staticmethod
     def _prepare(images: Sequence[Any], targets: EstimationTargets | str) -> tuple[list[_Item], EstimationTargets]:
-        """Check the inputs on the caller's thread (cheap), so that a bad one fails before any work starts."""
+        """Check the inputs on the caller's thread (cheap, no pixel copies), so that a bad one fails before
+        any work starts."""
         parsed_targets = EstimationTargets.parse(targets)
         if not isinstance(images, (list, tuple)) or (
             isinstance(images, tuple) and len(images) == 2 and isinstance(images[1], Rect)
@@ -231,20 +237,20 @@ class OnnxDensityEstimator(EstimatorBase):
                     f"got {type(entry).__name__}"
                 )
             if area is None:
-                items.append(_Item(index, image.asNPArray(), 0, 0))
-                continue
-            try:
-                left, top, _, _ = pixelBounds(area, image.width, image.height, "detectArea")
-            except ValueError as error:
-                raise ValueError(f"image {index}: {error}") from None
-            items.append(_Item(index, image.crop(area).asNPArray(), left, top))
+                bounds = (0, 0, image.width, image.height)
+            else:
+                try:
+                    bounds = pixelBounds(area, image.width, image.height, "detectArea")
+                except ValueError as error:
+                    raise ValueError(f"image {index}: {error}") from None
+            items.append(_Item(index, image, area, bounds))
         return items, parsed_targets
 
     def _estimate_items(self, items: list[_Item], targets: EstimationTargets, n_images: int) -> list[PeopleCount]:
         results: list[PeopleCount | None] = [None] * n_images
         groups: dict[tuple[int, int], list[_Item]] = defaultdict(list)
         for item in items:
-            groups[item.pixels.shape[:2]].append(item)
+            groups[(item.height, item.width)].append(item)
         limit = self.max_batch if self.description.batched else 1
         if self.geometry.fixed_batch is not None:
             limit = self.geometry.fixed_batch
@@ -264,8 +270,8 @@ class OnnxDensityEstimator(EstimatorBase):
         """Density maps ``(n, H', W')`` of a chunk of same-size images, from one ``session.run``."""
         session = self._require_session()
         description = self.description
-        height, width = chunk[0].pixels.shape[:2]
-        batch = np.stack([item.pixels for item in chunk])
+        height, width = chunk[0].height, chunk[0].width
+        batch = np.stack([item.pixels() for item in chunk])
         fixed = self.geometry.fixed_batch
         if fixed is not None and fixed > len(chunk):
             # A static batch axis must be filled; the extra blank images' maps are dropped below.
@@ -293,11 +299,11 @@ class OnnxDensityEstimator(EstimatorBase):
         map_h, map_w = density.shape
         count = max(0, round(float(density.sum(dtype=np.float64))))
         if targets is EstimationTargets.T1:
-            points = self.points.locate(density, count, scale=stride, offset=(item.left, item.top))
-            height, width = item.pixels.shape[:2]
+            located = self.points.locate(density, count, scale=stride, offset=(item.left, item.top))
+            points = np.array(located, dtype=np.float64).reshape(-1, 2)
             # A cell in the padding lies partly outside the area; its head is on the edge.
-            np.clip(points[:, 0], item.left, item.left + width - 0.5, out=points[:, 0])
-            np.clip(points[:, 1], item.top, item.top + height - 0.5, out=points[:, 1])
+            np.clip(points[:, 0], item.left, item.left + item.width - 0.5, out=points[:, 0])
+            np.clip(points[:, 1], item.top, item.top + item.height - 0.5, out=points[:, 1])
         else:
             points = np.zeros((0, 2))
         return PeopleCount.fromPoints(
