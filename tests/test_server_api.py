@@ -115,6 +115,16 @@ async def test_estimate_raw_body_png_and_jpeg(client):
     assert (await response.json())["count"] == 0
 
 
+async def test_estimate_large_body_decoded_in_a_worker_thread(client):
+    pixels = np.random.default_rng(1).integers(0, 150, (300, 400, 3), dtype=np.uint8)
+    pixels[100, 200] = pixels[250, 30] = 255
+    buffer = io.BytesIO()
+    VLImage(pixels).asPillow().save(buffer, "PNG")
+    assert len(buffer.getvalue()) > 64 * 1024
+    body = await (await client.post(ESTIMATE, data=buffer.getvalue())).json()
+    assert sorted(map(tuple, body["points"])) == [(30.0, 250.0), (200.0, 100.0)]
+
+
 async def test_estimate_multipart_upload_takes_the_first_file(client):
     form = aiohttp.FormData()
     form.add_field("note", "not a file")

@@ -10,7 +10,7 @@ from ._api import add_routes
 from ._host import host_loop, on_host, on_host_loop
 from ._middleware import observe_middleware
 from ._monitoring import MonitoringDispatcher
-from ._plugin_routes import plugin_routes_middleware
+from ._plugin_routes import add_plugin_routes
 from ._state import STATE, ServerState
 
 logger = logging.getLogger("workbench.server")
@@ -48,11 +48,10 @@ def build_app(
         monitoring=MonitoringDispatcher(wb, logger=logger),
         logger=logger,
     )
-    app = web.Application(
-        client_max_size=max_body_size, middlewares=[observe_middleware(state), plugin_routes_middleware(state)]
-    )
+    app = web.Application(client_max_size=max_body_size, middlewares=[observe_middleware(state)])
     app[STATE] = state
     add_routes(app)
+    add_plugin_routes(app)
     app.on_startup.append(_on_startup)
     app.on_cleanup.append(_on_cleanup)
     return app

@@ -21,7 +21,6 @@ _VALID_REQUEST_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:,-]{0,127}")
 # The route tag of requests that matched no route: one constant, so scanners cannot create endless series.
 UNMATCHED_ROUTE = "<unmatched>"
 
-_HTTP_ERROR_CODES = {404: ErrorCode.NOT_FOUND, 405: ErrorCode.METHOD_NOT_ALLOWED, 413: ErrorCode.BODY_TOO_LARGE}
 
 
 def request_id_of(request: web.Request) -> str:
@@ -52,11 +51,10 @@ def observe_middleware(state: ServerState) -> Callable[[web.Request, Handler], A
         except web.HTTPException as error:
             if error.status < 400:
                 raise
-            error_code = _HTTP_ERROR_CODES.get(error.status, ErrorCode.HTTP_ERROR)
-            message = _http_message(request, error, state.max_body_size)
-            # Only Allow carries over: the exception's own Content-Type describes its text body, not ours.
-            allow = {"Allow": error.headers["Allow"]} if "Allow" in error.headers else None
-            response = error_response(error.status, message, exchange.request_id, allow)
+            error_code = ErrorCode.BODY_TOO_LARGE if error.status == 413 else ErrorCode.HTTP_ERROR
+            message = _http_message(error, state.max_body_size)
+            # The exception's own headers describe its text body, not this JSON one.
+            response = error_response(error.status, message, exchange.request_id)
         except Exception:
             state.logger.exception("%s %s failed (request %s)", request.method, request.path, exchange.request_id)
             error_code = ErrorCode.INTERNAL
@@ -93,7 +91,7 @@ def _route_tag(request: web.Request, exchange: Exchange) -> str:
     if exchange.route is not None:
         return exchange.route
     resource = request.match_info.route.resource
-    if request.match_info.http_exception is not None or resource is None:
+    if resource is None:  # the router's own errors; the catch-all route leaves none for it
         return f"{request.method}:{UNMATCHED_ROUTE}"
     return f"{request.method}:{resource.canonical}"
 
@@ -102,12 +100,7 @@ def _too_large(size: int, limit: int) -> str:
     return f"the request body is {size} bytes, over this server's limit of {limit} bytes (max_body_size)"
 
 
-def _http_message(request: web.Request, error: web.HTTPException, limit: int) -> str:
-    if error.status == 404:
-        return f"no route at {request.path}; GET /plugins lists the plugin routes"
-    if error.status == 405:
-        allowed = error.headers.get("Allow", "")
-        return f"{request.method} is not allowed on {request.path}; allowed: {allowed}"
+def _http_message(error: web.HTTPException, limit: int) -> str:
     if error.status == 413:
         return f"the request body is over this server's limit of {limit} bytes (max_body_size)"
     return error.text or error.reason

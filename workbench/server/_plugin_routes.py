@@ -1,22 +1,27 @@
 """Plugin routes: resolved per request from ``wb.routes``, so ``wb.reload`` changes them live.
 
-Requests the router matched go to the built-in API; the others are looked up among the routes of the
-active background plugins. Built-in routes therefore win over a plugin route at the same path and method,
-and the router's own 404 and 405 answer when no plugin route matches either.
+One catch-all route, registered after the built-in ones, takes every request the built-in routes do not
+match and looks its path up among the routes of the active background plugins. Built-in routes therefore
+win over a plugin route at the same path and method; when no plugin route matches either, the catch-all
+answers 404, or 405 with ``Allow`` for a built-in path asked with another method.
 """
 from __future__ import annotations
-
-from typing import Awaitable, Callable
 
 from aiohttp import web
 
 from ..plugins import PluginHTTPResponse, Route
 from ._errors import ApiError, ErrorCode
 from ._host import on_host
+from ._middleware import UNMATCHED_ROUTE
 from ._request import BadRequestBody, PluginRequest
-from ._state import EXCHANGE, ServerState
+from ._state import EXCHANGE, STATE
 
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+CATCH_ALL = "/{plugin_route_path:.*}"
+
+
+def add_plugin_routes(app: web.Application) -> None:
+    """Register the catch-all route; call it after every built-in route."""
+    app.router.add_route("*", CATCH_ALL, plugin_route)
 
 
 def find_route(routes: list[Route], path: str) -> Route | None:
@@ -26,44 +31,55 @@ def find_route(routes: list[Route], path: str) -> Route | None:
     return None
 
 
-def plugin_routes_middleware(state: ServerState) -> Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]:
-    """The middleware that answers requests the router did not match with the plugins' routes."""
+async def plugin_route(request: web.Request) -> web.StreamResponse:
+    """Dispatch to the plugin route at the request's path, on the host's loop."""
+    state = request.app[STATE]
+    exchange = request[EXCHANGE]
+    route = find_route(state.wb.routes, request.path)
+    if route is None:
+        exchange.route = f"{request.method}:{UNMATCHED_ROUTE}"
+        await _raise_unmatched(request)
+    assert route is not None
+    exchange.route = f"{request.method}:{route.path}"
+    if request.method.lower() not in route.methods:
+        allowed = ", ".join(sorted(m.upper() for m in route.methods))
+        raise ApiError(
+            405, ErrorCode.METHOD_NOT_ALLOWED,
+            f"{request.method} is not allowed on {route.path} (plugin {route.plugin}); allowed: {allowed}",
+            headers={"Allow": allowed},
+        )
+    body = await request.read()
+    plugin_request = PluginRequest.from_aiohttp(request, body, exchange.request_id)
+    try:
+        answer = await on_host(state.wb, route.dispatch(request.method, plugin_request, state.wb))
+        return to_web_response(answer)
+    except BadRequestBody:
+        raise
+    except Exception as error:
+        state.logger.exception(
+            "plugin route %s %s of plugin %s failed (request %s)", request.method, route.path, route.plugin,
+            exchange.request_id,
+        )
+        raise ApiError(
+            500, ErrorCode.INTERNAL,
+            f"plugin route {request.method} {route.path} of plugin {route.plugin} failed with "
+            f"{type(error).__name__}: {error}",
+        ) from error
 
-    @web.middleware
-    async def plugin_routes(request: web.Request, handler: Handler) -> web.StreamResponse:
-        if request.match_info.http_exception is None:
-            return await handler(request)
-        route = find_route(state.wb.routes, request.path)
-        if route is None:
-            return await handler(request)
-        exchange = request[EXCHANGE]
-        exchange.route = f"{request.method}:{route.path}"
-        if request.method.lower() not in route.methods:
-            allowed = ", ".join(sorted(m.upper() for m in route.methods))
-            raise ApiError(
-                405, ErrorCode.METHOD_NOT_ALLOWED,
-                f"{request.method} is not allowed on {route.path} (plugin {route.plugin}); allowed: {allowed}",
-                headers={"Allow": allowed},
-            )
-        body = await request.read()
-        plugin_request = PluginRequest.from_aiohttp(request, body, exchange.request_id)
-        try:
-            answer = await on_host(state.wb, route.dispatch(request.method, plugin_request, state.wb))
-            return to_web_response(answer)
-        except BadRequestBody:
-            raise
-        except Exception as error:
-            state.logger.exception(
-                "plugin route %s %s of plugin %s failed (request %s)", request.method, route.path, route.plugin,
-                exchange.request_id,
-            )
-            raise ApiError(
-                500, ErrorCode.INTERNAL,
-                f"plugin route {request.method} {route.path} of plugin {route.plugin} failed with "
-                f"{type(error).__name__}: {error}",
-            ) from error
 
-    return plugin_routes
+async def _raise_unmatched(request: web.Request) -> None:
+    """404, or 405 naming the methods of the built-in route at this path."""
+    allowed: set[str] = set()
+    for resource in request.app.router.resources():
+        if all(route.handler is not plugin_route for route in resource):
+            allowed |= (await resource.resolve(request))[1]
+    if allowed:
+        methods = ", ".join(sorted(allowed))
+        raise ApiError(
+            405, ErrorCode.METHOD_NOT_ALLOWED, f"{request.method} is not allowed on {request.path}; allowed: {methods}",
+            headers={"Allow": methods},
+        )
+    raise ApiError(404, ErrorCode.NOT_FOUND, f"no route at {request.path}; GET /plugins lists the plugin routes")
 
 
 def to_web_response(answer: PluginHTTPResponse) -> web.Response:
