@@ -11,6 +11,8 @@ Compared with a one-request-per-image design, this estimator
 
 See README.md for the model and its configuration.
 """
+from __future__ import annotations
+
 import asyncio
 import logging
 import os
@@ -113,7 +115,8 @@ class BatchedOnnxPeopleCountEstimator(EstimatorBase):
         self.inputName = modelInput.name
         self.outputName = self.session.get_outputs()[0].name
         channels = modelInput.shape[-1] if modelInput.shape else None
-        if modelInput.type != "tensor(uint8)" or len(modelInput.shape) not in (3, 4) or channels not in (3, None) and isinstance(channels, int):
+        wrongChannels = isinstance(channels, int) and channels != 3
+        if modelInput.type != "tensor(uint8)" or len(modelInput.shape) not in (3, 4) or wrongChannels:
             raise ValueError(
                 f"{modelPath}: input {modelInput.name!r} is {modelInput.type} {modelInput.shape}; this plugin needs "
                 "RGB uint8 pixels, [N, H, W, 3] or [H, W, 3] (put the preprocessing inside the model)"
