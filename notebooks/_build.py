@@ -132,7 +132,7 @@ def compare_estimators() -> list[nbformat.NotebookNode]:
     return [
         new_markdown_cell(
             "# 02 · Compare the default estimator with your plugin\n\n"
-            "`compare(wb, dataset, estimators)` switches each estimator in on the live host (`wb.use`), runs it "
+            "`wb.compare(dataset, estimators)` switches each estimator in on the live host (`wb.use`), runs it "
             "over the dataset and scores every image; the estimator that was in use is restored afterwards, even "
             "if a run fails. The result is a `ComparisonReport`: tables (pandas), figures (matplotlib) and a "
             "self-contained HTML page to share."
@@ -149,10 +149,9 @@ def compare_estimators() -> list[nbformat.NotebookNode]:
             "predicted to annotated heads)."
         ),
         new_code_cell(
-            "from workbench.research import compare\n\n"
             'BROKER = "peopleCountEstimator"\n'
             'PLUGIN = next(name for name in wb.estimator_choices[BROKER] if name != "default")\n'
-            'report = compare(wb, dataset, ["default", PLUGIN], broker=BROKER)\n'
+            'report = wb.compare(dataset, ["default", PLUGIN], broker=BROKER)\n'
             "if SYNTHETIC:\n"
             '    report.notes.append("SYNTHETIC data: drawn sample images, not photos; the scores only show that the code runs.")\n'
             "report"

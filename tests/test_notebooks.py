@@ -114,7 +114,7 @@ def test_01_quickstart(kernel_env, monkeypatch, tmp_path):
 def test_02_compare_estimators(kernel_env, monkeypatch, tmp_path):
     code = run_notebook("02_compare_estimators", kernel_env, monkeypatch, tmp_path)
     _data_line(code)
-    assert "ComparisonReport" in _html(_cell(code, "report = compare("))
+    assert "ComparisonReport" in _html(_cell(code, "report = wb.compare("))
     summary = _html(_cell(code, "report.summary.round(3)"))
     for column in ("MAE", "RMSE", "GAME(3)", "F1@10", "p99 ms", "images/s", "default", "PeopleCountOnnxPlugin"):
         assert column in summary, column
