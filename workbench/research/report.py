@@ -180,9 +180,9 @@ class ComparisonReport:
             names = [self.dataset[i].name for i in annotated]
             shown = min(len(annotated), 20)
             for name in self.estimators:
-                figures[f"ranked_errors_{_safe(name)}"] = plot_ranked_errors(
-                    names, true, preds[name], ax=_axes((7, 1.5 + 0.3 * shown)), top=shown
-                )
+                ax = _axes((7, 1.5 + 0.3 * shown))
+                figures[f"ranked_errors_{_safe(name)}"] = plot_ranked_errors(names, true, preds[name], ax=ax, top=shown)
+                ax.set_title(f"{name}: {ax.get_title()}")  # the plot does not know whose errors it ranks
         worst = self.worst_images(grid_images)
         grid = _new_figure((3.0 * len(self.estimators) + 1.0, 2.4 * len(worst) + 0.5))
         figures["estimator_grid"] = plot_estimator_grid(
