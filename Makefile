@@ -3,9 +3,12 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-DATA ?= $(if $(wildcard ../shared/data/crowd-mini),../shared/data/crowd-mini,)
+# `make demo DATA=/my/dataset [SPLIT=test]`; by default the team's crowd-mini test split, else synthetic images.
+CROWD_MINI := ../shared/data/crowd-mini
+DATA ?= $(if $(wildcard $(CROWD_MINI)),$(CROWD_MINI),synthetic)
+SPLIT ?= $(if $(filter $(CROWD_MINI),$(DATA)),test,)
 
-.PHONY: venv demo lab test bench clean
+.PHONY: venv demo lab test clean
 
 # GPU=1 swaps in onnxruntime-gpu: both builds install the same `onnxruntime` module, so only one may stay.
 GPU ?=
@@ -18,6 +21,11 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 venv: $(STAMP)
+
+# The main job: the default estimator against the example plugin, as an HTML report.
+demo: $(STAMP)
+	$(BIN)/workbench compare $(DATA) $(if $(SPLIT),--split $(SPLIT),) --estimators default,PeopleCountOnnxPlugin \
+		--plugins-dir plugins --active people_count_onnx.plugin --out reports/demo
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
