@@ -11,6 +11,7 @@ from ._host import host_loop, on_host, on_host_loop
 from ._middleware import observe_middleware
 from ._monitoring import MonitoringDispatcher
 from ._plugin_routes import add_plugin_routes
+from ._route_table import RouteTable
 from ._state import STATE, ServerState
 
 logger = logging.getLogger("workbench.server")
@@ -42,6 +43,7 @@ def build_app(
         raise ValueError(f"service_name must be a non-empty string, got {service_name!r}")
     state = ServerState(
         wb=wb,
+        routes=RouteTable(wb),
         service_name=service_name,
         max_body_size=max_body_size,
         allow_estimator_switching=bool(allow_estimator_switching),

@@ -22,7 +22,6 @@ _VALID_REQUEST_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:,-]{0,127}")
 UNMATCHED_ROUTE = "<unmatched>"
 
 
-
 def request_id_of(request: web.Request) -> str:
     incoming = request.headers.get(REQUEST_ID_HEADER)
     if incoming is not None and _VALID_REQUEST_ID.fullmatch(incoming):
@@ -71,8 +70,8 @@ def observe_middleware(state: ServerState) -> Callable[[web.Request, Handler], A
             )
         ]
         if status >= 400:
-            if error_code is None:
-                error_code = ErrorCode.PLUGIN_STATUS if exchange.route is not None else ErrorCode.HTTP_ERROR
+            if error_code is None:  # only a plugin route answers an error status without raising
+                error_code = ErrorCode.PLUGIN_STATUS
             points.append(
                 MonitoringPoint(
                     "error",

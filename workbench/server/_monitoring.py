@@ -1,11 +1,12 @@
 """Delivering the server's monitoring points to the event plugins, off the request's path.
 
-A request only appends its points to a queue; each listening plugin has its own bounded queue and its own
-delivery task on the host's loop, which hands over a batch when ``batch_size`` points are waiting or
-``batch_interval`` seconds after the first one. A slow plugin therefore delays no response and no other
-plugin: its own queue fills, and points that do not fit are counted as dropped (with a warning) instead of
-growing memory without bound. A failing plugin loses only its own batch (the host logs the error). On
-close, every queue is flushed, each within ``flush_timeout``.
+A request only appends its points to an intake queue. A fan-out task on the host's loop takes them in
+batches (``batch_size`` points, or whatever came within ``batch_interval`` seconds of the first one),
+looks up the ``monitoring_event`` listeners once per batch, and hands the batch to each listener's own
+bounded queue, which its own delivery task empties. A slow plugin therefore delays no response and no
+other plugin: its queue fills, and points that do not fit are counted as dropped (with a warning) instead
+of growing memory without bound. A failing plugin loses only its own batch (the host logs the error). On
+close, the intake and every queue are flushed, each queue within ``flush_timeout``.
 """
 from __future__ import annotations
 
@@ -37,22 +38,20 @@ class _ListenerQueue:
         self.failed_batches = 0
         self._closing = False
         self._wake = asyncio.Event()
-        self._full = asyncio.Event()
         self._last_drop_warning = float("-inf")
         self.task = asyncio.create_task(self._run(), name=f"monitoring delivery to {record.name}")
 
     def offer(self, points: list[MonitoringPoint]) -> None:
         room = self.owner.max_pending - len(self.points)
         if room < len(points):
-            self._drop(len(points) - max(room, 0))
+            self.count_dropped(len(points) - max(room, 0))
             points = points[: max(room, 0)]
         self.points.extend(points)
         if self.points:
             self._wake.set()
-            if len(self.points) >= self.owner.batch_size:
-                self._full.set()
 
-    def _drop(self, count: int) -> None:
+    def count_dropped(self, count: int) -> None:
+        """Count ``count`` points this plugin will never get, warning at most every few seconds."""
         self.dropped += count
         now = time.monotonic()
         if now - self._last_drop_warning >= _DROP_WARNING_INTERVAL:
@@ -65,11 +64,6 @@ class _ListenerQueue:
     async def _run(self) -> None:
         while True:
             await self._wake.wait()
-            if not self._closing and len(self.points) < self.owner.batch_size:
-                self._full.clear()
-                with contextlib.suppress(TimeoutError):
-                    async with asyncio.timeout(self.owner.batch_interval):
-                        await self._full.wait()
             size = min(self.owner.batch_size, len(self.points))
             batch = [self.points.popleft() for _ in range(size)]
             if not self.points:
@@ -87,7 +81,6 @@ class _ListenerQueue:
         """Deliver what is queued (within ``timeout`` seconds), then end the task."""
         self._closing = True
         self._wake.set()
-        self._full.set()
         try:
             async with asyncio.timeout(timeout):
                 await asyncio.shield(self.task)
@@ -135,6 +128,10 @@ class MonitoringDispatcher:
         self.max_pending = max_pending
         self.flush_timeout = flush_timeout
         self.logger = logger or logging.getLogger("workbench.server")
+        self._intake: deque[MonitoringPoint] = deque()
+        self._wake = asyncio.Event()
+        self._full = asyncio.Event()
+        self._fan_out_task: asyncio.Task[None] | None = None
         self._queues: dict[int, _ListenerQueue] = {}
         self._retired: dict[str, dict[str, int]] = {}
         self._closed = False
@@ -152,14 +149,44 @@ class MonitoringDispatcher:
         except RuntimeError:
             running = None
         if running is loop:
-            self._fan_out(points)
+            self._take(points)
         else:
             with contextlib.suppress(RuntimeError):  # the host closed its loop meanwhile: nobody to tell
-                loop.call_soon_threadsafe(self._fan_out, points)
+                loop.call_soon_threadsafe(self._take, points)
 
-    def _fan_out(self, points: list[MonitoringPoint]) -> None:
+    def _take(self, points: list[MonitoringPoint]) -> None:
         if self._closed:
             return
+        room = self.max_pending - len(self._intake)
+        if room < len(points):
+            # The host's loop is too busy to fan out: every listener misses these points.
+            for queue in self._queues.values():
+                queue.count_dropped(len(points) - max(room, 0))
+            points = points[: max(room, 0)]
+        self._intake.extend(points)
+        if self._fan_out_task is None:
+            self._fan_out_task = asyncio.create_task(self._fan_out_loop(), name="monitoring fan-out")
+        self._wake.set()
+        if len(self._intake) >= self.batch_size:
+            self._full.set()
+
+    async def _fan_out_loop(self) -> None:
+        while True:
+            await self._wake.wait()
+            if not self._closed and len(self._intake) < self.batch_size:
+                self._full.clear()
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(self.batch_interval):
+                        await self._full.wait()
+            batch = list(self._intake)
+            self._intake.clear()
+            self._wake.clear()
+            if batch:
+                self._fan_out(batch)
+            if self._closed:
+                return
+
+    def _fan_out(self, points: list[MonitoringPoint]) -> None:
         listeners = self.wb.listeners(MONITORING_EVENT)
         for record in listeners:
             queue = self._queues.get(id(record))
@@ -186,10 +213,15 @@ class MonitoringDispatcher:
         return table
 
     async def aclose(self) -> None:
-        """Flush every queue and end the delivery tasks; later points are ignored. Runs on the host's loop."""
+        """Flush the intake and every queue, end the tasks; later points are ignored. Runs on the host's loop."""
         if self._closing is None:
             self._closed = True
-            self._closing = asyncio.ensure_future(
-                asyncio.gather(*(queue.aclose(self.flush_timeout) for queue in self._queues.values()))
-            )
+            self._closing = asyncio.ensure_future(self._flush())
         await asyncio.shield(self._closing)
+
+    async def _flush(self) -> None:
+        if self._fan_out_task is not None:
+            self._wake.set()
+            self._full.set()
+            await self._fan_out_task
+        await asyncio.gather(*(queue.aclose(self.flush_timeout) for queue in self._queues.values()))

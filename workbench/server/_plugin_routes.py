@@ -1,4 +1,4 @@
-"""Plugin routes: resolved per request from ``wb.routes``, so ``wb.reload`` changes them live.
+"""Plugin routes: resolved per request from the host's plugins, so ``wb.reload`` changes them live.
 
 One catch-all route, registered after the built-in ones, takes every request the built-in routes do not
 match and looks its path up among the routes of the active background plugins. Built-in routes therefore
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from ..plugins import PluginHTTPResponse, Route
+from ..plugins import PluginHTTPResponse
 from ._errors import ApiError, ErrorCode
 from ._host import on_host
 from ._middleware import UNMATCHED_ROUTE
@@ -24,18 +24,11 @@ def add_plugin_routes(app: web.Application) -> None:
     app.router.add_route("*", CATCH_ALL, plugin_route)
 
 
-def find_route(routes: list[Route], path: str) -> Route | None:
-    for route in routes:
-        if route.path == path:
-            return route
-    return None
-
-
 async def plugin_route(request: web.Request) -> web.StreamResponse:
     """Dispatch to the plugin route at the request's path, on the host's loop."""
     state = request.app[STATE]
     exchange = request[EXCHANGE]
-    route = find_route(state.wb.routes, request.path)
+    route = state.routes.find(request.path)
     if route is None:
         exchange.route = f"{request.method}:{UNMATCHED_ROUTE}"
         await _raise_unmatched(request)

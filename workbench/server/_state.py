@@ -8,13 +8,15 @@ from aiohttp import web
 
 from ..host import Workbench
 from ._monitoring import MonitoringDispatcher
+from ._route_table import RouteTable
 
 
 @dataclass
 class ServerState:
-    """The host, the options of ``build_app`` and the monitoring dispatcher of one application."""
+    """The host, the options of ``build_app``, the plugin routes and the monitoring dispatcher of one application."""
 
     wb: Workbench
+    routes: RouteTable
     service_name: str
     max_body_size: int
     allow_estimator_switching: bool
