@@ -16,8 +16,6 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
-
 from workbench.estimators import ModelDescription, OnnxDensityEstimator, get_point_strategy
 from workbench.research.datasets import load_dataset
 from workbench.research.metrics import localisation, localisation_summary

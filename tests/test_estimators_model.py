@@ -14,7 +14,7 @@ import pytest
 from onnx import TensorProto, helper, numpy_helper
 from PIL import Image
 
-from workbench.estimators.model import ModelDescription, ModelDescriptionError, luma, measure_geometry
+from workbench.estimators.model import ModelDescription, ModelDescriptionError, luma, measure_geometry, stack_padded
 
 OPSET = 17
 # The normalisation of the tiny RGB models: a white pixel (255, 255, 255) -> 3 * 255 * SCALE = 1.0 in the
@@ -224,6 +224,22 @@ def test_preprocess_rejects_bad_batches():
         hwc.preprocess(np.zeros((4, 4, 3), np.uint8))
     with pytest.raises(ValueError, match="float64"):
         hwc.preprocess(np.zeros((1, 4, 4, 3)))
+
+
+def test_pad_pixel_normalises_to_about_zero_and_stack_padded():
+    imagenet = ModelDescription(name="x", layout="NCHW", dtype="float32", channels="RGB", scale=1 / 255,
+                                mean=(0.485, 0.456, 0.406), std=(0.229, 0.224, 0.225))
+    np.testing.assert_array_equal(imagenet.pad_pixel, [124, 116, 104])
+    assert np.abs(imagenet.preprocess(np.broadcast_to(imagenet.pad_pixel, (1, 1, 1, 3)).copy())).max() < 0.01
+    gray = ModelDescription(name="x", layout="NCHW", dtype="float32", channels="gray", mean=100.0)
+    np.testing.assert_array_equal(gray.pad_pixel, [100, 100, 100])
+    raw = ModelDescription(name="x", layout="HWC", dtype="uint8", channels="RGB")
+    np.testing.assert_array_equal(raw.pad_pixel, [0, 0, 0])
+    images = random_images(2, 3, 5)
+    batch = stack_padded(list(images), 4, 8, np.array([1, 2, 3], np.uint8))
+    assert batch.shape == (2, 4, 8, 3)
+    np.testing.assert_array_equal(batch[:, :3, :5], images)
+    assert (batch[:, 3] == [1, 2, 3]).all() and (batch[:, :, 5:] == [1, 2, 3]).all()
 
 
 # -- geometry ---------------------------------------------------------------------------------------------

@@ -13,7 +13,7 @@ import numpy as np
 import onnxruntime as ort
 import pytest
 
-from test_estimators_model import make_pool_model
+from test_estimators_model import make_conv_model, make_pool_model, random_images
 from workbench import AppConfig, EstimationTargets, ImageForPeopleEstimation, PeopleCount, Rect, VLImage
 from workbench.estimators import GpuUnavailableWarning, ModelDescription, ModelDescriptionError, OnnxDensityEstimator
 from workbench.estimators.default import DEFAULT_ESTIMATORS, MODELS_DIR_ENV, create_default_people_counter
@@ -108,7 +108,9 @@ def test_same_size_images_share_one_run_and_order_is_kept(estimator):
               dots(64, 96, [])]
     results = estimator.estimate(images)
     assert [r.count for r in results] == [1, 2, 2, 0]
-    assert sorted(shape for shape, _ in spy.runs) == [(1, 3, 32, 32), (3, 3, 64, 96)]
+    # Preprocessing runs in the graph: the session gets uint8 NHWC batches.
+    assert estimator.preprocessing == "graph"
+    assert sorted(shape for shape, _ in spy.runs) == [(1, 32, 32, 3), (3, 64, 96, 3)]
 
 
 def test_max_batch_splits_a_large_group(pool_model):
@@ -140,9 +142,28 @@ def test_static_batch_of_one_runs_per_image(tmp_path):
     try:
         spy = counting(est)
         assert [r.count for r in est.estimate([dots(32, 32, [(3, 3)])] * 2)] == [1, 1]
-        assert [shape for shape, _ in spy.runs] == [(1, 3, 32, 32)] * 2
+        assert [shape for shape, _ in spy.runs] == [(1, 32, 32, 3)] * 2
     finally:
         est.close()
+
+
+@pytest.mark.parametrize("model_kind", ["conv_rgb_normalised", "pool_gray"])
+def test_graph_and_numpy_preprocessing_agree(tmp_path, model_kind):
+    if model_kind == "pool_gray":
+        model = make_pool_model(tmp_path / "g.onnx", channels="gray", description={"scale": 1 / 255, "mean": 0.5})
+    else:
+        model = make_conv_model(tmp_path / "conv.onnx")
+    images = [VLImage(im) for im in random_images(2, 45, 70, seed=4)]
+    requests = [images[0], images[1], (images[0], Rect(3, 5, 33, 29))]
+    graph, numpy_ = OnnxDensityEstimator(model), OnnxDensityEstimator(model, graph_preprocessing=False)
+    try:
+        assert (graph.preprocessing, numpy_.preprocessing) == ("graph", "numpy")
+        for a, b in zip(graph.estimate(requests), numpy_.estimate(requests)):
+            np.testing.assert_allclose(a.densityMap, b.densityMap, rtol=1e-4, atol=1e-5)
+            assert a.count == b.count
+    finally:
+        graph.close()
+        numpy_.close()
 
 
 def test_t2_gives_the_count_without_points(estimator):

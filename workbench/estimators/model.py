@@ -16,12 +16,14 @@ Geometry rules (what ``ModelGeometry`` measures and the estimators rely on):
   batched layouts) and size-1 axes;
 * the map has exactly ``input / stride`` cells along each axis for inputs that are multiples of the stride,
   so map cell ``(i, j)`` covers input pixels ``[j*s, (j+1)*s) x [i*s, (i+1)*s)``;
-* images are zero-padded at the bottom and right to a multiple of the stride before inference. Models differ
+* images are padded at the bottom and right to a multiple of the stride before inference. Models differ
   on other sizes (MCNN floors and silently drops the last partial cell, stride-2 convolutions with padding
   round up, some architectures fail): padding gives every model the same exact cell-to-pixel mapping, keeps
-  heads on the right/bottom edge in the map, and costs nothing for the usual 1024x768 frames. The zero is
-  in model-input units: the mean colour for normalised float models, black for raw-pixel ones, which is
-  also what the convolutions' own zero padding shows the model at every border.
+  heads on the right/bottom edge in the map, and costs nothing for the usual 1024x768 frames. The padding
+  colour (``ModelDescription.pad_pixel``) is the one that normalises to (nearly) zero: the mean colour for
+  normalised models, black for raw-pixel ones, which is what the convolutions' own zero padding shows the
+  model at every border. It is applied to the uint8 pixels, so it is the same whether the normalisation
+  runs in numpy or inside the graph.
 """
 from __future__ import annotations
 
@@ -30,7 +32,7 @@ import math
 import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Sequence
 
 import numpy as np
 
@@ -44,6 +46,7 @@ __all__ = [
     "check_session",
     "luma",
     "measure_geometry",
+    "stack_padded",
 ]
 
 Layout = Literal["NCHW", "NHWC", "HWC"]
@@ -266,6 +269,14 @@ class ModelDescription:
             return (batch, height, width, self.n_channels)
         return (height, width, self.n_channels)
 
+    @property
+    def pad_pixel(self) -> np.ndarray:
+        """The RGB uint8 colour whose model input is closest to zero: the mean colour, black without a mean."""
+        level = np.asarray(self.mean, dtype=np.float64) / self.scale * np.ones(self.n_channels)
+        colour = np.clip(np.rint(level), 0, 255).astype(np.uint8)
+        # A gray (v, v, v) pixel has luma exactly v.
+        return np.repeat(colour, 3) if self.channels == "gray" else colour
+
     def preprocess(self, images: np.ndarray) -> np.ndarray:
         """Turn a uint8 RGB batch ``(N, H, W, 3)`` into the model input (layout, dtype, colour, normalisation).
 
@@ -331,6 +342,17 @@ class ModelDescription:
                 f"must be one number or {self.n_channels} (one per {self.channels} channel), got {len(numbers)}",
             )
         return numbers
+
+
+def stack_padded(images: Sequence[np.ndarray], height: int, width: int, fill: np.ndarray) -> np.ndarray:
+    """Stack same-size uint8 RGB images into ``(N, height, width, 3)``, ``fill`` in the bottom/right margin."""
+    rows, cols = images[0].shape[:2]
+    batch = np.empty((len(images), height, width, 3), dtype=np.uint8)
+    batch[:, rows:] = fill
+    batch[:, :rows, cols:] = fill
+    for index, image in enumerate(images):
+        batch[index, :rows, :cols] = image
+    return batch
 
 
 def _embedded_description(model: Path) -> str | None:

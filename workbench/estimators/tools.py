@@ -18,17 +18,15 @@ from typing import Any
 import numpy as np
 import onnx
 import onnxruntime as ort
-from onnx import TensorProto, helper, numpy_helper
 from onnxruntime.quantization import CalibrationDataReader, CalibrationMethod, QuantFormat, QuantType, quantize_static
 from onnxruntime.quantization.shape_inference import quant_pre_process
 
 from ..sdk import VLImage
-from .model import LUMA_ROUND, LUMA_SHIFT, LUMA_WEIGHTS, ModelDescription, ModelDescriptionError, measure_geometry
+from ._graph import add_preprocessing
+from .model import ModelDescription, ModelDescriptionError, measure_geometry, stack_padded
 
 __all__ = ["quantize_int8", "wrap_preprocessing"]
 
-_PREFIX = "wb_pre_"
-_MIN_OPSET = 13  # Unsqueeze with an axes input, and per-channel QDQ, need opset 13
 
 
 def _load_description(model_path: Path, description: ModelDescription | str | os.PathLike | None) -> ModelDescription:
@@ -60,9 +58,10 @@ def _save(proto: onnx.ModelProto, description: ModelDescription, out_path: Path)
     return ModelDescription.load(out_path.with_suffix(".json"))
 
 
-def _derived(description: ModelDescription, out_path: Path, **changes: Any) -> ModelDescription:
+def _renamed(description: ModelDescription, out_path: Path) -> ModelDescription:
+    """The description of a model written to ``out_path``: named after the file."""
     fields = description.to_dict()
-    fields.update(name=out_path.stem, **changes)
+    fields.update(name=out_path.stem)
     return ModelDescription.from_dict(fields, source=str(out_path.with_suffix(".json")))
 
 
@@ -89,88 +88,9 @@ def wrap_preprocessing(
     source = _check_model_file(model_path)
     out = Path(out_path)
     desc = _load_description(source, description)
-    if desc.layout == "HWC" and batched:
-        raise ValueError(f"{source} takes one image at a time (layout HWC); it cannot be wrapped with batched=True")
-    if desc.layout == ("NHWC" if batched else "HWC") and desc.dtype == "uint8" and desc.channels == "RGB":
-        raise ModelDescriptionError(f"{source} already takes RGB uint8 pixels in layout {desc.layout}; nothing to wrap")
     proto = onnx.load(str(source))
-    opset = next((o.version for o in proto.opset_import if o.domain in ("", "ai.onnx")), 0)
-    if opset < _MIN_OPSET:
-        raise ValueError(
-            f"{source} uses opset {opset}; wrapping needs opset >= {_MIN_OPSET}: convert it first with "
-            f"onnx.version_converter.convert_version(model, {_MIN_OPSET})"
-        )
-    graph = proto.graph
-    original = next((i for i in graph.input if i.name == desc.input), None)
-    if original is None:
-        raise ModelDescriptionError(
-            f"{desc.source}: field 'input' is {desc.input!r}, but {source} has input(s) "
-            f"{', '.join(i.name for i in graph.input)}"
-        )
-    inner = _PREFIX + "model_input"
-    for node in graph.node:
-        node.input[:] = [inner if name == desc.input else name for name in node.input]
-    nodes, initializers = _preprocessing_nodes(desc, batched, desc.input, inner)
-    graph.input.remove(original)
-    dims = ["batch", "height", "width", 3] if batched else ["height", "width", 3]
-    graph.input.insert(0, helper.make_tensor_value_info(desc.input, TensorProto.UINT8, dims))
-    graph.initializer.extend(initializers)
-    # Prepending keeps the node list topologically sorted, as ONNX requires.
-    body = list(graph.node)
-    del graph.node[:]
-    graph.node.extend([*nodes, *body])
-    wrapped = _derived(desc, out, layout="NHWC" if batched else "HWC", dtype="uint8", channels="RGB", scale=1.0, mean=0.0, std=1.0)
-    return _save(proto, wrapped, out)
-
-
-def _preprocessing_nodes(
-    desc: ModelDescription, batched: bool, image: str, result: str
-) -> tuple[list[onnx.NodeProto], list[onnx.TensorProto]]:
-    """Nodes from the uint8 ``[N,]H,W,3`` input ``image`` to the model's input ``result``."""
-    nodes: list[onnx.NodeProto] = []
-    inits: list[onnx.TensorProto] = []
-    counter = iter(range(1000))
-
-    def const(value: np.ndarray) -> str:
-        name = f"{_PREFIX}c{next(counter)}"
-        inits.append(numpy_helper.from_array(value, name))
-        return name
-
-    def op(kind: str, inputs: list[str], **attrs: Any) -> str:
-        name = f"{_PREFIX}{kind.lower()}{next(counter)}"
-        nodes.append(helper.make_node(kind, inputs, [name], name=name, **attrs))
-        return name
-
-    x = image
-    if not batched and desc.batched:
-        x = op("Unsqueeze", [x, const(np.array([0], np.int64))])
-    channels_first = desc.layout == "NCHW"
-    if desc.channels == "RGB" and channels_first:
-        # Transposing uint8 moves a quarter of the bytes that transposing the float tensor would.
-        x = op("Transpose", [x], perm=[0, 3, 1, 2])
-    if desc.dtype == "float32" or desc.channels == "gray":
-        x = op("Cast", [x], to=TensorProto.FLOAT)
-    if desc.channels == "gray":
-        weights = np.array(LUMA_WEIGHTS, np.float32).reshape(3, 1)
-        x = op("MatMul", [x, const(weights)])
-        x = op("Add", [x, const(np.array(LUMA_ROUND, np.float32))])
-        x = op("Mul", [x, const(np.array(1.0 / LUMA_SHIFT, np.float32))])
-        x = op("Floor", [x])
-        if channels_first:
-            x = op("Transpose", [x], perm=[0, 3, 1, 2])
-    if desc.dtype == "float32":
-        gain = desc.scale / np.asarray(desc.std, np.float64) * np.ones(desc.n_channels)
-        bias = np.asarray(desc.mean, np.float64) / np.asarray(desc.std, np.float64) * np.ones(desc.n_channels)
-        shape = (desc.n_channels, 1, 1) if channels_first else (desc.n_channels,)
-        # The identity normalisation (raw-pixel models like MCNN) adds no nodes.
-        if np.any(gain != 1.0):
-            x = op("Mul", [x, const(gain.astype(np.float32).reshape(shape))])
-        if np.any(bias != 0.0):
-            x = op("Sub", [x, const(bias.astype(np.float32).reshape(shape))])
-    else:
-        x = op("Cast", [x], to=TensorProto.UINT8) if desc.channels == "gray" else x
-    nodes.append(helper.make_node("Identity", [x], [result], name=f"{_PREFIX}output"))
-    return nodes, inits
+    wrapped = add_preprocessing(proto, desc, batched=batched, model=str(source))
+    return _save(proto, _renamed(wrapped, out), out)
 
 
 # -- int8 --------------------------------------------------------------------------------------------------
@@ -197,13 +117,8 @@ class _Calibration(CalibrationDataReader):
     def _feeds(self) -> Iterator[dict[str, np.ndarray]]:
         for index, item in enumerate(self._images):
             pixels = _image_array(item, index)
-            tensor = self._desc.preprocess(pixels[np.newaxis])
-            height, width = pixels.shape[:2]
-            padded_h, padded_w = self._padded(height, width)
-            padding = [(0, 0)] * tensor.ndim
-            _, h_axis, w_axis = self._desc.axes
-            padding[h_axis], padding[w_axis] = (0, padded_h - height), (0, padded_w - width)
-            yield {self._desc.input: np.pad(tensor, padding)}
+            batch = stack_padded([pixels], *self._padded(*pixels.shape[:2]), self._desc.pad_pixel)
+            yield {self._desc.input: self._desc.preprocess(batch)}
 
     def get_next(self) -> dict[str, np.ndarray] | None:
         if self._iter is None:
@@ -272,4 +187,4 @@ def quantize_int8(
             calibrate_method=CalibrationMethod.MinMax,
         )
         proto = onnx.load(str(quantized))
-    return _save(proto, _derived(desc, out), out)
+    return _save(proto, _renamed(desc, out), out)
