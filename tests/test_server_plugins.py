@@ -18,7 +18,8 @@ ROUTES = """
         async def post(self, request):
             return self.response(body={
                 "method": request.method, "path": request.path, "query": dict(request.query),
-                "header": request.headers.get("X-Probe"), "json": request.json, "text": await request.text(),
+                "header": request.headers.get("X-Probe"), "text": await request.text(),
+                "json": request.json if request.content_type == "application/json" or not request.body else "-",
                 "raw": len(await request.read()), "body": len(request.body), "request_id": request.request_id,
                 "content_type": request.content_type,
             })
@@ -109,6 +110,8 @@ async def test_the_request_object(routes_client):
         "method": "POST", "path": "/echo", "query": {"a": "1", "b": "two"}, "header": "probe", "json": {"x": [1, 2]},
         "text": '{"x": [1, 2]}', "raw": 13, "body": 13, "request_id": "req-42", "content_type": "application/json",
     }
+    latin = await routes_client.post("/echo", data="é".encode("latin-1"), headers={"Content-Type": "text/plain; charset=latin-1"})
+    assert (await latin.json())["content_type"] == "text/plain" and "é" in (await latin.json())["text"]
     empty = await (await routes_client.post("/echo")).json()
     assert (empty["json"], empty["body"]) == (None, 0)
     put = await routes_client.put("/echo", json={"name": "n"})

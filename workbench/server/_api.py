@@ -4,7 +4,7 @@ from __future__ import annotations
 import asyncio
 import json
 import math
-from typing import Any
+from typing import Any, Awaitable, Callable
 
 from aiohttp import web
 
@@ -18,15 +18,6 @@ from ._state import EXCHANGE, STATE, ServerState
 # worker thread adds about half of one to every request. Larger photos (a 1080p JPEG takes ~90 ms) would
 # stall every other request and background plugin on the loop, so they are decoded in a worker thread.
 _INLINE_DECODE_MAX = 64 * 1024
-
-
-def add_routes(app: web.Application) -> None:
-    app.router.add_get("/health", health)
-    app.router.add_get("/plugins", plugins)
-    app.router.add_get("/estimators", estimators)
-    app.router.add_post("/estimators/{broker}/estimate", estimate)
-    app.router.add_put("/estimators/{broker}", switch_estimator)
-    app.router.add_post("/estimators/{broker}", switch_estimator)
 
 
 async def health(request: web.Request) -> web.Response:
@@ -127,6 +118,17 @@ async def switch_estimator(request: web.Request) -> web.Response:
         "choices": state.wb.estimator_choices[broker],
         "request_id": request[EXCHANGE].request_id,
     })
+
+
+# (method, path, handler); GET routes answer HEAD too.
+BUILT_IN_ROUTES: list[tuple[str, str, Callable[[web.Request], Awaitable[web.Response]]]] = [
+    ("GET", "/health", health),
+    ("GET", "/plugins", plugins),
+    ("GET", "/estimators", estimators),
+    ("POST", "/estimators/{broker}/estimate", estimate),
+    ("PUT", "/estimators/{broker}", switch_estimator),
+    ("POST", "/estimators/{broker}", switch_estimator),
+]
 
 
 def _known_broker(state: ServerState, broker: str) -> str:

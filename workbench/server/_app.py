@@ -6,11 +6,11 @@ import logging
 from aiohttp import web
 
 from ..host import Workbench
-from ._api import add_routes
+from ._api import BUILT_IN_ROUTES
 from ._host import host_loop, on_host, on_host_loop
-from ._middleware import observe_middleware
+from ._observe import UNMATCHED_ROUTE, observed
 from ._monitoring import MonitoringDispatcher
-from ._plugin_routes import add_plugin_routes
+from ._plugin_routes import CATCH_ALL, plugin_route
 from ._route_table import RouteTable
 from ._state import STATE, ServerState
 
@@ -50,10 +50,15 @@ def build_app(
         monitoring=MonitoringDispatcher(wb, logger=logger),
         logger=logger,
     )
-    app = web.Application(client_max_size=max_body_size, middlewares=[observe_middleware(state)])
+    app = web.Application(client_max_size=max_body_size)
     app[STATE] = state
-    add_routes(app)
-    add_plugin_routes(app)
+    for method, path, handler in BUILT_IN_ROUTES:
+        if method == "GET":
+            app.router.add_get(path, observed(state, handler, path))
+        else:
+            app.router.add_route(method, path, observed(state, handler, path))
+    # Registered last, so that it only takes what no built-in route matches.
+    app.router.add_route("*", CATCH_ALL, observed(state, plugin_route, UNMATCHED_ROUTE))
     app.on_startup.append(_on_startup)
     app.on_cleanup.append(_on_cleanup)
     return app

@@ -12,16 +12,10 @@ from aiohttp import web
 from ..plugins import PluginHTTPResponse
 from ._errors import ApiError, ErrorCode
 from ._host import on_host
-from ._middleware import UNMATCHED_ROUTE
 from ._request import BadRequestBody, PluginRequest
 from ._state import EXCHANGE, STATE
 
 CATCH_ALL = "/{plugin_route_path:.*}"
-
-
-def add_plugin_routes(app: web.Application) -> None:
-    """Register the catch-all route; call it after every built-in route."""
-    app.router.add_route("*", CATCH_ALL, plugin_route)
 
 
 async def plugin_route(request: web.Request) -> web.StreamResponse:
@@ -30,9 +24,7 @@ async def plugin_route(request: web.Request) -> web.StreamResponse:
     exchange = request[EXCHANGE]
     route = state.routes.find(request.path)
     if route is None:
-        exchange.route = f"{request.method}:{UNMATCHED_ROUTE}"
-        await _raise_unmatched(request)
-    assert route is not None
+        raise await _unmatched(request)
     exchange.route = f"{request.method}:{route.path}"
     if request.method.lower() not in route.methods:
         allowed = ", ".join(sorted(m.upper() for m in route.methods))
@@ -60,19 +52,20 @@ async def plugin_route(request: web.Request) -> web.StreamResponse:
         ) from error
 
 
-async def _raise_unmatched(request: web.Request) -> None:
+async def _unmatched(request: web.Request) -> ApiError:
     """404, or 405 naming the methods of the built-in route at this path."""
     allowed: set[str] = set()
     for resource in request.app.router.resources():
-        if all(route.handler is not plugin_route for route in resource):
-            allowed |= (await resource.resolve(request))[1]
+        match, methods = await resource.resolve(request)
+        if match is None:  # the catch-all matches; a built-in resource at this path lists its methods
+            allowed |= methods
     if allowed:
-        methods = ", ".join(sorted(allowed))
-        raise ApiError(
-            405, ErrorCode.METHOD_NOT_ALLOWED, f"{request.method} is not allowed on {request.path}; allowed: {methods}",
-            headers={"Allow": methods},
+        listed = ", ".join(sorted(allowed))
+        return ApiError(
+            405, ErrorCode.METHOD_NOT_ALLOWED, f"{request.method} is not allowed on {request.path}; allowed: {listed}",
+            headers={"Allow": listed},
         )
-    raise ApiError(404, ErrorCode.NOT_FOUND, f"no route at {request.path}; GET /plugins lists the plugin routes")
+    return ApiError(404, ErrorCode.NOT_FOUND, f"no route at {request.path}; GET /plugins lists the plugin routes")
 
 
 def to_web_response(answer: PluginHTTPResponse) -> web.Response:

@@ -10,6 +10,7 @@ from typing import Any
 
 from aiohttp import web
 from multidict import CIMultiDictProxy, MultiDictProxy
+from yarl import URL
 
 from ._errors import ApiError, ErrorCode
 
@@ -35,6 +36,7 @@ class PluginRequest:
         body: the raw body as ``bytes`` (``b""`` when there is none).
         content_type: the media type of the body (``"application/json"``), without parameters.
         charset: the charset of the body, or ``None``.
+        url: the request's relative URL (a ``yarl.URL``).
         request_id: the request's id, also sent back as the ``X-Request-Id`` header.
         remote: the client's address.
 
@@ -46,31 +48,22 @@ class PluginRequest:
     lets it through.
     """
 
-    __slots__ = ("method", "path", "query_string", "query", "headers", "body", "content_type", "charset",
-                 "request_id", "remote", "_json")
+    __slots__ = ("method", "url", "headers", "body", "request_id", "remote", "_json")
 
     def __init__(
         self,
         *,
         method: str,
-        path: str,
-        query_string: str,
-        query: MultiDictProxy[str],
+        url: URL,
         headers: CIMultiDictProxy[str],
         body: bytes,
-        content_type: str,
-        charset: str | None,
         request_id: str,
         remote: str | None,
     ) -> None:
         self.method = method
-        self.path = path
-        self.query_string = query_string
-        self.query = query
+        self.url = url
         self.headers = headers
         self.body = body
-        self.content_type = content_type
-        self.charset = charset
         self.request_id = request_id
         self.remote = remote
         self._json: Any = _UNSET
@@ -78,18 +71,37 @@ class PluginRequest:
     @classmethod
     def from_aiohttp(cls, request: web.BaseRequest, body: bytes, request_id: str) -> "PluginRequest":
         """Copy what a handler may need from an aiohttp request whose body has been read."""
+        # The URL and headers are immutable, so the query and content type are parsed only when asked for.
         return cls(
-            method=request.method,
-            path=request.path,
-            query_string=request.query_string,
-            query=request.query,
-            headers=request.headers,
-            body=body,
-            content_type=request.content_type,
-            charset=request.charset,
-            request_id=request_id,
+            method=request.method, url=request.rel_url, headers=request.headers, body=body, request_id=request_id,
             remote=request.remote,
         )
+
+    @property
+    def path(self) -> str:
+        return self.url.path
+
+    @property
+    def query_string(self) -> str:
+        return self.url.query_string
+
+    @property
+    def query(self) -> MultiDictProxy[str]:
+        return self.url.query
+
+    @property
+    def content_type(self) -> str:
+        """The media type of the body without parameters; ``application/octet-stream`` when not given."""
+        media_type = self.headers.get("Content-Type", "").split(";", 1)[0].strip().lower()
+        return media_type or "application/octet-stream"
+
+    @property
+    def charset(self) -> str | None:
+        for parameter in self.headers.get("Content-Type", "").split(";")[1:]:
+            name, _, value = parameter.partition("=")
+            if name.strip().lower() == "charset":
+                return value.strip().strip('"') or None
+        return None
 
     async def read(self) -> bytes:
         """The raw body (aiohttp's ``await request.read()``)."""

@@ -1,6 +1,11 @@
-"""The outer middleware: request ids, JSON errors, the body-size check and the monitoring points."""
+"""What every route does around its handler: request ids, JSON errors, the body-size check, monitoring points.
+
+It wraps each handler rather than being an aiohttp middleware: an application with middlewares runs
+aiohttp's middleware chain, a context manager included, on every request, while a wrapper is one call.
+"""
 from __future__ import annotations
 
+import functools
 import re
 import time
 import uuid
@@ -18,7 +23,7 @@ REQUEST_ID_HEADER = "X-Request-Id"
 # An incoming id is echoed when it is short and plain (a uuid, hex, or the service's "timestamp,uuid"), so
 # it can be logged and correlated safely; anything else is replaced by a new one.
 _VALID_REQUEST_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:,-]{0,127}")
-# The route tag of requests that matched no route: one constant, so scanners cannot create endless series.
+# The route template of requests that matched no route: one constant, so scanners cannot create endless series.
 UNMATCHED_ROUTE = "<unmatched>"
 
 
@@ -29,11 +34,15 @@ def request_id_of(request: web.Request) -> str:
     return uuid.uuid4().hex
 
 
-def observe_middleware(state: ServerState) -> Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]:
-    """The middleware that turns every outcome into a response with an id and a monitoring point."""
+def observed(state: ServerState, handler: Handler, template: str) -> Handler:
+    """``handler``, turning every outcome into a response with an id and a monitoring point.
 
-    @web.middleware
-    async def observe(request: web.Request, handler: Handler) -> web.StreamResponse:
+    ``template`` is the route of the monitoring points (``/estimators/{broker}``); a plugin route sets its
+    own path instead, in ``request[EXCHANGE].route``.
+    """
+
+    @functools.wraps(handler)
+    async def observe(request: web.Request) -> web.StreamResponse:
         started = time.perf_counter()
         event_time = time.time()
         exchange = Exchange(request_id_of(request))
@@ -60,7 +69,8 @@ def observe_middleware(state: ServerState) -> Callable[[web.Request, Handler], A
             response = error_response(500, "internal server error; the server log has the details", exchange.request_id)
         response.headers[REQUEST_ID_HEADER] = exchange.request_id
         status = response.status
-        tags = {"service": state.service_name, "route": _route_tag(request, exchange), "status_code": status}
+        route = exchange.route or f"{request.method}:{template}"
+        tags = {"service": state.service_name, "route": route, "status_code": status}
         points = [
             MonitoringPoint(
                 "request",
@@ -84,15 +94,6 @@ def observe_middleware(state: ServerState) -> Callable[[web.Request, Handler], A
         return response
 
     return observe
-
-
-def _route_tag(request: web.Request, exchange: Exchange) -> str:
-    if exchange.route is not None:
-        return exchange.route
-    resource = request.match_info.route.resource
-    if resource is None:  # the router's own errors; the catch-all route leaves none for it
-        return f"{request.method}:{UNMATCHED_ROUTE}"
-    return f"{request.method}:{resource.canonical}"
 
 
 def _too_large(size: int, limit: int) -> str:
