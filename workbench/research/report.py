@@ -182,7 +182,7 @@ class ComparisonReport:
             for name in self.estimators:
                 ax = _axes((7, 1.5 + 0.3 * shown))
                 figures[f"ranked_errors_{_safe(name)}"] = plot_ranked_errors(names, true, preds[name], ax=ax, top=shown)
-                ax.set_title(f"{name}: {ax.get_title()}")  # the plot does not know whose errors it ranks
+                ax.set_title(f"{name}\n{ax.get_title()}")  # the plot does not know whose errors it ranks
         worst = self.worst_images(grid_images)
         grid = _new_figure((3.0 * len(self.estimators) + 1.0, 2.4 * len(worst) + 0.5))
         figures["estimator_grid"] = plot_estimator_grid(
