@@ -25,7 +25,8 @@ from PIL import Image
 from workbench.training.data import normalise, read_points, split_files
 
 BUNDLED_DESCRIPTIONS = Path(__file__).resolve().parents[2] / "models"
-PIL_MODES = {"RGB": "RGB", "BGR": "RGB", "L": "L"}
+# Description channel names (those of workbench.estimators) -> Pillow modes; "gray" is ITU-R 601 luma.
+PIL_MODES = {"RGB": "RGB", "gray": "L"}
 
 
 def find_description(spec: str, descriptions_dir: Path = BUNDLED_DESCRIPTIONS) -> tuple[Path, dict[str, Any]]:
@@ -50,8 +51,6 @@ def preprocess(image: Image.Image, description: dict[str, Any]) -> np.ndarray:
     pixels = np.asarray(image.convert(PIL_MODES[channels]))
     if pixels.ndim == 2:
         pixels = pixels[..., None]
-    if channels == "BGR":
-        pixels = pixels[..., ::-1]
     array = normalise(
         pixels,
         float(description.get("scale", 1.0)),

@@ -1,0 +1,88 @@
+"""The training script of the default model, its export, and the bundled ``models/wbcount`` files."""
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+import pytest
+
+from workbench.training.data import render_density, synthetic_samples
+from workbench.training.evaluate import evaluate_model, find_description, load_images, preprocess
+
+# The card's test-split MAE of the bundled model plus a margin for onnxruntime/numeric drift across
+# machines; read from the card so the two cannot disagree silently.
+MAE_MARGIN = 0.5
+
+
+def _session(path: Path) -> ort.InferenceSession:
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = 2
+    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+
+
+def test_density_ground_truth_keeps_the_count() -> None:
+    points = np.array([[0.0, 0.0], [100.0, 50.0], [255.0, 191.0], [3.5, 180.0]], np.float32)
+    density = render_density(points, (24, 32), stride=8, sigma=1.0)
+    assert density.shape == (24, 32)
+    assert density.sum() == pytest.approx(4.0, abs=1e-4)
+
+
+def test_train_two_steps_on_synthetic_data_and_export(tmp_path: Path) -> None:
+    pytest.importorskip("torch", reason="training needs the optional extra: pip install -e '.[train]'")
+    from workbench.training import main
+
+    status = main(["--synthetic", "--max-steps", "2", "--batch-size", "2", "--crop", "128",
+                   "--out", str(tmp_path), "--name", "tiny", "--threads", "2"])
+    assert status == 0
+    onnx_path, description_path = tmp_path / "tiny.onnx", tmp_path / "tiny.json"
+    description = json.loads(description_path.read_text())
+    assert description["input"] == "image" and description["output"] == "density"
+    assert description["channels"] == "RGB" and description["layout"] == "NCHW"
+
+    session = _session(onnx_path)
+    image = synthetic_samples(1, size=(200, 144), seed=3)[0].image
+    (density,) = session.run(None, {"image": preprocess(image, description)})
+    # Dynamic height/width: a size never seen in training still maps at the recorded stride.
+    assert density.shape == (1, 1, 144 // description["stride"], 200 // description["stride"])
+    assert np.isfinite(density.sum())
+
+
+def test_bundled_model_counts_a_synthetic_image(repo_root: Path) -> None:
+    model_path, description = find_description(str(repo_root / "models" / "wbcount.onnx"))
+    assert description["name"] == "wbcount"
+    session = _session(model_path)
+    assert [i.name for i in session.get_inputs()] == [description["input"]]
+    image = synthetic_samples(1, size=(512, 384), seed=1)[0].image
+    (density,) = session.run([description["output"]], {description["input"]: preprocess(image, description)})
+    assert density.shape == (1, 1, 384 // 8, 512 // 8)
+    count = float(density.sum())
+    assert np.isfinite(count) and 0 < count < 200
+
+
+def test_train_without_torch_says_how_to_install(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:
+    import builtins
+
+    from workbench.training import main
+
+    real_import = builtins.__import__
+
+    def no_torch(name: str, *args, **kwargs):
+        if name == "torch" or name.startswith("torch."):
+            raise ImportError("No module named 'torch'")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_torch)
+    assert main(["--synthetic", "--max-steps", "1"]) == 2
+    assert "pip install -e '.[train]'" in capsys.readouterr().err
+
+
+@pytest.mark.shared
+def test_bundled_model_mae_on_crowd_mini_test_split(repo_root: Path, crowd_mini: Path) -> None:
+    card = (repo_root / "models" / "MODEL_CARD.md").read_text()
+    card_mae = float(re.search(r"\| wbcount\.onnx \| ([0-9.]+) \|", card).group(1))
+    result = evaluate_model(str(repo_root / "models" / "wbcount.onnx"), load_images(crowd_mini, "test"), repeats=1)
+    assert result.stride == 8
+    assert result.mae <= card_mae + MAE_MARGIN
