@@ -42,7 +42,7 @@ import threading
 import time
 import urllib.request
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 PAGE = os.sysconf("SC_PAGE_SIZE")
@@ -291,7 +291,6 @@ def main() -> int:
     from workbench import Workbench
     from workbench.server import start_server
 
-    factories = DEFAULT_ESTIMATORS
     image = small_png()
     started = time.perf_counter()
     print(f"estimators: numpy bright-pixel counters; image: 160x120 PNG, {len(image)} bytes; cores: {os.cpu_count()}")
@@ -300,10 +299,10 @@ def main() -> int:
         folder = plugins_folder(Path(tmp))
         client = Client()
         bare = BareServer()
-        plain = Workbench(folder, ["loop_watch.plugin"], default_estimators=factories).start()
+        plain = Workbench(folder, ["loop_watch.plugin"], default_estimators=DEFAULT_ESTIMATORS).start()
         monitored = Workbench(
             folder, ["loop_watch.plugin", "request_stats.plugin", "point_counter.plugin", "bright_spots.plugin"],
-            default_estimators=factories,
+            default_estimators=DEFAULT_ESTIMATORS,
         ).start()
         try:
             plain_server = start_server(plain)

@@ -7,7 +7,7 @@ from aiohttp import web
 
 from ..host import Workbench
 from ._api import BUILT_IN_ROUTES
-from ._host import host_loop, on_host, on_host_loop
+from ._host import on_host
 from ._observe import UNMATCHED_ROUTE, observed
 from ._monitoring import MonitoringDispatcher
 from ._plugin_routes import CATCH_ALL, plugin_route
@@ -72,10 +72,7 @@ async def _on_startup(app: web.Application) -> None:
 
 async def _on_cleanup(app: web.Application) -> None:
     state = app[STATE]
-    if on_host_loop(state.wb):
-        await state.monitoring.aclose()
-    elif host_loop(state.wb) is not None:
-        try:
-            await on_host(state.wb, state.monitoring.aclose())
-        except RuntimeError:
-            pass  # the host closed meanwhile; its own cleanup flushed the queues
+    try:
+        await on_host(state.wb, state.monitoring.aclose())
+    except RuntimeError:
+        pass  # the host is closed: its own cleanup flushed the queues

@@ -15,7 +15,6 @@ import contextlib
 import logging
 import time
 from collections import deque
-from typing import Any
 
 from ..host import PluginRecord, Workbench
 from ..plugins import MONITORING_EVENT, MonitoringPoint
