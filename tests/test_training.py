@@ -79,6 +79,15 @@ def test_train_without_torch_says_how_to_install(monkeypatch: pytest.MonkeyPatch
     assert "pip install -e '.[train]'" in capsys.readouterr().err
 
 
+def test_train_on_a_folder_without_the_layout_fails_cleanly(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    pytest.importorskip("torch", reason="training needs the optional extra: pip install -e '.[train]'")
+    from workbench.training import main
+
+    assert main(["--data", str(tmp_path), "--out", str(tmp_path / "out")]) == 2
+    assert "images/ and points/" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+
+
 @pytest.mark.shared
 def test_bundled_model_mae_on_crowd_mini_test_split(repo_root: Path, crowd_mini: Path) -> None:
     card = (repo_root / "models" / "MODEL_CARD.md").read_text()

@@ -76,7 +76,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.synthetic:
         samples = synthetic_samples(12, seed=args.seed)
     else:
-        samples = load_split(args.data, "train")
+        try:
+            samples = load_split(args.data, "train")
+        except FileNotFoundError as error:
+            print(error, file=sys.stderr)
+            return 2
     rng = np.random.default_rng(args.seed)
     order = rng.permutation(len(samples))
     val = [samples[i] for i in sorted(order[: args.val])]
