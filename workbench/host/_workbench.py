@@ -8,7 +8,7 @@ import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Any, Awaitable, Callable, Iterable, Mapping, Sequence
+from typing import Any, Awaitable, Callable, Coroutine, Iterable, Mapping, Sequence, TypeVar
 
 from ..plugins import (
     AppConfig,
@@ -34,6 +34,7 @@ from ._loop import LoopThread
 from ._records import ACTIVE, CLOSED, FAILED, PluginRecord, PluginTable
 
 DefaultEstimatorFactory = Callable[[AppConfig], Any]
+T = TypeVar("T")
 
 # Plugin module names any host in this process imported; another host may reuse a name for other files.
 _MODULES_LOADED_BY_HOSTS: set[str] = set()
@@ -172,6 +173,16 @@ class Workbench:
     def loop(self) -> asyncio.AbstractEventLoop:
         """The host's event loop, where plugins, estimators and the embedded server run."""
         return self._loop.loop
+
+    async def run_on_host(self, coro: Coroutine[Any, Any, T]) -> T:
+        """Await ``coro`` on the host's loop from async code on any loop (plugins' state lives there).
+
+        Cancelling the caller cancels the coroutine too.
+        """
+        if self._state not in ("running", "closing"):
+            coro.close()
+            raise RuntimeError(f"the Workbench is {self._state}: its plugins and estimators are not running")
+        return await self._loop.arun(coro)
 
     def add_cleanup(self, callback: Callable[[], Awaitable[None]]) -> None:
         """Run ``await callback()`` on the host's loop when it closes, before the plugins close."""

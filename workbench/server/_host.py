@@ -33,10 +33,7 @@ def on_host_loop(wb: Workbench) -> bool:
 
 async def on_host(wb: Workbench, coro: Coroutine[Any, Any, T]) -> T:
     """Await ``coro`` on the host's loop; cancelling the caller cancels it there too."""
-    loop = host_loop(wb)
-    if loop is None:
+    if host_loop(wb) is None:
         coro.close()
         raise RuntimeError("the Workbench is closed: its plugins and estimators are gone")
-    if asyncio.get_running_loop() is loop:
-        return await coro
-    return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(coro, loop))
+    return await wb.run_on_host(coro)
