@@ -102,7 +102,8 @@ def test_fractional_detect_area_offset_uses_the_crop_pixels(estimator):
     np.testing.assert_array_equal(result.pointsArray, [[42.0, 22.0]])
 
 
-def test_same_size_images_share_one_run_and_order_is_kept(estimator):
+def test_same_size_images_share_one_run_and_order_is_kept(pool_model):
+    estimator = OnnxDensityEstimator(pool_model, parallel_runs=1)
     spy = counting(estimator)
     images = [dots(64, 96, [(8, 8)] * 1), dots(32, 32, [(1, 1), (20, 20)]), dots(64, 96, [(8, 8), (60, 40)]),
               dots(64, 96, [])]
@@ -111,10 +112,24 @@ def test_same_size_images_share_one_run_and_order_is_kept(estimator):
     # Preprocessing runs in the graph: the session gets uint8 NHWC batches.
     assert estimator.preprocessing == "graph"
     assert sorted(shape for shape, _ in spy.runs) == [(1, 32, 32, 3), (3, 64, 96, 3)]
+    estimator.close()
+
+
+def test_parallel_runs_split_a_group_between_workers(pool_model):
+    est = OnnxDensityEstimator(pool_model, parallel_runs=2)
+    try:
+        assert est.parallel_runs == 2
+        spy = counting(est)
+        images = [dots(32, 32, [(i, i), (20, 20)][: i % 3]) for i in range(5)]
+        assert [r.count for r in est.estimate(images)] == [i % 3 for i in range(5)]
+        assert sorted(shape[0] for shape, _ in spy.runs) == [2, 3]
+        assert len({thread for _, thread in spy.runs}) <= 2
+    finally:
+        est.close()
 
 
 def test_max_batch_splits_a_large_group(pool_model):
-    est = OnnxDensityEstimator(pool_model, max_batch=2)
+    est = OnnxDensityEstimator(pool_model, max_batch=2, parallel_runs=1)
     try:
         spy = counting(est)
         est.estimate([dots(32, 32, [(3, 3)])] * 5)
@@ -244,6 +259,8 @@ def test_load_errors(tmp_path, pool_model):
         OnnxDensityEstimator(pool_model, device_class="tpu")
     with pytest.raises(ValueError, match="max_batch"):
         OnnxDensityEstimator(pool_model, max_batch=0)
+    with pytest.raises(ValueError, match="parallel_runs"):
+        OnnxDensityEstimator(pool_model, parallel_runs=0)
     with pytest.raises(ValueError, match="unknown point strategy"):
         OnnxDensityEstimator(pool_model, points="centroids")
 

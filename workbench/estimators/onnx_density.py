@@ -3,12 +3,15 @@
 It honours the service's estimator contract (``EstimatorBase``) and so can be the workbench's default
 estimator or be wrapped in a replacement plugin. How it works, and why:
 
-* **Batching.** Images (or detect areas) of one size are stacked into one ``session.run`` (up to
-  ``max_batch`` at a time): one run of N images costs less than N runs, and the host hands the estimator a
-  whole request at once. HWC models (one image per run) and models with a static batch of 1 run per image.
-* **Off the loop.** All the work of a call (stacking, normalising, inference, point finding) runs in one
-  dedicated worker thread, so the host's event loop keeps serving while a batch is computed, and calls on
-  one estimator are serialised: concurrent runs on the same CPU cores only contend with each other.
+* **Batching and parallel runs.** Images (or detect areas) of one size are stacked into runs of up to
+  ``max_batch`` and spread over ``parallel_runs`` concurrent ``session.run`` calls. With
+  ``parallel_runs=1`` (the default on the GPU) a same-size group is one run per ``max_batch`` images. On
+  the CPU the default is 2: a batch does not run faster per image than single images there, and some
+  onnxruntime kernels (cast, transpose, the serial parts of each layer) leave cores idle that a second run
+  fills; two runs of four gave ~20% more images/s than one run of eight (``bench/bench_estimation.py``).
+  HWC models (one image per run) and models with a static batch of 1 run image by image.
+* **Off the loop.** All the work of a call (stacking, inference, point finding) runs in the estimator's
+  own worker threads (``parallel_runs`` of them), so the host's event loop keeps serving meanwhile.
 * **Preprocessing in the graph.** A float model is run with its preprocessing (cast, luma, normalisation,
   transpose) put in front of it in memory (``workbench.estimators._graph``): onnxruntime does that work with
   all its threads and gets a uint8 batch, a quarter of the bytes; numpy preprocessing saves nothing and
@@ -27,7 +30,7 @@ import os
 import time
 import warnings
 from collections import defaultdict
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Literal, Sequence
 
@@ -88,6 +91,8 @@ class OnnxDensityEstimator(EstimatorBase):
             (a 1024x768 image needs tens of MB of activations in a typical counter).
         graph_preprocessing: run the preprocessing inside the onnxruntime session (see above); ``False``
             runs it in numpy (same results).
+        parallel_runs: concurrent ``session.run`` calls (worker threads); ``None``: 2 on the CPU, 1 on the
+            GPU (see above).
 
     Raises:
         FileNotFoundError: the model (or its description) is missing.
@@ -108,6 +113,7 @@ class OnnxDensityEstimator(EstimatorBase):
         name: str | None = None,
         max_batch: int = 8,
         graph_preprocessing: bool = True,
+        parallel_runs: int | None = None,
     ) -> None:
         self.model_path = Path(model_path)
         if not self.model_path.is_file():
@@ -127,6 +133,10 @@ class OnnxDensityEstimator(EstimatorBase):
             raise ValueError(f"intra_op_threads must be a whole number >= 1 or None, got {intra_op_threads!r}")
         if isinstance(max_batch, bool) or not isinstance(max_batch, int) or max_batch < 1:
             raise ValueError(f"max_batch must be a whole number >= 1, got {max_batch!r}")
+        if parallel_runs is not None and (
+            isinstance(parallel_runs, bool) or not isinstance(parallel_runs, int) or parallel_runs < 1
+        ):
+            raise ValueError(f"parallel_runs must be a whole number >= 1 or None, got {parallel_runs!r}")
         self.points = resolve_point_strategy(points)
         self.name = name or self.description.name
         self.max_batch = max_batch
@@ -169,8 +179,11 @@ class OnnxDensityEstimator(EstimatorBase):
                 GpuUnavailableWarning,
                 stacklevel=2,
             )
+        if parallel_runs is None:
+            parallel_runs = 1 if _CUDA in self._session.get_providers() else 2
+        self.parallel_runs = parallel_runs
         self._executor: ThreadPoolExecutor | None = ThreadPoolExecutor(
-            max_workers=1, thread_name_prefix=f"onnx-density-{self.name}"
+            max_workers=parallel_runs, thread_name_prefix=f"onnx-density-{self.name}"
         )
 
     @property
@@ -194,7 +207,7 @@ class OnnxDensityEstimator(EstimatorBase):
         return self.geometry.stride
 
     def close(self) -> None:
-        """Wait for a running batch, then release the worker thread and the onnxruntime session."""
+        """Wait for running batches, then release the worker threads and the onnxruntime session."""
         if self._executor is not None:
             self._executor.shutdown(wait=True, cancel_futures=True)
             self._executor = None
@@ -212,17 +225,17 @@ class OnnxDensityEstimator(EstimatorBase):
         callers that need the service's synchronous mode; prefer the default.
         """
         items, targets = self._prepare(images, estimationTargets)
-        future = self._require_executor().submit(self._estimate_items, items, targets, len(images))
+        futures = self._submit(items, targets)
         if not asyncEstimate:
-            return future.result()
-        return await asyncio.wrap_future(future)
+            return self._collect([future.result() for future in futures], len(images))
+        return self._collect(await asyncio.gather(*map(asyncio.wrap_future, futures)), len(images))
 
     def estimate(
         self, images: Sequence[EstimationInput], targets: EstimationTargets | str = EstimationTargets.T1
     ) -> list[PeopleCount]:
         """The synchronous twin of ``estimateBatch`` for scripts (not for code running on an event loop)."""
         items, parsed = self._prepare(images, targets)
-        return self._require_executor().submit(self._estimate_items, items, parsed, len(images)).result()
+        return self._collect([future.result() for future in self._submit(items, parsed)], len(images))
 
     # -- internals ---------------------------------------------------------------------------------------
 
@@ -268,25 +281,42 @@ class OnnxDensityEstimator(EstimatorBase):
             items.append(_Item(index, image, area, bounds))
         return items, parsed_targets
 
-    def _estimate_items(self, items: list[_Item], targets: EstimationTargets, n_images: int) -> list[PeopleCount]:
-        results: list[PeopleCount | None] = [None] * n_images
+    def _chunks(self, items: list[_Item]) -> list[list[_Item]]:
+        """Same-size groups cut into runs: at most ``max_batch`` each, and at least ``parallel_runs`` runs
+        per group (when it has that many images) so that every worker has a share."""
+        if not self.description.batched or self.geometry.fixed_batch is not None:
+            size = self.geometry.fixed_batch or 1
+            return [items[i : i + size] for i in range(0, len(items), size)]
         groups: dict[tuple[int, int], list[_Item]] = defaultdict(list)
         for item in items:
             groups[(item.height, item.width)].append(item)
-        limit = self.max_batch if self.description.batched else 1
-        if self.geometry.fixed_batch is not None:
-            limit = self.geometry.fixed_batch
+        chunks = []
         for group in groups.values():
-            for start in range(0, len(group), limit):
-                chunk = group[start : start + limit]
-                started = time.perf_counter()
-                maps = self._run(chunk)
-                done = [self._result(item, density, targets) for item, density in zip(chunk, maps)]
-                elapsed = (time.perf_counter() - started) / len(chunk)
-                for item, result in zip(chunk, done):
-                    result.elapsed = elapsed
-                    results[item.index] = result
+            runs = max(-(-len(group) // self.max_batch), min(self.parallel_runs, len(group)))
+            chunks += [list(part) for part in np.array_split(np.array(group, dtype=object), runs)]
+        return chunks
+
+    def _submit(self, items: list[_Item], targets: EstimationTargets) -> list[Future[list[tuple[int, PeopleCount]]]]:
+        executor = self._require_executor()
+        return [executor.submit(self._estimate_chunk, chunk, targets) for chunk in self._chunks(items)]
+
+    @staticmethod
+    def _collect(parts: list[list[tuple[int, PeopleCount]]], n_images: int) -> list[PeopleCount]:
+        results: list[PeopleCount | None] = [None] * n_images
+        for part in parts:
+            for index, result in part:
+                results[index] = result
         return results  # type: ignore[return-value]
+
+    def _estimate_chunk(self, chunk: list[_Item], targets: EstimationTargets) -> list[tuple[int, PeopleCount]]:
+        """Runs in a worker thread: one ``session.run`` and the results; ``elapsed`` is the run's share."""
+        started = time.perf_counter()
+        maps = self._run(chunk)
+        done = [self._result(item, density, targets) for item, density in zip(chunk, maps)]
+        elapsed = (time.perf_counter() - started) / len(chunk)
+        for result in done:
+            result.elapsed = elapsed
+        return [(item.index, result) for item, result in zip(chunk, done)]
 
     def _run(self, chunk: list[_Item]) -> np.ndarray:
         """Density maps ``(n, H', W')`` of a chunk of same-size images, from one ``session.run``."""
