@@ -102,17 +102,14 @@ def test_fractional_detect_area_offset_uses_the_crop_pixels(estimator):
     np.testing.assert_array_equal(result.pointsArray, [[42.0, 22.0]])
 
 
-def test_same_size_images_share_one_run_and_order_is_kept(pool_model):
-    estimator = OnnxDensityEstimator(pool_model, parallel_runs=1)
+def test_same_size_images_share_one_run_and_order_is_kept(estimator):
     spy = counting(estimator)
     images = [dots(64, 96, [(8, 8)] * 1), dots(32, 32, [(1, 1), (20, 20)]), dots(64, 96, [(8, 8), (60, 40)]),
               dots(64, 96, [])]
     results = estimator.estimate(images)
     assert [r.count for r in results] == [1, 2, 2, 0]
-    # Preprocessing runs in the graph: the session gets uint8 NHWC batches.
-    assert estimator.preprocessing == "graph"
-    assert sorted(shape for shape, _ in spy.runs) == [(1, 32, 32, 3), (3, 64, 96, 3)]
-    estimator.close()
+    assert estimator.preprocessing == "numpy"
+    assert sorted(shape for shape, _ in spy.runs) == [(1, 3, 32, 32), (3, 3, 64, 96)]
 
 
 def test_parallel_runs_split_a_group_between_workers(pool_model):
@@ -129,7 +126,7 @@ def test_parallel_runs_split_a_group_between_workers(pool_model):
 
 
 def test_max_batch_splits_a_large_group(pool_model):
-    est = OnnxDensityEstimator(pool_model, max_batch=2, parallel_runs=1)
+    est = OnnxDensityEstimator(pool_model, max_batch=2)
     try:
         spy = counting(est)
         est.estimate([dots(32, 32, [(3, 3)])] * 5)
@@ -157,7 +154,7 @@ def test_static_batch_of_one_runs_per_image(tmp_path):
     try:
         spy = counting(est)
         assert [r.count for r in est.estimate([dots(32, 32, [(3, 3)])] * 2)] == [1, 1]
-        assert [shape for shape, _ in spy.runs] == [(1, 32, 32, 3)] * 2
+        assert [shape for shape, _ in spy.runs] == [(1, 3, 32, 32)] * 2
     finally:
         est.close()
 
@@ -170,7 +167,7 @@ def test_graph_and_numpy_preprocessing_agree(tmp_path, model_kind):
         model = make_conv_model(tmp_path / "conv.onnx")
     images = [VLImage(im) for im in random_images(2, 45, 70, seed=4)]
     requests = [images[0], images[1], (images[0], Rect(3, 5, 33, 29))]
-    graph, numpy_ = OnnxDensityEstimator(model), OnnxDensityEstimator(model, graph_preprocessing=False)
+    graph, numpy_ = OnnxDensityEstimator(model, graph_preprocessing=True), OnnxDensityEstimator(model)
     try:
         assert (graph.preprocessing, numpy_.preprocessing) == ("graph", "numpy")
         for a, b in zip(graph.estimate(requests), numpy_.estimate(requests)):

@@ -1,8 +1,7 @@
 """ONNX graph surgery: put a model's preprocessing in front of it, so that it takes RGB uint8 pixels.
 
-Used by ``tools.wrap_preprocessing`` (which saves the result) and by ``OnnxDensityEstimator`` (which runs it
-in memory: onnxruntime casts, normalises and transposes with all its threads, and the batch it is handed is
-a quarter of the bytes of a float32 one).
+Used by ``tools.wrap_preprocessing`` (which saves the result) and by ``OnnxDensityEstimator`` with
+``graph_preprocessing=True`` (which runs it in memory).
 """
 from __future__ import annotations
 

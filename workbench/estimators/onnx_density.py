@@ -3,19 +3,21 @@
 It honours the service's estimator contract (``EstimatorBase``) and so can be the workbench's default
 estimator or be wrapped in a replacement plugin. How it works, and why:
 
-* **Batching and parallel runs.** Images (or detect areas) of one size are stacked into runs of up to
-  ``max_batch`` and spread over ``parallel_runs`` concurrent ``session.run`` calls. With
-  ``parallel_runs=1`` (the default on the GPU) a same-size group is one run per ``max_batch`` images. On
-  the CPU the default is 2: a batch does not run faster per image than single images there, and some
-  onnxruntime kernels (cast, transpose, the serial parts of each layer) leave cores idle that a second run
-  fills; two runs of four gave ~20% more images/s than one run of eight (``bench/bench_estimation.py``).
-  HWC models (one image per run) and models with a static batch of 1 run image by image.
+* **Batching.** Images (or detect areas) of one size are stacked into one ``session.run`` (up to
+  ``max_batch`` at a time): the host hands the estimator a whole request at once, and on a GPU one run of N
+  images costs much less than N runs. ``parallel_runs`` > 1 splits each group over that many concurrent
+  runs instead; on the 2-core development machine 1, 2 and 4 gave the same images/s within noise (CPU
+  inference is compute-bound either way), so the default is 1. HWC models (one image per run) and models
+  with a static batch of 1 run image by image.
 * **Off the loop.** All the work of a call (stacking, inference, point finding) runs in the estimator's
   own worker threads (``parallel_runs`` of them), so the host's event loop keeps serving meanwhile.
-* **Preprocessing in the graph.** A float model is run with its preprocessing (cast, luma, normalisation,
-  transpose) put in front of it in memory (``workbench.estimators._graph``): onnxruntime does that work with
-  all its threads and gets a uint8 batch, a quarter of the bytes; numpy preprocessing saves nothing and
-  cost ~10% of the throughput of a fast model. Models below opset 13 fall back to numpy preprocessing.
+* **Preprocessing.** In numpy by default (``ModelDescription.preprocess``, vectorised, in the worker
+  thread). ``graph_preprocessing=True`` instead puts the preprocessing (cast, luma, normalisation,
+  transpose) in front of the model in memory (``workbench.estimators._graph``, the same graph
+  ``workbench model wrap`` ships), so onnxruntime does it and receives uint8, a quarter of the bytes, which
+  should pay where the input is copied to a GPU. On the 2-core CPU both measured the same within noise
+  (10.2 vs 10.7 images/s for wbcount at 1024x768), so the simpler path is the default. Both give the same
+  maps; models below opset 13 always use numpy.
 * **Geometry.** Each image is padded to a multiple of the model's stride (see ``workbench.estimators.model``);
   points are put at map-cell centres and shifted by the detect area's offset into original-image pixels,
   then clipped to the detect area (a cell in the padding can hold a head cut by the edge).
@@ -89,10 +91,9 @@ class OnnxDensityEstimator(EstimatorBase):
         name: the ``estimatorName`` of the results; defaults to the description's name.
         max_batch: the most images stacked into one run; bounds the memory of a large same-size request
             (a 1024x768 image needs tens of MB of activations in a typical counter).
-        graph_preprocessing: run the preprocessing inside the onnxruntime session (see above); ``False``
-            runs it in numpy (same results).
-        parallel_runs: concurrent ``session.run`` calls (worker threads); ``None``: 2 on the CPU, 1 on the
-            GPU (see above).
+        graph_preprocessing: run the preprocessing inside the onnxruntime session instead of numpy (same
+            results; see above).
+        parallel_runs: concurrent ``session.run`` calls (worker threads) a same-size group is split over.
 
     Raises:
         FileNotFoundError: the model (or its description) is missing.
@@ -112,8 +113,8 @@ class OnnxDensityEstimator(EstimatorBase):
         intra_op_threads: int | None = None,
         name: str | None = None,
         max_batch: int = 8,
-        graph_preprocessing: bool = True,
-        parallel_runs: int | None = None,
+        graph_preprocessing: bool = False,
+        parallel_runs: int = 1,
     ) -> None:
         self.model_path = Path(model_path)
         if not self.model_path.is_file():
@@ -133,10 +134,8 @@ class OnnxDensityEstimator(EstimatorBase):
             raise ValueError(f"intra_op_threads must be a whole number >= 1 or None, got {intra_op_threads!r}")
         if isinstance(max_batch, bool) or not isinstance(max_batch, int) or max_batch < 1:
             raise ValueError(f"max_batch must be a whole number >= 1, got {max_batch!r}")
-        if parallel_runs is not None and (
-            isinstance(parallel_runs, bool) or not isinstance(parallel_runs, int) or parallel_runs < 1
-        ):
-            raise ValueError(f"parallel_runs must be a whole number >= 1 or None, got {parallel_runs!r}")
+        if isinstance(parallel_runs, bool) or not isinstance(parallel_runs, int) or parallel_runs < 1:
+            raise ValueError(f"parallel_runs must be a whole number >= 1, got {parallel_runs!r}")
         self.points = resolve_point_strategy(points)
         self.name = name or self.description.name
         self.max_batch = max_batch
@@ -179,8 +178,6 @@ class OnnxDensityEstimator(EstimatorBase):
                 GpuUnavailableWarning,
                 stacklevel=2,
             )
-        if parallel_runs is None:
-            parallel_runs = 1 if _CUDA in self._session.get_providers() else 2
         self.parallel_runs = parallel_runs
         self._executor: ThreadPoolExecutor | None = ThreadPoolExecutor(
             max_workers=parallel_runs, thread_name_prefix=f"onnx-density-{self.name}"
