@@ -55,11 +55,14 @@ def test_bundled_model_counts_a_synthetic_image(repo_root: Path) -> None:
     assert description["name"] == "wbcount"
     session = _session(model_path)
     assert [i.name for i in session.get_inputs()] == [description["input"]]
-    image = synthetic_samples(1, size=(512, 384), seed=1)[0].image
+    image = synthetic_samples(1, size=(512, 384), seed=0, people=(12, 12), head_radius=(10, 16))[0].image
     (density,) = session.run([description["output"]], {description["input"]: preprocess(image, description)})
     assert density.shape == (1, 1, 384 // 8, 512 // 8)
+    assert density.min() >= 0
+    # Plumbing, not accuracy: a model of real photos counts 12 cartoon figures only weakly (this one ~1.7);
+    # positive and far from absurd is what a broken export or a wrong normalisation would fail.
     count = float(density.sum())
-    assert np.isfinite(count) and 0 < count < 200
+    assert np.isfinite(count) and 0.5 < count < 100
 
 
 def test_train_without_torch_says_how_to_install(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:

@@ -41,7 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="train on tiny generated blob scenes (smoke tests; no real data needed)")
     parser.add_argument("--out", type=Path, default=Path("models"), help="output folder (default: models/)")
     parser.add_argument("--name", default="wbcount", help="file stem and model name (default: wbcount)")
-    parser.add_argument("--epochs", type=int, default=100,
+    parser.add_argument("--epochs", type=int, default=40,
                         help="epochs; one epoch = --crops-per-image random crops of every training image")
     parser.add_argument("--crops-per-image", type=int, default=8)
     parser.add_argument("--max-steps", type=int, default=None, help="stop after this many optimiser steps")
@@ -53,7 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="ground-truth Gaussian sigma in output cells (1 cell = 8 px)")
     parser.add_argument("--count-weight", type=float, default=0.1,
                         help="weight of the L1 loss on each crop's count, added to the density MSE")
-    parser.add_argument("--ema", type=float, default=0.998, help="decay of the exported weight average")
+    parser.add_argument("--ema", type=float, default=0.995, help="decay of the exported weight average")
     parser.add_argument("--val", type=int, default=0,
                         help="hold out this many training images (seeded choice) and report their MAE")
     parser.add_argument("--eval-every", type=int, default=250, help="steps between progress reports")
