@@ -98,7 +98,9 @@ def evaluate_model(spec: str, images: list[tuple[str, Image.Image, int]], thread
         count = float(density.sum())
         counts[name] = round(count, 2)
         errors.append(count - truth)
-        stride = feed[description["input"]].shape[-1] / density.shape[-1]
+        # Input width over map width; the input's width axis depends on its layout, the map is always NCHW.
+        width_axis = -2 if description.get("layout", "NCHW") == "NHWC" else -1
+        stride = feed[description["input"]].shape[width_axis] / density.shape[-1]
     errors_array = np.asarray(errors)
     return ModelResult(
         model=model_path.name,
