@@ -6,8 +6,7 @@ import logging
 import sys
 
 from .estimators._cli import register as register_model
-from .host import Workbench
-from .plugins import ACTIVE_PLUGINS_ENV
+from .host import Workbench, add_host_arguments
 from .research._cli import register as register_compare
 from .server._cli import register as register_serve
 
@@ -25,9 +24,7 @@ def _register_plugins(subparsers: argparse._SubParsersAction) -> None:
         help="load a plugins folder, print each plugin's status, exit 1 if any failed",
         description="Load the active plugins as the service would and report each one's status and error.",
     )
-    parser.add_argument("--plugins-dir", default="plugins", help="the plugins folder (default: plugins)")
-    parser.add_argument("--active", default=None, help=f"comma-separated modules; default: ${ACTIVE_PLUGINS_ENV}")
-    parser.add_argument("--device", default="cpu", choices=["cpu", "gpu"])
+    add_host_arguments(parser)
     parser.set_defaults(func=_check_plugins)
 
 

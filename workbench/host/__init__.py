@@ -1,9 +1,12 @@
 """The in-process plugin host."""
+from ._cli_args import add_host_arguments, whole_number
 from ._estimators import DEFAULT
 from ._records import PluginRecord, PluginTable
 from ._workbench import DuplicateActivationWarning, EventDelivery, UnknownEstimatorError, Workbench
 
 __all__ = [
+    "add_host_arguments",
+    "whole_number",
     "DEFAULT",
     "DuplicateActivationWarning",
     "EventDelivery",

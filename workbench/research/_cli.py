@@ -8,8 +8,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from ..host import UnknownEstimatorError, Workbench
-from ..plugins import ACTIVE_PLUGINS_ENV
+from ..host import UnknownEstimatorError, Workbench, add_host_arguments, whole_number
 from .compare import compare
 from .datasets import DatasetError, load_dataset, make_synthetic_dataset
 
@@ -40,27 +39,15 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
         help="comma-separated estimator names: 'default' and replacement plugins' class names "
         "(default: every estimator the host offers)",
     )
-    parser.add_argument("--plugins-dir", default="plugins", type=Path, help="the plugins folder (default: plugins)")
-    parser.add_argument(
-        "--active",
-        help=f"comma-separated plugin modules to activate, e.g. people_count_onnx.plugin (default: ${ACTIVE_PLUGINS_ENV})",
-    )
+    add_host_arguments(parser)
     parser.add_argument("--out", required=True, type=Path, help="folder for the report files (created if missing)")
     parser.add_argument("--split", help="the dataset split to run, e.g. test (a subfolder or a name token)")
     parser.add_argument("--targets", default="T1", choices=["T1", "T2"], help="T1: count and points; T2: count only")
-    parser.add_argument("--device", default="cpu", choices=["cpu", "gpu"], help="global device class (default: cpu)")
     parser.add_argument("--broker", default="peopleCountEstimator", help=argparse.SUPPRESS)
-    parser.add_argument("--limit", type=_positive, metavar="N", help="run only the first N images")
+    parser.add_argument("--limit", type=whole_number, metavar="N", help="run only the first N images")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.set_defaults(func=run_compare)
     return parser
-
-
-def _positive(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a whole number >= 1, got {text}")
-    return value
 
 
 def run_compare(args: argparse.Namespace) -> int:

@@ -7,8 +7,7 @@ import sys
 import threading
 from typing import Any
 
-from ..host import Workbench
-from ..plugins import ACTIVE_PLUGINS_ENV
+from ..host import Workbench, add_host_arguments, whole_number
 from ._launch import start_server
 
 
@@ -20,21 +19,15 @@ def register(subparsers: "argparse._SubParsersAction[Any]") -> argparse.Argument
         description="Load the plugins like the service does and serve their routes, the estimators and the "
         "monitoring events over HTTP until interrupted (Ctrl-C or SIGTERM).",
     )
-    parser.add_argument("--plugins-dir", default="plugins", metavar="DIR", help="the plugins folder (default: ./plugins)")
-    parser.add_argument(
-        "--active", default=None, metavar="MOD1,MOD2",
-        help=f"comma-separated plugin modules to activate, e.g. my_plugin.plugin (default: ${ACTIVE_PLUGINS_ENV})",
-    )
+    add_host_arguments(parser, workers=True)
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1, this machine only)")
     parser.add_argument("--port", type=_port, default=5000, help="port to listen on; 0 picks a free one (default: 5000)")
-    parser.add_argument("--workers", type=_positive, default=1, metavar="N", help="estimator instances per broker (default: 1)")
-    parser.add_argument("--device", choices=("cpu", "gpu"), default="cpu", help="global device class (default: cpu)")
     parser.add_argument(
         "--allow-estimator-switching", action="store_true",
         help="let clients switch estimators with PUT /estimators/{broker} (off by default: it affects every client)",
     )
     parser.add_argument(
-        "--max-body-size", type=_positive, default=20 * 2**20, metavar="BYTES",
+        "--max-body-size", type=whole_number, default=20 * 2**20, metavar="BYTES",
         help="largest request body accepted (default: 20 MiB)",
     )
     parser.set_defaults(func=serve)
@@ -78,21 +71,4 @@ def serve(args: argparse.Namespace) -> int:
 
 
 def _port(text: str) -> int:
-    value = _int(text)
-    if not 0 <= value <= 65535:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a port from 0 to 65535")
-    return value
-
-
-def _positive(text: str) -> int:
-    value = _int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{text!r} must be at least 1")
-    return value
-
-
-def _int(text: str) -> int:
-    try:
-        return int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    return whole_number(text, minimum=0, maximum=65535)

@@ -1,0 +1,32 @@
+"""The command-line options every command that starts a host shares."""
+from __future__ import annotations
+
+import argparse
+
+from ..plugins import ACTIVE_PLUGINS_ENV
+
+
+def whole_number(text: str, *, minimum: int = 1, maximum: int | None = None) -> int:
+    """Parse an option's whole number within bounds, or raise the error argparse prints."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < minimum or (maximum is not None and value > maximum):
+        bounds = f"from {minimum} to {maximum}" if maximum is not None else f"at least {minimum}"
+        raise argparse.ArgumentTypeError(f"{text!r} must be {bounds}")
+    return value
+
+
+def add_host_arguments(parser: argparse.ArgumentParser, *, workers: bool = False) -> None:
+    """``--plugins-dir``, ``--active`` (falling back to the service's variable), ``--device`` [, ``--workers``]."""
+    parser.add_argument("--plugins-dir", default="plugins", metavar="DIR", help="the plugins folder (default: ./plugins)")
+    parser.add_argument(
+        "--active", default=None, metavar="MOD1,MOD2",
+        help=f"comma-separated plugin modules to activate, e.g. my_plugin.plugin (default: ${ACTIVE_PLUGINS_ENV})",
+    )
+    parser.add_argument("--device", choices=("cpu", "gpu"), default="cpu", help="global device class (default: cpu)")
+    if workers:
+        parser.add_argument(
+            "--workers", type=whole_number, default=1, metavar="N", help="estimator instances per broker (default: 1)"
+        )
