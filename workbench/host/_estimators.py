@@ -15,6 +15,13 @@ DEFAULT = "default"
 EstimatorFactory = Callable[[], Any]
 
 
+class UnknownEstimatorError(LookupError):
+    """An estimator broker or estimator name the host does not know."""
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
 async def close_quietly(obj: Any, what: str, logger: logging.Logger) -> str | None:
     """Call ``obj.close()`` (sync or async); return the error text instead of raising it."""
     close = getattr(obj, "close", None)
@@ -131,19 +138,19 @@ class EstimatorSlot:
     def choices(self) -> list[str]:
         return [DEFAULT, *self.replacements]
 
-    def _factory(self, name: str) -> tuple[EstimatorFactory, str]:
+    def _factory(self, name: str) -> EstimatorFactory:
         if name == DEFAULT:
-            return self.default_factory, "the default estimator"
+            return self.default_factory
         plugin = self.replacements.get(name)
         if plugin is None:
-            raise KeyError(
+            raise UnknownEstimatorError(
                 f"no estimator {name!r} for {self.broker!r}; choose one of {', '.join(map(repr, self.choices()))} "
                 "(a replacement plugin is named by its class name)"
             )
-        return plugin.createReplacementEstimator, name
+        return plugin.createReplacementEstimator
 
     async def _build(self, name: str) -> EstimatorPool:
-        factory, owner = self._factory(name)
+        factory = self._factory(name)
         loop = asyncio.get_running_loop()
         instances: list[Any] = []
         try:
@@ -151,7 +158,7 @@ class EstimatorSlot:
                 # Model loading blocks; off the loop it does not stall the server or background plugins.
                 instance = await loop.run_in_executor(None, factory)
                 instances.append(instance)
-                check_estimator(instance, owner if name != DEFAULT else DEFAULT)
+                check_estimator(instance, name)
         except BaseException:
             for instance in instances:
                 await close_quietly(instance, f"estimator {name}", self._logger)

@@ -29,7 +29,7 @@ from ..plugins._loader import (
     purge_modules,
 )
 from ..sdk import EstimationTargets, ImageForPeopleEstimation, PeopleCount, Rect, VLImage
-from ._estimators import DEFAULT, EstimatorSlot, close_quietly
+from ._estimators import DEFAULT, EstimatorSlot, UnknownEstimatorError, close_quietly
 from ._loop import LoopThread
 from ._records import ACTIVE, CLOSED, FAILED, PluginRecord, PluginTable
 
@@ -42,13 +42,6 @@ _MODULES_LOADED_BY_HOSTS: set[str] = set()
 
 class DuplicateActivationWarning(UserWarning):
     """A plugin class reached the host twice through an import; it was activated once."""
-
-
-class UnknownEstimatorError(LookupError):
-    """An estimator broker or estimator name the host does not know."""
-
-    def __str__(self) -> str:
-        return str(self.args[0])
 
 
 @dataclass
@@ -393,7 +386,7 @@ class Workbench:
             await self._close_record(record)
         for record in old:
             self._records.remove(record)
-            self._origins = {k: v for k, v in self._origins.items() if v != module}
+        self._origins = {origin: first for origin, first in self._origins.items() if first != module}
         others = set(self.active_plugins) - {module}
         package = module.split(".")[0]
         purge_modules(
@@ -431,13 +424,7 @@ class Workbench:
         await self._loop.arun(self._use(broker, name))
 
     async def _use(self, broker: str, name: str) -> None:
-        slot = self._slot(broker)
-        if name not in slot.choices():
-            raise UnknownEstimatorError(
-                f"no estimator {name!r} for {broker!r}; choose one of {', '.join(map(repr, slot.choices()))} "
-                "(a replacement plugin is named by its class name)"
-            )
-        await slot.use(name)
+        await self._slot(broker).use(name)
 
     def _slot(self, broker: str) -> EstimatorSlot:
         slot = self._slots.get(broker)
