@@ -11,7 +11,7 @@ scores micro-averaged (true/false positives summed over images before the ratios
 """
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -40,14 +40,19 @@ GameSource = Literal["auto", "density", "points"]
 # --- counts --------------------------------------------------------------------------------------------------
 
 
-def _as_counts(values: Iterable[Any], what: str) -> np.ndarray:
-    counts = []
+def _numbers(values: Iterable[Any], attribute: str, missing: Callable[[int], str]) -> np.ndarray:
+    """Numbers, or objects carrying them as ``attribute``, as float64; ``missing(i)`` explains a ``None``."""
+    numbers = []
     for i, value in enumerate(values):
-        count = getattr(value, "count", value)
-        if count is None:
-            raise ValueError(f"{what}[{i}] has no count (an unannotated sample?); drop it before scoring")
-        counts.append(count)
-    return np.asarray(counts, dtype=np.float64)
+        number = getattr(value, attribute, value)
+        if number is None:
+            raise ValueError(missing(i))
+        numbers.append(number)
+    return np.asarray(numbers, dtype=np.float64)
+
+
+def _as_counts(values: Iterable[Any], what: str) -> np.ndarray:
+    return _numbers(values, "count", lambda i: f"{what}[{i}] has no count (an unannotated sample?); drop it before scoring")
 
 
 def _count_pair(true_counts: Iterable[Any], pred_counts: Iterable[Any]) -> tuple[np.ndarray, np.ndarray]:
@@ -364,13 +369,10 @@ def latency_stats(elapsed: Iterable[Any]) -> LatencyStats:
     one worker processing images back to back. For parallel or batched runs measure the wall clock and use
     :func:`throughput` instead.
     """
-    seconds = []
-    for i, value in enumerate(elapsed):
-        s = getattr(value, "elapsed", value)
-        if s is None:
-            raise ValueError(f"elapsed[{i}] is None: the result carries no timing; time the call yourself")
-        seconds.append(s)
-    ms = np.asarray(seconds, dtype=np.float64) * 1000.0
+    seconds = _numbers(
+        elapsed, "elapsed", lambda i: f"elapsed[{i}] is None: the result carries no timing; time the call yourself"
+    )
+    ms = seconds * 1000.0
     if ms.size == 0:
         raise ValueError("no timings given")
     if (ms < 0).any() or not np.isfinite(ms).all():
