@@ -7,7 +7,6 @@ from aiohttp import web
 
 from ..host import Workbench
 from ._api import BUILT_IN_ROUTES
-from ._host import on_host
 from ._observe import UNMATCHED_ROUTE, observed
 from ._monitoring import MonitoringDispatcher
 from ._plugin_routes import CATCH_ALL, plugin_route
@@ -73,6 +72,6 @@ async def _on_startup(app: web.Application) -> None:
 async def _on_cleanup(app: web.Application) -> None:
     state = app[STATE]
     try:
-        await on_host(state.wb, state.monitoring.aclose())
+        await state.wb.run_on_host(state.monitoring.aclose())
     except RuntimeError:
         pass  # the host is closed: its own cleanup flushed the queues

@@ -1,17 +1,13 @@
-"""Running coroutines on the host's loop from the server's loop, whichever loop that is.
+"""Where the host's loop is, as the server sees it.
 
-Plugins hold state bound to the host's loop (client sessions, queues, tasks), so their code must run
-there. Under ``start_server`` the server runs on that loop too and a call is a plain ``await``; under the
-aiohttp test client the app runs on the test's loop and a call crosses threads.
+Plugin code runs on the host's loop (``wb.run_on_host``): under ``start_server`` the server runs there too;
+under the aiohttp test client the app runs on the test's loop and such calls cross threads.
 """
 from __future__ import annotations
 
 import asyncio
-from typing import Any, Coroutine, TypeVar
 
 from ..host import Workbench
-
-T = TypeVar("T")
 
 
 def host_loop(wb: Workbench) -> asyncio.AbstractEventLoop | None:
@@ -29,11 +25,3 @@ def on_host_loop(wb: Workbench) -> bool:
         return asyncio.get_running_loop() is host_loop(wb)
     except RuntimeError:
         return False
-
-
-async def on_host(wb: Workbench, coro: Coroutine[Any, Any, T]) -> T:
-    """Await ``coro`` on the host's loop; cancelling the caller cancels it there too."""
-    if host_loop(wb) is None:
-        coro.close()
-        raise RuntimeError("the Workbench is closed: its plugins and estimators are gone")
-    return await wb.run_on_host(coro)

@@ -9,7 +9,7 @@ from aiohttp import web
 
 from ..host import Workbench
 from ._app import build_app
-from ._host import host_loop, on_host, on_host_loop
+from ._host import host_loop, on_host_loop
 
 # Seconds a stop waits for requests in flight before closing their connections.
 _SHUTDOWN_TIMEOUT = 5.0
@@ -56,7 +56,7 @@ class ServerHandle:
     async def astop(self) -> None:
         """``stop()`` for async code, on any loop."""
         if host_loop(self._wb) is not None:
-            await on_host(self._wb, self._stop_here())
+            await self._wb.run_on_host(self._stop_here())
 
     async def _stop_here(self) -> None:
         # Runs on the host's loop only, so there is no race between concurrent stops.
@@ -98,7 +98,7 @@ def start_server(wb: Workbench, *, host: str = "127.0.0.1", port: int = 0, **bui
 async def astart_server(wb: Workbench, *, host: str = "127.0.0.1", port: int = 0, **build_app_options: Any) -> ServerHandle:
     """``start_server`` for async code, on any loop."""
     app = build_app(wb, **build_app_options)
-    return await on_host(wb, _start(wb, app, host, port))
+    return await wb.run_on_host(_start(wb, app, host, port))
 
 
 async def _start(wb: Workbench, app: web.Application, host: str, port: int) -> ServerHandle:

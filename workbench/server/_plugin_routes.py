@@ -11,7 +11,6 @@ from aiohttp import web
 
 from ..plugins import PluginHTTPResponse
 from ._errors import ApiError, ErrorCode
-from ._host import on_host
 from ._request import BadRequestBody, PluginRequest
 from ._state import EXCHANGE, STATE
 
@@ -36,7 +35,7 @@ async def plugin_route(request: web.Request) -> web.StreamResponse:
     body = await request.read()
     plugin_request = PluginRequest.from_aiohttp(request, body, exchange.request_id)
     try:
-        answer = await on_host(state.wb, route.dispatch(request.method, plugin_request, state.wb))
+        answer = await state.wb.run_on_host(route.dispatch(request.method, plugin_request, state.wb))
         return to_web_response(answer)
     except BadRequestBody:
         raise
