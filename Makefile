@@ -16,7 +16,7 @@ GPU ?=
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[notebooks,test,train]'
+	$(BIN)/pip install --quiet -e '.[notebooks,test,train,ray]'
 	$(if $(GPU),$(BIN)/pip uninstall --quiet -y onnxruntime && $(BIN)/pip install --quiet 'onnxruntime-gpu>=1.17',)
 	touch $(STAMP)
 
