@@ -49,6 +49,8 @@ _LAZY = {
     **{name: "plots" for name in _PLOTS},
     "ComparisonReport": "report",
     "Explorer": "widgets",
+    "error_by_label": "slices",
+    "plot_error_by_label": "slices",
 }
 
 __all__ = [
@@ -63,6 +65,7 @@ __all__ = [
     "Sample",
     "compare",
     "detect_format",
+    "error_by_label",
     "game",
     "game_image",
     "game_levels",
@@ -74,6 +77,7 @@ __all__ = [
     "localisation_summary",
     "mae",
     "make_synthetic_dataset",
+    "plot_error_by_label",
     "rmse",
     "throughput",
     *sorted(_PLOTS),

@@ -1,6 +1,4 @@
-"""People-counting datasets: a folder of images with optional head-point annotations.
-
-Three on-disk formats are understood, one loader each (``load_dataset`` picks one by looking at the folder):
+"""The dataset types (``Sample``, ``Dataset``), folder discovery and the two original layouts' loaders.
 
 ``crowd-json`` (:meth:`Dataset.from_crowd_json`)
     ``images/X.jpg`` + ``points/X.json``, or ``X.json`` next to ``X.jpg``. Each JSON file holds
@@ -10,19 +8,10 @@ Three on-disk formats are understood, one loader each (``load_dataset`` picks on
     ``images/IMG_N.jpg`` + ``ground-truth/GT_IMG_N.mat``, or both in one folder. The points are MATLAB's
     ``image_info{1}.location`` (``image_info[0, 0][0, 0][0]`` once read by ``scipy.io.loadmat``).
 ``images`` (:meth:`Dataset.from_images`)
-    images only: every sample has ``points is None`` and ``count is None`` (a count-only view that estimators
-    can run on, but nothing can be scored against).
+    images only: every sample has ``points is None`` and ``count is None``.
 
-Points are ``(x, y)`` in pixels of the original image: x is the column, y the row.
-
-Loading reads every annotation file and every image *header* (for the bounds check), but decodes no pixels:
-``sample.image`` decodes on each access. Annotation problems are raised at load time as ``DatasetError``,
-so a broken file is found before an evaluation runs for minutes. Pairing rules:
-
-* an annotation file whose image is missing raises ``DatasetError`` (the copy is broken or the names differ);
-* an image without an annotation in an annotated dataset is kept with ``points=None`` and reported by one
-  ``DatasetWarning`` listing the images (a partly annotated folder is still useful to run estimators on;
-  ``Dataset.annotated`` tells whether every sample can be scored).
+The benchmark layouts (UCF-QNRF, NWPU-Crowd, JHU-Crowd++) are in ``_benchmarks``; they reuse the pairing and
+checking helpers here.
 """
 from __future__ import annotations
 
@@ -32,12 +21,12 @@ import json
 import re
 import warnings
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, overload
+from typing import TYPE_CHECKING, Any, Mapping, overload
 
 import numpy as np
-from PIL import Image, ImageDraw, ImageFilter
+from PIL import Image
 
 if TYPE_CHECKING:
     from workbench.sdk import VLImage
@@ -49,9 +38,6 @@ __all__ = [
     "DatasetWarning",
     "IMAGE_SUFFIXES",
     "Sample",
-    "detect_format",
-    "load_dataset",
-    "make_synthetic_dataset",
 ]
 
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"})
@@ -61,7 +47,6 @@ IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".
 BOUNDS_TOLERANCE_PX = 2.0
 
 _EXIF_ORIENTATION = 0x0112
-_FORMATS = ("crowd-json", "shanghaitech", "images")
 _JSON_DIRS = ("points", "annotations", "labels")
 _MAT_DIRS = ("ground-truth", "ground_truth", "gt")
 
@@ -84,13 +69,16 @@ class Sample:
     """One image of a dataset, with its head points when annotated.
 
     ``points`` is an ``(N, 2)`` float64 array of ``(x, y)`` pixels, or ``None`` for an image without an
-    annotation. ``image`` decodes the file on every access; keep the result if you need it twice.
+    annotation. ``labels`` holds the per-image labels a benchmark publishes (NWPU-Crowd's scene level and
+    illumination, JHU-Crowd++'s scene type, weather and distractor flag), so reports can be sliced by them.
+    ``image`` decodes the file on every access; keep the result if you need it twice.
     """
 
     name: str
     image_path: Path
     points: np.ndarray | None = None
     annotation_path: Path | None = None
+    labels: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def count(self) -> int | None:
@@ -241,6 +229,11 @@ class Dataset(Sequence[Sample]):
         return [s.count for s in self._samples]
 
     @property
+    def labels(self) -> list[dict[str, Any]]:
+        """Per-image labels in dataset order (empty dicts for a format that publishes none)."""
+        return [dict(s.labels) for s in self._samples]
+
+    @property
     def annotated(self) -> bool:
         """True when every sample has points, i.e. the whole dataset can be scored."""
         return all(s.annotated for s in self._samples)
@@ -303,10 +296,11 @@ def _resolve_root(path: str | Path, split: str | None) -> tuple[Path, Path, bool
         raise DatasetError(f"{root}: not a folder; pass the dataset folder (the one holding images/ or the images)")
     split_dir = False
     if split is not None:
-        for candidate in (root / split, root / f"{split}_data"):
-            if candidate.is_dir():
-                root, split_dir = candidate, True
-                break
+        wanted = {split.lower(), f"{split}_data".lower()}
+        # Case-insensitive: UCF-QNRF ships Train/ and Test/, ShanghaiTech train_data/, JHU-Crowd++ train/.
+        for candidate in sorted(p for p in root.iterdir() if p.is_dir() and p.name.lower() in wanted):
+            root, split_dir = candidate, True
+            break
     image_dir = root / "images" if (root / "images").is_dir() else root
     return root, image_dir, split_dir
 
@@ -333,7 +327,9 @@ def _pair(
     reader: Callable[[Path, Path], np.ndarray],
     image_dir: Path,
     annotation_dir: Path | None,
+    labels: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> list[Sample]:
+    """One ``Sample`` per image, with its annotation read by ``reader`` and its labels (by stem) attached."""
     by_stem = {p.stem: p for p in images}
     orphans = sorted(set(annotations) - set(by_stem), key=_natural_key)
     if orphans:
@@ -348,11 +344,11 @@ def _pair(
         annotation = annotations.get(image.stem)
         if annotation is None:
             unannotated.append(image.name)
-            samples.append(Sample(image.stem, image))
+            samples.append(Sample(image.stem, image, labels=dict((labels or {}).get(image.stem, {}))))
             continue
         points = reader(annotation, image)
         _check_bounds(points, annotation, image)
-        samples.append(Sample(image.stem, image, points, annotation))
+        samples.append(Sample(image.stem, image, points, annotation, dict((labels or {}).get(image.stem, {}))))
     if unannotated and annotations:
         listed = ", ".join(unannotated[:5]) + (" …" if len(unannotated) > 5 else "")
         warnings.warn(
@@ -404,20 +400,24 @@ def _read_json_points(path: Path, image: Path) -> np.ndarray:
     return points
 
 
-def _read_mat_points(path: Path, image: Path) -> np.ndarray:
+def _load_mat_variable(path: Path, variable: str, what: str) -> Any:
+    """``variable`` of a MATLAB file; ``DatasetError`` naming the variables found when it is absent."""
     from scipy.io import loadmat
 
     try:
         mat = loadmat(path)
     except Exception as exc:  # scipy raises several unrelated types for corrupt files
         raise DatasetError(f"{path}: not a readable MATLAB .mat file ({exc})") from exc
-    if "image_info" not in mat:
+    if variable not in mat:
         found = ", ".join(k for k in mat if not k.startswith("__")) or "nothing"
-        raise DatasetError(
-            f"{path}: not a ShanghaiTech ground-truth file: no 'image_info' variable (found: {found})"
-        )
+        raise DatasetError(f"{path}: not {what}: no {variable!r} variable (found: {found})")
+    return mat[variable]
+
+
+def _read_mat_points(path: Path, image: Path) -> np.ndarray:
+    image_info = _load_mat_variable(path, "image_info", "a ShanghaiTech ground-truth file")
     try:
-        info = mat["image_info"][0, 0][0, 0]
+        info = image_info[0, 0][0, 0]
         names = info.dtype.names or ()
         location = info["location"] if "location" in names else info[0]
         number = info["number"] if "number" in names else None
@@ -461,111 +461,3 @@ def _check_bounds(points: np.ndarray, annotation: Path, image: Path) -> None:
         f"{annotation}: {int(bad.sum())} of {len(points)} points lie outside the {width}x{height} image "
         f"{image.name} by more than {tol:g} px (e.g. [x, y] = {example}); {hint}"
     )
-
-
-# --- entry point ----------------------------------------------------------------------------------------------
-
-
-def detect_format(path: str | Path, *, split: str | None = None) -> str:
-    """Return ``"crowd-json"``, ``"shanghaitech"`` or ``"images"`` for a dataset folder."""
-    root, image_dir, _ = _resolve_root(path, split)
-    has_json = _find_annotation_dir(root, image_dir, _JSON_DIRS, "*.json") is not None
-    has_mat = _find_annotation_dir(root, image_dir, _MAT_DIRS, "*.mat") is not None
-    if has_json and has_mat:
-        raise DatasetError(
-            f"{root}: holds both JSON and .mat annotations; pass format='crowd-json' or format='shanghaitech'"
-        )
-    return "crowd-json" if has_json else "shanghaitech" if has_mat else "images"
-
-
-def load_dataset(
-    path: str | Path,
-    *,
-    split: str | None = None,
-    pattern: str | None = None,
-    format: str | None = None,
-) -> Dataset:
-    """Load a dataset folder, detecting its format unless ``format`` is given.
-
-    ``split`` picks a subset: the ``split`` or ``{split}_data`` subfolder when one exists (ShanghaiTech's
-    ``test_data``), otherwise the images whose name contains ``split`` as a ``_``/``-``/``.``-separated word
-    (``split="test"`` selects ``INmini_test_IMG_1`` but not ``contest_1``). ``pattern`` is a glob matched
-    against the image file name or its stem (``"*train*"``). Both may be combined.
-
-    Raises ``DatasetError`` for a missing folder, an empty selection or an annotation that does not fit its
-    image; see the module docstring for the pairing rules.
-    """
-    chosen = format or detect_format(path, split=split)
-    loaders = {
-        "crowd-json": Dataset.from_crowd_json,
-        "shanghaitech": Dataset.from_shanghaitech,
-        "images": Dataset.from_images,
-    }
-    if chosen not in loaders:
-        raise DatasetError(f"unknown format {chosen!r}; use one of {', '.join(_FORMATS)}")
-    return loaders[chosen](path, split=split, pattern=pattern)
-
-
-# --- synthetic data -------------------------------------------------------------------------------------------
-
-
-def make_synthetic_dataset(
-    out_dir: str | Path, n: int = 6, *, seed: int = 0, size: tuple[int, int] = (512, 384)
-) -> Dataset:
-    """Write ``n`` SYNTHETIC crowd-like images with their head points, and return them loaded as a dataset.
-
-    These are drawings, not photos: a smooth noisy background with a ground gradient, and people drawn as a
-    dark round "head" on an elliptic "body", smaller towards the top of the frame to mimic perspective. They
-    exist so that notebooks and tests run where the real data is absent; no estimator's accuracy on them says
-    anything about real crowds. The points are the head centres, so they are exact by construction.
-
-    Files are written in the crowd-mini layout (``images/synth_{train,test}_IMG_i.jpg`` +
-    ``points/<same>.json``); the last third of the images (at least one when ``n >= 3``) are in the test split.
-    ``size`` is ``(width, height)``.
-    """
-    if n < 1:
-        raise ValueError(f"n must be at least 1, got {n}")
-    width, height = size
-    if width < 64 or height < 64:
-        raise ValueError(f"size must be at least 64x64 pixels, got {width}x{height}")
-    out = Path(out_dir)
-    (out / "images").mkdir(parents=True, exist_ok=True)
-    (out / "points").mkdir(parents=True, exist_ok=True)
-    rng = np.random.default_rng(seed)
-    n_test = n // 3
-    for i in range(1, n + 1):
-        split = "test" if i > n - n_test else "train"
-        name = f"synth_{split}_IMG_{i}"
-        image, points = _synthetic_scene(rng, width, height)
-        image.save(out / "images" / f"{name}.jpg", quality=92)
-        record = {"image": f"{name}.jpg", "points": points, "count": len(points)}
-        (out / "points" / f"{name}.json").write_text(json.dumps(record), encoding="utf-8")
-    return Dataset.from_crowd_json(out)
-
-
-def _synthetic_scene(rng: np.random.Generator, width: int, height: int) -> tuple[Image.Image, list[list[float]]]:
-    # Background: upsampled coarse noise (texture at several scales) plus a vertical gradient for "ground".
-    coarse = rng.uniform(60, 190, size=(max(2, height // 32), max(2, width // 32), 3)).astype(np.uint8)
-    background = np.asarray(Image.fromarray(coarse).resize((width, height), Image.Resampling.BICUBIC), np.float32)
-    gradient = np.linspace(-30, 30, height, dtype=np.float32)[:, None, None]
-    grain = rng.normal(0, 8, size=(height, width, 1)).astype(np.float32)
-    canvas = Image.fromarray(np.clip(background + gradient + grain, 0, 255).astype(np.uint8))
-    canvas = canvas.filter(ImageFilter.GaussianBlur(0.8))
-    draw = ImageDraw.Draw(canvas)
-
-    count = int(rng.integers(5, 41))
-    # Heads in the upper 15%..85% of the frame; far (upper) people are smaller.
-    ys = rng.uniform(0.15 * height, 0.85 * height, size=count)
-    xs = rng.uniform(0.03 * width, 0.97 * width, size=count)
-    order = np.argsort(ys)  # draw far people first so nearer bodies overlap them, as in a real scene
-    points = []
-    for x, y in zip(xs[order], ys[order]):
-        scale = 0.4 + 0.8 * (y / height)
-        r = max(3.0, 0.018 * height * scale * 1.6)
-        body = tuple(int(c) for c in rng.integers(20, 235, size=3))
-        draw.ellipse([x - 1.6 * r, y + 0.8 * r, x + 1.6 * r, y + 5.5 * r], fill=body)
-        skin = int(rng.integers(40, 110))
-        draw.ellipse([x - r, y - r, x + r, y + r], fill=(skin, int(skin * 0.8), int(skin * 0.6)))
-        points.append([round(float(x), 1), round(float(y), 1)])
-    return canvas, points
-
