@@ -1,12 +1,17 @@
-"""Explorer, driven headless: values are changed as a user would, and the host and the drawn output are checked."""
+"""Explorer, driven headless: values are changed as a user would, and the host and the drawn picture are checked."""
 from __future__ import annotations
 
+import io
+
+import numpy as np
 import pytest
+from PIL import Image
 
 from fake_estimators import default_factories
 from test_research_compare import DENSITY_PLUGIN, FAILING_PLUGIN, spots_dataset  # noqa: F401 (a fixture)
 from workbench import Workbench
 from workbench.research import Explorer
+from workbench.research.widgets import _Frame
 
 
 @pytest.fixture
@@ -16,24 +21,26 @@ def wb(plugin_folder):
         yield host
 
 
-def png(explorer: Explorer) -> str:
-    [output] = explorer.output.outputs
-    assert output["output_type"] == "display_data"
-    return output["data"]["image/png"]
+def picture(explorer: Explorer) -> bytes:
+    """The drawn frame, checked to be a decodable image of a sensible size."""
+    data = explorer.picture.value
+    with Image.open(io.BytesIO(data)) as image:
+        assert image.width > 600 and image.height > 200
+    return bytes(data)
 
 
 def test_explorer_draws_and_switches_the_host_estimator(wb, spots_dataset):
     explorer = Explorer(wb, spots_dataset)
     assert explorer.estimator.options == ("default", "DensityPlugin", "FailingPlugin")
     assert explorer.estimator.value == "DensityPlugin"
-    first = png(explorer)
+    first = picture(explorer)
     assert "spots_1" in explorer.status.value and "predicted <b>4</b>" in explorer.status.value
     assert "true <b>3</b>, error <b>+1</b>" in explorer.status.value
     assert not explorer.strategy.disabled and explorer.threshold.disabled
 
     explorer.estimator.value = "default"
     assert wb.estimators["peopleCountEstimator"] == "default", "the dropdown switches the host"
-    assert png(explorer) != first
+    assert picture(explorer) != first
     assert "predicted <b>3</b>" in explorer.status.value
     assert explorer.strategy.disabled and "no density map" in explorer.note.value
 
@@ -43,16 +50,43 @@ def test_explorer_draws_and_switches_the_host_estimator(wb, spots_dataset):
     # The plugin's own points sit 15 px off the heads; points re-extracted from its map land on them.
     assert "3 points (own points): P 0.00" in explorer.status.value
     explorer.strategy.value = "peaks"
-    assert not explorer.threshold.disabled
-    assert "3 points (peaks &gt; 1.0e-03): P 1.00 · R 1.00" in explorer.status.value
+    assert "3 points (peaks): P 1.00 · R 1.00" in explorer.status.value
     explorer.strategy.value = "topk"
     assert explorer.threshold.disabled
     assert "4 points (topk): P 0.75 · R 1.00" in explorer.status.value
-    explorer.threshold.value = 0.01  # disabled for topk, but harmless
 
-    before = png(explorer)
+    before = picture(explorer)
     explorer.opacity.value = 0.9
-    assert png(explorer) != before
+    assert picture(explorer) != before, "opacity redraws the overlay"
+
+
+def test_the_peak_threshold_is_in_the_colour_bars_unit_and_moves_the_points(wb, spots_dataset):
+    explorer = Explorer(wb, spots_dataset)
+    assert "people/px" in explorer.threshold.description
+    assert "people/px" in explorer._view.colour_bar.ax.get_ylabel(), "slider and colour bar share one unit"
+    explorer.strategy.value = "peaks_above"
+    assert not explorer.threshold.disabled
+    # One person per 4x4-pixel cell is 1/16 = 0.0625 people per pixel at each spot (a little less once the
+    # map is smoothed for display): the colour bar's top.
+    assert 0.03 < explorer._view.overlay.get_clim()[1] <= 1 / 16
+    explorer.threshold.value = 1e-3
+    assert "3 points (peaks ≥ 1.0e-03 people/px)" in explorer.status.value
+    low = picture(explorer)
+    explorer.threshold.value = 1e-1  # above every spot's density
+    assert "0 points (peaks ≥ 1.0e-01 people/px)" in explorer.status.value
+    assert picture(explorer) != low, "moving the threshold redraws the points"
+    explorer.threshold.value = 0.025  # under the spots: they come back, and the line is on the colour bar
+    assert "3 points" in explorer.status.value
+    assert explorer._view.peak_line.get_visible()
+    assert explorer._view.peak_line.get_ydata()[0] == pytest.approx(0.025, rel=0.15)
+
+
+def test_controls_and_figure_name_their_units(wb, spots_dataset):
+    explorer = Explorer(wb, spots_dataset)
+    assert "(0–1)" in explorer.opacity.description
+    assert "#" in explorer.index.description
+    assert "estimate " in explorer.status.value and " ms" in explorer.status.value
+    assert "px" in explorer._view.right.get_title() and "people" in explorer._view.left.get_title()
 
 
 def test_explorer_pages_and_caches_results(wb, spots_dataset, monkeypatch):
@@ -60,6 +94,9 @@ def test_explorer_pages_and_caches_results(wb, spots_dataset, monkeypatch):
     calls = []
     real = wb.estimate
     monkeypatch.setattr(wb, "estimate", lambda *a, **k: calls.append(1) or real(*a, **k))
+    decoded = []
+    real_frame = _Frame.of
+    monkeypatch.setattr(_Frame, "of", lambda sample: decoded.append(sample.name) or real_frame(sample))
     explorer.next.click()
     assert explorer.index.value == 1 and "spots_2</b> (2/3)" in explorer.status.value
     explorer.next.click()
@@ -67,11 +104,25 @@ def test_explorer_pages_and_caches_results(wb, spots_dataset, monkeypatch):
     assert explorer.index.value == 2 and "spots_3" in explorer.status.value
     explorer.previous.click()
     explorer.opacity.value = 0.2
-    assert len(calls) == 2, "each image runs once per estimator; re-drawing reuses the result"
+    explorer.strategy.value = "topk"
+    assert len(calls) == 2, "each image runs once per estimator; redrawing reuses the result"
+    assert decoded == ["spots_2", "spots_3"], "each image is decoded once"
     explorer.refresh()
     assert len(calls) == 3
     explorer.show(0)
     assert "spots_1" in explorer.status.value
+
+
+def test_the_picture_is_redrawn_in_place(wb, spots_dataset):
+    explorer = Explorer(wb, spots_dataset)
+    figure = explorer._view.figure
+    artists = (explorer._view.left_image, explorer._view.overlay, explorer._view.matched)
+    explorer.next.click()
+    explorer.strategy.value = "topk"
+    explorer.estimator.value = "default"
+    assert explorer._view.figure is figure
+    assert (explorer._view.left_image, explorer._view.overlay, explorer._view.matched) == artists
+    assert len(figure.axes) == 3, "no axes (or colour bars) pile up"
 
 
 def test_explorer_follows_the_host_and_shows_errors(wb, spots_dataset):
@@ -83,6 +134,31 @@ def test_explorer_follows_the_host_and_shows_errors(wb, spots_dataset):
 
     explorer.estimator.value = "FailingPlugin"
     assert "RuntimeError: this estimator always fails" in explorer.status.value
+
+
+def test_a_closed_host_keeps_the_explorer_honest(wb, spots_dataset):
+    explorer = Explorer(wb, spots_dataset)
+    drawn = picture(explorer)
+    wb.close()
+    explorer.next.click()
+    assert explorer.estimator.value == "DensityPlugin", "the dropdown never silently switches to 'default'"
+    assert "the Workbench is closed" in explorer.status.value and "wb.start()" in explorer.status.value
+    explorer.previous.click()  # an image seen before still shows, with its scores
+    assert "spots_1" in explorer.status.value and "predicted <b>4</b>" in explorer.status.value
+    assert picture(explorer) == drawn
+    explorer.estimator.value = "default"
+    assert explorer.estimator.value == "DensityPlugin" and "could not switch to &#x27;default&#x27;" in explorer.status.value
+    assert "host closed" in repr(explorer)
+
+
+def test_explorer_without_a_density_map_or_annotation_still_draws(wb, spots_dataset):
+    wb.use("peopleCountEstimator", "default")
+    unannotated = type(spots_dataset).from_images(spots_dataset.root / "images")
+    explorer = Explorer(wb, unannotated)
+    assert "no annotation; 3 points" in explorer.status.value
+    assert not explorer._view.overlay.get_visible()
+    assert np.asarray(explorer._view.own_points.get_offsets()).shape == (3, 2)
+    picture(explorer)
 
 
 def test_explorer_displays_itself_as_a_widget(wb, spots_dataset):
