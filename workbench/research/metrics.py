@@ -18,6 +18,7 @@ from typing import Any, Literal
 import numpy as np
 
 __all__ = [
+    "GAME_CONVENTIONS",
     "LatencyStats",
     "Localisation",
     "LocalisationSummary",
@@ -35,6 +36,9 @@ __all__ = [
 ]
 
 GameSource = Literal["auto", "density", "points"]
+#: How the GAME grid is cut when the image size is not divisible by ``2^L`` (see :func:`game_image`).
+GameConvention = Literal["exact", "blocks"]
+GAME_CONVENTIONS = ("exact", "blocks")
 
 
 # --- counts --------------------------------------------------------------------------------------------------
@@ -109,30 +113,62 @@ def _check_grid(image_size: tuple[int, int], level: int) -> tuple[float, float, 
     return float(width), float(height), 2 ** int(level)
 
 
-def grid_counts_from_points(points: Any, image_size: tuple[int, int], level: int) -> np.ndarray:
+def _cell_edges(extent: float, cells: int, convention: GameConvention) -> np.ndarray:
+    """Edges of the grid's cells along one image axis, in pixels."""
+    if convention == "exact":
+        return extent * np.arange(cells + 1) / cells
+    if convention == "blocks":
+        # Whole-pixel blocks of floor(extent / cells); the pixels past the last block belong to no cell.
+        return (int(extent) // cells) * np.arange(cells + 1, dtype=np.float64)
+    raise ValueError(f"GAME convention must be one of {', '.join(map(repr, GAME_CONVENTIONS))}, got {convention!r}")
+
+
+def grid_counts_from_points(
+    points: Any, image_size: tuple[int, int], level: int, *, convention: GameConvention = "exact"
+) -> np.ndarray:
     """Count points in each cell of a ``2^level x 2^level`` grid over the image; shape ``(rows, cols)``.
 
-    Points on a cell border go to the right/lower cell; points slightly outside the image (annotation
-    tolerance) go to the nearest border cell, so no point is lost.
+    ``"exact"``: points on a cell border go to the right/lower cell; points slightly outside the image
+    (annotation tolerance) go to the nearest border cell, so no point is lost. ``"blocks"``: each point is
+    first put on its pixel (``floor``, clipped to the image, as the published code rasterises its ground-truth
+    map), and points on pixels past the last whole block are not counted.
     """
     width, height, cells = _check_grid(image_size, level)
     xy = _as_points(points, "points")
-    col = np.clip(np.floor(xy[:, 0] * cells / width), 0, cells - 1).astype(np.intp)
-    row = np.clip(np.floor(xy[:, 1] * cells / height), 0, cells - 1).astype(np.intp)
+    if convention == "blocks":
+        block_w, block_h = _cell_edges(width, cells, convention)[1], _cell_edges(height, cells, convention)[1]
+        if block_w == 0 or block_h == 0:
+            raise ValueError(f"GAME({level}) blocks of a {width:g}x{height:g} image would be empty; use a lower level")
+        col = np.clip(np.floor(xy[:, 0]), 0, width - 1) // block_w
+        row = np.clip(np.floor(xy[:, 1]), 0, height - 1) // block_h
+        inside = (col < cells) & (row < cells)
+        col, row = col[inside].astype(np.intp), row[inside].astype(np.intp)
+    elif convention == "exact":
+        col = np.clip(np.floor(xy[:, 0] * cells / width), 0, cells - 1).astype(np.intp)
+        row = np.clip(np.floor(xy[:, 1] * cells / height), 0, cells - 1).astype(np.intp)
+    else:
+        _cell_edges(width, cells, convention)  # raises the message naming the conventions
     return np.bincount(row * cells + col, minlength=cells * cells).reshape(cells, cells).astype(np.float64)
 
 
-def _overlap(start: float, length: float, n_pixels: int, image_extent: float, cells: int) -> np.ndarray:
+def _overlap(
+    start: float, length: float, n_pixels: int, image_extent: float, cells: int, convention: GameConvention
+) -> np.ndarray:
     """Fraction of each map pixel (rows) that falls in each grid cell (columns), along one axis."""
     pixel_edges = start + length * np.arange(n_pixels + 1) / n_pixels
-    cell_edges = image_extent * np.arange(cells + 1) / cells
+    cell_edges = _cell_edges(image_extent, cells, convention)
     lo = np.maximum(pixel_edges[:-1, None], cell_edges[None, :-1])
     hi = np.minimum(pixel_edges[1:, None], cell_edges[None, 1:])
     return np.clip(hi - lo, 0.0, None) / (length / n_pixels)
 
 
 def grid_counts_from_density(
-    density_map: np.ndarray, density_area: Any, image_size: tuple[int, int], level: int
+    density_map: np.ndarray,
+    density_area: Any,
+    image_size: tuple[int, int],
+    level: int,
+    *,
+    convention: GameConvention = "exact",
 ) -> np.ndarray:
     """Integrate a density map over each cell of a ``2^level x 2^level`` grid over the image.
 
@@ -140,7 +176,8 @@ def grid_counts_from_density(
     image) and each map pixel's mass is taken as spread evenly over its footprint in image pixels, so the
     integration is exact for that piecewise-constant reading and conserves the map's sum (mass that falls
     outside the image is dropped). It equals box-upsampling the map to full resolution (each value divided
-    among the pixels it covers) and summing per cell, without building the full-resolution map.
+    among the pixels it covers) and summing per cell, without building the full-resolution map. With
+    ``convention="blocks"`` the cells are the whole-pixel blocks of :func:`game_image`.
     """
     width, height, cells = _check_grid(image_size, level)
     density = np.asarray(density_map, dtype=np.float64)
@@ -153,19 +190,23 @@ def grid_counts_from_density(
                       float(density_area.width), float(density_area.height))
         if w <= 0 or h <= 0:
             raise ValueError(f"density_area must have a positive size, got {density_area!r}")
-    along_x = _overlap(x, w, density.shape[1], width, cells)
-    along_y = _overlap(y, h, density.shape[0], height, cells)
+    along_x = _overlap(x, w, density.shape[1], width, cells, convention)
+    along_y = _overlap(y, h, density.shape[0], height, cells, convention)
     return along_y.T @ density @ along_x
 
 
-def _predicted_grid(result: Any, image_size: tuple[int, int], level: int, source: GameSource) -> np.ndarray:
+def _predicted_grid(
+    result: Any, image_size: tuple[int, int], level: int, source: GameSource, convention: GameConvention
+) -> np.ndarray:
     if source not in ("auto", "density", "points"):
         raise ValueError(f"source must be 'auto', 'density' or 'points', got {source!r}")
     density = getattr(result, "densityMap", None)
     if source == "density" or (source == "auto" and density is not None):
         if density is None:
             raise ValueError("source='density' but the result has no densityMap; use source='points'")
-        return grid_counts_from_density(density, getattr(result, "densityArea", None), image_size, level)
+        return grid_counts_from_density(
+            density, getattr(result, "densityArea", None), image_size, level, convention=convention
+        )
     points = _as_points(result, "prediction")
     count = getattr(result, "count", None)
     if len(points) == 0 and count:
@@ -177,20 +218,35 @@ def _predicted_grid(result: Any, image_size: tuple[int, int], level: int, source
             f"the result counts {count} people but has neither a densityMap nor points, so GAME({level}) "
             "cannot place them; use an estimator that returns either, or only level 0"
         )
-    return grid_counts_from_points(points, image_size, level)
+    return grid_counts_from_points(points, image_size, level, convention=convention)
 
 
 def game_image(
-    result: Any, gt_points: Any, image_size: tuple[int, int], level: int, *, source: GameSource = "auto"
+    result: Any,
+    gt_points: Any,
+    image_size: tuple[int, int],
+    level: int,
+    *,
+    source: GameSource = "auto",
+    convention: GameConvention = "exact",
 ) -> float:
     """GAME(level) of one image: sum over the ``4^level`` cells of ``|predicted - true|`` cell counts.
 
     ``source="auto"`` integrates the result's ``densityMap`` over its ``densityArea`` when it has one, and
     counts its predicted points otherwise; ``"density"``/``"points"`` force one. ``result`` may also be a
     plain ``(N, 2)`` point array. ``image_size`` is ``(width, height)`` of the original image.
+
+    The two conventions agree when width and height are divisible by ``2^level`` and differ otherwise:
+
+    * ``"exact"`` (default): the cells split the image exactly (``width / 2^L`` pixels, fractional), so every
+      person and all the predicted mass is in some cell;
+    * ``"blocks"``: whole-pixel blocks of ``floor(width / 2^L) x floor(height / 2^L)`` pixels from the top
+      left, as the common published evaluation code slices its maps (``map[i*h:(i+1)*h, j*w:(j+1)*w]``); the
+      last rows and columns that fill no whole block are left out of both sides. Use it to reproduce
+      published GAME tables.
     """
-    pred = _predicted_grid(result, image_size, level, source)
-    true = grid_counts_from_points(gt_points, image_size, level)
+    pred = _predicted_grid(result, image_size, level, source, convention)
+    true = grid_counts_from_points(gt_points, image_size, level, convention=convention)
     return float(np.abs(pred - true).sum())
 
 
@@ -213,6 +269,7 @@ def game(
     level: int = 0,
     *,
     source: GameSource = "auto",
+    convention: GameConvention = "exact",
 ) -> float:
     """Grid Average Mean absolute Error at ``level``: :func:`game_image` averaged over the images.
 
@@ -220,7 +277,10 @@ def game(
     result: the map's float sum, not the rounded ``.count``, as in the literature).
     """
     _per_image(results, gt_points, image_sizes)
-    errors = [game_image(r, g, s, level, source=source) for r, g, s in zip(results, gt_points, image_sizes)]
+    errors = [
+        game_image(r, g, s, level, source=source, convention=convention)
+        for r, g, s in zip(results, gt_points, image_sizes)
+    ]
     return float(np.mean(errors))
 
 
@@ -231,9 +291,13 @@ def game_levels(
     levels: Iterable[int] = (0, 1, 2, 3),
     *,
     source: GameSource = "auto",
+    convention: GameConvention = "exact",
 ) -> dict[int, float]:
     """``{level: GAME(level)}`` for several levels (by default 0..3, the usual table)."""
-    return {int(level): game(results, gt_points, image_sizes, level, source=source) for level in levels}
+    return {
+        int(level): game(results, gt_points, image_sizes, level, source=source, convention=convention)
+        for level in levels
+    }
 
 
 # --- localisation ---------------------------------------------------------------------------------------------
