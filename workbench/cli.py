@@ -12,7 +12,7 @@ from .server._cli import register as register_serve
 
 
 def _check_plugins(args: argparse.Namespace) -> int:
-    with Workbench(args.plugins_dir, args.active, device=args.device) as wb:
+    with Workbench(args.plugins_dir, args.active, device=args.device, default_model=args.default_model) as wb:
         print(wb.plugins)
         print(f"estimators: {wb.estimators}")
         return 1 if wb.plugins.failed else 0

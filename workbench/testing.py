@@ -7,7 +7,9 @@
         assert wb.plugins["MyPlugin"].status == "active"
 
 ``workbench_client`` serves a host over HTTP with aiohttp's test client (it needs ``pytest-aiohttp``, in
-the ``test`` extra) and closes both after the test. Options named like ``build_app``'s
+the ``test`` extra) and closes both after the test. A plugin author's repository needs no pytest
+configuration for it: ``async def`` tests that use it are run by pytest-asyncio without ``asyncio_mode = auto``
+(this plugin marks them ``asyncio``). Options named like ``build_app``'s
 (``allow_estimator_switching``, ``max_body_size``, ``service_name``) go to the server, the others to
 ``Workbench`` (``device``, ``workers``, ``default_estimators``...); ``client.app[WORKBENCH]`` is the host::
 
@@ -20,6 +22,7 @@ the ``test`` extra) and closes both after the test. Options named like ``build_a
 from __future__ import annotations
 
 import inspect
+from collections.abc import Generator
 from pathlib import Path
 from typing import Any, Awaitable, Callable, Iterator
 
@@ -30,6 +33,30 @@ from .host import Workbench
 
 WORKBENCH = web.AppKey("workbench", Workbench)
 """The key of the served host in ``client.app`` for clients made by ``workbench_client``."""
+
+
+ASYNC_FIXTURES = ("workbench_client",)
+"""Fixtures only ``async def`` tests can use: such tests are marked ``asyncio`` when they are not already."""
+
+
+@pytest.hookimpl(trylast=True, wrapper=True)
+def pytest_pycollect_makeitem(collector: pytest.Collector, name: str, obj: object) -> Generator[None, Any, Any]:
+    """Mark the ``async def`` tests that request an async fixture of this plugin as ``asyncio`` tests.
+
+    pytest-asyncio's strict mode (its default) runs only marked coroutine tests, so without this an author's
+    repository would need ``asyncio_mode = auto`` for the README's test. This wrapper is the innermost one
+    (``trylast``), so the mark is on the items before pytest-asyncio's own wrapper turns marked coroutine
+    tests into its items.
+    """
+    collected = yield
+    if not inspect.iscoroutinefunction(obj) or not collector.config.pluginmanager.hasplugin("asyncio"):
+        return collected
+    items = collected if isinstance(collected, list) else [collected]
+    for item in items:
+        uses_async_fixture = any(fixture in getattr(item, "fixturenames", ()) for fixture in ASYNC_FIXTURES)
+        if isinstance(item, pytest.Function) and uses_async_fixture and item.get_closest_marker("asyncio") is None:
+            item.add_marker(pytest.mark.asyncio)
+    return collected
 
 
 @pytest.fixture

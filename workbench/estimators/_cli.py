@@ -24,8 +24,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     model = subparsers.add_parser("model", help="describe, wrap and quantise ONNX density models")
     commands = model.add_subparsers(dest="model_command", metavar="{describe,wrap,quantize}", required=True)
 
-    describe = commands.add_parser("describe", help="print a model's description, stride and tensors")
+    describe = commands.add_parser(
+        "describe",
+        help="print a model's description (guessed from its tensors when it has none), stride and tensors",
+    )
     describe.add_argument("model", type=Path, help="the .onnx file (its description: <stem>.json beside it)")
+    describe.add_argument(
+        "--write", action="store_true", help="write the guessed description to <stem>.json (never overwrites one)"
+    )
     describe.set_defaults(func=_describe)
 
     wrap = commands.add_parser(
@@ -57,19 +63,37 @@ def _describe(args: argparse.Namespace) -> int:
 
     from .model import measure_geometry
 
+    from ._guess import guess_description
+
+    guess = None
     try:
         if not args.model.is_file():
             raise FileNotFoundError(f"ONNX model {args.model} not found")
-        description = ModelDescription.for_model(args.model)
         session = ort.InferenceSession(str(args.model), providers=["CPUExecutionProvider"])
+        try:
+            description = ModelDescription.for_model(args.model)
+        except FileNotFoundError:
+            guess = guess_description(session, args.model.stem)
+            if guess.description is None:
+                raise ModelDescriptionError(
+                    f"{args.model} has no description and none can be guessed: {guess.reason}; write "
+                    f"{args.model.with_suffix('.json')} by hand (see `workbench.estimators.model`)"
+                ) from None
+            description = guess.description
         geometry = measure_geometry(session, description, str(args.model))
     except _USER_ERRORS as error:
         return _fail("describe", error)
+    if args.write:
+        if guess is None:
+            return _fail("describe", FileExistsError(f"{description.source}: the model already has a description"))
+        description.to_json(args.model.with_suffix(".json"))
     report = {
         "model": str(args.model),
         "bytes": args.model.stat().st_size,
         "description": description.to_dict(),
         "description_from": description.source,
+        "description_exact": guess is None or guess.exact,
+        "description_note": guess.reason if guess is not None else "",
         "stride": geometry.stride,
         "stride_measured_by": geometry.measured_by,
         "fixed_input_size": geometry.fixed_size,

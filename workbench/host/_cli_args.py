@@ -19,13 +19,19 @@ def whole_number(text: str, *, minimum: int = 1, maximum: int | None = None) -> 
 
 
 def add_host_arguments(parser: argparse.ArgumentParser, *, workers: bool = False) -> None:
-    """``--plugins-dir``, ``--active`` (falling back to the service's variable), ``--device`` [, ``--workers``]."""
+    """``--plugins-dir``, ``--active`` (falling back to the service's variable), ``--device``, ``--default-model``
+    [, ``--workers``]."""
     parser.add_argument("--plugins-dir", default="plugins", metavar="DIR", help="the plugins folder (default: ./plugins)")
     parser.add_argument(
         "--active", default=None, metavar="MOD1,MOD2",
         help=f"comma-separated plugin modules to activate, e.g. my_plugin.plugin (default: ${ACTIVE_PLUGINS_ENV})",
     )
     parser.add_argument("--device", choices=("cpu", "gpu"), default="cpu", help="global device class (default: cpu)")
+    parser.add_argument(
+        "--default-model", default=None, metavar="MODEL.onnx",
+        help="your own ONNX density model as the 'default' people counter, fed as its <stem>.json beside it says "
+        "(default: $WORKBENCH_DEFAULT_MODEL, else the bundled wbcount)",
+    )
     if workers:
         parser.add_argument(
             "--workers", type=whole_number, default=1, metavar="N", help="estimator instances per broker (default: 1)"

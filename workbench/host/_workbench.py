@@ -58,10 +58,10 @@ class EventDelivery:
         return self.error is None
 
 
-def _default_estimator_factories() -> Mapping[str, DefaultEstimatorFactory]:
-    from ..estimators.default import DEFAULT_ESTIMATORS
+def _default_estimator_factories(default_model: str | Path | None) -> Mapping[str, DefaultEstimatorFactory]:
+    from ..estimators.default import default_estimator_factories
 
-    return DEFAULT_ESTIMATORS
+    return default_estimator_factories(default_model)
 
 
 class Workbench:
@@ -69,7 +69,10 @@ class Workbench:
 
     ``active_plugins`` lists module names (``"my_plugin.plugin"``) as a list or a comma-separated string;
     ``None`` reads ``LUNA_REMOTE_SDK_ACTIVE_PLUGINS`` like the service. ``device`` is the global device
-    class ("cpu" or "gpu"); ``workers`` the number of estimator instances per broker.
+    class ("cpu" or "gpu"); ``workers`` the number of estimator instances per broker. ``default_model`` is
+    the path of your own ONNX density model to use as the default people counter (else
+    ``$WORKBENCH_DEFAULT_MODEL``, else the bundled ``wbcount``); it is checked here, see
+    ``workbench.estimators.default.load_default_model``.
     """
 
     def __init__(
@@ -81,6 +84,7 @@ class Workbench:
         workers: int = 1,
         config: AppConfig | None = None,
         default_estimators: Mapping[str, DefaultEstimatorFactory] | None = None,
+        default_model: str | Path | None = None,
         logger: logging.Logger | None = None,
     ) -> None:
         self.plugins_dir = Path(plugins_dir).expanduser().resolve()
@@ -92,7 +96,12 @@ class Workbench:
         self.workers = workers
         self.config = config or AppConfig(globalDeviceClass=check_device_class(device, allow_global=False, what="device"))
         self.ctx = SimpleNamespace(logger=logger or logging.getLogger("workbench.plugins"))
-        self._default_estimators = default_estimators
+        if default_estimators is not None and default_model is not None:
+            raise ValueError("pass default_model (your people-count model) or default_estimators (every factory), not both")
+        # Resolved (and a user's model checked) here, so that a bad model file fails before anything starts.
+        self._default_estimators = (
+            default_estimators if default_estimators is not None else _default_estimator_factories(default_model)
+        )
         self._loop = LoopThread()
         self._records: list[PluginRecord] = []
         self._slots: dict[str, EstimatorSlot] = {}
@@ -193,10 +202,7 @@ class Workbench:
         if str(self.plugins_dir) not in sys.path:
             sys.path.insert(0, str(self.plugins_dir))
             self._added_to_path = True
-        factories = self._default_estimators
-        if factories is None:
-            factories = _default_estimator_factories()
-        for broker, factory in factories.items():
+        for broker, factory in self._default_estimators.items():
             self._slots[broker] = EstimatorSlot(broker, self._bind(factory), self.workers, self.ctx.logger)
         for module in self.active_plugins:
             await self._activate(self._load_module(module), startup=True)

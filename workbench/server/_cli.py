@@ -41,7 +41,9 @@ def serve(args: argparse.Namespace) -> int:
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
     try:
-        wb = Workbench(args.plugins_dir, args.active, device=args.device, workers=args.workers)
+        wb = Workbench(
+            args.plugins_dir, args.active, device=args.device, workers=args.workers, default_model=args.default_model
+        )
     except (FileNotFoundError, ValueError, TypeError) as error:
         print(f"workbench serve: {error}", file=sys.stderr)
         return 2
