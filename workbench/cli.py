@@ -5,6 +5,7 @@ import argparse
 import logging
 import sys
 
+from .authoring._cli import register as register_authoring
 from .estimators._cli import register as register_model
 from .host import Workbench, add_host_arguments
 from .research._cli import register as register_compare
@@ -12,7 +13,7 @@ from .server._cli import register as register_serve
 
 
 def _check_plugins(args: argparse.Namespace) -> int:
-    with Workbench(args.plugins_dir, args.active, device=args.device, default_model=args.default_model) as wb:
+    with Workbench(args.plugins_dir, args.active, device=args.device, default_model=args.default_model, strict=args.strict) as wb:
         print(wb.plugins)
         print(f"estimators: {wb.estimators}")
         return 1 if wb.plugins.failed else 0
@@ -48,6 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
     register_compare(subparsers)
     register_serve(subparsers)
     _register_plugins(subparsers)
+    register_authoring(subparsers)
     register_model(subparsers)
     _register_train(subparsers)
     return parser

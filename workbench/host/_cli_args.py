@@ -19,8 +19,8 @@ def whole_number(text: str, *, minimum: int = 1, maximum: int | None = None) -> 
 
 
 def add_host_arguments(parser: argparse.ArgumentParser, *, workers: bool = False) -> None:
-    """``--plugins-dir``, ``--active`` (falling back to the service's variable), ``--device``, ``--default-model``
-    [, ``--workers``]."""
+    """``--plugins-dir``, ``--active`` (falling back to the service's variable), ``--device``, ``--default-model``,
+    ``--strict`` [, ``--workers``]."""
     parser.add_argument("--plugins-dir", default="plugins", metavar="DIR", help="the plugins folder (default: ./plugins)")
     parser.add_argument(
         "--active", default=None, metavar="MOD1,MOD2",
@@ -31,6 +31,11 @@ def add_host_arguments(parser: argparse.ArgumentParser, *, workers: bool = False
         "--default-model", default=None, metavar="MODEL.onnx",
         help="your own ONNX density model as the 'default' people counter, fed as its <stem>.json beside it says "
         "(default: $WORKBENCH_DEFAULT_MODEL, else the bundled wbcount)",
+    )
+    parser.add_argument(
+        "--strict", nargs="?", const="raise", default=False, choices=("raise", "warn"),
+        help="report plugin code that uses what the service's SDK or plugin framework lacks: fail at that line "
+        "(--strict, --strict raise) or warn (--strict warn)",
     )
     if workers:
         parser.add_argument(

@@ -32,6 +32,7 @@ from ..sdk import EstimationTargets, ImageForPeopleEstimation, PeopleCount, Rect
 from ._estimators import DEFAULT, EstimatorSlot, UnknownEstimatorError, close_quietly
 from ._loop import LoopThread
 from ._records import ACTIVE, CLOSED, FAILED, PluginRecord, PluginTable
+from ._strict import StrictApp, StrictViolation, enter_strict, leave_strict, parse_strict
 
 DefaultEstimatorFactory = Callable[[AppConfig], Any]
 T = TypeVar("T")
@@ -86,6 +87,7 @@ class Workbench:
         default_estimators: Mapping[str, DefaultEstimatorFactory] | None = None,
         default_model: str | Path | None = None,
         logger: logging.Logger | None = None,
+        strict: bool | str = False,
     ) -> None:
         self.plugins_dir = Path(plugins_dir).expanduser().resolve()
         if not self.plugins_dir.is_dir():
@@ -109,6 +111,8 @@ class Workbench:
         self._cleanups: list[Callable[[], Awaitable[None]]] = []
         self._pending_warnings: list[str] = []
         self._added_to_path = False
+        self.strict = parse_strict(strict)
+        self._strict_scope = None
         self._state = "new"
 
     # -- lifecycle -------------------------------------------------------------------------------------
@@ -196,6 +200,8 @@ class Workbench:
         if self._state != "new":
             raise RuntimeError("this Workbench was closed; create a new Workbench(...) to start again")
         self._state = "running"
+        if self.strict:
+            self._strict_scope = enter_strict(self.plugins_dir, self.strict)
         self._loop.start()
 
     async def _startup(self) -> None:
@@ -224,6 +230,8 @@ class Workbench:
 
     def _forget_modules(self) -> None:
         self._state = "closed"
+        if self._strict_scope is not None:
+            leave_strict(self._strict_scope)
         purge_modules(name for name in list(sys.modules) if self._owns_module(name))
         if self._added_to_path and str(self.plugins_dir) in sys.path:
             sys.path.remove(str(self.plugins_dir))
@@ -269,7 +277,7 @@ class Workbench:
                 continue
             record = PluginRecord(name=cls.__name__, module=module, kind=plugin_kind(cls))
             try:
-                record.instance = cls(self)
+                record.instance = cls(StrictApp(self) if self.strict else self)
             except Exception as error:
                 record.status, record.error = FAILED, f"__init__ failed with {type(error).__name__}: {error}"
             records.append(record)
@@ -362,6 +370,11 @@ class Workbench:
     def plugins(self) -> PluginTable:
         """Every plugin with its module, kind, status and error; a table in Jupyter."""
         return PluginTable(self._records)
+
+    @property
+    def strict_violations(self) -> list[StrictViolation]:
+        """What strict mode found plugin code using that the service lacks, in the order it was met."""
+        return list(self._strict_scope.violations) if self._strict_scope is not None else []
 
     @property
     def routes(self) -> list[Route]:

@@ -68,7 +68,7 @@ def run_compare(args: argparse.Namespace) -> int:
     if args.limit is not None:
         dataset = dataset[: args.limit]
     try:
-        with Workbench(args.plugins_dir, args.active, device=args.device, default_model=args.default_model) as wb:
+        with Workbench(args.plugins_dir, args.active, device=args.device, default_model=args.default_model, strict=args.strict) as wb:
             for record in wb.plugins.failed:
                 print(f"workbench compare: plugin {record.name} ({record.module}) failed: {record.error}",
                       file=sys.stderr)

@@ -42,7 +42,8 @@ def serve(args: argparse.Namespace) -> int:
         signal.signal(signum, lambda *_: stop.set())
     try:
         wb = Workbench(
-            args.plugins_dir, args.active, device=args.device, workers=args.workers, default_model=args.default_model
+            args.plugins_dir, args.active, device=args.device, workers=args.workers, default_model=args.default_model,
+            strict=args.strict,
         )
     except (FileNotFoundError, ValueError, TypeError) as error:
         print(f"workbench serve: {error}", file=sys.stderr)

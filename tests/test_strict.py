@@ -1,0 +1,93 @@
+"""Strict mode: plugin code using what the service lacks is named with its file and line."""
+from __future__ import annotations
+
+import warnings
+
+import pytest
+from fake_estimators import default_factories
+
+from workbench import Workbench
+from workbench.host._strict import StrictAttributeError, StrictModeWarning
+from workbench.sdk import Rect
+
+SOURCE = """\
+from luna_plugins.base.plugins_meta.base_plugins import BaseBackgroundPlugin
+from lunavl.sdk.image_utils.geometry import Rect
+
+
+class Uses(BaseBackgroundPlugin):
+    async def initialize(self):
+        rect = Rect(0, 0, 10, 10)
+        self.found = rect.width
+        self.area = rect.area
+        self.folder = self.app.plugins_dir
+        import workbench.sdk
+"""
+
+
+def _host(plugin_folder, strict):
+    module = plugin_folder.add("uses_extras", SOURCE)
+    return Workbench(plugin_folder.root, [module], strict=strict, default_estimators=default_factories()), module
+
+
+def test_strict_raise_fails_the_plugin_at_the_line_naming_member_and_fix(plugin_folder):
+    wb, module = _host(plugin_folder, True)
+    with wb:
+        record = wb.plugins["Uses"]
+        assert record.status == "failed"
+        file = plugin_folder.root / "uses_extras" / "plugin.py"
+        assert f"{file}:9: uses Rect.area" in record.error
+        assert "rect.getArea()" in record.error
+        assert [str(v).split(":")[1] for v in wb.strict_violations] == ["9"]
+
+
+def test_strict_warn_reports_every_use_and_goes_on(plugin_folder):
+    wb, module = _host(plugin_folder, "warn")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with wb:
+            assert wb.plugins["Uses"].status == "active"
+            assert wb.plugins["Uses"].instance.area == 100
+    file = str(plugin_folder.root / "uses_extras" / "plugin.py")
+    lines = [(v.member, v.file, v.line) for v in wb.strict_violations]
+    assert lines == [("Rect.area", file, 9), ("plugins_dir", file, 10), ("workbench.sdk", file, 11)]
+    strict_warnings = [w for w in caught if issubclass(w.category, StrictModeWarning)]
+    assert [(w.filename, w.lineno) for w in strict_warnings] == [(file, 9), (file, 10), (file, 11)]
+    assert "app.plugins_dir" in str(strict_warnings[1].message)
+
+
+def test_without_strict_nothing_is_reported_and_hooks_are_gone_after_close(plugin_folder):
+    wb, _ = _host(plugin_folder, False)
+    with wb:
+        assert wb.plugins["Uses"].status == "active"
+        assert wb.strict_violations == []
+    strict, _ = _host(plugin_folder, True)
+    with strict:
+        assert not isinstance(vars(Rect)["area"], property)
+    assert isinstance(vars(Rect)["area"], property)
+    assert Rect(0, 0, 2, 2).area == 4
+
+
+def test_workbench_code_may_use_its_own_members_under_strict(plugin_folder):
+    wb, _ = _host(plugin_folder, True)
+    with wb:
+        assert Rect(0, 0, 3, 3).area == 9  # this test file is not plugin code
+        assert wb.routes == []
+
+
+def test_strict_errors_are_the_errors_the_service_would_raise():
+    assert issubclass(StrictAttributeError, AttributeError)
+
+
+def test_bad_strict_value_is_refused(plugin_folder):
+    with pytest.raises(ValueError, match="strict must be"):
+        Workbench(plugin_folder.root, [], strict="loud")
+
+
+def test_cli_strict_option_reaches_the_host(plugin_folder, capsys):
+    from workbench.cli import main
+
+    module = plugin_folder.add("uses_extras", SOURCE)
+    code = main(["plugins", "--plugins-dir", str(plugin_folder.root), "--active", module, "--strict"])
+    assert code == 1
+    assert "StrictAttributeError" in capsys.readouterr().out

@@ -1,0 +1,39 @@
+"""One problem ``workbench check`` found, at one line of one file."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+# The kinds of finding, for filtering and for the docs.
+WORKBENCH_IMPORT = "workbench-import"
+UNDECLARED_IMPORT = "undeclared-import"
+SDK_SURFACE = "not-in-service"
+REQUIREMENTS = "requirements"
+DUPLICATE_ACTIVATION = "duplicate-activation"
+SYNTAX = "syntax"
+RUNTIME = "runtime"
+INSTALL = "install"
+KINDS = (WORKBENCH_IMPORT, UNDECLARED_IMPORT, SDK_SURFACE, REQUIREMENTS, DUPLICATE_ACTIVATION, SYNTAX, RUNTIME, INSTALL)
+
+
+@dataclass(frozen=True, order=True)
+class Finding:
+    """``file:line: what is wrong; how to fix it``."""
+
+    file: str
+    line: int
+    message: str
+    fix: str
+    kind: str
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}: {self.message}; {self.fix}"
+
+
+def display_path(path: str | Path) -> str:
+    """``path`` relative to the working folder where it lies below it (shorter lines), else absolute."""
+    resolved = Path(path).resolve()
+    try:
+        return str(resolved.relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(resolved)

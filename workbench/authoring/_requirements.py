@@ -1,0 +1,104 @@
+"""Reading a plugin's ``requirements.txt`` as ``pip install -r`` would, and mapping imports to distributions."""
+from __future__ import annotations
+
+import functools
+import importlib.metadata
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from packaging.requirements import InvalidRequirement, Requirement
+
+from ._findings import REQUIREMENTS, Finding, display_path
+
+# What the service's environment provides to every plugin: the SDK and plugin framework with what they
+# import (lunavl's image module imports numpy, PIL and requests), and aiohttp, which the service's own
+# monitoring example imports without a requirements.txt. Import name -> distribution.
+SERVICE_PROVIDED: dict[str, str] = {
+    "lunavl": "lunavl",
+    "luna_plugins": "luna-plugins",
+    "sdk_loop": "sdk-loop",
+    "aiohttp": "aiohttp",
+    "numpy": "numpy",
+    "PIL": "pillow",
+    "requests": "requests",
+}
+
+# Import names whose distribution is named otherwise, for when it is not installed here to ask.
+IMPORT_TO_DISTRIBUTION: dict[str, str] = {
+    "cv2": "opencv-python",
+    "PIL": "pillow",
+    "sklearn": "scikit-learn",
+    "skimage": "scikit-image",
+    "yaml": "PyYAML",
+    "bs4": "beautifulsoup4",
+    "dateutil": "python-dateutil",
+    "jwt": "PyJWT",
+    "attr": "attrs",
+    "Crypto": "pycryptodome",
+    "serial": "pyserial",
+    "dotenv": "python-dotenv",
+    "google": "protobuf",
+    "onnxruntime": "onnxruntime",
+    "redis": "redis",
+    "aio_pika": "aio-pika",
+}
+
+# Distributions that install the same module, so that declaring one declares the module (the CPU and GPU
+# builds of ONNX Runtime; the service's own example lists both).
+_SAME_MODULE = [{"onnxruntime", "onnxruntime-gpu", "onnxruntime-directml", "onnxruntime-openvino"}]
+
+_PIP_OPTION = re.compile(r"^(-r|-c|-e|-i|-f|--requirement|--constraint|--editable|--index-url|--extra-index-url"
+                         r"|--find-links|--no-binary|--only-binary|--pre|--trusted-host|--prefer-binary)\b")
+
+
+def normalise(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+@dataclass
+class Requirements:
+    """The distributions a ``requirements.txt`` declares, and the lines pip could not read."""
+
+    file: Path | None
+    declared: set[str] = field(default_factory=set)
+    findings: list[Finding] = field(default_factory=list)
+
+    def declares(self, distribution: str) -> bool:
+        name = normalise(distribution)
+        family = next((f for f in _SAME_MODULE if name in f), {name})
+        return bool(family & self.declared)
+
+
+def read_requirements(file: Path) -> Requirements:
+    """Parse ``file`` line by line (comments, pip options and continuation lines as pip reads them)."""
+    result = Requirements(file if file.is_file() else None)
+    if result.file is None:
+        return result
+    for number, raw in enumerate(file.read_text().splitlines(), start=1):
+        line = re.split(r"(^|\s)#", raw, maxsplit=1)[0].strip()
+        if not line or _PIP_OPTION.match(line):
+            continue
+        try:
+            requirement = Requirement(line)
+        except InvalidRequirement as error:
+            result.findings.append(Finding(
+                display_path(file), number, f"{line!r} is not a requirement pip can read ({error})",
+                "write one distribution per line, e.g. numpy>=1.24 or onnxruntime==1.22.0", REQUIREMENTS,
+            ))
+            continue
+        result.declared.add(normalise(requirement.name))
+    return result
+
+
+@functools.lru_cache(maxsize=1)
+def _installed_distributions() -> dict[str, list[str]]:
+    return importlib.metadata.packages_distributions()
+
+
+def distributions_of(top_level: str) -> list[str]:
+    """The distributions that provide the import name ``top_level``: installed ones first, else the table."""
+    installed = _installed_distributions().get(top_level)
+    if installed:
+        return sorted(set(installed))
+    return [IMPORT_TO_DISTRIBUTION.get(top_level, top_level)]

@@ -1,0 +1,267 @@
+"""The static half of ``workbench check``: read a plugin's files (ast) without running them.
+
+Rules in the style of ruff's banned-api and deptry: imports of ``workbench``; third-party imports its
+``requirements.txt`` does not declare; names and members the service's SDK and plugin framework lack
+(through the names a file imports from the service's modules, instances made from them, ``self`` in plugin
+classes and ``self.app``); absolute imports of plugin modules (the duplicate-activation pitfall).
+"""
+from __future__ import annotations
+
+import ast
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..host._surface import APP_MEMBERS, ServiceSurface
+from ._findings import (
+    DUPLICATE_ACTIVATION,
+    SDK_SURFACE,
+    SYNTAX,
+    UNDECLARED_IMPORT,
+    WORKBENCH_IMPORT,
+    Finding,
+    display_path,
+)
+from ._requirements import SERVICE_PROVIDED, Requirements, distributions_of, read_requirements
+
+
+def plugin_files(plugins_dir: Path, package: str) -> list[Path]:
+    """The Python files of the plugin whose top-level package (or single module) is ``package``."""
+    folder = plugins_dir / package
+    if folder.is_dir():
+        return sorted(p for p in folder.rglob("*.py") if "__pycache__" not in p.parts)
+    single = plugins_dir / f"{package}.py"
+    return [single] if single.is_file() else []
+
+
+def scan_plugin(plugins_dir: Path, package: str, surface: ServiceSurface) -> list[Finding]:
+    """Every static finding in the plugin ``package`` of ``plugins_dir``, its requirements.txt included."""
+    requirements = read_requirements(plugins_dir / package / "requirements.txt")
+    findings = list(requirements.findings)
+    local_modules = {p.stem if p.suffix == ".py" else p.name for p in plugins_dir.iterdir() if not p.name.startswith(".")}
+    for file in plugin_files(plugins_dir, package):
+        try:
+            tree = ast.parse(file.read_text(), filename=str(file))
+        except SyntaxError as error:
+            findings.append(Finding(display_path(file), error.lineno or 1, f"syntax error: {error.msg}",
+                                    "fix the file; the service cannot import it either", SYNTAX))
+            continue
+        scanner = _FileScanner(file, package, plugins_dir, local_modules, surface, requirements)
+        scanner.visit(tree)
+        findings.extend(scanner.findings)
+    return findings
+
+
+@dataclass
+class _Scope:
+    """Names bound in one function or module body: local name -> service class name."""
+
+    instances: dict[str, str] = field(default_factory=dict)
+
+
+class _FileScanner(ast.NodeVisitor):
+    def __init__(
+        self, file: Path, package: str, plugins_dir: Path, local_modules: set[str], surface: ServiceSurface,
+        requirements: Requirements,
+    ) -> None:
+        self.file = display_path(file)
+        self.package = package
+        self.plugins_dir = plugins_dir
+        self.local_modules = local_modules
+        self.surface = surface
+        self.requirements = requirements
+        self.findings: list[Finding] = []
+        self.classes: dict[str, str] = {}          # local name -> service class name
+        self.modules: dict[str, str] = {}          # local name -> service module path
+        self.scopes: list[_Scope] = [_Scope()]
+        self.plugin_class: list[tuple[str, set[str]]] = []   # (service base, the class's own attributes)
+        self.optional_import_depth = 0
+
+    def _add(self, node: ast.AST, message: str, fix: str, kind: str) -> None:
+        self.findings.append(Finding(self.file, getattr(node, "lineno", 1), message, fix, kind))
+
+    # -- imports ---------------------------------------------------------------------------------------
+
+    def visit_Try(self, node: ast.Try) -> None:
+        guarded = any(_catches_import_error(handler) for handler in node.handlers)
+        self.optional_import_depth += guarded
+        for statement in node.body:
+            self.visit(statement)
+        self.optional_import_depth -= guarded
+        for part in (*node.handlers, *node.orelse, *node.finalbody):
+            self.visit(part)
+
+    def visit_If(self, node: ast.If) -> None:
+        if _is_type_checking(node.test):
+            for part in node.orelse:
+                self.visit(part)
+            return
+        self.generic_visit(node)
+
+    def visit_Import(self, node: ast.Import) -> None:
+        for alias in node.names:
+            self._check_module(node, alias.name, ())
+            if alias.name in self.surface.modules:
+                if alias.asname:
+                    self.modules[alias.asname] = alias.name
+
+    def visit_ImportFrom(self, node: ast.ImportFrom) -> None:
+        if node.level or not node.module:
+            return
+        names = [alias.name for alias in node.names]
+        self._check_module(node, node.module, names)
+        known = self.surface.modules.get(node.module)
+        if known is None:
+            return
+        for alias in node.names:
+            if alias.name == "*":
+                continue
+            if alias.name not in known:
+                self._add(node, f"{node.module} has no {alias.name} in the service",
+                          self.surface.module_instead(node.module, alias.name), SDK_SURFACE)
+            elif alias.name in self.surface.members:
+                self.classes[alias.asname or alias.name] = alias.name
+
+    def _check_module(self, node: ast.AST, module: str, names: list[str] | tuple[()]) -> None:
+        top = module.split(".")[0]
+        if top == "workbench":
+            providers = sorted({path for name in names for path, known in self.surface.modules.items() if name in known})
+            fix = (f"import from the service's module {', '.join(providers)}" if providers
+                   else "use the service's modules (lunavl..., luna_plugins...) instead")
+            self._add(node, f"imports {module}, which the service does not have", fix, WORKBENCH_IMPORT)
+        elif top in self.local_modules or top == self.plugins_dir.name:
+            self._add(
+                node, f"absolute import of the plugin module {module}: the service activates every plugin class a "
+                "module's namespace holds, so a class reached under a second name is activated twice",
+                "use a relative import (from .module import Name)", DUPLICATE_ACTIVATION,
+            )
+        elif (
+            top not in sys.stdlib_module_names and top != "__future__" and top not in SERVICE_PROVIDED
+            and not self.optional_import_depth
+        ):
+            distributions = distributions_of(top)
+            if not any(self.requirements.declares(d) for d in distributions):
+                where = (f"{self.plugins_dir / self.package / 'requirements.txt'}" if (self.plugins_dir / self.package).is_dir()
+                         else "a requirements.txt in a plugin folder")
+                self._add(
+                    node, f"imports {top} ({' or '.join(distributions)}), which the plugin's requirements.txt does not "
+                    "declare and the service does not provide",
+                    f"add {distributions[0]} to {display_path(where)}", UNDECLARED_IMPORT,
+                )
+
+    # -- classes, functions, names ---------------------------------------------------------------------
+
+    def visit_ClassDef(self, node: ast.ClassDef) -> None:
+        base = next((self.classes[b.id] for b in node.bases if isinstance(b, ast.Name) and b.id in self.classes), None)
+        if base is None:
+            self.generic_visit(node)
+            return
+        self.plugin_class.append((base, _own_attributes(node)))
+        self.generic_visit(node)
+        self.plugin_class.pop()
+
+    def _visit_function(self, node: ast.FunctionDef | ast.AsyncFunctionDef) -> None:
+        scope = _Scope()
+        for arg in (*node.args.posonlyargs, *node.args.args, *node.args.kwonlyargs):
+            annotated = _class_of_annotation(arg.annotation, self.classes)
+            if annotated:
+                scope.instances[arg.arg] = annotated
+        self.scopes.append(scope)
+        self.generic_visit(node)
+        self.scopes.pop()
+
+    visit_FunctionDef = _visit_function
+    visit_AsyncFunctionDef = _visit_function
+
+    def visit_Assign(self, node: ast.Assign) -> None:
+        made = self._class_made_by(node.value)
+        for target in node.targets:
+            if isinstance(target, ast.Name):
+                if made:
+                    self.scopes[-1].instances[target.id] = made
+                else:
+                    self.scopes[-1].instances.pop(target.id, None)
+        self.generic_visit(node)
+
+    def _class_made_by(self, value: ast.AST) -> str | None:
+        """The service class ``value`` constructs (``Rect(...)``, ``VLImage.load(...)``), if any."""
+        if not isinstance(value, ast.Call):
+            return None
+        func = value.func
+        if isinstance(func, ast.Name):
+            return self.classes.get(func.id)
+        if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name) and func.value.id in self.classes:
+            owner = self.classes[func.value.id]
+            if func.attr in ("load", "fromNumpyArray", "initByCorners") and func.attr in self.surface.members[owner]:
+                return owner
+        return None
+
+    def visit_Attribute(self, node: ast.Attribute) -> None:
+        self._check_attribute(node)
+        self.generic_visit(node)
+
+    def _check_attribute(self, node: ast.Attribute) -> None:
+        member = node.attr
+        if member.startswith("_") or not isinstance(node.ctx, ast.Load):
+            return
+        value = node.value
+        if isinstance(value, ast.Name):
+            if value.id in self.modules:
+                module = self.modules[value.id]
+                if member not in self.surface.modules[module]:
+                    self._add(node, f"{module} has no {member} in the service",
+                              self.surface.module_instead(module, member), SDK_SURFACE)
+                return
+            owner = self.classes.get(value.id) or self.scopes[-1].instances.get(value.id)
+            if owner is None and value.id == "self" and self.plugin_class:
+                base, own = self.plugin_class[-1]
+                if member in own:
+                    return
+                owner = base
+            if owner is not None and member not in self.surface.members[owner]:
+                self._add(node, f"{owner}.{member} is not in the service's SDK or plugin framework",
+                          self.surface.instead(owner, member), SDK_SURFACE)
+        elif (
+            isinstance(value, ast.Attribute) and value.attr == "app" and isinstance(value.value, ast.Name)
+            and value.value.id == "self" and self.plugin_class and member not in APP_MEMBERS
+        ):
+            self._add(node, f"self.app.{member}: the service's application has no {member}",
+                      f"the service's application offers {', '.join(sorted(APP_MEMBERS))}", SDK_SURFACE)
+
+
+def _own_attributes(node: ast.ClassDef) -> set[str]:
+    """What a plugin class defines itself: methods, class attributes and every ``self.X = ...``."""
+    names: set[str] = set()
+    for item in ast.walk(node):
+        if isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef)) and item in node.body:
+            names.add(item.name)
+        elif isinstance(item, ast.Name) and isinstance(item.ctx, ast.Store):
+            names.add(item.id)
+        elif (
+            isinstance(item, ast.Attribute) and isinstance(item.ctx, ast.Store)
+            and isinstance(item.value, ast.Name) and item.value.id == "self"
+        ):
+            names.add(item.attr)
+    return names
+
+
+def _class_of_annotation(annotation: ast.AST | None, classes: dict[str, str]) -> str | None:
+    if isinstance(annotation, ast.Name):
+        return classes.get(annotation.id)
+    if isinstance(annotation, ast.Constant) and isinstance(annotation.value, str):
+        return classes.get(annotation.value)
+    return None
+
+
+def _catches_import_error(handler: ast.ExceptHandler) -> bool:
+    caught = handler.type
+    names = caught.elts if isinstance(caught, ast.Tuple) else [caught]
+    return caught is None or any(
+        isinstance(n, ast.Name) and n.id in ("ImportError", "ModuleNotFoundError", "Exception") for n in names
+    )
+
+
+def _is_type_checking(test: ast.AST) -> bool:
+    return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
+        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING"
+    )

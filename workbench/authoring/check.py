@@ -1,0 +1,100 @@
+"""``workbench check``: would these plugins run in the service, unchanged?"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable, Mapping
+
+from ..host._surface import service_surface
+from ..plugins import ACTIVE_PLUGINS_ENV, parse_active_plugins
+from ._exercise import exercise_plugins
+from ._findings import Finding
+from ._install import install_and_import
+from ._static import plugin_files, scan_plugin
+
+
+@dataclass
+class CheckReport:
+    """The findings of one check, stamped with the SDK reference commit they were checked against."""
+
+    plugins_dir: Path
+    active: list[str]
+    findings: list[Finding] = field(default_factory=list)
+    reference_commit: str = ""
+    ran: bool = True
+    installed: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return not self.findings
+
+    @property
+    def exit_code(self) -> int:
+        """0 when the plugins would run in the service, 1 when there are findings."""
+        return 0 if self.ok else 1
+
+    @property
+    def summary(self) -> str:
+        steps = ["static scan"] + (["strict run"] if self.ran else []) + (["clean install"] if self.installed else [])
+        verdict = "no findings" if self.ok else f"{len(self.findings)} finding{'s' * (len(self.findings) != 1)}"
+        return (
+            f"workbench check: {verdict} in {', '.join(self.active)} ({' + '.join(steps)}; lunavl reference "
+            f"{self.reference_commit[:12]}, plugin framework per the service's docs)"
+        )
+
+    def __str__(self) -> str:
+        return "\n".join([*map(str, self.findings), self.summary])
+
+    def _repr_html_(self) -> str:
+        import html
+
+        rows = "".join(f"<li><code>{html.escape(str(f))}</code></li>" for f in self.findings)
+        return f"<div><b>{html.escape(self.summary)}</b><ul>{rows}</ul></div>"
+
+
+def check_plugins(
+    plugins_dir: str | Path,
+    active: str | Iterable[str] | None = None,
+    *,
+    run: bool = True,
+    install: bool = False,
+    default_estimators: Mapping[str, Any] | None = None,
+) -> CheckReport:
+    """Check the ``active`` modules (``None``: ``$LUNA_REMOTE_SDK_ACTIVE_PLUGINS``) of ``plugins_dir``.
+
+    Always a static scan of each active plugin's files and requirements.txt; with ``run`` (the default) a
+    strict-mode run that loads, starts and exercises them; with ``install`` a clean virtual environment
+    where requirements.txt is installed and each module imported (slow). Raises ``FileNotFoundError`` or
+    ``ValueError`` for a usage error (no such folder, nothing active).
+    """
+    folder = Path(plugins_dir).expanduser().resolve()
+    if not folder.is_dir():
+        raise FileNotFoundError(f"plugins folder {folder} does not exist or is not a folder")
+    modules = parse_active_plugins(active)
+    if not modules:
+        raise ValueError(f"no active plugins: pass --active my_plugin.plugin or set {ACTIVE_PLUGINS_ENV}")
+    surface = service_surface()
+    report = CheckReport(folder, modules, reference_commit=surface.reference_commit, ran=run, installed=install)
+    packages = list(dict.fromkeys(module.split(".")[0] for module in modules))
+    for package in packages:
+        if plugin_files(folder, package):
+            report.findings += scan_plugin(folder, package, surface)
+    if run:
+        report.findings += exercise_plugins(folder, modules, default_estimators=default_estimators)
+    if install:
+        for package in packages:
+            report.findings += install_and_import(folder, package, [m for m in modules if m.split(".")[0] == package])
+    report.findings = _deduplicated(report.findings)
+    return report
+
+
+def _deduplicated(findings: list[Finding]) -> list[Finding]:
+    """One finding per file, line and kind (the static scan and the strict run often see the same use)."""
+    seen: set[tuple[str, int, str]] = set()
+    kept = []
+    for finding in findings:
+        key = (finding.file, finding.line, finding.kind)
+        if key not in seen:
+            seen.add(key)
+            kept.append(finding)
+    return sorted(kept, key=lambda f: (f.file, f.line))
