@@ -14,6 +14,7 @@ See README.md for the model and its configuration.
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import logging
 import os
 from concurrent.futures import ThreadPoolExecutor
@@ -34,6 +35,8 @@ MODEL_FILE = "wbcount_uint8.onnx"
 PLUGIN_DIR = Path(__file__).resolve().parent
 # Deployed: the model sits in the plugin folder. In the workbench checkout: <repo>/models.
 MODEL_LOCATIONS = (PLUGIN_DIR / MODEL_FILE, PLUGIN_DIR.parents[1] / "models" / MODEL_FILE)
+# The copy an installed workbench ships as package data, in <site-packages>/workbench/_models.
+WORKBENCH_MODELS = ("workbench", "_models")
 
 # A head point is a density-map cell that is the maximum of its 3x3 neighbourhood and above this density;
 # the strongest `count` of them are kept, so that the points agree with the count.
@@ -43,8 +46,20 @@ PEAK_SIZE = 3
 MAX_BATCH = 8
 
 
+def installedWorkbenchModel() -> Path | None:
+    """The model an installed workbench ships, found without importing the workbench (absent in the service)."""
+    package, folder = WORKBENCH_MODELS
+    spec = importlib.util.find_spec(package)
+    for location in (spec.submodule_search_locations or []) if spec is not None else []:
+        path = Path(location) / folder / MODEL_FILE
+        if path.is_file():
+            return path
+    return None
+
+
 def resolveModelPath() -> Path:
-    """The model: $PEOPLE_COUNT_ONNX_MODEL when set, else the first of MODEL_LOCATIONS that exists."""
+    """The model: $PEOPLE_COUNT_ONNX_MODEL when set, else the first of MODEL_LOCATIONS that exists, else the copy
+    an installed workbench ships."""
     configured = os.environ.get(MODEL_ENV)
     if configured:
         path = Path(configured).expanduser()
@@ -54,6 +69,9 @@ def resolveModelPath() -> Path:
     for path in MODEL_LOCATIONS:
         if path.is_file():
             return path
+    installed = installedWorkbenchModel()
+    if installed is not None:
+        return installed
     raise FileNotFoundError(
         f"people-count model not found (looked for {' and '.join(map(str, MODEL_LOCATIONS))}); copy "
         f"{MODEL_FILE} into the plugin folder or set {MODEL_ENV} to the model's path"
