@@ -8,7 +8,8 @@ from __future__ import annotations
 import numpy as np
 
 from workbench.plugins import AppConfig, EstimatorBase
-from workbench.sdk import ImageForPeopleEstimation, PeopleCount, VLImage
+from workbench.result import CountResult
+from workbench.sdk import ImageForPeopleEstimation, VLImage
 
 
 def bright_pixels(image: object, threshold: int) -> np.ndarray:
@@ -35,7 +36,8 @@ class BrightPixelCounter(EstimatorBase):
 
     async def estimateBatch(self, images, estimationTargets, asyncEstimate=True):
         self.batches += 1
-        return [PeopleCount.fromPoints(bright_pixels(image, self.threshold)) for image in images]
+        found = [bright_pixels(image, self.threshold) for image in images]
+        return [CountResult(len(points), points) for points in found]
 
 
 def default_factories() -> dict:

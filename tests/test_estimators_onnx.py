@@ -14,7 +14,7 @@ import onnxruntime as ort
 import pytest
 
 from test_estimators_model import make_conv_model, make_pool_model, random_images
-from workbench import AppConfig, EstimationTargets, ImageForPeopleEstimation, PeopleCount, Rect, VLImage
+from workbench import AppConfig, CountResult, EstimationTargets, ImageForPeopleEstimation, Rect, VLImage
 from workbench.estimators import GpuUnavailableWarning, ModelDescription, ModelDescriptionError, OnnxDensityEstimator
 from workbench.estimators.default import DEFAULT_ESTIMATORS, MODELS_DIR_ENV, create_default_people_counter
 from workbench.plugins import EstimatorSettings, EstimatorsSettings
@@ -64,7 +64,7 @@ def counting(est: OnnxDensityEstimator) -> CountingSession:
 
 def test_count_points_map_and_area(estimator):
     [result] = estimator.estimate([dots(64, 96, [(10, 10), (50, 30), (90, 60)])])
-    assert isinstance(result, PeopleCount)
+    assert isinstance(result, CountResult)
     assert result.count == 3 and result.estimatorName == "pool"
     # Each white pixel's cell centre: col = x // 4, centre = (col + 0.5) * 4.
     expected = {(10.0, 10.0), (50.0, 30.0), (90.0, 62.0)}
@@ -180,7 +180,7 @@ def test_graph_and_numpy_preprocessing_agree(tmp_path, model_kind):
 
 def test_t2_gives_the_count_without_points(estimator):
     [result] = estimator.estimate([dots(64, 96, [(10, 10), (50, 30)])], "T2")
-    assert result.count == 2 and result.points == [] and result.densityMap is not None
+    assert result.count == 2 and result.coordinates == () and result.densityMap is not None
 
 
 def test_count_is_rounded_not_truncated(tmp_path):
@@ -217,14 +217,14 @@ async def test_estimate_batch_runs_off_the_event_loop(estimator):
     assert ticks > 0
     # The synchronous mode of the contract gives the same results.
     again = await estimator.estimateBatch([dots(64, 96, [(10, 10)])], EstimationTargets.T2, asyncEstimate=False)
-    assert again[0].count == 1 and again[0].points == []
+    assert again[0].count == 1 and again[0].coordinates == ()
 
 
 def test_topk_strategy_and_custom_name(pool_model):
     est = OnnxDensityEstimator(pool_model, points="topk", name="mine")
     try:
         [result] = est.estimate([dots(64, 96, [(10, 10), (50, 30)])])
-        assert result.estimatorName == "mine" and len(result.points) == 2
+        assert result.estimatorName == "mine" and len(result.coordinates) == 2
     finally:
         est.close()
 

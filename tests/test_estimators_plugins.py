@@ -45,7 +45,7 @@ def test_reference_estimator_plugin_runs_verbatim_and_matches(tmp_path, referenc
     for theirs, own in zip(reference, mine):
         # The reference truncates the map's sum, the workbench rounds it.
         assert theirs.count <= own.count <= theirs.count + 1
-        assert len(theirs.points) == theirs.count
+        assert len(theirs.coordinates) == theirs.count
     assert mine[0].count > 0
 
 
@@ -91,7 +91,10 @@ def test_people_count_onnx_matches_the_workbench_estimator(monkeypatch, uint8_mo
     assert [r.count for r in from_plugin] == [r.count for r in expected] == [3, 1, 3, 1]
     for theirs, own in zip(from_plugin, expected):
         np.testing.assert_array_equal(theirs.pointsArray, own.pointsArray)
-    assert [r.count for r in count_only] == [3, 1, 3, 1] and all(r.points == [] for r in count_only)
+        # The plugin hands its map on through PeopleCount.coreEstimation, staying on the SDK surface.
+        np.testing.assert_allclose(theirs.densityMap, own.densityMap, atol=1e-6)
+        assert theirs.densityArea == own.densityArea
+    assert [r.count for r in count_only] == [3, 1, 3, 1] and all(r.coordinates == () for r in count_only)
 
 
 def test_people_count_onnx_with_a_one_image_model(monkeypatch, tmp_path):

@@ -9,7 +9,7 @@ import pytest
 from bucket_service import bucket_service
 from fake_estimators import BrightPixelCounter, default_factories, spot_image
 from reference_plugins import write_reference_plugins
-from workbench import MonitoringPoint, PeopleCount, Workbench
+from workbench import CountResult, MonitoringPoint, Workbench
 
 REPLACEMENT = """
     from luna_plugins.estimator_plugins.estimator_replacement_plugin import EstimatorReplacementPlugin
@@ -71,7 +71,7 @@ def test_replacement_estimator_swaps_live_across_workers(plugin_folder):
         assert wb.estimators == {"peopleCountEstimator": "DimPixelPlugin"}
         assert len(plugin_cls.created) == 3, "each worker holds its own estimator instance"
         [result] = wb.estimate("peopleCountEstimator", [dim_image])
-        assert isinstance(result, PeopleCount)
+        assert isinstance(result, CountResult)
         assert (result.count, result.estimatorName) == (3, "DimPixelPlugin")
         assert result.elapsed is not None and result.elapsed >= 0
         wb.use("peopleCountEstimator", "default")

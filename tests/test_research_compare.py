@@ -27,7 +27,8 @@ DENSITY_PLUGIN = """
     from luna_plugins.estimator_plugins.estimator_replacement_plugin import EstimatorReplacementPlugin
     from fake_estimators import bright_pixels
     from workbench.plugins import EstimatorBase
-    from workbench.sdk import PeopleCount, Rect
+    from workbench.result import CountResult
+    from workbench.sdk import Rect
 
     class PooledDensity(EstimatorBase):
         def close(self):
@@ -39,8 +40,8 @@ DENSITY_PLUGIN = """
                 spots = bright_pixels(image, 200)
                 density = np.zeros((image.height // 4, image.width // 4), np.float32)
                 np.add.at(density, ((spots[:, 1] // 4).astype(int), (spots[:, 0] // 4).astype(int)), 1.0)
-                out.append(PeopleCount.fromPoints(spots + [15.0, 0.0], count=len(spots) + 1, densityMap=density,
-                                                  densityArea=Rect(0, 0, image.width, image.height)))
+                out.append(CountResult(len(spots) + 1, spots + [15.0, 0.0], densityMap=density,
+                                       densityArea=Rect(0, 0, image.width, image.height)))
             return out
 
     class DensityPlugin(EstimatorReplacementPlugin):
@@ -208,7 +209,7 @@ def test_exports_hold_tables_and_figures(wb, spots_dataset, tmp_path):
     assert document["estimators"] == ["default", "DensityPlugin"]
     assert document["summary"][0]["estimator"] == "default"
     assert len(document["per_image"]) == 6
-    assert document["results"]["default"][0]["points"] == [[10.0, 10.0], [30.0, 20.0], [50.0, 40.0]]
+    assert document["results"]["default"][0]["coordinates"] == [[10.0, 10.0], [30.0, 20.0], [50.0, 40.0]]
 
     page = report.to_html(tmp_path / "out")
     assert page == tmp_path / "out" / "report.html"

@@ -21,15 +21,12 @@ from workbench.research.metrics import (
     rmse,
     throughput,
 )
-from workbench.sdk import PeopleCount, Rect, Vec2D
+from workbench.result import CountResult
+from workbench.sdk import Rect, Vec2D
 
 
-def people_count(points: list[tuple[float, float]], count: int | None = None, **kwargs: object) -> PeopleCount:
-    """Build a result through the documented constructor: an estimation with .count and .points.getPoints()."""
-    vecs = [Vec2D(x, y) for x, y in points]
-    estimation = SimpleNamespace(count=len(vecs) if count is None else count,
-                                 points=SimpleNamespace(getPoints=lambda: vecs))
-    return PeopleCount(estimation, **kwargs)
+def people_count(points: list[tuple[float, float]], count: int | None = None, **kwargs: object) -> CountResult:
+    return CountResult(len(points) if count is None else count, [Vec2D(x, y) for x, y in points], **kwargs)
 
 
 # --- MAE / RMSE ----------------------------------------------------------------------------------------------
@@ -207,7 +204,7 @@ def test_localisation_accepts_results_and_samples() -> None:
     sample = SimpleNamespace(points=np.array([[12.0, 10.0]]), count=1)
     loc = localisation(result, sample, threshold=3)
     assert (loc.tp, loc.fp, loc.fn) == (1, 1, 0)
-    assert localisation(result.points, sample, threshold=3).tp == 1  # a list of Vec2D
+    assert localisation(result.coordinates, sample, threshold=3).tp == 1  # a list of Vec2D
     with pytest.raises(ValueError, match="no points"):
         localisation(result, SimpleNamespace(points=None))
 

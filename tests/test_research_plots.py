@@ -3,7 +3,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
-from types import SimpleNamespace
 
 import matplotlib
 
@@ -23,14 +22,12 @@ from workbench.research.plots import (  # noqa: E402
     plot_ranked_errors,
     upsampled_density,
 )
-from workbench.sdk import PeopleCount, Rect, Vec2D, VLImage  # noqa: E402
+from workbench.result import CountResult  # noqa: E402
+from workbench.sdk import Rect, Vec2D, VLImage  # noqa: E402
 
 
-def people_count(points: list[tuple[float, float]], count: int | None = None, **kwargs: object) -> PeopleCount:
-    vecs = [Vec2D(x, y) for x, y in points]
-    estimation = SimpleNamespace(count=len(vecs) if count is None else count,
-                                 points=SimpleNamespace(getPoints=lambda: vecs))
-    return PeopleCount(estimation, **kwargs)
+def people_count(points: list[tuple[float, float]], count: int | None = None, **kwargs: object) -> CountResult:
+    return CountResult(len(points) if count is None else count, [Vec2D(x, y) for x, y in points], **kwargs)
 
 
 @pytest.fixture(autouse=True)

@@ -19,6 +19,7 @@ from .plugins import (
     PluginHTTPResponse,
     pluginHTTPResponse,
 )
+from .result import CountResult
 from .sdk import EstimationTargets, ImageForPeopleEstimation, PeopleCount, Rect, Vec2D, VLImage
 
 _compat.install()
@@ -30,6 +31,7 @@ __all__ = [
     "BaseBackgroundHandler",
     "BaseBackgroundPlugin",
     "BaseEventPlugin",
+    "CountResult",
     "DuplicateActivationWarning",
     "EstimationTargets",
     "EstimatorBase",

@@ -79,7 +79,12 @@ def resolveModelPath() -> Path:
 
 
 class Estimation:
-    """What PeopleCount is built from: the count and the head points."""
+    """What PeopleCount is built from (``PeopleCount(estimation)``, as the SDK's own estimator does).
+
+    The SDK reads ``count`` and ``points.getPoints()``. ``densityMap`` and ``densityArea`` (the image rectangle
+    the map covers) are extras that the SDK ignores and the workbench reads from ``PeopleCount.coreEstimation``
+    to show and score the map: harmless in the service, useful in research.
+    """
 
     class Points:
         """Head points as (x, y) pairs in original-image pixels."""
@@ -91,9 +96,17 @@ class Estimation:
             """The points as Vec2D."""
             return [Vec2D(x, y) for x, y in self.coordinates]
 
-    def __init__(self, count: int, coordinates: list[tuple[float, float]]):
+    def __init__(
+        self,
+        count: int,
+        coordinates: list[tuple[float, float]],
+        densityMap: np.ndarray | None = None,
+        densityArea: Rect | None = None,
+    ):
         self.count = count
         self.points = self.Points(coordinates)
+        self.densityMap = densityMap
+        self.densityArea = densityArea
 
 
 def peakCells(densityMap: np.ndarray, count: int) -> tuple[np.ndarray, np.ndarray]:
@@ -205,7 +218,8 @@ class BatchedOnnxPeopleCountEstimator(EstimatorBase):
                         xs = np.clip(left + (cols + 0.5) * s, left, left + width - 0.5)
                         ys = np.clip(top + (rows + 0.5) * s, top, top + height - 0.5)
                         coordinates = list(zip(xs.tolist(), ys.tolist()))
-                    results[index] = Estimation(count, coordinates)
+                    mapH, mapW = densityMap.shape
+                    results[index] = Estimation(count, coordinates, densityMap, Rect(left, top, mapW * s, mapH * s))
         return results
 
     async def estimateBatch(

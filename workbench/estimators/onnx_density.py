@@ -42,7 +42,8 @@ import onnxruntime as ort
 
 from ..plugins import EstimatorBase
 from ..plugins._config import check_device_class
-from ..sdk import EstimationTargets, ImageForPeopleEstimation, PeopleCount, Rect, VLImage
+from ..result import CountResult
+from ..sdk import EstimationTargets, ImageForPeopleEstimation, Rect, VLImage
 from ..sdk.image import pixelBounds
 from ._graph import MIN_OPSET, add_preprocessing, opset, takes_pixels
 from .model import ModelDescription, ModelGeometry, measure_geometry, stack_padded
@@ -77,7 +78,7 @@ class _Item:
 
 
 class OnnxDensityEstimator(EstimatorBase):
-    """Counts people with an ONNX density-map model; returns ``PeopleCount`` with points and the map.
+    """Counts people with an ONNX density-map model; returns ``CountResult`` with points and the map.
 
     Args:
         model_path: the ``.onnx`` file.
@@ -215,8 +216,8 @@ class OnnxDensityEstimator(EstimatorBase):
         images: Sequence[EstimationInput],
         estimationTargets: EstimationTargets | str = EstimationTargets.T1,
         asyncEstimate: bool = True,
-    ) -> list[PeopleCount]:
-        """One ``PeopleCount`` per image, in order; T1: count and points, T2: count only.
+    ) -> list[CountResult]:
+        """One ``CountResult`` per image, in order; T1: count and points, T2: count only.
 
         ``asyncEstimate=False`` waits for the result without yielding to the event loop (blocking it), for
         callers that need the service's synchronous mode; prefer the default.
@@ -229,7 +230,7 @@ class OnnxDensityEstimator(EstimatorBase):
 
     def estimate(
         self, images: Sequence[EstimationInput], targets: EstimationTargets | str = EstimationTargets.T1
-    ) -> list[PeopleCount]:
+    ) -> list[CountResult]:
         """The synchronous twin of ``estimateBatch`` for scripts (not for code running on an event loop)."""
         items, parsed = self._prepare(images, targets)
         return self._collect([future.result() for future in self._submit(items, parsed)], len(images))
@@ -293,27 +294,25 @@ class OnnxDensityEstimator(EstimatorBase):
             chunks += [list(part) for part in np.array_split(np.array(group, dtype=object), runs)]
         return chunks
 
-    def _submit(self, items: list[_Item], targets: EstimationTargets) -> list[Future[list[tuple[int, PeopleCount]]]]:
+    def _submit(self, items: list[_Item], targets: EstimationTargets) -> list[Future[list[tuple[int, CountResult]]]]:
         executor = self._require_executor()
         return [executor.submit(self._estimate_chunk, chunk, targets) for chunk in self._chunks(items)]
 
     @staticmethod
-    def _collect(parts: list[list[tuple[int, PeopleCount]]], n_images: int) -> list[PeopleCount]:
-        results: list[PeopleCount | None] = [None] * n_images
+    def _collect(parts: list[list[tuple[int, CountResult]]], n_images: int) -> list[CountResult]:
+        results: list[CountResult | None] = [None] * n_images
         for part in parts:
             for index, result in part:
                 results[index] = result
         return results  # type: ignore[return-value]
 
-    def _estimate_chunk(self, chunk: list[_Item], targets: EstimationTargets) -> list[tuple[int, PeopleCount]]:
+    def _estimate_chunk(self, chunk: list[_Item], targets: EstimationTargets) -> list[tuple[int, CountResult]]:
         """Runs in a worker thread: one ``session.run`` and the results; ``elapsed`` is the run's share."""
         started = time.perf_counter()
         maps = self._run(chunk)
         done = [self._result(item, density, targets) for item, density in zip(chunk, maps)]
         elapsed = (time.perf_counter() - started) / len(chunk)
-        for result in done:
-            result.elapsed = elapsed
-        return [(item.index, result) for item, result in zip(chunk, done)]
+        return [(item.index, result.replace(elapsed=elapsed)) for item, result in zip(chunk, done)]
 
     def _run(self, chunk: list[_Item]) -> np.ndarray:
         """Density maps ``(n, H', W')`` of a chunk of same-size images, from one ``session.run``."""
@@ -335,7 +334,7 @@ class OnnxDensityEstimator(EstimatorBase):
             )
         return output.reshape(n, map_h, map_w)[: len(chunk)]
 
-    def _result(self, item: _Item, density: np.ndarray, targets: EstimationTargets) -> PeopleCount:
+    def _result(self, item: _Item, density: np.ndarray, targets: EstimationTargets) -> CountResult:
         stride = self.geometry.stride
         map_h, map_w = density.shape
         count = max(0, round(float(density.sum(dtype=np.float64))))
@@ -347,10 +346,10 @@ class OnnxDensityEstimator(EstimatorBase):
             np.clip(points[:, 1], item.top, item.top + item.height - 0.5, out=points[:, 1])
         else:
             points = np.zeros((0, 2))
-        return PeopleCount.fromPoints(
-            points,
+        return CountResult(
             count,
-            densityMap=np.array(density),
+            points,
+            densityMap=density,  # CountResult keeps its own read-only copy
             densityArea=Rect(item.left, item.top, map_w * stride, map_h * stride),
             estimatorName=self.name,
         )

@@ -8,7 +8,7 @@ import time
 from typing import Any, Callable
 
 from ..plugins import EstimatorBase, EstimatorContractError, EstimatorReplacementPlugin
-from ..sdk import PeopleCount
+from ..result import CountResult
 
 DEFAULT = "default"
 
@@ -54,8 +54,12 @@ def check_estimator(estimator: Any, owner: str) -> None:
         raise EstimatorContractError(owner, f"{type(estimator).__name__} has no close(): subclass EstimatorBase")
 
 
-def check_results(results: Any, n_images: int, owner: str, estimator: Any) -> list[PeopleCount]:
-    """The estimator's results, once checked to be one ``PeopleCount`` per image."""
+def check_results(results: Any, n_images: int, owner: str, estimator: Any) -> list[Any]:
+    """The estimator's results, once checked to be one ``PeopleCount``-like result per image.
+
+    Checked by shape (``.count`` and ``.coordinates``), not by class, so the service's real ``PeopleCount``
+    passes where the real SDK is installed, as does the workbench's own ``CountResult``.
+    """
     where = f"{type(estimator).__name__}.estimateBatch"
     if not isinstance(results, (list, tuple)):
         raise EstimatorContractError(
@@ -63,7 +67,7 @@ def check_results(results: Any, n_images: int, owner: str, estimator: Any) -> li
         )
     if len(results) != n_images:
         raise EstimatorContractError(owner, f"{where} returned {len(results)} results for {n_images} images")
-    wrong = [type(r).__name__ for r in results if not isinstance(r, PeopleCount)]
+    wrong = [type(r).__name__ for r in results if not (hasattr(r, "count") and hasattr(r, "coordinates"))]
     if wrong:
         raise EstimatorContractError(
             owner, f"{where} returned {wrong[0]} objects; return "
@@ -85,7 +89,7 @@ class EstimatorPool:
         self._quiet = asyncio.Event()
         self._quiet.set()
 
-    async def estimate(self, images: list[Any], targets: Any) -> list[PeopleCount]:
+    async def estimate(self, images: list[Any], targets: Any) -> list[CountResult]:
         self._in_flight += 1
         self._quiet.clear()
         try:
@@ -101,12 +105,20 @@ class EstimatorPool:
             if self._in_flight == 0:
                 self._quiet.set()
         results = check_results(results, len(images), self.name, instance)
-        for result in results:
-            if result.elapsed is None:
-                result.elapsed = elapsed / max(1, len(results))
-            if result.estimatorName is None:
-                result.estimatorName = self.name
-        return results
+        return [self._wrap(result, elapsed / max(1, len(results))) for result in results]
+
+    def _wrap(self, result: Any, elapsed: float) -> CountResult:
+        """The result as a ``CountResult``; the timing and name fill what the estimator left empty."""
+        try:
+            wrapped = CountResult.fromPeopleCount(result)
+        except (TypeError, ValueError) as error:
+            raise EstimatorContractError(self.name, f"returned an unusable PeopleCount: {error}") from None
+        missing: dict[str, Any] = {}
+        if wrapped.elapsed is None:
+            missing["elapsed"] = elapsed
+        if wrapped.estimatorName is None:
+            missing["estimatorName"] = self.name
+        return wrapped.replace(**missing) if missing else wrapped
 
     async def drain_and_close(self, logger: logging.Logger) -> list[str]:
         """Wait for the batches already started on this pool, then close every instance.
@@ -175,7 +187,7 @@ class EstimatorSlot:
         if old_pool is not None:
             await old_pool.drain_and_close(self._logger)
 
-    async def estimate(self, images: list[Any], targets: Any) -> list[PeopleCount]:
+    async def estimate(self, images: list[Any], targets: Any) -> list[CountResult]:
         if self.pool is None:
             await self.use(self.active)
         assert self.pool is not None

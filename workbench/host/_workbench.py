@@ -28,7 +28,8 @@ from ..plugins._loader import (
     import_plugin_module,
     purge_modules,
 )
-from ..sdk import EstimationTargets, ImageForPeopleEstimation, PeopleCount, Rect, VLImage
+from ..result import CountResult
+from ..sdk import EstimationTargets, ImageForPeopleEstimation, Rect, VLImage
 from ._estimators import DEFAULT, EstimatorSlot, UnknownEstimatorError, close_quietly
 from ._loop import LoopThread
 from ._records import ACTIVE, CLOSED, FAILED, PluginRecord, PluginTable
@@ -453,8 +454,8 @@ class Workbench:
             )
         return slot
 
-    def estimate(self, broker: str, images: Sequence[Any], targets: EstimationTargets | str = "T1") -> list[PeopleCount]:
-        """Run the estimator in use for ``broker`` on a list of images; one ``PeopleCount`` per image.
+    def estimate(self, broker: str, images: Sequence[Any], targets: EstimationTargets | str = "T1") -> list[CountResult]:
+        """Run the estimator in use for ``broker`` on a list of images; one ``CountResult`` per image.
 
         Images may be ``VLImage``, ``ImageForPeopleEstimation``, ``(VLImage, Rect)``, or anything
         ``VLImage`` decodes (a path, bytes, a numpy array, a PIL image).
@@ -465,7 +466,7 @@ class Workbench:
 
     async def aestimate(
         self, broker: str, images: Sequence[Any], targets: EstimationTargets | str = "T1"
-    ) -> list[PeopleCount]:
+    ) -> list[CountResult]:
         self._require_running()
         batch, parsed = self._prepare(broker, images, targets)
         return await self._loop.arun(self._slots[broker].estimate(batch, parsed))

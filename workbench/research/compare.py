@@ -16,7 +16,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..host import UnknownEstimatorError
-from ..sdk import EstimationTargets, PeopleCount
+from ..result import CountResult
+from ..sdk import EstimationTargets
 from .datasets import Dataset, Sample, load_dataset
 from .metrics import game_image, localisation
 
@@ -82,7 +83,7 @@ def compare(
     from .report import ComparisonReport
 
     rows: list[dict[str, Any]] = []
-    results: dict[str, list[PeopleCount]] = {}
+    results: dict[str, list[CountResult]] = {}
     busy_seconds: dict[str, float] = {}
     sizes = [sample.size for sample in dataset]
     in_use = wb.estimators[broker]
@@ -148,9 +149,9 @@ def _check_levels(levels: Sequence[int]) -> tuple[int, ...]:
 
 def _run(
     wb: Workbench, broker: str, dataset: Dataset, targets: EstimationTargets, batch_size: int, bar: Any
-) -> tuple[list[PeopleCount], float]:
+) -> tuple[list[CountResult], float]:
     """The estimator in use on every image; returns the results and the seconds spent inside ``wb.estimate``."""
-    results: list[PeopleCount] = []
+    results: list[CountResult] = []
     busy = 0.0
     for start in range(0, len(dataset), batch_size):
         # Decoding is outside the timed call: it is the same for every estimator and not theirs to pay.
@@ -172,7 +173,7 @@ def _score(
     sample: Sample,
     size: tuple[int, int],
     estimator: str,
-    result: PeopleCount,
+    result: CountResult,
     targets: EstimationTargets,
     thresholds: tuple[float, ...],
     levels: tuple[int, ...],

@@ -2,8 +2,8 @@
 
 Inputs are deliberately loose so that notebook code stays short:
 
-* a *count list* may hold numbers, or objects with a ``.count`` (``PeopleCount`` results, dataset ``Sample``s);
-* a *point set* may be an ``(N, 2)`` array-like of ``(x, y)`` pixels, a ``PeopleCount`` (its ``pointsArray``)
+* a *count list* may hold numbers, or objects with a ``.count`` (``CountResult`` results, dataset ``Sample``s);
+* a *point set* may be an ``(N, 2)`` array-like of ``(x, y)`` pixels, a ``CountResult`` (its ``pointsArray``)
   or a dataset ``Sample`` (its ``points``).
 
 Aggregates follow the literature: MAE/RMSE over per-image counts, GAME averaged over images, localisation
@@ -92,7 +92,7 @@ def _as_points(value: Any, what: str) -> np.ndarray:
         if value is None:
             raise ValueError(f"{what} has no points (an unannotated sample?); drop it before scoring")
     if isinstance(value, (list, tuple)) and value and hasattr(value[0], "x"):
-        value = [(p.x, p.y) for p in value]  # PeopleCount.points: a list of Vec2D
+        value = [(p.x, p.y) for p in value]  # PeopleCount.coordinates: Vec2D points
     points = np.asarray(value, dtype=np.float64)
     if points.size == 0:
         return np.zeros((0, 2), dtype=np.float64)

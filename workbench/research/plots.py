@@ -150,7 +150,7 @@ def plot_points(
     Matching is :func:`workbench.research.metrics.localisation` at ``threshold`` pixels (one-to-one). Marks:
     true positives green circles joined to their ground-truth point by a thin line, false positives red
     crosses, missed ground-truth points (false negatives) yellow squares; the legend gives their numbers and the
-    title precision/recall/F1. ``result`` may be a ``PeopleCount`` or an ``(N, 2)`` point array.
+    title precision/recall/F1. ``result`` may be a ``CountResult`` or an ``(N, 2)`` point array.
     """
     fig, ax = _new_axes(ax)
     _show_image(ax, _rgb(image))
@@ -198,7 +198,7 @@ def plot_estimator_grid(
     signed error; row labels are ``names`` or the samples' names.
     """
     if not results_by_estimator:
-        raise ValueError("results_by_estimator is empty; pass {estimator name: [PeopleCount per image]}")
+        raise ValueError("results_by_estimator is empty; pass {estimator name: [CountResult per image]}")
     for estimator, results in results_by_estimator.items():
         if len(results) != len(images):
             raise ValueError(f"estimator {estimator!r} has {len(results)} results for {len(images)} images; "

@@ -29,7 +29,7 @@ from .metrics import _ratios, latency_stats, mae, rmse, throughput
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-    from ..sdk import PeopleCount
+    from ..result import CountResult
 
 __all__ = ["ComparisonReport"]
 
@@ -48,7 +48,7 @@ class ComparisonReport:
         per_image: one row per image x estimator (see ``compare``); columns ``image``, ``estimator``,
             ``true_count`` (NaN when unannotated), ``pred_count``, ``error`` (predicted - true), ``abs_error``,
             ``latency_ms``, ``game_<L>`` per GAME level and ``tp/fp/fn/precision/recall/f1@<threshold>``.
-        results: estimator name -> the ``PeopleCount`` of each image, in dataset order.
+        results: estimator name -> the ``CountResult`` of each image, in dataset order.
         estimators: the estimator names in the order they were run.
         notes: lines shown above the tables in every rendering (the command line adds "synthetic data" here).
     """
@@ -57,7 +57,7 @@ class ComparisonReport:
         self,
         dataset: Dataset,
         rows: Sequence[Mapping[str, Any]],
-        results: Mapping[str, list[PeopleCount]],
+        results: Mapping[str, list[CountResult]],
         *,
         broker: str,
         targets: str,

@@ -7,14 +7,15 @@ from __future__ import annotations
 
 from .geometry import Rect, Vec2D
 from .image import ImageDecodeError, VLImage
-from .people_count import EstimationTargets, ImageForPeopleEstimation, PeopleCount, PeopleCountEstimation
+from .base import BaseEstimation
+from .people_count import EstimationTargets, ImageForPeopleEstimation, PeopleCount
 
 __all__ = [
+    "BaseEstimation",
     "EstimationTargets",
     "ImageDecodeError",
     "ImageForPeopleEstimation",
     "PeopleCount",
-    "PeopleCountEstimation",
     "Rect",
     "VLImage",
     "Vec2D",

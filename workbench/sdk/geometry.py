@@ -128,6 +128,10 @@ class Rect:
         """``width * height``, or 0 for an invalid rectangle (never negative)."""
         return self._width * self._height if self.isValid() else 0
 
+    def asDict(self) -> dict[str, Number]:
+        """``{"x", "y", "width", "height"}``."""
+        return {"x": self._x, "y": self._y, "width": self._width, "height": self._height}
+
     def isValid(self) -> bool:
         """True when the rectangle has a positive width and height."""
         return self._width > 0 and self._height > 0

@@ -82,7 +82,7 @@ async def estimate(request: web.Request) -> web.Response:
     elapsed = result.elapsed
     return web.json_response({
         "count": result.count,
-        "points": [[p.x, p.y] for p in result.points],
+        "points": result.pointsArray.tolist(),
         "estimator": result.estimatorName,
         "elapsed_ms": None if elapsed is None else round(elapsed * 1000, 3),
         "request_id": request[EXCHANGE].request_id,
