@@ -7,13 +7,16 @@ import sys
 
 from .authoring._cli import register as register_authoring
 from .estimators._cli import register as register_model
-from .host import Workbench, add_host_arguments
+from .host import Workbench, add_host_arguments, deadline_options
 from .research._cli import register as register_compare
 from .server._cli import register as register_serve
 
 
 def _check_plugins(args: argparse.Namespace) -> int:
-    with Workbench(args.plugins_dir, args.active, device=args.device, default_model=args.default_model, strict=args.strict) as wb:
+    with Workbench(
+        args.plugins_dir, args.active, device=args.device, default_model=args.default_model, strict=args.strict,
+        **deadline_options(args),
+    ) as wb:
         print(wb.plugins)
         print(f"estimators: {wb.estimators}")
         return 1 if wb.plugins.failed else 0

@@ -1,13 +1,24 @@
 """The in-process plugin host."""
-from ._cli_args import add_host_arguments, whole_number
+from ._cli_args import add_host_arguments, deadline_options, whole_number
 from ._estimators import DEFAULT, UnknownEstimatorError
+from ._loop import PLUGIN_FAILURES, HostLoopDead, PluginAbort, PluginTimeoutError
+from ._routes import RESERVED_PATHS, is_reserved_path
+from ._watchdog import LoopStall
 from ._records import PluginRecord, PluginTable
 from ._workbench import DuplicateActivationWarning, EventDelivery, Workbench
 
 __all__ = [
     "add_host_arguments",
+    "deadline_options",
     "whole_number",
     "DEFAULT",
+    "PLUGIN_FAILURES",
+    "RESERVED_PATHS",
+    "HostLoopDead",
+    "LoopStall",
+    "PluginAbort",
+    "PluginTimeoutError",
+    "is_reserved_path",
     "DuplicateActivationWarning",
     "EventDelivery",
     "PluginRecord",

@@ -8,6 +8,7 @@ import time
 from typing import Any, Callable
 
 from ..plugins import EstimatorBase, EstimatorContractError, EstimatorReplacementPlugin
+from ._loop import PLUGIN_FAILURES, Deadlines, PluginTimeoutError, describe_failure, within
 from ..result import CountResult
 
 DEFAULT = "default"
@@ -22,18 +23,21 @@ class UnknownEstimatorError(LookupError):
         return str(self.args[0])
 
 
-async def close_quietly(obj: Any, what: str, logger: logging.Logger) -> str | None:
-    """Call ``obj.close()`` (sync or async); return the error text instead of raising it."""
+async def close_quietly(obj: Any, what: str, logger: logging.Logger, timeout: float | None = None) -> str | None:
+    """Call ``obj.close()`` (sync or async) for at most ``timeout`` s; return the error text instead of raising it."""
     close = getattr(obj, "close", None)
     if close is None:
         return None
     try:
         result = close()
         if inspect.isawaitable(result):
-            await result
-    except Exception as error:  # one failing close must not stop the others
-        logger.exception("closing %s failed", what)
-        return f"{type(error).__name__}: {error}"
+            await within(result, timeout, f"{what} close()")
+    except PluginTimeoutError as error:
+        logger.warning("%s; it was abandoned", error)
+        return str(error)
+    except PLUGIN_FAILURES as error:  # one failing close must not stop the others
+        logger.error("closing %s failed: %s", what, describe_failure(error), exc_info=error)
+        return describe_failure(error)
     return None
 
 
@@ -79,9 +83,10 @@ def check_results(results: Any, n_images: int, owner: str, estimator: Any) -> li
 class EstimatorPool:
     """The instances of one estimator, one per worker; a request borrows one for its whole batch."""
 
-    def __init__(self, name: str, instances: list[Any]) -> None:
+    def __init__(self, name: str, instances: list[Any], deadlines: Deadlines) -> None:
         self.name = name
         self.instances = instances
+        self.deadlines = deadlines
         self._idle: asyncio.Queue[Any] = asyncio.Queue()
         for instance in instances:
             self._idle.put_nowait(instance)
@@ -93,19 +98,32 @@ class EstimatorPool:
         self._in_flight += 1
         self._quiet.clear()
         try:
-            instance = await self._idle.get()
-            try:
-                started = time.perf_counter()
-                results = await instance.estimateBatch(images, targets, asyncEstimate=True)
-                elapsed = time.perf_counter() - started
-            finally:
-                self._idle.put_nowait(instance)
+            results, elapsed, instance = await within(
+                self._run_batch(images, targets), self.deadlines.estimate, f"estimator {self.name!r} estimateBatch()",
+                grace=self.deadlines.close,
+            )
         finally:
             self._in_flight -= 1
             if self._in_flight == 0:
                 self._quiet.set()
         results = check_results(results, len(images), self.name, instance)
         return [self._wrap(result, elapsed / max(1, len(results))) for result in results]
+
+    async def _run_batch(self, images: list[Any], targets: Any) -> tuple[Any, float, Any]:
+        instance = await self._idle.get()
+        try:
+            started = time.perf_counter()
+            try:
+                results = await instance.estimateBatch(images, targets, asyncEstimate=True)
+            except (SystemExit, KeyboardInterrupt) as error:
+                raise EstimatorContractError(
+                    self.name, f"estimateBatch() raised {type(error).__name__}({error}); an estimator must raise an "
+                    "Exception, never exit"
+                ) from error
+            return results, time.perf_counter() - started, instance
+        finally:
+            # A batch that swallows its cancellation never gets here: its hung instance stays out of the pool.
+            self._idle.put_nowait(instance)
 
     def _wrap(self, result: Any, elapsed: float) -> CountResult:
         """The result as a ``CountResult``; the timing and name fill what the estimator left empty."""
@@ -123,12 +141,19 @@ class EstimatorPool:
     async def drain_and_close(self, logger: logging.Logger) -> list[str]:
         """Wait for the batches already started on this pool, then close every instance.
 
-        The caller has already routed new requests elsewhere, so the pool only gets quieter.
+        The caller has already routed new requests elsewhere, so the pool only gets quieter. Batches still
+        running after the close deadline (a hung estimator) are abandoned with a warning.
         """
-        await self._quiet.wait()
+        try:
+            await asyncio.wait_for(self._quiet.wait(), self.deadlines.close)
+        except asyncio.TimeoutError:
+            logger.warning(
+                "estimator %r: %d batch(es) still running %g s after it was swapped out or closed; they are "
+                "abandoned and the instances closed", self.name, self._in_flight, self.deadlines.close,
+            )
         errors = []
         for instance in self.instances:
-            error = await close_quietly(instance, f"estimator {self.name}", logger)
+            error = await close_quietly(instance, f"estimator {self.name}", logger, self.deadlines.close)
             if error:
                 errors.append(error)
         return errors
@@ -137,8 +162,12 @@ class EstimatorPool:
 class EstimatorSlot:
     """One broker: its default factory, the replacement plugins for it, and the pool in use."""
 
-    def __init__(self, broker: str, default_factory: EstimatorFactory, workers: int, logger: logging.Logger) -> None:
+    def __init__(
+        self, broker: str, default_factory: EstimatorFactory, workers: int, logger: logging.Logger,
+        deadlines: Deadlines | None = None,
+    ) -> None:
         self.broker = broker
+        self.deadlines = deadlines or Deadlines()
         self.default_factory = default_factory
         self.workers = workers
         self.replacements: dict[str, EstimatorReplacementPlugin] = {}
@@ -168,14 +197,17 @@ class EstimatorSlot:
         try:
             for _ in range(self.workers):
                 # Model loading blocks; off the loop it does not stall the server or background plugins.
-                instance = await loop.run_in_executor(None, factory)
+                instance = await within(
+                    loop.run_in_executor(None, factory), self.deadlines.start,
+                    f"estimator {name!r} createReplacementEstimator()",
+                )
                 instances.append(instance)
                 check_estimator(instance, name)
         except BaseException:
             for instance in instances:
-                await close_quietly(instance, f"estimator {name}", self._logger)
+                await close_quietly(instance, f"estimator {name}", self._logger, self.deadlines.close)
             raise
-        return EstimatorPool(name=name, instances=instances)
+        return EstimatorPool(name=name, instances=instances, deadlines=self.deadlines)
 
     async def use(self, name: str) -> None:
         """Make ``name`` the estimator of every worker; the old instances finish their batches, then close."""

@@ -22,6 +22,7 @@ from ..plugins import (
 )
 from ..plugins._config import check_device_class
 from ..plugins._loader import (
+    check_plugin_module_name,
     check_requirements,
     class_origin,
     find_plugin_classes,
@@ -31,7 +32,17 @@ from ..plugins._loader import (
 from ..result import CountResult
 from ..sdk import EstimationTargets, ImageForPeopleEstimation, Rect, VLImage
 from ._estimators import DEFAULT, EstimatorSlot, UnknownEstimatorError, close_quietly
-from ._loop import LoopThread
+from ._loop import (
+    PLUGIN_FAILURES,
+    Deadlines,
+    HostLoopDead,
+    LoopThread,
+    PluginTimeoutError,
+    describe_failure,
+    within,
+)
+from ._watchdog import LoopStall, LoopWatchdog
+from ._routes import RESERVED_PATHS, is_reserved_path
 from ._records import ACTIVE, CLOSED, FAILED, PluginRecord, PluginTable
 from ._strict import StrictApp, StrictViolation, enter_strict, leave_strict, parse_strict
 
@@ -75,6 +86,17 @@ class Workbench:
     the path of your own ONNX density model to use as the default people counter (else
     ``$WORKBENCH_DEFAULT_MODEL``, else the bundled ``wbcount``); it is checked here, see
     ``workbench.estimators.default.load_default_model``.
+
+    Deadlines, in seconds, for plugin code: ``start_timeout`` for each plugin's ``initialize()``/``start()``
+    and each estimator's construction (past it the plugin is marked failed); ``estimate_timeout`` for one
+    estimate call (past it the call raises ``TimeoutError`` naming the estimator); ``close_timeout`` for each
+    ``close()`` and for the batches of a swapped-out estimator (past it the work is cancelled, abandoned if
+    it will not stop, and a warning says so). ``watchdog_threshold`` is how long plugin code may block the
+    host's loop before a warning names it (``wb.loop_stalls`` keeps the latest).
+
+    ``strict=True`` (or ``"raise"``) makes plugin code that uses what the service's SDK or plugin framework
+    lacks fail at that line, naming the member and what to use instead; ``strict="warn"`` warns instead.
+    ``wb.strict_violations`` lists them (see ``workbench.host._strict``).
     """
 
     def __init__(
@@ -88,6 +110,10 @@ class Workbench:
         default_estimators: Mapping[str, DefaultEstimatorFactory] | None = None,
         default_model: str | Path | None = None,
         logger: logging.Logger | None = None,
+        start_timeout: float = Deadlines.start,
+        estimate_timeout: float = Deadlines.estimate,
+        close_timeout: float = Deadlines.close,
+        watchdog_threshold: float = 0.5,
         strict: bool | str = False,
     ) -> None:
         self.plugins_dir = Path(plugins_dir).expanduser().resolve()
@@ -97,6 +123,7 @@ class Workbench:
         if not isinstance(workers, int) or isinstance(workers, bool) or workers < 1:
             raise ValueError(f"workers must be a whole number >= 1, got {workers!r}")
         self.workers = workers
+        self.deadlines = Deadlines(start=start_timeout, estimate=estimate_timeout, close=close_timeout)
         self.config = config or AppConfig(globalDeviceClass=check_device_class(device, allow_global=False, what="device"))
         self.ctx = SimpleNamespace(logger=logger or logging.getLogger("workbench.plugins"))
         if default_estimators is not None and default_model is not None:
@@ -106,6 +133,7 @@ class Workbench:
             default_estimators if default_estimators is not None else _default_estimator_factories(default_model)
         )
         self._loop = LoopThread()
+        self._watchdog = LoopWatchdog(watchdog_threshold, self.plugins_dir, self.ctx.logger)
         self._records: list[PluginRecord] = []
         self._slots: dict[str, EstimatorSlot] = {}
         self._origins: dict[tuple[str, str], str] = {}
@@ -140,14 +168,20 @@ class Workbench:
         return self
 
     def close(self) -> None:
-        """Close every plugin and estimator, cancel what they left running, and stop the host's loop."""
+        """Close every plugin and estimator, cancel what they left running, and stop the host's loop.
+
+        Each close has ``close_timeout`` seconds; what does not stop in time is abandoned with a warning.
+        """
         if self._state != "running":
             return
         self._state = "closing"
         try:
-            self._loop.run(self._shutdown(), "wb.aclose()")
+            self._loop.run(self._shutdown(), "wb.aclose()", timeout=self._shutdown_budget())
+        except (HostLoopDead, PluginTimeoutError) as error:
+            self.ctx.logger.warning("closing the host: %s", error)
         finally:
-            self._loop.stop()
+            self._loop.stop(self.deadlines.close)
+            self._watchdog.stop()
             self._forget_modules()
 
     async def aclose(self) -> None:
@@ -155,10 +189,18 @@ class Workbench:
             return
         self._state = "closing"
         try:
-            await self._loop.arun(self._shutdown())
+            await asyncio.wait_for(self._loop.arun(self._shutdown()), self._shutdown_budget())
+        except (HostLoopDead, asyncio.TimeoutError) as error:
+            self.ctx.logger.warning("closing the host: %s", describe_failure(error))
         finally:
-            await asyncio.to_thread(self._loop.stop)
+            await asyncio.to_thread(self._loop.stop, self.deadlines.close)
+            self._watchdog.stop()
             self._forget_modules()
+
+    def _shutdown_budget(self) -> float:
+        """Seconds a whole shutdown may take when every close runs to its deadline (then some slack)."""
+        closes = len(self._cleanups) + len(self._records) + len(self._slots) * (2 * self.workers + 1)
+        return self.deadlines.close * (closes + 1) + 5.0
 
     def __enter__(self) -> "Workbench":
         return self if self._state == "running" else self.start()
@@ -174,7 +216,12 @@ class Workbench:
 
     @property
     def running(self) -> bool:
-        return self._state == "running"
+        return self._state == "running" and self._loop.death is None
+
+    @property
+    def loop_stalls(self) -> list[LoopStall]:
+        """The latest times plugin code blocked the host's loop past ``watchdog_threshold`` (newest last)."""
+        return self._watchdog.stalls
 
     @property
     def loop(self) -> asyncio.AbstractEventLoop:
@@ -204,13 +251,16 @@ class Workbench:
         if self.strict:
             self._strict_scope = enter_strict(self.plugins_dir, self.strict)
         self._loop.start()
+        self._watchdog.watch(self._loop)
 
     async def _startup(self) -> None:
+        # Appended, not prepended: a plugin folder named like a standard or installed module must not shadow it
+        # (check_plugin_module_name refuses such a plugin instead).
         if str(self.plugins_dir) not in sys.path:
-            sys.path.insert(0, str(self.plugins_dir))
+            sys.path.append(str(self.plugins_dir))
             self._added_to_path = True
         for broker, factory in self._default_estimators.items():
-            self._slots[broker] = EstimatorSlot(broker, self._bind(factory), self.workers, self.ctx.logger)
+            self._slots[broker] = EstimatorSlot(broker, self._bind(factory), self.workers, self.ctx.logger, self.deadlines)
         for module in self.active_plugins:
             await self._activate(self._load_module(module), startup=True)
 
@@ -220,8 +270,8 @@ class Workbench:
     async def _shutdown(self) -> None:
         for callback in reversed(self._cleanups):
             try:
-                await callback()
-            except Exception:
+                await within(callback(), self.deadlines.close, "a cleanup callback of the host")
+            except PLUGIN_FAILURES:
                 self.ctx.logger.exception("a cleanup callback failed while closing the host")
         self._cleanups.clear()
         for record in reversed(self._records):
@@ -261,8 +311,9 @@ class Workbench:
 
     def _load_module(self, module: str) -> list[PluginRecord]:
         """Import ``module`` and make one record per plugin class it activates (a failed one on error)."""
-        self._forget_other_hosts_module(module)
         try:
+            check_plugin_module_name(self.plugins_dir, module)
+            self._forget_other_hosts_module(module)
             check_requirements(self.plugins_dir, module)
             imported = import_plugin_module(self.plugins_dir, module)
             classes = find_plugin_classes(module, imported)
@@ -279,8 +330,8 @@ class Workbench:
             record = PluginRecord(name=cls.__name__, module=module, kind=plugin_kind(cls))
             try:
                 record.instance = cls(StrictApp(self) if self.strict else self)
-            except Exception as error:
-                record.status, record.error = FAILED, f"__init__ failed with {type(error).__name__}: {error}"
+            except PLUGIN_FAILURES as error:
+                record.status, record.error = FAILED, f"__init__ failed with {describe_failure(error)}"
             records.append(record)
         self._records.extend(records)
         return records
@@ -315,14 +366,34 @@ class Workbench:
                 continue
             step = "initialize"
             try:
-                await record.instance.initialize()
+                await within(record.instance.initialize(), self.deadlines.start, f"plugin {record.name!r} initialize()")
                 if isinstance(record.instance, BaseBackgroundPlugin):
                     step = "start"
-                    await record.instance.start()
-            except Exception as error:
-                record.status, record.error = FAILED, f"{step}() failed with {type(error).__name__}: {error}"
+                    await within(record.instance.start(), self.deadlines.start, f"plugin {record.name!r} start()")
+                    self._check_routes(record)
+            except PLUGIN_FAILURES as error:
+                if isinstance(error, PluginError):
+                    record.status, record.error = FAILED, error.reason
+                else:
+                    record.status, record.error = FAILED, f"{step}() failed with {describe_failure(error)}"
                 self.ctx.logger.error("plugin %r: %s", record.name, record.error)
-                await close_quietly(record.instance, f"plugin {record.name}", self.ctx.logger)
+                await close_quietly(record.instance, f"plugin {record.name}", self.ctx.logger, self.deadlines.close)
+
+    def _check_routes(self, record: PluginRecord) -> None:
+        """Refuse a plugin whose routes take a reserved path or one an earlier plugin holds (it keeps it)."""
+        held = {route.path: route.plugin for route in self.routes if route.plugin != record.name}
+        for route in record.instance.routes:
+            if is_reserved_path(route.path):
+                raise PluginError(
+                    record.name,
+                    f"route {route.path!r} is reserved for the workbench's own API ({', '.join(RESERVED_PATHS)}, "
+                    "/estimators/...); choose another path",
+                )
+            if route.path in held:
+                raise PluginError(
+                    record.name, f"route {route.path!r} is already registered by plugin {held[route.path]!r}, "
+                    "which keeps it; choose another path",
+                )
 
     async def _register_replacement(self, record: PluginRecord, *, take_over: bool) -> None:
         plugin: EstimatorReplacementPlugin = record.instance
@@ -344,14 +415,14 @@ class Workbench:
                     "plugin %r also replaces %r; %r stays in use (switch with wb.use(%r, %r))",
                     record.name, broker, in_use, broker, record.name,
                 )
-        except Exception as error:
-            reason = error.reason if isinstance(error, PluginError) else f"{type(error).__name__}: {error}"
+        except PLUGIN_FAILURES as error:
+            reason = error.reason if isinstance(error, PluginError) else describe_failure(error)
             record.status, record.error = FAILED, reason
             self.ctx.logger.error("plugin %r: %s", record.name, reason)
             for slot in self._slots.values():
                 if slot.replacements.get(record.name) is plugin:
                     await slot.drop_replacement(record.name)
-            await close_quietly(plugin, f"plugin {record.name}", self.ctx.logger)
+            await close_quietly(plugin, f"plugin {record.name}", self.ctx.logger, self.deadlines.close)
 
     async def _close_record(self, record: PluginRecord) -> None:
         if record.status != ACTIVE:
@@ -360,7 +431,7 @@ class Workbench:
             for slot in self._slots.values():
                 if slot.replacements.get(record.name) is record.instance:
                     await slot.drop_replacement(record.name)
-        error = await close_quietly(record.instance, f"plugin {record.name}", self.ctx.logger)
+        error = await close_quietly(record.instance, f"plugin {record.name}", self.ctx.logger, self.deadlines.close)
         record.status = CLOSED
         if error:
             record.error = f"close() failed with {error}"
@@ -388,16 +459,31 @@ class Workbench:
         ]
 
     def reload(self, module: str) -> PluginTable:
-        """Re-import an edited plugin module (its old instances closed first); returns its new plugins."""
+        """Re-import an edited plugin module (its old instances closed first); returns its new plugins.
+
+        Only a module of the plugins folder is accepted: any other name raises ``ValueError`` before
+        anything is imported, closed or forgotten.
+        """
         self._require_running()
+        module = self._reloadable(module)
         return self._loop.run(self._reload(module), "wb.areload(module)")
 
     async def areload(self, module: str) -> PluginTable:
         self._require_running()
+        module = self._reloadable(module)
         return await self._loop.arun(self._reload(module))
 
+    def _reloadable(self, module: str) -> str:
+        names = parse_active_plugins([module])
+        if not names:
+            raise ValueError(f"wb.reload needs a plugin module name such as 'my_plugin.plugin', got {module!r}")
+        try:
+            check_plugin_module_name(self.plugins_dir, names[0])
+        except PluginError as error:
+            raise ValueError(f"cannot reload {error}") from None
+        return names[0]
+
     async def _reload(self, module: str) -> PluginTable:
-        module = parse_active_plugins([module])[0]
         if module not in self.active_plugins:
             self.active_plugins.append(module)
         old = [record for record in self._records if record.module == module]
@@ -411,7 +497,7 @@ class Workbench:
         package = module.split(".")[0]
         purge_modules(
             name for name in list(sys.modules)
-            if (name == package or name.startswith(package + ".")) and name not in others
+            if (name == package or name.startswith(package + ".")) and name not in others and self._owns_module(name)
         )
         records = self._load_module(module)
         await self._activate(records, startup=False)
@@ -433,6 +519,24 @@ class Workbench:
     def estimator_choices(self) -> dict[str, list[str]]:
         """Broker name -> every estimator ``wb.use`` accepts for it."""
         return {broker: slot.choices() for broker, slot in self._slots.items()}
+
+    def estimator_identity(self, broker: str, name: str) -> str:
+        """A content hash of what ``name`` computes for ``broker`` (its model file, or its plugin's files) and
+        the device, so that results can be cached across runs; see ``workbench.host._identity``.
+
+        Raises:
+            UnknownEstimatorError: an unknown broker or estimator name.
+        """
+        from ._identity import factory_files, files_digest, plugin_files
+
+        slot = self._slot(broker)
+        if name == DEFAULT:
+            files = factory_files(self._default_estimators[broker])
+        elif name in slot.replacements:
+            files = plugin_files(slot.replacements[name], self.plugins_dir)
+        else:
+            slot._factory(name)  # raises the message listing the choices
+        return files_digest(f"{name}@{self.config.globalDeviceClass}", files)
 
     def use(self, broker: str, name: str) -> None:
         """Switch the estimator of ``broker`` in every worker, live."""
@@ -462,7 +566,10 @@ class Workbench:
         """
         self._require_running()
         batch, parsed = self._prepare(broker, images, targets)
-        return self._loop.run(self._slots[broker].estimate(batch, parsed), "wb.aestimate(broker, images)")
+        return self._loop.run(
+            self._slots[broker].estimate(batch, parsed), "wb.aestimate(broker, images)",
+            timeout=self.deadlines.estimate + self.deadlines.close + 1.0,
+        )
 
     async def aestimate(
         self, broker: str, images: Sequence[Any], targets: EstimationTargets | str = "T1"
@@ -523,20 +630,23 @@ class Workbench:
         delivery = EventDelivery(plugin=record.name, points=len(points))
         try:
             await record.instance.handleEvent(points, self.ctx.logger)
-        except Exception as error:  # a failing plugin must not stop the others' deliveries
-            delivery.error = f"{type(error).__name__}: {error}"
+        except PLUGIN_FAILURES as error:  # a failing plugin must not stop the others' deliveries
+            delivery.error = describe_failure(error)
             self.ctx.logger.error("event plugin %r failed on %d points: %s", record.name, len(points), delivery.error)
         delivery.elapsed = loop.time() - started
         return delivery
 
     def _require_running(self) -> None:
+        if self._loop.death is not None:
+            raise HostLoopDead(f"{self._loop.death}; close this Workbench and create a new one")
         if self._state != "running":
             raise RuntimeError(f"the Workbench is {self._state}: call wb.start() (or use `with Workbench(...) as wb:`)")
 
     def __repr__(self) -> str:
         active = sum(1 for r in self._records if r.status == ACTIVE)
+        state = self._state if self._loop.death is None else f"broken ({self._loop.death})"
         return (
-            f"<Workbench {self._state} plugins_dir={str(self.plugins_dir)!r} plugins={active} active/"
+            f"<Workbench {state} plugins_dir={str(self.plugins_dir)!r} plugins={active} active/"
             f"{len(self._records)} estimators={self.estimators}>"
         )
 

@@ -8,7 +8,9 @@ from __future__ import annotations
 import importlib
 import importlib.metadata
 import importlib.util
+import importlib.machinery
 import inspect
+import keyword
 import os
 import sys
 import traceback
@@ -110,6 +112,48 @@ def check_requirements(plugins_dir: Path, module: str) -> None:
             raise PluginRequirementsError(module, str(requirements_file), missing)
 
 
+# Longest module name accepted: file systems refuse path components over 255 bytes, and no plugin needs more.
+MAX_MODULE_NAME = 200
+
+
+def check_plugin_module_name(plugins_dir: Path, module: str) -> None:
+    """Refuse, before anything is imported, a name that is not a module of the plugins folder.
+
+    The name must be dotted identifiers, its top-level package (or module) must be in ``plugins_dir``, and the
+    import system must resolve that top-level name to the plugins folder, not to the standard library or an
+    installed package (the folder comes last on ``sys.path``, so those win and must not be executed here).
+    """
+    if len(module) > MAX_MODULE_NAME:
+        raise PluginError(module[:40] + "...", f"the module name is {len(module)} characters; at most {MAX_MODULE_NAME} are accepted")
+    parts = module.split(".")
+    if not all(part.isidentifier() and not keyword.iskeyword(part) for part in parts):
+        raise PluginError(module, "not a module name: use dotted Python identifiers such as my_plugin.plugin")
+    top = parts[0]
+    if top in sys.stdlib_module_names or top in sys.builtin_module_names:
+        raise PluginError(module, f"{top!r} is a standard-library module name; rename the plugin folder")
+    in_folder = importlib.machinery.PathFinder.find_spec(top, [str(plugins_dir)])
+    if in_folder is None:
+        looked = " or ".join(str(p) for p in _module_file_candidates(plugins_dir, module))
+        raise PluginError(
+            module,
+            f"no such module in {plugins_dir} (looked for {looked}); check the name in the active plugin "
+            f"list ({ACTIVE_PLUGINS_ENV}) and that the folder has an __init__.py",
+        )
+    if in_folder.origin is None:
+        raise PluginError(module, f"{plugins_dir / top} has no __init__.py; add one to make it a plugin package")
+    loaded = sys.modules.get(top)
+    where = getattr(loaded, "__file__", None) if loaded is not None else None
+    if loaded is None:
+        spec = importlib.util.find_spec(top)
+        where = spec.origin if spec is not None else None
+    if where is None or plugins_dir.resolve() not in Path(where).resolve().parents:
+        raise PluginError(
+            module,
+            f"the name {top!r} resolves to {where or 'a module without a file'}, outside the plugins folder "
+            f"{plugins_dir}: rename the plugin so it does not clash with an installed package",
+        )
+
+
 def _module_file_candidates(plugins_dir: Path, module: str) -> list[Path]:
     base = plugins_dir.joinpath(*module.split("."))
     return [base.with_suffix(".py"), base / "__init__.py"]
@@ -141,7 +185,7 @@ def import_plugin_module(plugins_dir: Path, module: str) -> ModuleType:
         raise PluginError(
             module, f"syntax error in {error.filename}, line {error.lineno}: {error.msg}; fix the file and reload"
         ) from error
-    except Exception as error:  # a plugin's import can raise anything; the host must survive it
+    except (Exception, SystemExit, KeyboardInterrupt) as error:  # a plugin's import can raise anything
         where = traceback.extract_tb(error.__traceback__)[-1]
         raise PluginError(
             module,

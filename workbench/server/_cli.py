@@ -7,7 +7,7 @@ import sys
 import threading
 from typing import Any
 
-from ..host import Workbench, add_host_arguments, whole_number
+from ..host import Workbench, add_host_arguments, deadline_options, whole_number
 from ._launch import start_server
 
 
@@ -43,7 +43,7 @@ def serve(args: argparse.Namespace) -> int:
     try:
         wb = Workbench(
             args.plugins_dir, args.active, device=args.device, workers=args.workers, default_model=args.default_model,
-            strict=args.strict,
+            strict=args.strict, **deadline_options(args),
         )
     except (FileNotFoundError, ValueError, TypeError) as error:
         print(f"workbench serve: {error}", file=sys.stderr)
