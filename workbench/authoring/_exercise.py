@@ -182,18 +182,24 @@ def _duplicate_activations(plugins_dir: Path, caught: list[warnings.WarningMessa
         if not issubclass(warning.category, DuplicateActivationWarning):
             continue
         message = str(warning.message)
-        module = re.search(r"active module '([^']+)'", message)
         name = re.match(r"plugin class (\S+)", message)
-        file = _module_file(plugins_dir, module.group(1)) if module else plugins_dir
-        line = _import_line(file, name.group(1).split(".")[-1]) if name and file.is_file() else 1
+        modules = re.findall(r"(?:already activated from|active module) '([^']+)'", message)
+        # The import that brought the class in lies in one of the two modules the warning names.
+        file, line = plugins_dir, 1
+        for module in modules:
+            candidate = _module_file(plugins_dir, module)
+            found = _import_line(candidate, name.group(1).split(".")[-1]) if name and candidate.is_file() else None
+            if found is not None:
+                file, line = candidate, found
+                break
         findings.append(Finding(display_path(file), line, message.split(". Activated once.")[0],
                                 "the service would activate it twice: use a relative import (from .foo import Bar) "
                                 "and do not import plugin classes into other active modules", DUPLICATE_ACTIVATION))
     return findings
 
 
-def _import_line(file: Path, class_name: str) -> int:
+def _import_line(file: Path, class_name: str) -> int | None:
     for node in ast.walk(ast.parse(file.read_text())):
         if isinstance(node, ast.ImportFrom) and any(alias.name == class_name for alias in node.names):
             return node.lineno
-    return 1
+    return None
