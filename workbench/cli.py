@@ -6,6 +6,7 @@ import logging
 import sys
 
 from .authoring._cli import register as register_authoring
+from .authoring.scaffold import register as register_new
 from .estimators._cli import register as register_model
 from .host import Workbench, add_host_arguments, deadline_options
 from .research._cli import register as register_compare
@@ -49,6 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="workbench", description=__doc__)
     parser.add_argument("-v", "--verbose", action="store_true", help="log plugin and host messages at INFO")
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    register_new(subparsers)
     register_compare(subparsers)
     register_serve(subparsers)
     _register_plugins(subparsers)
