@@ -6,6 +6,7 @@ import logging
 from aiohttp import web
 
 from ..host import Workbench
+from ..sdk._pixel_budget import max_pixels_budget
 from ._api import BUILT_IN_ROUTES
 from ._observe import UNMATCHED_ROUTE, observed
 from ._monitoring import MonitoringDispatcher
@@ -22,6 +23,7 @@ def build_app(
     allow_estimator_switching: bool = False,
     max_body_size: int = 20 * 2**20,
     service_name: str = "workbench",
+    max_pixels: int | None = None,
 ) -> web.Application:
     """The aiohttp application serving ``wb``: the built-in API, the plugins' routes, monitoring events.
 
@@ -31,6 +33,8 @@ def build_app(
             changes the estimator for every client of the server; off, it answers 403.
         max_body_size: the largest request body in bytes; bigger ones are answered 413.
         service_name: the ``service`` tag of the monitoring points.
+        max_pixels: the most pixels an image header may claim; bigger images are answered 413 before any
+            decoding (default: ``$WORKBENCH_MAX_PIXELS``, else 64 Mpx).
     """
     if not isinstance(wb, Workbench):
         raise TypeError(f"build_app needs a Workbench, got {type(wb).__name__}")
@@ -45,6 +49,7 @@ def build_app(
         routes=RouteTable(wb),
         service_name=service_name,
         max_body_size=max_body_size,
+        max_pixels=max_pixels_budget(max_pixels),
         allow_estimator_switching=bool(allow_estimator_switching),
         monitoring=MonitoringDispatcher(wb, logger=logger),
         logger=logger,

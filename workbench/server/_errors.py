@@ -32,6 +32,14 @@ class ErrorCode(IntEnum):
     """A plugin route answered an error status itself (the plugin's own response is passed on)."""
     HTTP_ERROR = 11
     """Any other HTTP error raised by aiohttp (the status says which)."""
+    TIMEOUT = 12
+    """An estimator or a plugin route did not answer within the host's deadline (504)."""
+    BAD_BODY = 13
+    """The body cannot be read: a bad ``Content-Encoding``, a malformed multipart body, JSON nested too deep (400)."""
+    IMAGE_TOO_LARGE = 14
+    """The image header claims more pixels than ``max_pixels`` (413); nothing was decoded."""
+    BAD_RESPONSE = 15
+    """A plugin route answered a malformed response (a header with CR/LF, a bad status) (500)."""
 
 
 class ApiError(Exception):

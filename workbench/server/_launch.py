@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import html
 from typing import Any
 
@@ -10,9 +11,14 @@ from aiohttp import web
 from ..host import Workbench
 from ._app import build_app
 from ._host import host_loop, on_host_loop
+from ._observe import REQUEST_ID_HEADER, request_id_of
+from ._state import STATE
 
 # Seconds a stop waits for requests in flight before closing their connections.
 _SHUTDOWN_TIMEOUT = 5.0
+# Seconds a connection may stay open without a request (from its opening or its last response) before the
+# server closes it: idle clients and clients that never send a request cannot hold sockets forever.
+DEFAULT_IDLE_TIMEOUT = 15.0
 
 
 class ServerHandle:
@@ -82,29 +88,48 @@ class ServerHandle:
         )
 
 
-def start_server(wb: Workbench, *, host: str = "127.0.0.1", port: int = 0, **build_app_options: Any) -> ServerHandle:
+def start_server(
+    wb: Workbench, *, host: str = "127.0.0.1", port: int = 0, idle_timeout: float = DEFAULT_IDLE_TIMEOUT,
+    **build_app_options: Any,
+) -> ServerHandle:
     """Serve ``build_app(wb, **build_app_options)`` on ``host:port`` from the host's loop; returns at once.
 
-    ``port=0`` picks a free port (``handle.port``). The server keeps running between notebook cells until
+    ``port=0`` picks a free port (``handle.port``). ``idle_timeout`` closes connections that send no request
+    for that many seconds. A request whose client disconnects is cancelled, plugin code included. The server keeps running between notebook cells until
     ``handle.stop()`` or ``wb.close()``. Call it from any thread but the host's loop (there, ``await
     astart_server(...)``).
     """
     if on_host_loop(wb):
         raise RuntimeError("start_server blocks, and this is the host's own loop: use `await astart_server(wb, ...)`")
     app = build_app(wb, **build_app_options)
-    return asyncio.run_coroutine_threadsafe(_start(wb, app, host, port), wb.loop).result()
+    return asyncio.run_coroutine_threadsafe(_start(wb, app, host, port, idle_timeout), wb.loop).result()
 
 
-async def astart_server(wb: Workbench, *, host: str = "127.0.0.1", port: int = 0, **build_app_options: Any) -> ServerHandle:
+async def astart_server(
+    wb: Workbench, *, host: str = "127.0.0.1", port: int = 0, idle_timeout: float = DEFAULT_IDLE_TIMEOUT,
+    **build_app_options: Any,
+) -> ServerHandle:
     """``start_server`` for async code, on any loop."""
     app = build_app(wb, **build_app_options)
-    return await wb.run_on_host(_start(wb, app, host, port))
+    return await wb.run_on_host(_start(wb, app, host, port, idle_timeout))
 
 
-async def _start(wb: Workbench, app: web.Application, host: str, port: int) -> ServerHandle:
+async def _start(wb: Workbench, app: web.Application, host: str, port: int, idle_timeout: float) -> ServerHandle:
     _check_address(host, port)
-    runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=_SHUTDOWN_TIMEOUT)
+    if isinstance(idle_timeout, bool) or not isinstance(idle_timeout, (int, float)) or not idle_timeout > 0:
+        raise ValueError(f"idle_timeout must be a positive number of seconds, got {idle_timeout!r}")
+    runner = web.AppRunner(
+        app, handle_signals=False, shutdown_timeout=_SHUTDOWN_TIMEOUT, keepalive_timeout=idle_timeout,
+        # A client that goes away cancels its request: abandoned requests must not pile up in memory.
+        handler_cancellation=True,
+        # Bodies are decoded by the handlers (read_body): a body that is not in its Content-Encoding is then
+        # a 400 on a connection that stays usable, where aiohttp's own decoder drops the connection.
+        auto_decompress=False,
+    )
+    app[STATE].raw_bodies = True
     await runner.setup()
+    assert runner.server is not None
+    runner.server.request_factory = functools.partial(app._make_request, _cls=_IdentifiedRequest)
     try:
         site = web.TCPSite(runner, host, port)
         await site.start()
@@ -119,6 +144,20 @@ async def _start(wb: Workbench, app: web.Application, host: str, port: int) -> S
     handle = ServerHandle(wb, runner, host, int(runner.addresses[0][1]))
     wb.add_cleanup(handle.astop)
     return handle
+
+
+class _IdentifiedRequest(web.Request):
+    """A request whose every response has an ``X-Request-Id``, those aiohttp makes itself included.
+
+    The routes' wrapper sets the id on the responses of handlers; the answers aiohttp gives to malformed
+    requests (a header line over 8 KiB, a bad request line) never reach a handler, so this hook, run by
+    ``StreamResponse.prepare`` for every response, adds it there. (aiohttp has no public hook for those.)
+    """
+
+    async def _prepare_hook(self, response: web.StreamResponse) -> None:
+        if REQUEST_ID_HEADER not in response.headers:
+            response.headers[REQUEST_ID_HEADER] = request_id_of(self)
+        await super()._prepare_hook(response)
 
 
 def _check_address(host: str, port: int) -> None:

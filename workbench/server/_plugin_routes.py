@@ -7,14 +7,28 @@ answers 404, or 405 with ``Allow`` for a built-in path asked with another method
 """
 from __future__ import annotations
 
+import asyncio
+import re
+
 from aiohttp import web
 
+from ..host import PLUGIN_FAILURES, PluginTimeoutError
 from ..plugins import PluginHTTPResponse
 from ._errors import ApiError, ErrorCode
-from ._request import BadRequestBody, PluginRequest
+from ._request import BadRequestBody, PluginRequest, read_body
 from ._state import EXCHANGE, STATE
 
 CATCH_ALL = "/{plugin_route_path:.*}"
+
+# RFC 9110 header names are tokens; values may not hold CR, LF or NUL (they would split the response).
+_HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
+_BAD_HEADER_VALUE = re.compile(r"[\r\n\x00]")
+# Headers the server computes from the body itself; a plugin's own would contradict it.
+_SERVER_HEADERS = frozenset({"content-length", "transfer-encoding", "connection"})
+
+
+class BadPluginResponse(ValueError):
+    """A plugin route's answer cannot be sent as an HTTP response."""
 
 
 async def plugin_route(request: web.Request) -> web.StreamResponse:
@@ -32,14 +46,27 @@ async def plugin_route(request: web.Request) -> web.StreamResponse:
             f"{request.method} is not allowed on {route.path} (plugin {route.plugin}); allowed: {allowed}",
             headers={"Allow": allowed},
         )
-    body = await request.read()
+    body = await read_body(request, state)
     plugin_request = PluginRequest.from_aiohttp(request, body, exchange.request_id)
+    what = f"plugin route {request.method} {route.path} of plugin {route.plugin}"
     try:
         answer = await state.wb.run_on_host(route.dispatch(request.method, plugin_request, state.wb))
         return to_web_response(answer)
     except BadRequestBody:
         raise
-    except Exception as error:
+    except BadPluginResponse as error:
+        state.logger.error("%s answered a malformed response (request %s): %s", what, exchange.request_id, error)
+        raise ApiError(500, ErrorCode.BAD_RESPONSE, f"{what} answered a malformed response: {error}") from None
+    except PluginTimeoutError as error:
+        raise ApiError(504, ErrorCode.TIMEOUT, f"{what}: {error}") from None
+    except asyncio.CancelledError:
+        if _being_cancelled():
+            raise  # the client went away: the request itself is cancelled
+        state.logger.error("%s raised CancelledError (request %s)", what, exchange.request_id)
+        raise ApiError(
+            500, ErrorCode.INTERNAL, f"{what} failed with CancelledError; a handler must not raise it"
+        ) from None
+    except PLUGIN_FAILURES as error:
         state.logger.exception(
             "plugin route %s %s of plugin %s failed (request %s)", request.method, route.path, route.plugin,
             exchange.request_id,
@@ -67,14 +94,32 @@ async def _unmatched(request: web.Request) -> ApiError:
     return ApiError(404, ErrorCode.NOT_FOUND, f"no route at {request.path}; GET /plugins lists the plugin routes")
 
 
+def _being_cancelled() -> bool:
+    task = asyncio.current_task()
+    return task is not None and task.cancelling() > 0
+
+
 def to_web_response(answer: PluginHTTPResponse) -> web.Response:
-    """The aiohttp response for a plugin's answer; a malformed answer raises ``TypeError``/``ValueError``."""
-    status = answer.statusCode
+    """The aiohttp response for a plugin's answer; a malformed answer raises ``BadPluginResponse``."""
+    status = getattr(answer, "statusCode", None)
     if isinstance(status, bool) or not isinstance(status, int) or not 200 <= status <= 599:
-        raise ValueError(f"statusCode must be an int from 200 to 599, got {status!r}")
+        raise BadPluginResponse(f"statusCode must be an int from 200 to 599, got {status!r}")
     if not isinstance(answer.headers, dict):
-        raise TypeError(f"headers must be a dict of str to str, got {type(answer.headers).__name__}")
-    headers = {str(name): str(value) for name, value in answer.headers.items()}
+        raise BadPluginResponse(f"headers must be a dict of str to str, got {type(answer.headers).__name__}")
+    headers = {}
+    for name, value in answer.headers.items():
+        name, value = str(name), str(value)
+        if not _HEADER_NAME.fullmatch(name):
+            raise BadPluginResponse(f"header name {name!r} is not a valid HTTP header name")
+        if _BAD_HEADER_VALUE.search(value) or not value.isascii():
+            raise BadPluginResponse(f"header {name!r} has a value with CR, LF, NUL or non-ASCII characters: {value!r}")
+        if name.lower() in _SERVER_HEADERS:
+            raise BadPluginResponse(f"header {name!r} is set by the server from the body; leave it out")
+        headers[name] = value
     if not any(name.lower() == "content-type" for name in headers):
         headers["Content-Type"] = answer.contentType()
-    return web.Response(status=status, body=answer.bodyBytes(), headers=headers)
+    try:
+        body = answer.bodyBytes()
+    except PLUGIN_FAILURES as error:
+        raise BadPluginResponse(f"its body cannot be encoded: {type(error).__name__}: {error}") from None
+    return web.Response(status=status, body=body, headers=headers)

@@ -6,13 +6,16 @@ host's loop; it holds plain data only (no loop-bound stream), so it is safe on e
 from __future__ import annotations
 
 import json
+import zlib
 from typing import Any
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 from multidict import CIMultiDictProxy, MultiDictProxy
 from yarl import URL
 
 from ._errors import ApiError, ErrorCode
+from ._state import ServerState
 
 _UNSET = object()
 
@@ -22,6 +25,63 @@ class BadRequestBody(ApiError, ValueError):
 
     def __init__(self, message: str) -> None:
         super().__init__(400, ErrorCode.BAD_PARAMETER, message)
+
+
+# What reading a body raises when the client sent it wrong (a malformed chunked encoding, or, where aiohttp
+# decompresses, a body that is not in its Content-Encoding): the client's error, answered 400.
+BODY_ERRORS = (web.RequestPayloadError, HttpProcessingError)
+
+# zlib's wbits for each Content-Encoding the server decodes itself (gzip header, zlib header).
+_ZLIB_WBITS = {"gzip": 31, "x-gzip": 31, "deflate": 15}
+
+
+async def read_body(request: web.BaseRequest, state: ServerState) -> bytes:
+    """The whole body, decoded from its ``Content-Encoding``; a body sent wrong raises ``ApiError`` 400/413/415.
+
+    Under ``start_server`` aiohttp hands bodies over as sent (``state.raw_bodies``) and they are decoded
+    here: a body that is not in its encoding then costs the client a 400 and leaves the connection usable
+    (aiohttp's own decoder breaks the connection), and a small body that inflates past ``max_body_size``
+    is refused without being inflated further.
+    """
+    try:
+        body = await request.read()
+    except BODY_ERRORS as error:
+        cause = error.__cause__ or error
+        raise ApiError(
+            400, ErrorCode.BAD_BODY,
+            f"the request body cannot be read ({type(cause).__name__}: {cause}); check its Content-Encoding "
+            "and Transfer-Encoding",
+        ) from None
+    encoding = request.headers.get("Content-Encoding", "identity").strip().lower()
+    if not state.raw_bodies or encoding in ("", "identity"):
+        return body
+    return _decoded_body(body, encoding, state.max_body_size)
+
+
+def _decoded_body(body: bytes, encoding: str, limit: int) -> bytes:
+    wbits = _ZLIB_WBITS.get(encoding)
+    if wbits is None:
+        raise ApiError(
+            415, ErrorCode.BAD_BODY, f"Content-Encoding {encoding!r} is not supported; send gzip, deflate or none"
+        )
+    decompressor = zlib.decompressobj(wbits)
+    try:
+        data = decompressor.decompress(body, limit + 1)
+        if encoding == "deflate" and not data and body and not decompressor.eof:
+            raise zlib.error("no deflate data")
+    except zlib.error as error:
+        if encoding != "deflate":
+            raise ApiError(400, ErrorCode.BAD_BODY, f"the request body is not valid {encoding} data ({error})") from None
+        try:  # raw deflate without the zlib header, which some clients send
+            data = zlib.decompressobj(-15).decompress(body, limit + 1)
+        except zlib.error:
+            raise ApiError(400, ErrorCode.BAD_BODY, f"the request body is not valid deflate data ({error})") from None
+    if len(data) > limit:
+        raise ApiError(
+            413, ErrorCode.BODY_TOO_LARGE,
+            f"the request body inflates past this server's limit of {limit} bytes (max_body_size)",
+        )
+    return data
 
 
 class PluginRequest:
@@ -122,6 +182,8 @@ class PluginRequest:
                     self._json = json.loads(self._decoded())
                 except json.JSONDecodeError as error:
                     raise BadRequestBody(f"the request body is not valid JSON: {error}") from None
+                except RecursionError:
+                    raise BadRequestBody("the request body is JSON nested too deeply to parse") from None
         return self._json
 
     def _decoded(self) -> str:

@@ -19,9 +19,12 @@ class ServerState:
     routes: RouteTable
     service_name: str
     max_body_size: int
+    max_pixels: int
     allow_estimator_switching: bool
     monitoring: MonitoringDispatcher
     logger: logging.Logger
+    # True when the runner hands bodies over still encoded (start_server does): handlers decode them.
+    raw_bodies: bool = False
 
 
 STATE = web.AppKey("workbench_server_state", ServerState)

@@ -1,0 +1,64 @@
+"""The pixel budget: an image's size is read from its header and checked before any pixel is decoded.
+
+A few hundred bytes of JPEG or PNG can claim 12000 x 12000 pixels; decoding them takes gigabytes and
+seconds. Pillow's own guard (``PIL.Image.MAX_IMAGE_PIXELS``) only warns up to twice its limit, so every
+place that decodes untrusted images (``VLImage``, the datasets, the server) asks this module first.
+
+The budget is ``max_pixels`` when given, else ``$WORKBENCH_MAX_PIXELS``, else ``DEFAULT_MAX_PIXELS``.
+"""
+from __future__ import annotations
+
+import io
+import os
+import warnings
+from pathlib import Path
+from typing import BinaryIO
+
+from PIL import Image, UnidentifiedImageError
+
+MAX_PIXELS_ENV = "WORKBENCH_MAX_PIXELS"
+# 64 Mpx (8000 x 8000): above every camera photo of a crowd we expect; decoded as RGB it is 192 MB.
+DEFAULT_MAX_PIXELS = 64_000_000
+
+
+class ImageTooLargeError(ValueError):
+    """The image's header claims more pixels than the budget allows; nothing was decoded."""
+
+
+def max_pixels_budget(max_pixels: int | None = None) -> int:
+    """The budget in force: the argument, else ``$WORKBENCH_MAX_PIXELS``, else ``DEFAULT_MAX_PIXELS``."""
+    if max_pixels is None:
+        text = os.environ.get(MAX_PIXELS_ENV)
+        if not text:
+            return DEFAULT_MAX_PIXELS
+        try:
+            max_pixels = int(text)
+        except ValueError:
+            raise ValueError(f"${MAX_PIXELS_ENV}={text!r} is not a whole number of pixels") from None
+    if isinstance(max_pixels, bool) or not isinstance(max_pixels, int) or max_pixels < 1:
+        raise ValueError(f"max_pixels must be a whole number >= 1, got {max_pixels!r}")
+    return max_pixels
+
+
+def check_pixel_budget(image: bytes | str | os.PathLike[str], source: str, max_pixels: int | None = None) -> None:
+    """Raise ``ImageTooLargeError`` when the image's header claims more than the budget; decode nothing.
+
+    Data Pillow cannot identify passes: the decoder that follows reports it in its own words.
+    """
+    budget = max_pixels_budget(max_pixels)
+    stream: BinaryIO | Path = io.BytesIO(image) if isinstance(image, (bytes, bytearray, memoryview)) else Path(image)
+    try:
+        with warnings.catch_warnings():
+            # Pillow warns past its own limit; this check says more, and raises.
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(stream) as picture:
+                width, height = picture.size
+    except Image.DecompressionBombError as error:
+        raise ImageTooLargeError(f"{source}: {error} It is over the pixel budget of {budget} pixels.") from None
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
+        return
+    if width * height > budget:
+        raise ImageTooLargeError(
+            f"{source}: the image header claims {width}x{height} = {width * height} pixels, over the budget of "
+            f"{budget} pixels; downscale it, or raise the budget (max_pixels, ${MAX_PIXELS_ENV}) if you trust it"
+        )
