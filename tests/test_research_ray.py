@@ -1,0 +1,78 @@
+"""compare(engine="ray") on a one-machine Ray: the same report as the local run, and a dead actor's shard retried.
+
+One ``ray.init`` for the whole module (num_cpus=2, no dashboard): starting Ray costs seconds.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+ray = pytest.importorskip("ray", reason="the ray extra is not installed (pip install 'workbench[ray]')")
+
+from workbench import Workbench  # noqa: E402
+from workbench.research import compare, make_synthetic_dataset  # noqa: E402
+from workbench.research._ray_runner import RayEstimatorPool  # noqa: E402
+from workbench.research._runners import HostSpec  # noqa: E402
+from workbench.sdk import EstimationTargets  # noqa: E402
+
+PLUGINS = Path(__file__).resolve().parents[1] / "plugins"
+BROKER = "peopleCountEstimator"
+SCORES = ["image", "estimator", "true_count", "pred_count", "error", "abs_error", "game_0", "game_1", "game_2",
+          "game_3", "tp@10", "fp@10", "fn@10", "f1@20"]
+
+
+@pytest.fixture(scope="module")
+def local_ray():
+    ray.init(num_cpus=2, include_dashboard=False, logging_level="WARNING")
+    yield ray
+    ray.shutdown()
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory: pytest.TempPathFactory):
+    return make_synthetic_dataset(tmp_path_factory.mktemp("ray") / "data", n=6, size=(160, 120))
+
+
+@pytest.fixture(scope="module")
+def wb():
+    with Workbench(PLUGINS, ["people_count_onnx.plugin"]) as host:
+        yield host
+
+
+def test_ray_report_equals_local(local_ray, dataset, wb: Workbench) -> None:
+    names = ["default", "PeopleCountOnnxPlugin"]
+    in_use = wb.estimators[BROKER]
+    local = compare(wb, dataset, names, progress=False)
+    remote = compare(wb, dataset, names, engine="ray", actors=2, progress=False)
+    assert local.per_image[SCORES].equals(remote.per_image[SCORES])
+    assert local.summary.drop(columns=["mean ms", "p50 ms", "p99 ms", "images/s"]).equals(
+        remote.summary.drop(columns=["mean ms", "p50 ms", "p99 ms", "images/s"])
+    )
+    for name in names:
+        assert [r.count for r in local.results[name]] == [r.count for r in remote.results[name]]
+    assert remote.per_image["latency_ms"].notna().all()
+    assert wb.estimators[BROKER] == in_use
+
+
+def test_shard_of_a_killed_actor_runs_elsewhere(local_ray, dataset, wb: Workbench) -> None:
+    expected = [r.count for r in compare(wb, dataset, ["default"], progress=False).results["default"]]
+    got: dict[int, int] = {}
+    with RayEstimatorPool(HostSpec.from_host(wb), BROKER, "default", actors=2) as pool:
+        victim = pool.actors[0]
+
+        def on_result(index, result):  # noqa: ANN001, ANN202
+            got[index] = result.count
+            if len(got) == 1:
+                ray.kill(victim, no_restart=True)  # dies with shards in flight
+
+        pool.run(list(enumerate(dataset)), EstimationTargets.T1, 1, on_result, shard_images=2)
+        assert pool.retried_shards >= 1
+    assert [got[i] for i in range(len(dataset))] == expected
+
+
+def test_unknown_estimator_fails_before_any_actor_starts(local_ray, dataset, wb: Workbench) -> None:
+    from workbench import UnknownEstimatorError
+
+    with pytest.raises(UnknownEstimatorError, match="Nope"):
+        compare(wb, dataset, ["Nope"], engine="ray", progress=False)

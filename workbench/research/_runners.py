@@ -1,0 +1,148 @@
+"""How ``compare`` gets one estimator's results for a list of images: here, or on a pool of Ray actors.
+
+A runner takes ``(index, sample)`` pairs and calls ``on_result(index, result)`` in the caller's thread as each
+result arrives (in any order), which is where ``compare`` scores it, stores it in the cache and moves the
+progress bar. It returns the seconds the estimator was busy: for the local runner the time inside
+``wb.estimate``; for Ray the sum over actors, which is larger than the wall time when actors run in parallel.
+
+``HostSpec`` is the small picklable recipe a Ray actor builds its own ``Workbench`` from: the host object
+itself (threads, an event loop, ONNX sessions) cannot travel to another process.
+"""
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from ..result import CountResult
+from ..sdk import EstimationTargets
+from .cache import PredictionCache, image_digest, prediction_key
+
+if TYPE_CHECKING:
+    from ..host import Workbench
+    from .datasets import Sample
+
+__all__ = ["ENGINES", "HostSpec", "OnResult", "estimate_dataset", "run_local"]
+
+ENGINES = ("local", "ray")
+OnResult = Callable[[int, CountResult], None]
+
+
+@dataclass(frozen=True)
+class HostSpec:
+    """What a remote process needs to build a host like ``wb``: its plugins folder, active list and device.
+
+    The plugins folder must exist at the same path where the host is built (on a cluster: a shared file
+    system, or the same checkout on every node). The default model comes from the environment there
+    (``$WORKBENCH_DEFAULT_MODEL``, else the bundled one).
+    """
+
+    plugins_dir: str
+    active_plugins: tuple[str, ...]
+    device: str = "cpu"
+
+    @classmethod
+    def from_host(cls, wb: Workbench) -> HostSpec:
+        return cls(str(wb.plugins_dir), tuple(wb.active_plugins), wb.config.globalDeviceClass)
+
+    def build(self) -> Workbench:
+        """A started host; one estimator worker (an actor runs one image batch at a time)."""
+        from ..host import Workbench
+
+        return Workbench(self.plugins_dir, list(self.active_plugins), device=self.device).start()
+
+
+def estimate_timed(
+    wb: Workbench, broker: str, images: list[Any], targets: EstimationTargets
+) -> tuple[list[CountResult], float]:
+    """``wb.estimate`` with its wall time, checking that one result came back per image."""
+    began = time.perf_counter()
+    batch = wb.estimate(broker, images, targets)
+    busy = time.perf_counter() - began
+    if len(batch) != len(images):
+        raise RuntimeError(
+            f"estimator {wb.estimators[broker]!r} returned {len(batch)} results for {len(images)} images; "
+            "an estimator must return one PeopleCount per image"
+        )
+    return batch, busy
+
+
+def run_local(
+    wb: Workbench,
+    broker: str,
+    items: Sequence[tuple[int, Sample]],
+    targets: EstimationTargets,
+    batch_size: int,
+    on_result: OnResult,
+) -> float:
+    """The estimator in use on ``wb`` over ``items``, ``batch_size`` images per call; returns busy seconds."""
+    busy = 0.0
+    for start in range(0, len(items), batch_size):
+        chunk = items[start:start + batch_size]
+        # Decoding is outside the timed call: it is the same for every estimator and not theirs to pay.
+        images = [sample.image for _, sample in chunk]
+        batch, seconds = estimate_timed(wb, broker, images, targets)
+        busy += seconds
+        for (index, _), result in zip(chunk, batch):
+            on_result(index, result)
+    return busy
+
+
+def estimate_dataset(
+    wb: Workbench,
+    broker: str,
+    name: str,
+    dataset: Sequence[Sample],
+    targets: EstimationTargets,
+    batch_size: int,
+    bar: Any,
+    *,
+    engine: str = "local",
+    actors: int = 2,
+    ray_address: str | None = None,
+    cache: PredictionCache | None = None,
+) -> tuple[list[CountResult], float, list[bool]]:
+    """Every image's result from estimator ``name``: from ``cache`` where it has them, the rest computed by
+    ``engine`` (and stored in ``cache`` one by one, so an interrupted run resumes).
+
+    Returns the results in dataset order, the busy seconds spent computing, and which results were cache hits
+    (flagged ``extras["cached"] = True``; their ``elapsed`` is the original run's, not this one's).
+    """
+    results: list[CountResult | None] = [None] * len(dataset)
+    hits = [False] * len(dataset)
+    keys: dict[int, tuple[str, str]] = {}
+    if cache is not None:
+        identity = wb.estimator_identity(broker, name)
+        for index, sample in enumerate(dataset):
+            digest = image_digest(sample.image_path)
+            keys[index] = (prediction_key(identity, digest, None, targets.name), digest)
+        found = cache.get_many(key for key, _ in keys.values())
+        for index, (key, _) in keys.items():
+            if key in found:
+                results[index] = found[key].replace(extras={**found[key].extras, "cached": True})
+                hits[index] = True
+        bar.update(sum(hits))
+
+    def on_result(index: int, result: CountResult) -> None:
+        results[index] = result
+        if cache is not None:
+            key, digest = keys[index]
+            cache.put(key, result, estimator=identity, image_sha256=digest, targets=targets.name)
+        bar.update(1)
+
+    todo = [(index, sample) for index, sample in enumerate(dataset) if results[index] is None]
+    busy = 0.0
+    if todo and engine == "ray":
+        from ._ray_runner import RayEstimatorPool
+
+        with RayEstimatorPool(HostSpec.from_host(wb), broker, name, actors=actors, address=ray_address) as pool:
+            busy = pool.run(todo, targets, batch_size, on_result)
+    elif todo:
+        if wb.estimators[broker] != name:
+            wb.use(broker, name)
+        busy = run_local(wb, broker, todo, targets, batch_size, on_result)
+    missing = [dataset[index].name for index, result in enumerate(results) if result is None]
+    if missing:
+        raise RuntimeError(f"{engine} runner returned no result for {len(missing)} image(s): {', '.join(missing[:5])}")
+    return results, busy, hits  # type: ignore[return-value]  # no None left, checked above

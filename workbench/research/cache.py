@@ -1,0 +1,189 @@
+"""A prediction cache in one SQLite file: ``compare`` computes only what changed, and an interrupted run resumes.
+
+A result is stored under a key made of everything that decides it:
+
+* the estimator's identity from the host (``wb.estimator_identity``: a hash of the model file, or of the
+  replacement plugin's files, and the device): editing a plugin or swapping a model misses the cache;
+* the image's content (SHA-256 of the file's bytes, not its name or date): a re-encoded image misses;
+* the detect area and the estimation targets (T1/T2).
+
+Each result is committed as soon as it is computed, so a run that is interrupted (Ctrl-C, a crash, a lost
+machine) keeps everything done so far and the next run starts where it stopped.
+
+**Why SQLite**: it is in the standard library (no new dependency), one file, transactional (a killed run
+leaves whole rows, never a torn file) and takes single-row writes cheaply, which is what resuming needs. DuckDB
+would be a new dependency built for column scans, not for point lookups and one-row commits; Parquet files
+cannot be appended to, so every committed result would be a new file.
+
+Results are stored field by field (count, points and density map as raw arrays, the rest as JSON), never
+pickled, so opening a cache file from elsewhere runs no code.
+"""
+from __future__ import annotations
+
+import hashlib
+import html
+import json
+import sqlite3
+import time
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..result import CountResult
+from ..sdk import Rect
+
+__all__ = ["PredictionCache", "image_digest", "prediction_key"]
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS predictions (
+    key TEXT PRIMARY KEY,
+    estimator TEXT NOT NULL,
+    image_sha256 TEXT NOT NULL,
+    detect_area TEXT,
+    targets TEXT NOT NULL,
+    count INTEGER NOT NULL,
+    points BLOB NOT NULL,
+    density BLOB,
+    density_shape TEXT,
+    density_area TEXT,
+    elapsed REAL,
+    estimator_name TEXT,
+    in_range INTEGER,
+    extras TEXT NOT NULL,
+    created REAL NOT NULL
+)
+"""
+_COLUMNS = ("count", "points", "density", "density_shape", "density_area", "elapsed", "estimator_name",
+            "in_range", "extras")
+#: SQLite's default limit on bound parameters is 999 on old builds; lookups are chunked below it.
+_LOOKUP_CHUNK = 500
+
+
+def image_digest(path: str | Path) -> str:
+    """SHA-256 of a file's bytes (the image's content, whatever its name)."""
+    digest = hashlib.sha256()
+    with Path(path).open("rb") as stream:
+        for block in iter(lambda: stream.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def prediction_key(estimator: str, image_sha256: str, detect_area: Rect | None, targets: str) -> str:
+    """The cache key of one estimation: a hash of the estimator identity, image content, area and targets."""
+    area = "" if detect_area is None else json.dumps(detect_area.asDict(), sort_keys=True)
+    return hashlib.sha256("\0".join((estimator, image_sha256, area, targets)).encode()).hexdigest()
+
+
+class PredictionCache:
+    """Results by :func:`prediction_key` in the SQLite file ``path`` (created with its folder if missing).
+
+    ``compare(..., cache=PredictionCache("runs/cache.sqlite"))`` (or ``cache="runs/cache.sqlite"``) uses it;
+    ``get_many``/``put`` are the whole interface. Use it as a context manager, or call ``close()``.
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path).expanduser()
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self._db = sqlite3.connect(self.path, isolation_level=None)
+            # WAL: readers (a notebook looking at the cache) never block the run writing to it.
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute(_SCHEMA)
+        except sqlite3.DatabaseError as error:
+            raise ValueError(
+                f"{self.path} is not a usable prediction cache ({error}); pass a new file name or delete this one"
+            ) from error
+
+    def get_many(self, keys: Iterable[str]) -> dict[str, CountResult]:
+        """The cached results among ``keys`` (missing keys are simply absent from the answer)."""
+        keys = list(dict.fromkeys(keys))
+        found: dict[str, CountResult] = {}
+        for start in range(0, len(keys), _LOOKUP_CHUNK):
+            chunk = keys[start:start + _LOOKUP_CHUNK]
+            rows = self._db.execute(
+                f"SELECT key, {', '.join(_COLUMNS)} FROM predictions WHERE key IN ({', '.join('?' * len(chunk))})",
+                chunk,
+            )
+            for key, *values in rows:
+                found[key] = _decode(dict(zip(_COLUMNS, values)))
+        return found
+
+    def put(
+        self, key: str, result: CountResult, *, estimator: str, image_sha256: str,
+        detect_area: Rect | None = None, targets: str = "T1",
+    ) -> None:
+        """Store (or replace) one result, committed at once."""
+        fields = _encode(result)
+        area = None if detect_area is None else json.dumps(detect_area.asDict(), sort_keys=True)
+        self._db.execute(
+            f"INSERT OR REPLACE INTO predictions (key, estimator, image_sha256, detect_area, targets, "
+            f"{', '.join(_COLUMNS)}, created) VALUES ({', '.join('?' * (len(_COLUMNS) + 6))})",
+            (key, estimator, image_sha256, area, targets, *(fields[c] for c in _COLUMNS), time.time()),
+        )
+
+    def __len__(self) -> int:
+        return int(self._db.execute("SELECT COUNT(*) FROM predictions").fetchone()[0])
+
+    def estimators(self) -> dict[str, int]:
+        """Estimator identity -> number of cached results."""
+        rows = self._db.execute("SELECT estimator, COUNT(*) FROM predictions GROUP BY estimator ORDER BY estimator")
+        return {name: int(n) for name, n in rows}
+
+    def clear(self) -> None:
+        """Forget every cached result."""
+        self._db.execute("DELETE FROM predictions")
+
+    def close(self) -> None:
+        self._db.close()
+
+    def __enter__(self) -> PredictionCache:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"PredictionCache({str(self.path)!r}, results={len(self)})"
+
+    def _repr_html_(self) -> str:
+        rows = "".join(
+            f"<tr><td style='text-align:left'>{html.escape(name)}</td><td>{n}</td></tr>"
+            for name, n in self.estimators().items()
+        )
+        return (f"<table><caption style='text-align:left'><b>Prediction cache</b> {html.escape(str(self.path))}"
+                f"</caption><tr><th>estimator identity</th><th>results</th></tr>{rows}</table>")
+
+
+def _encode(result: CountResult) -> dict[str, Any]:
+    density = result.densityMap
+    area = result.densityArea
+    return {
+        "count": int(result.count),
+        "points": np.ascontiguousarray(result.pointsArray, dtype="<f8").tobytes(),
+        "density": None if density is None else np.ascontiguousarray(density, dtype="<f4").tobytes(),
+        "density_shape": None if density is None else json.dumps(list(density.shape)),
+        "density_area": None if area is None else json.dumps(area.asDict()),
+        "elapsed": result.elapsed,
+        "estimator_name": result.estimatorName,
+        "in_range": None if result.inRange is None else int(result.inRange),
+        "extras": json.dumps(result.extras, default=str),
+    }
+
+
+def _decode(row: Mapping[str, Any]) -> CountResult:
+    density = None
+    if row["density"] is not None:
+        density = np.frombuffer(row["density"], dtype="<f4").reshape(json.loads(row["density_shape"]))
+    area = row["density_area"]
+    return CountResult(
+        row["count"],
+        np.frombuffer(row["points"], dtype="<f8").reshape(-1, 2),
+        densityMap=density,
+        densityArea=None if area is None else Rect(**json.loads(area)),
+        elapsed=row["elapsed"],
+        estimatorName=row["estimator_name"],
+        inRange=None if row["in_range"] is None else bool(row["in_range"]),
+        extras=json.loads(row["extras"]),
+    )
