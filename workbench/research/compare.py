@@ -8,7 +8,6 @@ interrupted, so a comparison never leaves the host serving something else.
 from __future__ import annotations
 
 import math
-import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -18,8 +17,10 @@ import numpy as np
 from ..host import UnknownEstimatorError
 from ..result import CountResult
 from ..sdk import EstimationTargets
+from ._runners import ENGINES, estimate_dataset
+from .cache import PredictionCache
 from .datasets import Dataset, Sample, load_dataset
-from .metrics import game_image, localisation
+from .metrics import GAME_CONVENTIONS, GameConvention, game_image, localisation
 
 if TYPE_CHECKING:
     from ..host import Workbench
@@ -39,6 +40,11 @@ def compare(
     game_levels: Sequence[int] = (0, 1, 2, 3),
     progress: bool = True,
     batch_size: int = 1,
+    game_convention: GameConvention = "exact",
+    cache: PredictionCache | str | Path | None = None,
+    engine: str = "local",
+    ray_address: str | None = None,
+    actors: int = 2,
 ) -> ComparisonReport:
     """Run ``estimators`` (default: every choice of ``broker``) over ``dataset`` and return the scored report.
 
@@ -53,6 +59,17 @@ def compare(
         game_levels: GAME levels to score (each level ``L`` splits the image into ``4**L`` cells).
         progress: show a progress bar (``tqdm.auto``: a widget in Jupyter, text in a terminal).
         batch_size: images per ``wb.estimate`` call.
+        game_convention: ``"exact"`` (area-weighted cells) or ``"blocks"`` (the published code's integer
+            blocks); see ``workbench.research.metrics.game_image``.
+        cache: a ``PredictionCache`` or the path of its SQLite file: results found there are not computed
+            again (they are flagged in the ``cached`` column and left out of the latency figures), new ones
+            are stored as they come, so an interrupted run resumes where it stopped.
+        engine: ``"local"`` (this host, switching estimators with ``wb.use``) or ``"ray"`` (a pool of
+            ``actors`` Ray actors per estimator, each with its own host built like ``wb``; ``wb`` itself is
+            not switched). The report is the same either way.
+        ray_address: the Ray cluster to use (``"auto"``, ``"ray://head:10001"``); ``None`` connects to the Ray
+            already initialised in this process, or starts a one-machine Ray.
+        actors: Ray actors per estimator (each takes one CPU, or one GPU when the host's device is "gpu").
 
     Raises:
         UnknownEstimatorError: an unknown broker or estimator name (raised before any image is run).
@@ -72,6 +89,10 @@ def compare(
     levels = _check_levels(game_levels)
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
         raise ValueError(f"batch_size must be a whole number >= 1, got {batch_size!r}")
+    if engine not in ENGINES:
+        raise ValueError(f"engine must be one of {', '.join(map(repr, ENGINES))}, got {engine!r}")
+    if game_convention not in GAME_CONVENTIONS:
+        raise ValueError(f"game_convention must be one of {', '.join(map(repr, GAME_CONVENTIONS))}, got {game_convention!r}")
     if not isinstance(dataset, Dataset):
         dataset = load_dataset(dataset)
     if len(dataset) == 0:
@@ -87,17 +108,21 @@ def compare(
     busy_seconds: dict[str, float] = {}
     sizes = [sample.size for sample in dataset]
     in_use = wb.estimators[broker]
-    bar = tqdm(total=len(names) * len(dataset), disable=not progress, unit="img")
+    store = PredictionCache(cache) if isinstance(cache, (str, Path)) else cache
     try:
         for name in names:
-            bar.set_description(name)
-            if wb.estimators[broker] != name:
-                wb.use(broker, name)
-            results[name], busy_seconds[name] = _run(wb, broker, dataset, parsed_targets, batch_size, bar)
+            # One bar per estimator, named after it: a finished bar keeps saying whose run it was.
+            with tqdm(total=len(dataset), desc=f"{name}: estimating", disable=not progress, unit="img") as bar:
+                results[name], busy_seconds[name], hits = estimate_dataset(
+                    wb, broker, name, dataset, parsed_targets, batch_size, bar,
+                    engine=engine, actors=actors, ray_address=ray_address, cache=store,
+                )
             for index, (sample, result) in enumerate(zip(dataset, results[name])):
-                rows.append(_score(sample, sizes[index], name, result, parsed_targets, thresholds, levels))
+                row = _score(sample, sizes[index], name, result, parsed_targets, thresholds, levels, game_convention)
+                rows.append({**row, "cached": hits[index], **({"latency_ms": math.nan} if hits[index] else {})})
     finally:
-        bar.close()
+        if store is not None and store is not cache:
+            store.close()
         if wb.running and wb.estimators.get(broker) != in_use:
             wb.use(broker, in_use)
     return ComparisonReport(
@@ -147,28 +172,6 @@ def _check_levels(levels: Sequence[int]) -> tuple[int, ...]:
     return tuple(dict.fromkeys(checked))
 
 
-def _run(
-    wb: Workbench, broker: str, dataset: Dataset, targets: EstimationTargets, batch_size: int, bar: Any
-) -> tuple[list[CountResult], float]:
-    """The estimator in use on every image; returns the results and the seconds spent inside ``wb.estimate``."""
-    results: list[CountResult] = []
-    busy = 0.0
-    for start in range(0, len(dataset), batch_size):
-        # Decoding is outside the timed call: it is the same for every estimator and not theirs to pay.
-        images = [sample.image for sample in dataset[start:start + batch_size]]
-        began = time.perf_counter()
-        batch = wb.estimate(broker, images, targets)
-        busy += time.perf_counter() - began
-        if len(batch) != len(images):
-            raise RuntimeError(
-                f"estimator {wb.estimators[broker]!r} returned {len(batch)} results for {len(images)} images; "
-                "an estimator must return one PeopleCount per image"
-            )
-        results.extend(batch)
-        bar.update(len(images))
-    return results, busy
-
-
 def _score(
     sample: Sample,
     size: tuple[int, int],
@@ -177,6 +180,7 @@ def _score(
     targets: EstimationTargets,
     thresholds: tuple[float, ...],
     levels: tuple[int, ...],
+    game_convention: GameConvention = "exact",
 ) -> dict[str, Any]:
     """One per-image row: counts, error, latency, GAME and localisation (NaN where it cannot be scored)."""
     true = sample.count
@@ -193,7 +197,9 @@ def _score(
     placeable = result.densityMap is not None or len(result.pointsArray) > 0 or result.count == 0
     for level in levels:
         scorable = true is not None and (level == 0 or placeable)
-        row[f"game_{level}"] = game_image(result, sample.points, size, level) if scorable else math.nan
+        row[f"game_{level}"] = (
+            game_image(result, sample.points, size, level, convention=game_convention) if scorable else math.nan
+        )
     for threshold in thresholds:
         tag = f"@{threshold:g}"
         if true is None or targets is not EstimationTargets.T1:
