@@ -123,7 +123,9 @@ class ComparisonReport:
         else:
             out.update({"mean ms": math.nan, "p50 ms": math.nan, "p99 ms": math.nan})
         busy = self.busy_seconds.get(name, 0.0)
-        out["images/s"] = throughput(len(rows), busy) if busy > 0 else math.nan
+        # Cache hits (compare's ``cached`` column) cost no estimator time: only computed images count.
+        computed = rows[~rows["cached"].astype(bool)] if "cached" in rows else rows
+        out["images/s"] = throughput(len(computed), busy) if busy > 0 else math.nan
         return out
 
     def counts_table(self) -> pd.DataFrame:
