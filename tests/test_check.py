@@ -105,18 +105,37 @@ def test_members_the_sdk_lacks_are_found_statically_and_in_the_strict_run(plugin
     file = str(plugin_folder.root / "shapes" / "plugin.py")
     static = _check(plugin_folder, [module], run=False)
     assert _lines(static, SDK_SURFACE) == [(file, 8), (file, 13)]
+    assert "use rect.getArea()" in str(static.findings[1])
     ran = _check(plugin_folder, [module])
-    assert _lines(ran, SDK_SURFACE) == [(file, 8), (file, 13)]
-    assert "rect.getArea()" in str(ran.findings[1])
+    assert (file, 8) in _lines(ran, SDK_SURFACE)
+    assert "keep your own list of the paths you pass to addRoute" in str(ran.findings[0])
+
+
+HIDDEN = """\
+from luna_plugins.base.plugins_meta.base_plugins import BaseEventPlugin
+
+
+class Watcher(BaseEventPlugin):
+    eventName = "monitoring_event"
+
+    async def handleEvent(self, points, logger):
+        for point in points:
+            describe(point)
+
+
+def describe(point):
+    return point.asDict()
+"""
 
 
 def test_strict_run_finds_what_the_static_scan_cannot(plugin_folder):
-    # The Rect reaches the handler through a helper, so only running the route shows the use.
-    source = SURFACE.replace("    box = Rect(0, 0, 4, 4)\n", "    box = make()\n") + "\n\ndef make():\n    return Rect(0, 0, 4, 4)\n"
-    module = plugin_folder.add("hidden", source)
+    # Only the service's monitoring batch shows that the point handed over is used through asDict().
+    module = plugin_folder.add("hidden", HIDDEN)
     file = str(plugin_folder.root / "hidden" / "plugin.py")
-    assert (file, 13) not in _lines(_check(plugin_folder, [module], run=False), SDK_SURFACE)
-    assert (file, 13) in _lines(_check(plugin_folder, [module]), SDK_SURFACE)
+    assert _check(plugin_folder, [module], run=False).ok
+    report = _check(plugin_folder, [module])
+    assert _lines(report, SDK_SURFACE) == [(file, 13)]
+    assert "MonitoringPoint.asDict" in str(report.findings[0])
 
 
 def test_names_missing_from_service_modules(plugin_folder):
@@ -190,3 +209,19 @@ def test_cli_subprocess_clean_exit_zero(plugin_folder):
                            "--active", module, "--static-only"], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert done.stdout == "" and "no findings" in done.stderr
+
+
+def test_sdk_snapshot_is_the_reference_sources_read_again(reference_docs):
+    """The committed SDK surface is generated, never hand-kept: it must equal a fresh read of the sources."""
+    import json
+
+    from workbench.host._surface import SDK_SNAPSHOT, build_sdk_surface
+
+    fresh = build_sdk_surface(reference_docs / "lunavl")
+    assert json.loads(SDK_SNAPSHOT.read_text()) == fresh, (
+        "regenerate: python -c \"import json; from pathlib import Path; from workbench.host._surface import "
+        "SDK_SNAPSHOT, build_sdk_surface; SDK_SNAPSHOT.write_text(json.dumps(build_sdk_surface(Path("
+        "'../shared/reference/lunavl')), indent=1, sort_keys=True) + '\\n')\""
+    )
+    assert "getArea" in fresh["classes"]["Rect"] and "area" not in fresh["classes"]["Rect"]
+    assert fresh["classes"]["PeopleCount"] == ["asDict", "coordinates", "coreEstimation", "count"]

@@ -7,10 +7,14 @@ commit); the plugin framework's part is written down here from the service's plu
 """
 from __future__ import annotations
 
+import ast
 import difflib
 import functools
 import inspect
+import json
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
 from .. import plugins as framework
 from .. import sdk
@@ -88,36 +92,75 @@ class ServiceSurface:
         return f"did you mean {close[0]}?" if close else f"{module} has: {', '.join(known)}"
 
 
-def _sdk_reference() -> tuple[dict[str, frozenset[str]], dict[str, frozenset[str]], str]:
-    """(service module -> names, class -> members, reference commit) of the SDK."""
-    # DEV ADAPTER: replaced by workbench.sdk's snapshot once it lands.
-    import ast
-    from pathlib import Path
-    root = Path(__file__).resolve().parents[3] / "shared" / "reference" / "lunavl"
-    files = {
-        "lunavl.sdk.image_utils.image": "lunavl/sdk/image_utils/image.py",
-        "lunavl.sdk.image_utils.geometry": "lunavl/sdk/image_utils/geometry.py",
-        "lunavl.sdk.estimators.image_estimators.people_count": "lunavl/sdk/estimators/image_estimators/people_count.py",
-    }
-    modules, members = {}, {}
-    for mod, f in files.items():
-        tree = ast.parse((root / f).read_text())
-        names = set()
+# The SDK files of the reference snapshot, by the module path plugins import them as.
+SDK_REFERENCE_FILES = {
+    "lunavl.sdk.image_utils.image": "lunavl/sdk/image_utils/image.py",
+    "lunavl.sdk.image_utils.geometry": "lunavl/sdk/image_utils/geometry.py",
+    "lunavl.sdk.estimators.image_estimators.people_count": "lunavl/sdk/estimators/image_estimators/people_count.py",
+    "lunavl.sdk.base": "lunavl/sdk/base.py",
+}
+SDK_SNAPSHOT = Path(__file__).with_name("_sdk_surface.json")
+# Members every class of a kind has without defining them.
+_IMPLICIT_MEMBERS = {"NamedTuple": {"count", "index"}, "Enum": {"name", "value"}}
+
+
+def build_sdk_surface(reference_dir: Path) -> dict[str, Any]:
+    """Read the SDK's sources (ast; they need the vendor's C++ core to import): module -> public names,
+    class -> public members (methods, properties, class attributes, enum members, ``self.X`` set in
+    ``__init__``, and those of its bases in the same sources), and the commit they were taken at."""
+    modules: dict[str, list[str]] = {}
+    own: dict[str, set[str]] = {}
+    bases: dict[str, list[str]] = {}
+    for module, relative in SDK_REFERENCE_FILES.items():
+        tree = ast.parse((reference_dir / relative).read_text())
+        names: set[str] = set()
         for node in tree.body:
-            if isinstance(node, ast.ClassDef):
+            if isinstance(node, (ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)):
                 names.add(node.name)
-                ms = set()
-                for m in node.body:
-                    if isinstance(m, (ast.FunctionDef, ast.AsyncFunctionDef)):
-                        ms.add(m.name)
-                    elif isinstance(m, ast.Assign):
-                        ms.update(t.id for t in m.targets if isinstance(t, ast.Name))
-                    elif isinstance(m, ast.AnnAssign) and isinstance(m.target, ast.Name):
-                        ms.add(m.target.id)
-                members[node.name] = frozenset(x for x in ms if not x.startswith("_"))
-        modules[mod] = frozenset(names)
-    members["PeopleCount"] = members["PeopleCount"] | {"coreEstimation"}
-    return modules, members, (root / "COMMIT").read_text().strip()
+            elif isinstance(node, (ast.Import, ast.ImportFrom)):
+                names.update((alias.asname or alias.name).split(".")[0] for alias in node.names)
+            elif isinstance(node, (ast.Assign, ast.AnnAssign)):
+                targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+                names.update(t.id for t in targets if isinstance(t, ast.Name))
+            if isinstance(node, ast.ClassDef):
+                own[node.name] = _class_members(node)
+                bases[node.name] = [ast.unparse(base).split("[")[0].split(".")[-1] for base in node.bases]
+        modules[module] = sorted(name for name in names if not name.startswith("_"))
+    classes = {}
+    for name in own:
+        members, pending = set(), [name]
+        while pending:
+            current = pending.pop()
+            members |= own.get(current, set()) | _IMPLICIT_MEMBERS.get(current, set())
+            pending += bases.get(current, [])
+        classes[name] = sorted(member for member in members if not member.startswith("_"))
+    return {"commit": (reference_dir / "COMMIT").read_text().strip(), "modules": modules, "classes": classes}
+
+
+def _class_members(node: ast.ClassDef) -> set[str]:
+    members: set[str] = set()
+    for item in node.body:
+        if isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            members.add(item.name)
+            if item.name == "__init__":
+                members.update(
+                    target.attr for target in ast.walk(item)
+                    if isinstance(target, ast.Attribute) and isinstance(target.ctx, ast.Store)
+                    and isinstance(target.value, ast.Name) and target.value.id == "self"
+                )
+        elif isinstance(item, ast.Assign):
+            members.update(t.id for t in item.targets if isinstance(t, ast.Name))
+        elif isinstance(item, ast.AnnAssign) and isinstance(item.target, ast.Name):
+            members.add(item.target.id)
+    return members
+
+
+def _sdk_reference() -> tuple[dict[str, frozenset[str]], dict[str, frozenset[str]], str]:
+    """(service module -> names, class -> members, reference commit) from the committed snapshot."""
+    snapshot = json.loads(SDK_SNAPSHOT.read_text())
+    modules = {module: frozenset(names) for module, names in snapshot["modules"].items()}
+    classes = {name: frozenset(members) for name, members in snapshot["classes"].items()}
+    return modules, classes, snapshot["commit"]
 
 
 @functools.lru_cache(maxsize=1)
