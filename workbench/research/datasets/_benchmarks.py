@@ -117,6 +117,8 @@ def _read_nwpu_json(path: Path, image: Path) -> np.ndarray:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise DatasetError(f"{path}: not readable JSON ({exc})") from exc
+    except RecursionError:
+        raise DatasetError(f"{path}: JSON nested too deeply to read; is it an annotation file?") from None
     if not isinstance(data, dict) or "points" not in data:
         keys = ", ".join(map(str, data)) if isinstance(data, dict) else type(data).__name__
         raise DatasetError(
