@@ -225,3 +225,28 @@ def test_sdk_snapshot_is_the_reference_sources_read_again(reference_docs):
     )
     assert "getArea" in fresh["classes"]["Rect"] and "area" not in fresh["classes"]["Rect"]
     assert fresh["classes"]["PeopleCount"] == ["asDict", "coordinates", "coreEstimation", "count"]
+
+
+PATHS_AND_KEYWORDS = """\
+from lunavl.sdk.image_utils.geometry import Rect
+from lunavl.sdk.image_utils.image import VLImage
+
+
+def load():
+    picture = VLImage("photo.jpg")
+    same = VLImage.load(filename="photo.jpg")
+    box = Rect(x=0, y=0, w=4, h=4)
+    return picture, same, box, Rect.fromCoordinates(0, 0, 4, 4)
+"""
+
+
+def test_sdk_calls_are_held_to_the_sdk_signatures(plugin_folder):
+    """The issue's cases: VLImage from a path, keywords the SDK does not take, Rect.fromCoordinates."""
+    module = plugin_folder.add("calls", PATHS_AND_KEYWORDS)
+    report = _check(plugin_folder, [module], run=False)
+    file = str(plugin_folder.root / "calls" / "plugin.py")
+    assert [(f.file, f.line) for f in report.findings] == [(file, 6), (file, 8), (file, 9)]
+    text = [str(f) for f in report.findings]
+    assert "use VLImage.load(filename=path)" in text[0]
+    assert "Rect() has no parameter w, h in the service's SDK; its parameters are height, width, x, y" in text[1]
+    assert "Rect.fromCoordinates" in text[2] and "Rect.initByCorners" in text[2]

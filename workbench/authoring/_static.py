@@ -196,6 +196,38 @@ class _FileScanner(ast.NodeVisitor):
                 return owner
         return None
 
+    def visit_Call(self, node: ast.Call) -> None:
+        method = self._service_method(node.func)
+        if method is not None:
+            self._check_call(node, method)
+        self.generic_visit(node)
+
+    def _service_method(self, func: ast.AST) -> str | None:
+        """``"Class.method"`` for a call of a service class or of a method on one (or an instance made of one)."""
+        if isinstance(func, ast.Name) and func.id in self.classes:
+            return f"{self.classes[func.id]}.__init__"
+        if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name):
+            owner = self.classes.get(func.value.id) or self.scopes[-1].instances.get(func.value.id)
+            if owner is not None:
+                return f"{owner}.{func.attr}"
+        return None
+
+    def _check_call(self, node: ast.Call, method: str) -> None:
+        owner, name = method.split(".")
+        shown = owner if name == "__init__" else method
+        if method == "VLImage.__init__":
+            body = node.args[0] if node.args else next((k.value for k in node.keywords if k.arg == "body"), None)
+            if isinstance(body, ast.JoinedStr) or (isinstance(body, ast.Constant) and isinstance(body.value, str)):
+                self._add(node, "VLImage(...) takes the image's bytes, a numpy array or a PIL image, not a path",
+                          "use VLImage.load(filename=path)", SDK_SURFACE)
+        accepted = self.surface.parameters.get(method)
+        if accepted is None:
+            return
+        unknown = [k.arg for k in node.keywords if k.arg is not None and k.arg not in accepted]
+        if unknown:
+            self._add(node, f"{shown}() has no parameter {', '.join(unknown)} in the service's SDK",
+                      f"its parameters are {', '.join(sorted(accepted)) or 'none'}", SDK_SURFACE)
+
     def visit_Attribute(self, node: ast.Attribute) -> None:
         self._check_attribute(node)
         self.generic_visit(node)

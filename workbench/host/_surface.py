@@ -68,6 +68,8 @@ class ServiceSurface:
     members: dict[str, frozenset[str]]
     reference_commit: str
     standins: dict[str, type] = field(default_factory=dict)
+    # "Class.method" -> its keyword-usable parameter names (None where it takes **kwargs); SDK only.
+    parameters: dict[str, frozenset[str] | None] = field(default_factory=dict)
 
     def members_of(self, class_name: str) -> frozenset[str] | None:
         return self.members.get(class_name)
@@ -111,6 +113,7 @@ def build_sdk_surface(reference_dir: Path) -> dict[str, Any]:
     modules: dict[str, list[str]] = {}
     own: dict[str, set[str]] = {}
     bases: dict[str, list[str]] = {}
+    parameters: dict[str, list[str] | None] = {}
     for module, relative in SDK_REFERENCE_FILES.items():
         tree = ast.parse((reference_dir / relative).read_text())
         names: set[str] = set()
@@ -124,6 +127,7 @@ def build_sdk_surface(reference_dir: Path) -> dict[str, Any]:
                 names.update(t.id for t in targets if isinstance(t, ast.Name))
             if isinstance(node, ast.ClassDef):
                 own[node.name] = _class_members(node)
+                parameters.update(_method_parameters(node))
                 bases[node.name] = [ast.unparse(base).split("[")[0].split(".")[-1] for base in node.bases]
         modules[module] = sorted(name for name in names if not name.startswith("_"))
     classes = {}
@@ -134,7 +138,34 @@ def build_sdk_surface(reference_dir: Path) -> dict[str, Any]:
             members |= own.get(current, set()) | _IMPLICIT_MEMBERS.get(current, set())
             pending += bases.get(current, [])
         classes[name] = sorted(member for member in members if not member.startswith("_"))
-    return {"commit": (reference_dir / "COMMIT").read_text().strip(), "modules": modules, "classes": classes}
+    return {
+        "commit": (reference_dir / "COMMIT").read_text().strip(), "modules": modules, "classes": classes,
+        "parameters": dict(sorted(parameters.items())),
+    }
+
+
+def _method_parameters(node: ast.ClassDef) -> dict[str, list[str] | None]:
+    """"Class.method" -> parameter names a caller may pass by keyword (None: it takes **kwargs).
+
+    Overloads (``@overload``) are skipped for the implementation that follows them.
+    """
+    found: dict[str, list[str] | None] = {}
+    for item in node.body:
+        if not isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            continue
+        if any(isinstance(d, ast.Name) and d.id == "overload" for d in item.decorator_list):
+            continue
+        decorators = {ast.unparse(d) for d in item.decorator_list}
+        if (item.name.startswith("_") and item.name != "__init__") or "property" in decorators or any(
+            d.endswith(".setter") for d in decorators
+        ):
+            continue
+        arguments = item.args
+        positional = [a.arg for a in arguments.args]
+        if "staticmethod" not in decorators:
+            positional = positional[1:]
+        found[f"{node.name}.{item.name}"] = None if arguments.kwarg else positional + [a.arg for a in arguments.kwonlyargs]
+    return found
 
 
 def _class_members(node: ast.ClassDef) -> set[str]:
@@ -155,26 +186,34 @@ def _class_members(node: ast.ClassDef) -> set[str]:
     return members
 
 
-def _sdk_reference() -> tuple[dict[str, frozenset[str]], dict[str, frozenset[str]], str]:
-    """(service module -> names, class -> members, reference commit) from the committed snapshot."""
+def _sdk_reference() -> dict[str, Any]:
+    """The committed snapshot: service module -> names, class -> members, parameters, reference commit."""
     snapshot = json.loads(SDK_SNAPSHOT.read_text())
-    modules = {module: frozenset(names) for module, names in snapshot["modules"].items()}
-    classes = {name: frozenset(members) for name, members in snapshot["classes"].items()}
-    return modules, classes, snapshot["commit"]
+    return {
+        "modules": {module: frozenset(names) for module, names in snapshot["modules"].items()},
+        "members": {name: frozenset(members) for name, members in snapshot["classes"].items()},
+        "parameters": {
+            method: None if names is None else frozenset(names) for method, names in snapshot["parameters"].items()
+        },
+        "commit": snapshot["commit"],
+    }
 
 
 @functools.lru_cache(maxsize=1)
 def service_surface() -> ServiceSurface:
     """The surface plugin code may use, with the stand-in class behind each class name."""
-    sdk_modules, sdk_members, commit = _sdk_reference()
-    modules = {**sdk_modules, **FRAMEWORK_MODULES}
-    members = {**sdk_members, **FRAMEWORK_MEMBERS}
+    reference = _sdk_reference()
+    modules = {**reference["modules"], **FRAMEWORK_MODULES}
+    members = {**reference["members"], **FRAMEWORK_MEMBERS}
     standins: dict[str, type] = {}
     for name in members:
         cls = getattr(sdk, name, None) or getattr(framework, name, None)
         if inspect.isclass(cls):
             standins[name] = cls
-    return ServiceSurface(modules=modules, members=members, reference_commit=commit, standins=standins)
+    return ServiceSurface(
+        modules=modules, members=members, reference_commit=reference["commit"], standins=standins,
+        parameters=reference["parameters"],
+    )
 
 
 def workbench_only_members(surface: ServiceSurface) -> dict[type, dict[str, str]]:
