@@ -250,3 +250,38 @@ def test_sdk_calls_are_held_to_the_sdk_signatures(plugin_folder):
     assert "use VLImage.load(filename=path)" in text[0]
     assert "Rect() has no parameter w, h in the service's SDK; its parameters are height, width, x, y" in text[1]
     assert "Rect.fromCoordinates" in text[2] and "Rect.initByCorners" in text[2]
+
+
+HANDLER_APP = """\
+from luna_plugins.base.plugins_meta.base_plugins import BaseBackgroundHandler, BaseBackgroundPlugin
+
+
+class Where(BaseBackgroundHandler):
+    async def get(self, request):
+        return self.response(body=str(self.app.plugins_dir), statusCode=200)
+
+
+class Routes(BaseBackgroundPlugin):
+    async def initialize(self):
+        self.addRoute("/where", Where)
+"""
+
+
+def test_route_handlers_get_the_strict_app_too(plugin_folder):
+    import urllib.request
+    import warnings
+
+    from workbench import Workbench
+
+    module = plugin_folder.add("handler_app", HANDLER_APP)
+    file = str(plugin_folder.root / "handler_app" / "plugin.py")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with Workbench(plugin_folder.root, [module], strict="warn", default_estimators=default_factories()) as wb:
+            server = wb.serve(port=0)
+            with urllib.request.urlopen(server.url + "/where") as response:
+                assert response.status == 200
+            server.stop()
+    assert [(v.member, v.file, v.line) for v in wb.strict_violations] == [("plugins_dir", file, 6)]
+    report = _check(plugin_folder, [module])
+    assert _lines(report, SDK_SURFACE) == [(file, 6)]

@@ -142,6 +142,8 @@ class Workbench:
         self._added_to_path = False
         self.strict = parse_strict(strict)
         self._strict_scope = None
+        # What plugins and their route handlers get as ``app``: the host, or under strict mode its strict view.
+        self.plugin_app: Any = StrictApp(self) if self.strict else self
         self._state = "new"
 
     # -- lifecycle -------------------------------------------------------------------------------------
@@ -329,7 +331,7 @@ class Workbench:
                 continue
             record = PluginRecord(name=cls.__name__, module=module, kind=plugin_kind(cls))
             try:
-                record.instance = cls(StrictApp(self) if self.strict else self)
+                record.instance = cls(self.plugin_app)
             except PLUGIN_FAILURES as error:
                 record.status, record.error = FAILED, f"__init__ failed with {describe_failure(error)}"
             records.append(record)

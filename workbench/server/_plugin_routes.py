@@ -50,7 +50,7 @@ async def plugin_route(request: web.Request) -> web.StreamResponse:
     plugin_request = PluginRequest.from_aiohttp(request, body, exchange.request_id)
     what = f"plugin route {request.method} {route.path} of plugin {route.plugin}"
     try:
-        answer = await state.wb.run_on_host(route.dispatch(request.method, plugin_request, state.wb))
+        answer = await state.wb.run_on_host(route.dispatch(request.method, plugin_request, state.wb.plugin_app))
         return to_web_response(answer)
     except BadRequestBody:
         raise
