@@ -50,6 +50,7 @@ def test_clean_plugin_passes(plugin_folder):
     report = _check(plugin_folder, [plugin_folder.add("clean", CLEAN)])
     assert report.ok and report.exit_code == 0, str(report)
     assert report.reference_commit and report.reference_commit[:12] in report.summary
+    assert report.providers == {"lunavl": "the workbench's stand-in", "luna_plugins": "the workbench's stand-in"}
 
 
 def test_workbench_import_is_named_at_its_line(plugin_folder):

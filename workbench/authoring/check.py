@@ -1,6 +1,7 @@
 """``workbench check``: would these plugins run in the service, unchanged?"""
 from __future__ import annotations
 
+import importlib.util
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Mapping
@@ -23,6 +24,7 @@ class CheckReport:
     reference_commit: str = ""
     ran: bool = True
     installed: bool = False
+    providers: dict[str, str] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -37,9 +39,10 @@ class CheckReport:
     def summary(self) -> str:
         steps = ["static scan"] + (["strict run"] if self.ran else []) + (["clean install"] if self.installed else [])
         verdict = "no findings" if self.ok else f"{len(self.findings)} finding{'s' * (len(self.findings) != 1)}"
+        answered = "; ".join(f"{name} from {provider}" for name, provider in self.providers.items())
         return (
             f"workbench check: {verdict} in {', '.join(self.active)} ({' + '.join(steps)}; lunavl reference "
-            f"{self.reference_commit[:12]}, plugin framework per the service's docs)"
+            f"{self.reference_commit[:12]}, plugin framework per the service's docs; {answered})"
         )
 
     def __str__(self) -> str:
@@ -74,7 +77,8 @@ def check_plugins(
     if not modules:
         raise ValueError(f"no active plugins: pass --active my_plugin.plugin or set {ACTIVE_PLUGINS_ENV}")
     surface = service_surface()
-    report = CheckReport(folder, modules, reference_commit=surface.reference_commit, ran=run, installed=install)
+    report = CheckReport(folder, modules, reference_commit=surface.reference_commit, ran=run, installed=install,
+                         providers={name: import_provider(name) for name in ("lunavl", "luna_plugins")})
     packages = list(dict.fromkeys(module.split(".")[0] for module in modules))
     for package in packages:
         if plugin_files(folder, package):
@@ -86,6 +90,19 @@ def check_plugins(
             report.findings += install_and_import(folder, package, [m for m in modules if m.split(".")[0] == package])
     report.findings = _deduplicated(report.findings)
     return report
+
+
+def import_provider(name: str) -> str:
+    """Who answers ``import name`` here: the service's real package or the workbench's stand-in."""
+    from .. import _compat
+
+    _compat.install()
+    spec = importlib.util.find_spec(name)
+    if spec is None:
+        return "nowhere (not importable)"
+    if isinstance(spec.loader, _compat._AliasLoader):
+        return "the workbench's stand-in"
+    return f"the installed package at {spec.origin or spec.submodule_search_locations}"
 
 
 def _deduplicated(findings: list[Finding]) -> list[Finding]:
