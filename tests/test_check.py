@@ -286,3 +286,44 @@ def test_route_handlers_get_the_strict_app_too(plugin_folder):
     assert [(v.member, v.file, v.line) for v in wb.strict_violations] == [("plugins_dir", file, 6)]
     report = _check(plugin_folder, [module])
     assert _lines(report, SDK_SURFACE) == [(file, 6)]
+
+
+ESTIMATOR = """\
+from luna_plugins.estimator_plugins.estimator_replacement_plugin import EstimatorBase, EstimatorReplacementPlugin
+from lunavl.sdk.estimators.image_estimators.people_count import EstimationTargets, PeopleCount
+
+
+class Nobody:
+    count = 0
+
+    class points:
+        @staticmethod
+        def getPoints():
+            return []
+
+
+class T1Only(EstimatorBase):
+    def close(self):
+        pass
+
+    async def estimateBatch(self, images, estimationTargets, asyncEstimate=True):
+        if estimationTargets == EstimationTargets.T2:
+            raise NotImplementedError("T2")
+        return [PeopleCount(Nobody()) for _ in images]
+
+
+class T1OnlyPlugin(EstimatorReplacementPlugin):
+    @property
+    def estimatorBrokerName(self):
+        return "peopleCountEstimator"
+
+    def createReplacementEstimator(self):
+        return T1Only()
+"""
+
+
+def test_estimators_get_t1_and_t2_and_a_failure_is_named_at_the_raising_line(plugin_folder):
+    module = plugin_folder.add("t1only", ESTIMATOR)
+    report = _check(plugin_folder, [module])
+    assert _lines(report, RUNTIME) == [(str(plugin_folder.root / "t1only" / "plugin.py"), 20)]
+    assert "T1OnlyPlugin failed on a sample image (T2): NotImplementedError: T2" in str(report.findings[0])

@@ -10,6 +10,7 @@ from __future__ import annotations
 import ast
 import inspect
 import re
+import traceback
 import urllib.error
 import urllib.request
 import warnings
@@ -168,12 +169,26 @@ def _run_estimators(wb: Workbench) -> list[Finding]:
                     wb.use(broker, name)
                     wb.estimate(broker, images, targets)
                 except Exception as error:  # a plugin's estimator can raise anything; report it, go on
+                    file, line = _raising_plugin_line(error, wb.plugins_dir) or (file, line)
                     findings.append(Finding(file, line, f"{name} failed on a sample image ({label}): "
                                             f"{type(error).__name__}: {error}",
                                             "make estimateBatch return one PeopleCount per image for T1 and T2",
                                             RUNTIME))
                     break
     return findings
+
+
+def _raising_plugin_line(error: BaseException, plugins_dir: Path) -> tuple[str, int] | None:
+    """The innermost plugin-code frame of ``error``'s traceback (or of the errors it was raised from)."""
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        frames = [f for f in traceback.extract_tb(current.__traceback__) if plugins_dir in Path(f.filename).resolve().parents]
+        if frames:
+            return display_path(frames[-1].filename), frames[-1].lineno or 1
+        current = current.__cause__ or current.__context__
+    return None
 
 
 def _duplicate_activations(plugins_dir: Path, caught: list[warnings.WarningMessage]) -> list[Finding]:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from packaging.requirements import InvalidRequirement, Requirement
 
+from ..plugins._loader import _INTERCHANGEABLE_DISTRIBUTIONS
 from ._findings import REQUIREMENTS, Finding, display_path
 
 # What the service's environment provides to every plugin: the SDK and plugin framework with what they
@@ -44,10 +45,6 @@ IMPORT_TO_DISTRIBUTION: dict[str, str] = {
     "aio_pika": "aio-pika",
 }
 
-# Distributions that install the same module, so that declaring one declares the module (the CPU and GPU
-# builds of ONNX Runtime; the service's own example lists both).
-_SAME_MODULE = [{"onnxruntime", "onnxruntime-gpu", "onnxruntime-directml", "onnxruntime-openvino"}]
-
 _PIP_OPTION = re.compile(r"^(-r|-c|-e|-i|-f|--requirement|--constraint|--editable|--index-url|--extra-index-url"
                          r"|--find-links|--no-binary|--only-binary|--pre|--trusted-host|--prefer-binary)\b")
 
@@ -66,7 +63,8 @@ class Requirements:
 
     def declares(self, distribution: str) -> bool:
         name = normalise(distribution)
-        family = next((f for f in _SAME_MODULE if name in f), {name})
+        # Distributions that install the same module (ONNX Runtime's builds): declaring one declares it.
+        family = next((f for f in _INTERCHANGEABLE_DISTRIBUTIONS if name in f), {name})
         return bool(family & self.declared)
 
 
