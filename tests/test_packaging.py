@@ -141,14 +141,7 @@ def test_the_installed_cli_serves_the_example_plugin(installed):
         assert server.wait(timeout=60) == 0, server.stderr.read()
 
 
-def test_the_installed_pytest_plugin_runs_the_readme_test_without_configuration(installed):
-    tests = installed["work"] / "tests"
-    tests.mkdir(exist_ok=True)
-    (tests / "test_served.py").write_text(textwrap.dedent("""
-        async def test_health(workbench_client):
-            client = await workbench_client("plugins", [])
-            response = await client.get("/health")
-            assert response.status == 200
-    """))
+def test_the_installed_cli_scaffolds_a_plugin_whose_tests_pass_without_configuration(installed):
+    run(installed, "workbench", "new", "hello", "--kind", "background")
     result = run(installed, str(installed["python"]), "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests")
-    assert "1 passed" in result.stdout
+    assert "2 passed" in result.stdout
