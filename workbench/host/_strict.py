@@ -4,7 +4,7 @@ While a strict host runs, three hooks watch code whose file lies in a strict hos
 
 - ``import workbench...`` and names the service's modules lack (``from lunavl...image import X``), through a
   wrapper around ``builtins.__import__``;
-- members the stand-in classes have and the service's do not (``Rect.area``, ``BaseBackgroundPlugin.routes``),
+- members the stand-in classes have and the service's do not (``BaseBackgroundPlugin.routes``, ``MonitoringPoint.asDict``),
   through descriptors put in their place on the classes;
 - members of ``self.app`` other than the service application's (``ctx``, ``config``), through a view of the
   host handed to strict hosts' plugins.

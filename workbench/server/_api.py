@@ -8,9 +8,11 @@ from typing import Any, Awaitable, Callable
 
 from aiohttp import web
 
-from ..host import UnknownEstimatorError
+from ..host import PluginTimeoutError, UnknownEstimatorError
 from ..sdk import EstimationTargets, ImageDecodeError, ImageForPeopleEstimation, Rect, VLImage
+from ..sdk._pixel_budget import ImageTooLargeError, check_pixel_budget
 from ._errors import ApiError, ErrorCode
+from ._request import BODY_ERRORS, read_body
 from ._state import EXCHANGE, STATE, ServerState
 
 
@@ -32,6 +34,7 @@ async def health(request: web.Request) -> web.Response:
         "plugins": counts,
         "estimators": state.wb.estimators,
         "monitoring": state.monitoring.stats(),
+        "loop_stalls": [stall.as_dict() for stall in state.wb.loop_stalls],
     })
 
 
@@ -64,15 +67,17 @@ async def estimate(request: web.Request) -> web.Response:
     broker = _known_broker(state, request.match_info["broker"])
     targets = _parse_targets(request.query.get("targets", "T1"))
     area = _parse_detect_area(request.query.get("detect_area"))
-    data = await _read_image_body(request, state.max_body_size)
+    data = await _read_image_body(request, state)
     if len(data) <= _INLINE_DECODE_MAX:
-        item = _decode(data, area)
+        item = _decode(data, area, state.max_pixels)
     else:
-        item = await asyncio.get_running_loop().run_in_executor(None, _decode, data, area)
+        item = await asyncio.get_running_loop().run_in_executor(None, _decode, data, area, state.max_pixels)
     try:
         [result] = await state.wb.aestimate(broker, [item], targets)
     except UnknownEstimatorError as error:
         raise ApiError(404, ErrorCode.UNKNOWN_BROKER, str(error)) from None
+    except PluginTimeoutError as error:
+        raise ApiError(504, ErrorCode.TIMEOUT, str(error)) from None
     except Exception as error:
         name = state.wb.estimators.get(broker, "?")
         state.logger.exception("estimator %r of %r failed (request %s)", name, broker, request[EXCHANGE].request_id)
@@ -100,7 +105,7 @@ async def switch_estimator(request: web.Request) -> web.Response:
             "`workbench serve --allow-estimator-switching`",
         )
     broker = _known_broker(state, request.match_info["broker"])
-    name = _estimator_name(await request.read())
+    name = _estimator_name(await read_body(request, state))
     previous = state.wb.estimators[broker]
     try:
         await state.wb.ause(broker, name)
@@ -164,10 +169,13 @@ def _parse_detect_area(value: str | None) -> Rect | None:
     return Rect(x, y, width, height)
 
 
-async def _read_image_body(request: web.Request, limit: int) -> bytes:
-    """The raw body, or the first file part of a multipart upload, at most ``limit`` bytes."""
+async def _read_image_body(request: web.Request, state: ServerState) -> bytes:
+    """The raw body, or the first file part of a multipart upload, at most ``max_body_size`` bytes."""
+    limit = state.max_body_size
     if not request.content_type.startswith("multipart/"):
-        return await request.read()  # aiohttp answers 413 past client_max_size, chunked bodies included
+        return await read_body(request, state)  # aiohttp answers 413 past client_max_size, chunked bodies included
+    if state.raw_bodies and request.headers.get("Content-Encoding", "identity").strip().lower() not in ("", "identity"):
+        raise ApiError(415, ErrorCode.BAD_BODY, "send a multipart upload without a Content-Encoding")
     try:
         reader = await request.multipart()
         while (part := await reader.next()) is not None:
@@ -182,15 +190,19 @@ async def _read_image_body(request: web.Request, limit: int) -> bytes:
                         f"the uploaded file is over this server's limit of {limit} bytes (max_body_size)",
                     )
             return bytes(data)
-    except (ValueError, RuntimeError) as error:
-        raise ApiError(400, ErrorCode.BAD_IMAGE, f"the multipart body cannot be parsed: {error}") from None
+    except (ValueError, RuntimeError, *BODY_ERRORS) as error:
+        raise ApiError(400, ErrorCode.BAD_BODY, f"the multipart body cannot be parsed: {error}") from None
     raise ApiError(
         400, ErrorCode.BAD_IMAGE,
         "the multipart upload has no file part; send the image as a file field (curl -F image=@photo.jpg ...)",
     )
 
 
-def _decode(data: bytes, area: Rect | None) -> VLImage | ImageForPeopleEstimation:
+def _decode(data: bytes, area: Rect | None, max_pixels: int) -> VLImage | ImageForPeopleEstimation:
+    try:
+        check_pixel_budget(data, "request body", max_pixels)
+    except ImageTooLargeError as error:
+        raise ApiError(413, ErrorCode.IMAGE_TOO_LARGE, f"{error} (this server's max_pixels)") from None
     try:
         image = VLImage(data, filename="request body")
     except ImageDecodeError as error:
@@ -206,6 +218,8 @@ def _decode(data: bytes, area: Rect | None) -> VLImage | ImageForPeopleEstimatio
 def _estimator_name(body: bytes) -> str:
     try:
         payload = json.loads(body) if body else None
+    except RecursionError:
+        raise ApiError(400, ErrorCode.BAD_PARAMETER, 'the body is JSON nested too deeply; send {"name": "default"}') from None
     except ValueError as error:
         raise ApiError(
             400, ErrorCode.BAD_PARAMETER, f'the body is not valid JSON ({error}); send {{"name": "default"}}'
