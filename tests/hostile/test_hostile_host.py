@@ -319,9 +319,10 @@ def test_watchdog_names_the_plugin_blocking_the_loop(plugin_folder, make_host, h
     wb = make_host([module])
     wb.emit("x", [1])
     deadline = time.monotonic() + 2
-    while not wb.loop_stalls and time.monotonic() < deadline:
+    while not any("sleeper" in s.where for s in wb.loop_stalls) and time.monotonic() < deadline:
         time.sleep(0.05)
-    [stall] = wb.loop_stalls
+    # Other stalls may be listed too: on a loaded machine, startup work can hold the loop past 0.2 s.
+    [stall] = [stall for stall in wb.loop_stalls if "sleeper.plugin" in stall.where]
     assert "sleeper.plugin" in stall.where and "handleEvent" in stall.where and stall.seconds >= 0.4
     assert "sleeper.plugin" in host_log.text
     assert threading.active_count() < 50
