@@ -128,7 +128,9 @@ class EstimatorPool:
     def _wrap(self, result: Any, elapsed: float) -> CountResult:
         """The result as a ``CountResult``; the timing and name fill what the estimator left empty."""
         try:
-            wrapped = CountResult.fromPeopleCount(result)
+            # A CountResult is immutable: kept as it is, not rebuilt (a copy of its map and points per image
+            # on the host's loop, for nothing).
+            wrapped = result if isinstance(result, CountResult) else CountResult.fromPeopleCount(result)
         except (TypeError, ValueError) as error:
             raise EstimatorContractError(self.name, f"returned an unusable PeopleCount: {error}") from None
         missing: dict[str, Any] = {}
