@@ -8,7 +8,7 @@ CROWD_MINI := ../shared/data/crowd-mini
 DATA ?= $(if $(wildcard $(CROWD_MINI)),$(CROWD_MINI),synthetic)
 SPLIT ?= $(if $(filter $(CROWD_MINI),$(DATA)),test,)
 
-.PHONY: venv demo lab test clean
+.PHONY: venv demo lab test dist clean
 
 # GPU=1 swaps in onnxruntime-gpu: both builds install the same `onnxruntime` module, so only one may stay.
 GPU ?=
@@ -33,5 +33,9 @@ test: $(STAMP)
 lab: $(STAMP)
 	$(BIN)/jupyter lab notebooks/
 
+# The sdist and the wheel built from it (models included as package data), into dist/.
+dist: $(STAMP)
+	$(BIN)/python -m build --outdir dist
+
 clean:
-	rm -rf $(VENV) build *.egg-info
+	rm -rf $(VENV) build dist *.egg-info
