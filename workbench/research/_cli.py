@@ -5,10 +5,11 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 from pathlib import Path
 
-from ..host import UnknownEstimatorError, Workbench, add_host_arguments, whole_number
+from ..host import UnknownEstimatorError, Workbench, add_host_arguments, deadline_options, whole_number
 from .compare import compare
 from .datasets import DatasetError, load_dataset, make_synthetic_dataset
 
@@ -51,8 +52,11 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 
 def run_compare(args: argparse.Namespace) -> int:
-    """Run ``workbench compare``; returns 0, or 2 with a message on stderr for bad input."""
+    """Run ``workbench compare``; returns 0, 2 with one line on stderr for bad input (data, --out, names), or
+    1 with one line when an estimator or plugin fails during the run."""
     out: Path = args.out
+    if out.exists() and not out.is_dir():
+        return _fail(f"--out {out} is a file; pass a folder for the report files (it is created if missing)")
     synthetic = args.data == "synthetic"
     try:
         if synthetic:
@@ -68,7 +72,10 @@ def run_compare(args: argparse.Namespace) -> int:
     if args.limit is not None:
         dataset = dataset[: args.limit]
     try:
-        with Workbench(args.plugins_dir, args.active, device=args.device, default_model=args.default_model, strict=args.strict) as wb:
+        with Workbench(
+            args.plugins_dir, args.active, device=args.device, default_model=args.default_model, strict=args.strict,
+            **deadline_options(args),
+        ) as wb:
             for record in wb.plugins.failed:
                 print(f"workbench compare: plugin {record.name} ({record.module}) failed: {record.error}",
                       file=sys.stderr)
@@ -82,6 +89,10 @@ def run_compare(args: argparse.Namespace) -> int:
             )
     except (UnknownEstimatorError, FileNotFoundError, DatasetError) as error:
         return _fail(str(error))
+    except Exception as error:  # an estimator or plugin broke the run: one line, the traceback only with -v
+        logging.getLogger("workbench.compare").info("the comparison failed", exc_info=True)
+        print(f"workbench compare: error: the run failed: {type(error).__name__}: {error}", file=sys.stderr)
+        return 1
     if synthetic:
         report.notes.append(
             "SYNTHETIC data: drawn sample images made by make_synthetic_dataset, not photos; these scores only "

@@ -110,6 +110,12 @@ class Sample:
 
 def _image_size(path: Path) -> tuple[int, int]:
     """``(width, height)`` as ``VLImage`` will decode it: EXIF rotations by 90 degrees swap the sides."""
+    from workbench.sdk._pixel_budget import ImageTooLargeError, check_pixel_budget
+
+    try:
+        check_pixel_budget(path, str(path))
+    except ImageTooLargeError as exc:
+        raise DatasetError(f"{exc}; or leave the file out of the dataset") from None
     try:
         with Image.open(path) as img:
             width, height = img.size
@@ -366,7 +372,7 @@ def _pair(
 def _points_array(raw: object, source: Path) -> np.ndarray:
     try:
         points = np.asarray(raw, dtype=np.float64)
-    except (TypeError, ValueError) as exc:
+    except (TypeError, ValueError, OverflowError) as exc:  # OverflowError: a number with hundreds of digits
         raise DatasetError(f"{source}: points must be a list of [x, y] number pairs ({exc})") from exc
     if points.size == 0:
         return np.zeros((0, 2), dtype=np.float64)
@@ -384,6 +390,8 @@ def _read_json_points(path: Path, image: Path) -> np.ndarray:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise DatasetError(f"{path}: not readable JSON ({exc})") from exc
+    except RecursionError:
+        raise DatasetError(f"{path}: JSON nested too deeply to read; is it an annotation file?") from None
     if not isinstance(data, dict) or "points" not in data:
         raise DatasetError(
             f'{path}: expected an object {{"image": ..., "points": [[x, y], ...], "count": N}} with a "points" key'
