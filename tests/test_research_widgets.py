@@ -63,12 +63,12 @@ def test_explorer_draws_and_switches_the_host_estimator(wb, spots_dataset):
 def test_the_peak_threshold_is_in_the_colour_bars_unit_and_moves_the_points(wb, spots_dataset):
     explorer = Explorer(wb, spots_dataset)
     assert "people/px" in explorer.threshold.description
-    assert "people/px" in explorer._view.colour_bar.ax.get_ylabel(), "slider and colour bar share one unit"
+    assert "people/px" in explorer._view.COLOUR_BAR_LABEL, "slider and colour bar share one unit"
     explorer.strategy.value = "peaks_above"
     assert not explorer.threshold.disabled
     # One person per 4x4-pixel cell is 1/16 = 0.0625 people per pixel at each spot (a little less once the
     # map is smoothed for display): the colour bar's top.
-    assert 0.03 < explorer._view.overlay.get_clim()[1] <= 1 / 16
+    assert 0.03 < explorer._view.top <= 1 / 16
     explorer.threshold.value = 1e-3
     assert "3 points (peaks ≥ 1.0e-03 people/px)" in explorer.status.value
     low = picture(explorer)
@@ -77,8 +77,7 @@ def test_the_peak_threshold_is_in_the_colour_bars_unit_and_moves_the_points(wb, 
     assert picture(explorer) != low, "moving the threshold redraws the points"
     explorer.threshold.value = 0.025  # under the spots: they come back, and the line is on the colour bar
     assert "3 points" in explorer.status.value
-    assert explorer._view.peak_line.get_visible()
-    assert explorer._view.peak_line.get_ydata()[0] == pytest.approx(0.025, rel=0.15)
+    assert explorer._view.peak_line == pytest.approx(0.025, rel=0.15)
 
 
 def test_controls_and_figure_name_their_units(wb, spots_dataset):
@@ -86,7 +85,8 @@ def test_controls_and_figure_name_their_units(wb, spots_dataset):
     assert "(0–1)" in explorer.opacity.description
     assert "#" in explorer.index.description
     assert "estimate " in explorer.status.value and " ms" in explorer.status.value
-    assert "px" in explorer._view.right.get_title() and "people" in explorer._view.left.get_title()
+    left, right = explorer._view.titles
+    assert "px" in right and "people" in left
 
 
 def test_explorer_pages_and_caches_results(wb, spots_dataset, monkeypatch):
@@ -113,16 +113,14 @@ def test_explorer_pages_and_caches_results(wb, spots_dataset, monkeypatch):
     assert "spots_1" in explorer.status.value
 
 
-def test_the_picture_is_redrawn_in_place(wb, spots_dataset):
+def test_the_point_marks_follow_the_strategy(wb, spots_dataset):
     explorer = Explorer(wb, spots_dataset)
-    figure = explorer._view.figure
-    artists = (explorer._view.left_image, explorer._view.overlay, explorer._view.matched)
-    explorer.next.click()
+    assert explorer._view.marks == {"TP": 0, "FP": 3, "FN": 3}, "own points, 15 px off"
     explorer.strategy.value = "topk"
-    explorer.estimator.value = "default"
-    assert explorer._view.figure is figure
-    assert (explorer._view.left_image, explorer._view.overlay, explorer._view.matched) == artists
-    assert len(figure.axes) == 3, "no axes (or colour bars) pile up"
+    assert explorer._view.marks == {"TP": 3, "FP": 1, "FN": 0}
+    explorer.estimator.value = "default"  # no map: its own points, on the density panel too
+    assert explorer._view.marks == {"TP": 3, "FP": 0, "FN": 0} and len(explorer._view.own_points) == 3
+    assert explorer._view.top is None and explorer._view.peak_line is None
 
 
 def test_explorer_follows_the_host_and_shows_errors(wb, spots_dataset):
@@ -156,8 +154,8 @@ def test_explorer_without_a_density_map_or_annotation_still_draws(wb, spots_data
     unannotated = type(spots_dataset).from_images(spots_dataset.root / "images")
     explorer = Explorer(wb, unannotated)
     assert "no annotation; 3 points" in explorer.status.value
-    assert not explorer._view.overlay.get_visible()
-    assert np.asarray(explorer._view.own_points.get_offsets()).shape == (3, 2)
+    assert explorer._view.top is None, "no colour bar without a map"
+    assert explorer._view.own_points.shape == (3, 2)
     picture(explorer)
 
 

@@ -1,11 +1,13 @@
 """``Explorer``: page through a dataset in Jupyter, switch the host's estimator and see its density and points.
 
-Why it draws the way it does: a click must answer in about 0.1 s. The Explorer keeps one matplotlib figure
-(Agg canvas, fixed layout, no pyplot) whose artists are updated in place — ``set_data`` on the images,
-``set_offsets`` on the point markers, ``set_alpha`` on the overlay — and sends the rendered frame as JPEG
-bytes to an ``ipywidgets.Image``. Everything slow is computed once and cached: the estimate per (estimator,
-image), the decoded image downscaled to display size per image, and the density map resampled to display
-size per (estimator, image). A redraw is then one Agg draw of a ~960x380 canvas and one JPEG encode. This
+Why it draws the way it does: a click must answer in about 0.1 s, and a matplotlib figure of two images
+takes 0.3 to 0.6 s to draw on a busy 2-core machine even with its artists updated in place (resampling and
+text layout dominate). So the picture is composed directly with numpy and Pillow and sent as JPEG bytes to an
+``ipywidgets.Image``: the two panels, the colour bar with its ticks, the point markers and the titles.
+Everything slow is computed once and cached: the estimate per (estimator, image), the decoded image resized
+to the panel's pixel size per image, and the density map coloured at that size per (estimator, image). A
+redraw is then a numpy blend (opacity), a few hundred marker strokes and one JPEG encode of a ~980x390 frame.
+The figures for reports and papers stay matplotlib (``plot_density_overlay``, ``plot_points``). This
 works the same in a kernel and headless (tests, ``bench/bench_explorer.py``) and leaves no figure open.
 
 Units: the density overlay, its colour bar and the peak-threshold slider are all in *people per image
@@ -43,12 +45,10 @@ _STRATEGIES = [
     ("peaks (count strongest)", "peaks"),
     ("peaks above threshold", PEAKS_ABOVE),
 ]
-#: Longest side of the images as drawn: the figure shows each panel at about 470 px, so more is wasted work.
-_DISPLAY_SIDE = 640
 #: Decoded images kept; paging back and forth over a few images never decodes twice.
 _KEPT_IMAGES = 16
-_FIGURE_INCHES = (12.0, 4.6)
-_DPI = 80
+#: Each image panel's size in pixels: images are resized to fit once, then pasted 1:1.
+_PANEL_PX = (420, 330)
 _JPEG_QUALITY = 88
 #: Near-zero density is transparent (the same rule as ``plot_density_overlay``), so the photo stays readable.
 _TRANSPARENT_BELOW = 0.02
@@ -93,7 +93,7 @@ class Explorer:
         self.match_threshold = float(match_threshold)
         self._results: dict[tuple[str, int], Any] = {}
         self._images: OrderedDict[int, _Frame] = OrderedDict()
-        self._overlays: dict[tuple[str, int], np.ndarray] = {}
+        self._overlays: dict[tuple[str, int], _Overlay] = {}
         self._syncing = False
         self._view = _View()
 
@@ -211,12 +211,12 @@ class Explorer:
                 self._images.popitem(last=False)
         return self._images[index]
 
-    def _overlay(self, estimator: str, index: int, result: Any, frame: _Frame) -> np.ndarray | None:
+    def _overlay(self, estimator: str, index: int, result: Any, frame: _Frame) -> _Overlay | None:
         if result.densityMap is None:
             return None
         key = (estimator, index)
         if key not in self._overlays:
-            self._overlays[key] = _display_density(result, frame)
+            self._overlays[key] = _Overlay.of(result, frame)
         return self._overlays[key]
 
     def _points(self, result: Any, frame: _Frame) -> tuple[np.ndarray, str]:
@@ -280,136 +280,196 @@ class Explorer:
 
 
 class _Frame:
-    """One decoded image, downscaled once for display; ``width``/``height`` are the original pixels."""
+    """One decoded image, resized once to fit a panel; ``width``/``height`` are its original pixels."""
 
     def __init__(self, pixels: np.ndarray, width: int, height: int) -> None:
         self.pixels, self.width, self.height = pixels, width, height
+
+    @property
+    def shrink(self) -> float:
+        """Panel pixels per original pixel."""
+        return self.pixels.shape[1] / self.width
 
     @classmethod
     def of(cls, sample: Sample) -> _Frame:
         from PIL import Image
 
         pixels = sample.image.asNPArray()
+        if pixels.ndim == 2:
+            pixels = np.repeat(pixels[..., None], 3, axis=2)
+        pixels = np.ascontiguousarray(pixels[..., :3])
         height, width = pixels.shape[:2]
-        shrink = min(1.0, _DISPLAY_SIDE / max(width, height))
-        if shrink < 1.0:
-            size = (max(1, round(width * shrink)), max(1, round(height * shrink)))
-            pixels = np.asarray(Image.fromarray(pixels).resize(size, Image.Resampling.BILINEAR))
-        return cls(pixels, width, height)
+        fit = min(_PANEL_PX[0] / width, _PANEL_PX[1] / height)
+        size = (max(1, round(width * fit)), max(1, round(height * fit)))
+        # Smooth when shrinking; blocky when enlarging a small image, so single pixels stay visible.
+        resample = Image.Resampling.BILINEAR if fit < 1 else Image.Resampling.NEAREST
+        return cls(np.asarray(Image.fromarray(pixels).resize(size, resample)), width, height)
 
 
-def _display_density(result: Any, frame: _Frame) -> np.ndarray:
-    """The density map over its area at display resolution, in people per original image pixel."""
-    from PIL import Image
+class _Overlay:
+    """A result's density map coloured once at the panel's size, ready to blend over the image.
 
-    from .plots import upsampled_density
+    ``top`` is the colour scale's top in people per original image pixel; cells under 2 % of it stay
+    transparent (the same rule as ``plot_density_overlay``), so the photo stays readable.
+    """
 
-    values, (left, right, bottom, top) = upsampled_density(result, (frame.width, frame.height))
-    shrink = frame.pixels.shape[1] / frame.width
-    size = (max(1, round((right - left) * shrink)), max(1, round((bottom - top) * shrink)))
-    # A box filter averages, so the values stay people per original pixel.
-    return np.asarray(Image.fromarray(values.astype(np.float32), mode="F").resize(size, Image.Resampling.BOX))
+    def __init__(self, colours: np.ndarray, shown: np.ndarray, top: float) -> None:
+        self.colours, self.shown, self.top = colours, shown, top
+
+    @classmethod
+    def of(cls, result: Any, frame: _Frame) -> _Overlay:
+        import matplotlib as mpl
+        from PIL import Image
+
+        from .plots import upsampled_density
+
+        values, (left, right, bottom, top_edge) = upsampled_density(result, (frame.width, frame.height))
+        height, width = frame.pixels.shape[:2]
+        x0, y0 = round(left * frame.shrink), round(top_edge * frame.shrink)
+        size = (max(1, round((right - left) * frame.shrink)), max(1, round((bottom - top_edge) * frame.shrink)))
+        # A box filter averages, so the values stay people per original pixel.
+        area = np.asarray(Image.fromarray(values.astype(np.float32), mode="F").resize(size, Image.Resampling.BOX))
+        density = np.zeros((height, width), np.float32)
+        xs, ys, xe, ye = max(0, x0), max(0, y0), min(width, x0 + size[0]), min(height, y0 + size[1])
+        if xe > xs and ye > ys:  # a detect area may reach past the image's border
+            density[ys:ye, xs:xe] = area[ys - y0:ye - y0, xs - x0:xe - x0]
+        top = float(density.max()) if density.max() > 0 else 1e-6
+        colours = (mpl.colormaps["jet"](density / top)[..., :3] * 255).astype(np.uint8)
+        return cls(colours, density > _TRANSPARENT_BELOW * top, top)
+
+    def over(self, pixels: np.ndarray, opacity: float) -> np.ndarray:
+        """``pixels`` with the overlay blended in at ``opacity`` (0 to 1)."""
+        out = pixels.copy()
+        blended = pixels[self.shown] * (1.0 - opacity) + self.colours[self.shown] * opacity
+        out[self.shown] = blended.astype(np.uint8)
+        return out
 
 
 class _View:
-    """The Explorer's figure: built once, its artists updated in place on every redraw."""
+    """Composes the Explorer's picture with Pillow: [density panel | colour bar | points panel], titles above.
+
+    After each ``draw`` its attributes say what was drawn (the tests and the bench read them): ``titles``,
+    ``top`` (the colour scale's top, people/px; None without a map), ``peak_line`` (the threshold marked on the
+    colour bar, or None), ``own_points`` and ``marks`` (TP/FP/FN point counts).
+    """
+
+    _TITLE_PX = 36
+    _LEGEND_PX = 22
+    _BAR_PX = (14, 250)
+    _BAR_BLOCK = 96  # the colour bar with its tick labels
+    _GAP = 12
+    COLOUR_BAR_LABEL = f"density ({_THRESHOLD_UNIT})"
 
     def __init__(self) -> None:
         import matplotlib as mpl
-        from matplotlib.backends.backend_agg import FigureCanvasAgg
-        from matplotlib.collections import LineCollection
-        from matplotlib.figure import Figure
+        from matplotlib import font_manager
+        from PIL import ImageFont
 
-        self.figure = Figure(figsize=_FIGURE_INCHES, dpi=_DPI)
-        self.canvas = FigureCanvasAgg(self.figure)
-        blank = np.zeros((2, 2, 3), dtype=np.uint8)
-        self.left = self.figure.add_axes((0.005, 0.02, 0.43, 0.86))
-        self.colour_axes = self.figure.add_axes((0.445, 0.1, 0.012, 0.72))
-        self.right = self.figure.add_axes((0.53, 0.02, 0.465, 0.86))
-        for ax in (self.left, self.right):
-            ax.set_xticks([])
-            ax.set_yticks([])
-        self.left_image = self.left.imshow(blank, extent=(0, 2, 2, 0))
-        self.right_image = self.right.imshow(blank, extent=(0, 2, 2, 0))
-        cmap = mpl.colormaps["jet"].with_extremes(bad=(0, 0, 0, 0))
-        self.overlay = self.left.imshow(np.zeros((2, 2)), extent=(0, 2, 2, 0), cmap=cmap, vmin=0, vmax=1,
-                                        interpolation="bilinear")
-        self.colour_bar = self.figure.colorbar(self.overlay, cax=self.colour_axes)
-        self.colour_bar.set_label(f"density ({_THRESHOLD_UNIT})", fontsize=9)
-        self.colour_axes.tick_params(labelsize=8)
-        self.peak_line = self.colour_axes.axhline(0.0, color="white", linewidth=2.5)
-        self.own_points = self.left.scatter([], [], s=18, c="red", edgecolors="white", linewidths=0.5)
-        self.links = LineCollection([], colors="white", linewidths=0.8)
-        self.right.add_collection(self.links)
-        self.matched = self.right.scatter([], [], s=30, marker="o", c="lime", edgecolors="black", linewidths=0.6,
-                                          label="TP")
-        self.false = self.right.scatter([], [], s=40, marker="x", c="red", linewidths=1.5, label="FP")
-        self.missed = self.right.scatter([], [], s=36, marker="s", facecolors="none", edgecolors="yellow",
-                                         linewidths=1.5, label="FN (missed)")
-        self.right.legend(loc="upper right", framealpha=0.8, fontsize=8)
+        width, height = _PANEL_PX
+        self.size = (2 * width + self._BAR_BLOCK + 2 * self._GAP, self._TITLE_PX + height + self._LEGEND_PX)
+        self.left_origin = (0, self._TITLE_PX)
+        self.bar_origin = (width + self._GAP, self._TITLE_PX + (height - self._BAR_PX[1]) // 2)
+        self.right_origin = (width + self._BAR_BLOCK + 2 * self._GAP, self._TITLE_PX)
+        path = font_manager.findfont("DejaVu Sans")
+        self.font = ImageFont.truetype(path, 13)
+        self.small = ImageFont.truetype(path, 11)
+        ramp = mpl.colormaps["jet"](np.linspace(1.0, 0.0, self._BAR_PX[1]))[:, :3] * 255
+        self.bar = np.repeat(ramp.astype(np.uint8)[:, None, :], self._BAR_PX[0], axis=1)
+        self.titles: tuple[str, str] = ("", "")
+        self.top: float | None = None
+        self.peak_line: float | None = None
+        self.own_points = np.empty((0, 2))
+        self.marks = {"TP": 0, "FP": 0, "FN": 0}
 
-    def draw(self, frame: _Frame, result: Any, overlay: np.ndarray | None, points: np.ndarray, truth: Any, *,
+    def draw(self, frame: _Frame, result: Any, overlay: _Overlay | None, points: np.ndarray, truth: Any, *,
              opacity: float, threshold_px: float, peak_line: float | None, title: str) -> bytes:
-        """Update the artists for this view and return the frame as JPEG bytes."""
-        extent = (0, frame.width, frame.height, 0)
-        for ax, image in ((self.left, self.left_image), (self.right, self.right_image)):
-            image.set_data(frame.pixels)
-            image.set_extent(extent)
-            ax.set_xlim(0, frame.width)
-            ax.set_ylim(frame.height, 0)
-        self._draw_density(result, overlay, opacity, peak_line)
-        self._draw_points(points, truth, threshold_px, title)
-        self.canvas.draw()
-        rgba = np.asarray(self.canvas.buffer_rgba())
-        from PIL import Image
+        """Compose the picture for this view; returns it as JPEG bytes."""
+        from PIL import Image, ImageDraw
 
+        canvas = Image.new("RGB", self.size, "white")
+        left_pixels = frame.pixels if overlay is None else overlay.over(frame.pixels, opacity)
+        left = self._paste(canvas, left_pixels, self.left_origin)
+        right = self._paste(canvas, frame.pixels, self.right_origin)
+        draw = ImageDraw.Draw(canvas)
+        self._draw_density(draw, canvas, frame, result, overlay, peak_line, left)
+        self._draw_points(draw, frame, points, truth, threshold_px, title, right)
         buffer = io.BytesIO()
-        Image.fromarray(rgba[..., :3]).save(buffer, format="JPEG", quality=_JPEG_QUALITY)
+        canvas.save(buffer, format="JPEG", quality=_JPEG_QUALITY)
         return buffer.getvalue()
 
-    def _draw_density(self, result: Any, overlay: np.ndarray | None, opacity: float,
-                      peak_line: float | None) -> None:
-        has_map = overlay is not None
-        self.overlay.set_visible(has_map)
-        self.colour_axes.set_visible(has_map)
-        empty = np.empty((0, 2))
-        if not has_map:
-            own = np.asarray(result.pointsArray, dtype=np.float64).reshape(-1, 2)
-            self.own_points.set_offsets(own if len(own) else empty)
-            self.left.set_title(f"count {result.count} (no density map; own points shown)", fontsize=10)
-            return
-        self.own_points.set_offsets(empty)
-        area = result.densityArea
-        if area is None:
-            extent = (0, self.left_image.get_extent()[1], self.left_image.get_extent()[2], 0)
-        else:
-            extent = (area.x, area.x + area.width, area.y + area.height, area.y)
-        top = float(overlay.max()) if overlay.size and overlay.max() > 0 else 1e-6
-        self.overlay.set_data(np.ma.masked_less_equal(overlay, _TRANSPARENT_BELOW * top))
-        self.overlay.set_extent(extent)
-        self.overlay.set_clim(0.0, top)
-        self.overlay.set_alpha(opacity)
-        self.peak_line.set_visible(peak_line is not None and peak_line <= top)
-        if peak_line is not None:
-            self.peak_line.set_ydata([peak_line, peak_line])
-        map_sum = float(np.sum(result.densityMap, dtype=np.float64))
-        self.left.set_title(f"density: count {result.count} (map sum {map_sum:.1f} people)", fontsize=10)
+    def _paste(self, canvas: Any, pixels: np.ndarray, origin: tuple[int, int]) -> tuple[int, int]:
+        """Paste an image centred in its panel; returns its top-left corner on the canvas."""
+        from PIL import Image
 
-    def _draw_points(self, points: np.ndarray, truth: Any, threshold_px: float, title: str) -> None:
-        empty = np.empty((0, 2))
+        height, width = pixels.shape[:2]
+        corner = (origin[0] + (_PANEL_PX[0] - width) // 2, origin[1] + (_PANEL_PX[1] - height) // 2)
+        canvas.paste(Image.fromarray(pixels), corner)
+        return corner
+
+    def _draw_density(self, draw: Any, canvas: Any, frame: _Frame, result: Any, overlay: _Overlay | None,
+                      peak_line: float | None, corner: tuple[int, int]) -> None:
+        from PIL import Image
+
+        if overlay is None:
+            self.top = self.peak_line = None
+            self.own_points = np.asarray(result.pointsArray, dtype=np.float64).reshape(-1, 2)
+            for x, y in _on_canvas(self.own_points, frame, corner):
+                draw.ellipse((x - 3, y - 3, x + 3, y + 3), fill="red", outline="white")
+            left_title = f"count {result.count} (no density map; own points shown)"
+        else:
+            self.top, self.own_points = overlay.top, np.empty((0, 2))
+            x0, y0 = self.bar_origin
+            bar_w, bar_h = self._BAR_PX
+            canvas.paste(Image.fromarray(self.bar), (x0, y0))
+            draw.rectangle((x0, y0, x0 + bar_w, y0 + bar_h), outline="black")
+            for fraction in (0.0, 0.5, 1.0):
+                y = y0 + round((1 - fraction) * bar_h)
+                draw.line((x0 + bar_w, y, x0 + bar_w + 4, y), fill="black")
+                draw.text((x0 + bar_w + 6, y), f"{fraction * overlay.top:.1e}", fill="black", font=self.small,
+                          anchor="lm")
+            draw.text((x0, y0 - 6), self.COLOUR_BAR_LABEL, fill="black", font=self.small, anchor="ld")
+            self.peak_line = peak_line if peak_line is not None and peak_line <= overlay.top else None
+            if self.peak_line is not None:
+                y = y0 + round((1 - self.peak_line / overlay.top) * bar_h)
+                draw.line((x0 - 4, y, x0 + bar_w + 4, y), fill="white", width=3)
+                draw.line((x0 - 4, y, x0 + bar_w + 4, y), fill="black", width=1)
+            map_sum = float(np.sum(result.densityMap, dtype=np.float64))
+            left_title = f"density: count {result.count} (map sum {map_sum:.1f} people)"
+        draw.text((self.left_origin[0] + 4, 19), left_title, fill="black", font=self.font)
+        self.titles = (left_title, self.titles[1])
+
+    def _draw_points(self, draw: Any, frame: _Frame, points: np.ndarray, truth: Any, threshold_px: float,
+                     title: str, corner: tuple[int, int]) -> None:
         if truth is None:
-            self.matched.set_offsets(points if len(points) else empty)
-            self.false.set_offsets(empty)
-            self.missed.set_offsets(empty)
-            self.links.set_segments([])
-            self.right.set_title(f"{title}: {len(points)} points (no annotation)", fontsize=10)
-            return
-        truth = np.asarray(truth, dtype=np.float64).reshape(-1, 2)
-        loc = localisation(points, truth, threshold_px)
-        matched_pred, matched_truth = points[loc.matches[:, 0]], truth[loc.matches[:, 1]]
-        self.links.set_segments(list(np.stack([matched_pred, matched_truth], axis=1)))
-        for artist, xy in ((self.matched, matched_pred), (self.false, points[loc.unmatched_pred]),
-                           (self.missed, truth[loc.unmatched_gt])):
-            artist.set_offsets(xy if len(xy) else empty)
-        self.right.set_title(f"{title}: TP {loc.tp} · FP {loc.fp} · FN {loc.fn} · F1 {loc.f1:.2f} "
-                             f"@ {threshold_px:g} px", fontsize=10)
+            matched, false, missed, links = points, points[:0], points[:0], []
+            scores = f"{len(points)} points (no annotation)"
+        else:
+            truth = np.asarray(truth, dtype=np.float64).reshape(-1, 2)
+            loc = localisation(points, truth, threshold_px)
+            matched, false = points[loc.matches[:, 0]], points[loc.unmatched_pred]
+            missed = truth[loc.unmatched_gt]
+            links = list(zip(_on_canvas(matched, frame, corner), _on_canvas(truth[loc.matches[:, 1]], frame, corner)))
+            scores = f"TP {loc.tp} · FP {loc.fp} · FN {loc.fn} · F1 {loc.f1:.2f} @ {threshold_px:g} px"
+        for start, end in links:
+            draw.line((*start, *end), fill="white", width=1)
+        for x, y in _on_canvas(matched, frame, corner):
+            draw.ellipse((x - 4, y - 4, x + 4, y + 4), fill="lime", outline="black")
+        for x, y in _on_canvas(false, frame, corner):
+            draw.line((x - 4, y - 4, x + 4, y + 4), fill="red", width=2)
+            draw.line((x - 4, y + 4, x + 4, y - 4), fill="red", width=2)
+        for x, y in _on_canvas(missed, frame, corner):
+            draw.rectangle((x - 4, y - 4, x + 4, y + 4), outline="yellow", width=2)
+        self.marks = {"TP": len(matched), "FP": len(false), "FN": len(missed)}
+        draw.text((self.right_origin[0] + 4, 2), title, fill="black", font=self.font)
+        draw.text((self.right_origin[0] + 4, 19), scores, fill="black", font=self.font)
+        legend = ("lime ●: TP (matched head) · red ✕: FP · yellow □: FN (missed head)" if truth is not None
+                  else "lime ●: predicted points")
+        draw.text((self.right_origin[0] + 4, self._TITLE_PX + _PANEL_PX[1] + 4), legend, fill="#444444",
+                  font=self.small)
+        self.titles = (self.titles[0], f"{title}: {scores}")
+
+
+def _on_canvas(points: np.ndarray, frame: _Frame, corner: tuple[int, int]) -> list[tuple[float, float]]:
+    """Original-image points (x, y) as canvas pixels of a panel whose image starts at ``corner``."""
+    xy = np.asarray(points, dtype=np.float64).reshape(-1, 2) * frame.shrink + np.asarray(corner, dtype=np.float64)
+    return [(float(x), float(y)) for x, y in xy]
