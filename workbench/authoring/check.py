@@ -9,9 +9,9 @@ from typing import Any, Iterable, Mapping
 from ..host._surface import service_surface
 from ..plugins import ACTIVE_PLUGINS_ENV, parse_active_plugins
 from ._exercise import exercise_plugins
-from ._findings import Finding
+from ._findings import MISSING, Finding, display_path
 from ._install import install_and_import
-from ._static import plugin_files, scan_plugin
+from ._static import scan_plugin
 
 
 @dataclass
@@ -79,17 +79,30 @@ def check_plugins(
     surface = service_surface()
     report = CheckReport(folder, modules, reference_commit=surface.reference_commit, ran=run, installed=install,
                          providers={name: import_provider(name) for name in ("lunavl", "luna_plugins")})
-    packages = list(dict.fromkeys(module.split(".")[0] for module in modules))
+    missing = [module for module in modules if not _module_exists(folder, module)]
+    for module in missing:
+        expected = folder.joinpath(*module.split(".")).with_suffix(".py")
+        report.findings.append(Finding(
+            display_path(expected), 1, f"no module {module} in {display_path(folder)} (nor a package of that name)",
+            f"check the name in --active / {ACTIVE_PLUGINS_ENV} and that the plugin folder has an __init__.py", MISSING,
+        ))
+    present = [module for module in modules if module not in missing]
+    packages = list(dict.fromkeys(module.split(".")[0] for module in present))
     for package in packages:
-        if plugin_files(folder, package):
-            report.findings += scan_plugin(folder, package, surface)
-    if run:
-        report.findings += exercise_plugins(folder, modules, default_estimators=default_estimators)
+        report.findings += scan_plugin(folder, package, surface)
+    if run and present:
+        report.findings += exercise_plugins(folder, present, default_estimators=default_estimators)
     if install:
         for package in packages:
-            report.findings += install_and_import(folder, package, [m for m in modules if m.split(".")[0] == package])
+            report.findings += install_and_import(folder, package, [m for m in present if m.split(".")[0] == package])
     report.findings = _deduplicated(report.findings)
     return report
+
+
+def _module_exists(plugins_dir: Path, module: str) -> bool:
+    base = plugins_dir.joinpath(*module.split("."))
+    package_ok = all((plugins_dir.joinpath(*module.split(".")[:i]) / "__init__.py").is_file() for i in range(1, module.count(".") + 1))
+    return package_ok and (base.with_suffix(".py").is_file() or (base / "__init__.py").is_file())
 
 
 def import_provider(name: str) -> str:
