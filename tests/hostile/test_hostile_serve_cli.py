@@ -1,0 +1,50 @@
+"""``workbench serve`` with a plugin that calls sys.exit everywhere still answers and honours SIGTERM (issue 9, 1)."""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+from hostile_helpers import http, request
+
+EXITING = """
+    import asyncio, sys
+    from workbench.plugins import BaseBackgroundPlugin
+
+    def quit_route(request):
+        sys.exit(5)
+
+    class Exits(BaseBackgroundPlugin):
+        async def initialize(self):
+            self.addRoute("/quit", quit_route, methods=["get"])
+        async def start(self):
+            asyncio.get_running_loop().call_soon(sys.exit, 6)
+        async def close(self):
+            sys.exit(7)
+"""
+
+
+def test_serve_survives_exiting_plugin_and_stops_on_sigterm(plugin_folder):
+    module = plugin_folder.add("exits", EXITING)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "workbench.cli", "serve", "--plugins-dir", str(plugin_folder.root), "--active", module,
+         "--port", "0", "--close-timeout", "1"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    try:
+        line = process.stdout.readline()
+        assert line.startswith("serving on http://127.0.0.1:"), line + process.stderr.read()
+        port = int(line.rsplit(":", 1)[1])
+        status, headers, body = http("127.0.0.1", port, request("GET", "/quit"))
+        assert status == 500 and b"SystemExit" in body
+        assert http("127.0.0.1", port, request("GET", "/health"))[0] == 200
+        process.send_signal(signal.SIGTERM)
+        started = time.monotonic()
+        assert process.wait(timeout=15) == 0
+        assert time.monotonic() - started < 10
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
