@@ -135,19 +135,26 @@ class MonitoringDispatcher:
         self._retired: dict[str, dict[str, int]] = {}
         self._closed = False
         self._closing: asyncio.Task[None] | None = None
+        self._seen_host_loop: asyncio.AbstractEventLoop | None = None
 
     def submit(self, points: list[MonitoringPoint]) -> None:
         """Queue ``points`` for every listener; returns at once, from any thread or loop."""
         if self._closed:
             return
-        loop = host_loop(self.wb)
-        if loop is None:
-            return
         try:
             running = asyncio.get_running_loop()
         except RuntimeError:
             running = None
+        if running is not None and running is self._seen_host_loop:
+            # The common case, every request of the embedded server: already on the host's loop, which is
+            # running, so the host need not be asked again (a host loop that restarts is a new object).
+            self._take(points)
+            return
+        loop = host_loop(self.wb)
+        if loop is None:
+            return
         if running is loop:
+            self._seen_host_loop = loop
             self._take(points)
         else:
             with contextlib.suppress(RuntimeError):  # the host closed its loop meanwhile: nobody to tell
