@@ -2,14 +2,14 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from PIL import Image
 
 from hostile_helpers import bomb_png
+from workbench.cli import main
 from workbench.research.datasets import DatasetError, load_dataset
 
 
@@ -55,32 +55,44 @@ def test_vlimage_refuses_a_bomb_before_decoding():
 # -- workbench compare: one-line errors and documented exit codes ------------------------------------------
 
 
-def _compare(*args: str, cwd: Path) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "workbench.cli", "compare", *args, "--no-progress", "--start-timeout", "5"],
-        cwd=cwd, capture_output=True, text=True, timeout=120,
-    )
+@dataclass
+class Outcome:
+    returncode: int
+    stderr: str
 
 
-def test_compare_out_that_is_a_file_fails_before_the_run(tmp_path):
+@pytest.fixture
+def run_compare(capsys, monkeypatch):
+    """``workbench compare ...`` in this process (an uncaught exception would fail the test): exit code, stderr."""
+
+    def run(*args: str, cwd: Path) -> Outcome:
+        monkeypatch.chdir(cwd)
+        capsys.readouterr()
+        code = main(["compare", *args, "--no-progress", "--start-timeout", "5"])
+        return Outcome(code, capsys.readouterr().err)
+
+    return run
+
+
+def test_compare_out_that_is_a_file_fails_before_the_run(tmp_path, run_compare):
     out = tmp_path / "report"
     out.write_text("I am a file")
     (tmp_path / "plugins").mkdir()
-    result = _compare(str(tmp_path / "no-such-data"), "--out", str(out), cwd=tmp_path)
+    result = run_compare(str(tmp_path / "no-such-data"), "--out", str(out), cwd=tmp_path)
     assert result.returncode == 2
     assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1
     assert "--out" in result.stderr and "file" in result.stderr
 
 
-def test_compare_bomb_image_is_one_line(tmp_path):
-    root = _crowd_json_dataset(tmp_path / "data", json.dumps({"points": [[1, 1]], "count": 1}), image=bomb_png())
+def test_compare_bomb_image_is_one_line(tmp_path, run_compare):
+    root = _crowd_json_dataset(tmp_path / "data", json.dumps({"points": [[1, 1]], "count": 1}), image=bomb_png(20000, 20000))
     (tmp_path / "plugins").mkdir()
-    result = _compare(str(root), "--out", str(tmp_path / "out"), cwd=tmp_path)
+    result = run_compare(str(root), "--out", str(tmp_path / "out"), cwd=tmp_path)
     assert result.returncode == 2, result.stderr
     assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1
 
 
-def test_compare_contract_violating_estimator_is_one_line(tmp_path, plugin_folder):
+def test_compare_contract_violating_estimator_is_one_line(tmp_path, plugin_folder, run_compare):
     data = tmp_path / "data"
     _crowd_json_dataset(data, json.dumps({"points": [[1, 1]], "count": 1}))
     module = plugin_folder.add("liar", """
@@ -97,7 +109,7 @@ def test_compare_contract_violating_estimator_is_one_line(tmp_path, plugin_folde
             def createReplacementEstimator(self):
                 return Liar()
     """)
-    result = _compare(
+    result = run_compare(
         str(data), "--out", str(tmp_path / "out"), "--plugins-dir", str(plugin_folder.root), "--active", module,
         "--estimators", "LiarPlugin", cwd=tmp_path,
     )

@@ -277,7 +277,6 @@ class LoopThread:
     def stop(self, timeout: float = 10.0) -> None:
         """Cancel what is left on the loop (abandoning what will not stop within ``timeout``), end the thread."""
         if not self.running:
-            self._loop = None if self._death is None else self._loop
             return
         assert self._thread is not None and self._loop is not None
         loop = self._loop
