@@ -8,7 +8,7 @@ import threading
 from typing import Any
 
 from ..host import Workbench, add_host_arguments, deadline_options, whole_number
-from ._launch import start_server
+from ._launch import DEFAULT_IDLE_TIMEOUT, start_server
 
 
 def register(subparsers: "argparse._SubParsersAction[Any]") -> argparse.ArgumentParser:
@@ -29,6 +29,15 @@ def register(subparsers: "argparse._SubParsersAction[Any]") -> argparse.Argument
     parser.add_argument(
         "--max-body-size", type=whole_number, default=20 * 2**20, metavar="BYTES",
         help="largest request body accepted (default: 20 MiB)",
+    )
+    parser.add_argument(
+        "--max-pixels", type=whole_number, default=None, metavar="N",
+        help="most pixels an image header may claim; bigger images are refused (413) before decoding "
+        "(default: $WORKBENCH_MAX_PIXELS, else 64000000)",
+    )
+    parser.add_argument(
+        "--idle-timeout", type=float, default=DEFAULT_IDLE_TIMEOUT, metavar="S",
+        help=f"close connections that send no request for S seconds (default: {DEFAULT_IDLE_TIMEOUT:g})",
     )
     parser.set_defaults(func=serve)
     return parser
@@ -58,8 +67,9 @@ def serve(args: argparse.Namespace) -> int:
             handle = start_server(
                 wb, host=args.host, port=args.port,
                 allow_estimator_switching=args.allow_estimator_switching, max_body_size=args.max_body_size,
+                max_pixels=args.max_pixels, idle_timeout=args.idle_timeout,
             )
-        except OSError as error:
+        except (OSError, ValueError) as error:
             print(f"workbench serve: {error}", file=sys.stderr)
             return 1
         print(f"serving on {handle.url}", flush=True)
