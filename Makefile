@@ -30,8 +30,10 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
 
+# JupyterLab at the project root, where the README's quickstart runs as pasted into a new notebook (and the
+# notebooks are in notebooks/). Jupyter refuses to run as root, the usual user in a container, without the flag.
 lab: $(STAMP)
-	$(BIN)/jupyter lab notebooks/
+	$(BIN)/jupyter lab --ServerApp.root_dir=. $(if $(filter 0,$(shell id -u)),--allow-root,)
 
 # The sdist and the wheel built from it (models included as package data), into dist/.
 dist: $(STAMP)

@@ -1,8 +1,9 @@
 """Write the workbench's example notebooks (``python notebooks/_build.py``); edit them here, not in Jupyter.
 
 The notebooks are committed without outputs. Each starts with a ``parameters`` cell (papermill-style tag)
-so that a runner can point it at other data: ``DATA = None`` uses the team's crowd-mini when it is present
-next to the checkout, and otherwise SYNTHETIC sample images that the notebook draws itself.
+so that a runner can point it at other data: ``DATA = None`` uses ``sample_dataset()``: the team's crowd-mini
+when it is present next to the checkout, and otherwise SYNTHETIC sample images generated once (it says which).
+Paths are relative to ``notebooks/``, where a notebook's kernel starts.
 """
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ HERE = Path(__file__).resolve().parent
 
 PARAMETERS = '''\
 # Parameters (a runner such as papermill may override them).
-DATA = None                     # a dataset folder; None: crowd-mini if present, else synthetic sample images
+DATA = None                     # a dataset folder; None: sample_dataset(), crowd-mini if present, else synthetic
 SPLIT = "test"                  # the split to use ("test", "train") or None for every image
 LIMIT = 8                       # at most this many images, so the notebook runs in well under a minute
 PLUGINS_DIR = "../plugins"      # the plugins folder, as the service has it
@@ -25,20 +26,13 @@ DEVICE = "cpu"                  # "cpu" or "gpu"
 
 DATA_SETUP = '''\
 %matplotlib inline
-import tempfile
 from pathlib import Path
 
-from workbench.research import load_dataset, make_synthetic_dataset
+from workbench.research import load_dataset, sample_dataset
 
-CROWD_MINI = Path("../../shared/data/crowd-mini")  # the team's real photos, never shipped with the project
-if DATA is None and CROWD_MINI.is_dir():
-    DATA = CROWD_MINI
-SYNTHETIC = DATA is None
-if SYNTHETIC:
-    DATA = make_synthetic_dataset(Path(tempfile.mkdtemp(prefix="workbench-")) / "synthetic", n=12).root
-    print(f"SYNTHETIC data: drawn sample images (not photos) in {DATA}. "
-          "Counts and scores on them only show that the code runs; set DATA to a real dataset.")
-dataset = load_dataset(DATA, split=SPLIT)[:LIMIT]
+# sample_dataset(): the team's crowd-mini photos when they are next to the checkout, else generated images.
+dataset = (sample_dataset(split=SPLIT) if DATA is None else load_dataset(DATA, split=SPLIT))[:LIMIT]
+SYNTHETIC = dataset.name.startswith("synthetic")
 print(f"{'synthetic' if SYNTHETIC else 'real'} dataset {dataset.name}: {len(dataset)} images")
 dataset'''
 
@@ -46,10 +40,10 @@ DATA_MARKDOWN = (
     "## The data\n\n"
     "`DATA` is a dataset folder: `images/` with `points/<image>.json` head points (the crowd-mini layout), "
     "ShanghaiTech's `images/` + `ground-truth/GT_*.mat`, or a folder of images only (counts without scores). "
-    "Left at `None`, the notebook uses the team's crowd-mini photos when `../../shared/data/crowd-mini` exists, "
-    "and otherwise **synthetic** images it draws itself (`make_synthetic_dataset`): coloured blobs with a "
-    "\"head\" each, exact by construction, but not photos — any score on them only shows that the pipeline "
-    "runs. The cell below says which one it used."
+    "Left at `None`, the notebook calls `sample_dataset()`: the team's crowd-mini photos when "
+    "`../shared/data/crowd-mini` is next to the checkout, and otherwise **synthetic** images generated once "
+    "(`make_synthetic_dataset`): drawings of people with exact head points, but not photos — any score on "
+    "them only shows that the pipeline runs. The cell below says which one it used."
 )
 
 START = '''\
@@ -160,9 +154,10 @@ def compare_estimators() -> list[nbformat.NotebookNode]:
             "## The summary\n\n"
             "One row per estimator. `MAE`/`RMSE` are count errors; `GAME(L)` as above; `P/R/F1@t` are "
             "micro-averaged over the images (matches summed before the ratios); `mean/p50/p99 ms` are per-image "
-            "latencies and `images/s` the throughput over the time spent in `wb.estimate`."
+            "latencies and `images/s` the throughput over the time spent in `wb.estimate`. `summary_table()` "
+            "shows `report.summary` (a plain DataFrame) with one precision per column and the units."
         ),
-        new_code_cell("report.summary.round(3)"),
+        new_code_cell("report.summary_table()"),
         new_code_cell(
             'for name, row in report.summary.iterrows():\n'
             '    print(f"{name}: MAE {row.MAE:.2f} over {int(row.annotated)} images, p50 {row[\'p50 ms\']:.0f} ms")'
@@ -170,10 +165,11 @@ def compare_estimators() -> list[nbformat.NotebookNode]:
         new_markdown_cell(
             "## Per image\n\n"
             "`counts_table()` puts the estimators side by side, worst image first; `per_image` has every score "
-            "(one row per image and estimator) for your own pandas analysis."
+            "(one row per image and estimator) for your own pandas analysis; `report.styled(table)` formats any "
+            "such table by its column names."
         ),
         new_code_cell("report.counts_table()"),
-        new_code_cell('report.per_image.groupby("estimator")[["abs_error", "f1@10", "latency_ms"]].describe().round(2)'),
+        new_code_cell('report.styled(report.per_image.groupby("estimator")[["abs_error", "f1@10", "latency_ms"]].median())'),
         new_markdown_cell(
             "## Figures\n\n"
             "`report.figures()` returns every figure by name; they are ordinary matplotlib figures you can "
@@ -198,11 +194,12 @@ def compare_estimators() -> list[nbformat.NotebookNode]:
         new_markdown_cell(
             "## Explore interactively\n\n"
             "`Explorer` pages through the dataset: the dropdown switches the host's estimator (it calls "
-            "`wb.use`), the point strategy re-extracts head points from the density map, and the view shows "
-            "the overlay and the points against the annotation. (It needs a live kernel to react.)"
+            "`wb.use`), the point strategy re-extracts head points from the density map (\"peaks above "
+            "threshold\" keeps every local maximum above the slider, in people per pixel like the colour bar), "
+            "and the view shows the overlay and the points against the annotation. It needs the live host, so "
+            "this notebook leaves it open: close it with `wb.close()` when you are done."
         ),
         new_code_cell("from workbench.research import Explorer\n\nExplorer(wb, dataset)"),
-        new_code_cell("wb.close()"),
     ]
 
 

@@ -48,8 +48,13 @@ def _needs_models() -> None:
                     "PEOPLE_COUNT_ONNX_MODEL)")
 
 
-def run_notebook(name: str, kernel_env: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> list:
-    """Execute ``notebooks/<name>.ipynb`` in ``notebooks/``; returns its code cells with their outputs."""
+def run_notebook(name: str, kernel_env: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+                 after: str | None = None) -> list:
+    """Execute ``notebooks/<name>.ipynb`` in ``notebooks/``; returns its code cells with their outputs.
+
+    ``after``: code run in the same kernel once the notebook has run (as a user would, after "Run All"); its
+    cell is returned last.
+    """
     _needs_models()
     monkeypatch.setenv("JUPYTER_PATH", str(kernel_env))
     notebook = nbformat.read(NOTEBOOKS / f"{name}.ipynb", as_version=4)
@@ -61,6 +66,8 @@ def run_notebook(name: str, kernel_env: Path, monkeypatch: pytest.MonkeyPatch, t
     # Which interpreter ran the notebook, asked from inside the kernel.
     probe = nbformat.v4.new_code_cell("import sys; print(sys.executable)")
     notebook.cells.append(probe)
+    if after is not None:
+        notebook.cells.append(nbformat.v4.new_code_cell(after))
     client = nbclient.NotebookClient(
         notebook, kernel_name="python3", timeout=TIME_LIMIT_S, resources={"metadata": {"path": str(NOTEBOOKS)}}
     )
@@ -70,7 +77,7 @@ def run_notebook(name: str, kernel_env: Path, monkeypatch: pytest.MonkeyPatch, t
     print(f"{name}: {elapsed:.1f} s")
     assert elapsed < TIME_LIMIT_S, f"{name} took {elapsed:.0f} s; keep notebooks under {TIME_LIMIT_S} s (LIMIT images)"
     assert Path(_text(probe).strip()) == Path(sys.executable), "the notebook ran in another environment"
-    return [cell for cell in notebook.cells[:-1] if cell.cell_type == "code"]
+    return [cell for cell in notebook.cells if cell.cell_type == "code" and cell is not probe]
 
 
 def _text(cell) -> str:
@@ -85,6 +92,16 @@ def _has_png(cell) -> bool:
     return any("image/png" in o.get("data", {}) for o in cell.outputs)
 
 
+def _decimals_per_column(table_html: str) -> dict[str, set[int]]:
+    """Column heading -> the numbers of decimals its cells show, read from a pandas Styler's HTML."""
+    headings = dict(re.findall(r'class="col_heading level0 col(\d+)" >([^<]*)</th>', table_html))
+    found: dict[str, set[int]] = {}
+    for column, text in re.findall(r'class="data row\d+ col(\d+)" >([^<]*)</td>', table_html):
+        if re.fullmatch(r"[-+]?\d+(\.\d+)?", text.strip()):
+            found.setdefault(headings[column], set()).add(len(text.strip().partition(".")[2]))
+    return found
+
+
 def _cell(code: list, needle: str):
     found = [cell for cell in code if needle in cell.source]
     assert found, f"no code cell contains {needle!r}: was the notebook edited without updating this test?"
@@ -92,10 +109,10 @@ def _cell(code: list, needle: str):
 
 
 def _data_line(code: list) -> str:
-    printed = _text(_cell(code, "make_synthetic_dataset"))
+    printed = _text(_cell(code, "dataset = (sample_dataset("))
     assert re.search(r"(real|synthetic) dataset \S+: \d+ images", printed), printed
     if "synthetic dataset" in printed:
-        assert "SYNTHETIC data" in printed
+        assert "SYNTHETIC sample images" in printed and "not photos" in printed
     return printed
 
 
@@ -111,13 +128,40 @@ def test_01_quickstart(kernel_env, monkeypatch, tmp_path):
     assert _has_png(_cell(code, "plot_points(sample, by_plugin"))
 
 
+# Run after "Run All": the Explorer the notebook ends with (IPython's `_`) must still work.
+AFTER_RUN_ALL = """
+explorer = _
+explorer.next.click()
+before = explorer.picture.value
+explorer.estimator.value = "default"
+print("status:", explorer.status.value)
+print("estimator:", explorer.estimator.value, "| host:", wb.estimators["peopleCountEstimator"])
+print("redrawn:", explorer.picture.value != before)
+wb.close()
+"""
+
+
 def test_02_compare_estimators(kernel_env, monkeypatch, tmp_path):
-    code = run_notebook("02_compare_estimators", kernel_env, monkeypatch, tmp_path)
-    _data_line(code)
+    monkeypatch.setenv("WORKBENCH_SAMPLE_DATA", "synthetic")  # the fresh-clone path: no ../shared
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    code = run_notebook("02_compare_estimators", kernel_env, monkeypatch, tmp_path, after=AFTER_RUN_ALL)
+    assert "synthetic dataset" in _data_line(code)
     assert "ComparisonReport" in _html(_cell(code, "report = wb.compare("))
-    summary = _html(_cell(code, "report.summary.round(3)"))
+    summary = _html(_cell(code, "report.summary_table()"))
     for column in ("MAE", "RMSE", "GAME(3)", "F1@10", "p99 ms", "images/s", "default", "PeopleCountOnnxPlugin"):
         assert column in summary, column
+    assert "milliseconds" in summary and "people" in summary, "the units are given"
+    decimals = _decimals_per_column(summary)
+    assert all(len(places) == 1 for places in decimals.values()), f"one precision per column: {decimals}"
+    assert decimals["images"] == decimals["annotated"] == {0}, "counts are whole numbers, not 1.0"
+    assert decimals["F1@10"] == {3} and decimals["p50 ms"] == {1} and decimals["MAE"] == {2}, decimals
+    assert "overflow-x:auto" in summary, "a wide summary scrolls instead of being cut"
+    counts = re.findall(r"<td>([^<]*)</td>", _html(_cell(code, "report.counts_table()")))
+    assert counts and all(re.fullmatch(r"-?\d+|&lt;NA&gt;", c) for c in counts), f"counts as integers: {counts}"
+    assert "wb.close()" not in "".join(cell.source for cell in code[:-1]), "Run All leaves the Explorer's host open"
+    after = _text(code[-1])
+    assert "closed" not in after and "could not" not in after, after
+    assert "estimator: default | host: default" in after and "redrawn: True" in after, after
     assert re.search(r"^default: MAE \d+\.\d\d over \d+ images, p50 \d+ ms$", _text(
         _cell(code, "for name, row in report.summary.iterrows()")), re.M)
     assert "PeopleCountOnnxPlugin error" in _html(_cell(code, "report.counts_table()"))

@@ -10,6 +10,7 @@ from typing import Any
 
 # Imported eagerly: the function shares its submodule's name, and a lazy import would leave the package
 # attribute bound to the submodule once anything imports ``workbench.research.compare``.
+from ._samples import sample_dataset
 from .compare import compare
 from .datasets import (
     Dataset,
@@ -79,6 +80,7 @@ __all__ = [
     "make_synthetic_dataset",
     "plot_error_by_label",
     "rmse",
+    "sample_dataset",
     "throughput",
     *sorted(_PLOTS),
 ]

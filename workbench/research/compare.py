@@ -57,7 +57,8 @@ def compare(
         targets: ``"T1"`` (count and points: localisation is scored) or ``"T2"`` (count only).
         thresholds: localisation match distances in pixels.
         game_levels: GAME levels to score (each level ``L`` splits the image into ``4**L`` cells).
-        progress: show a progress bar (``tqdm.auto``: a widget in Jupyter, text in a terminal).
+        progress: show one progress bar per estimator, named after it (``tqdm.auto``: a widget in Jupyter,
+            text in a terminal).
         batch_size: images per ``wb.estimate`` call.
         game_convention: ``"exact"`` (area-weighted cells) or ``"blocks"`` (the published code's integer
             blocks); see ``workbench.research.metrics.game_image``.

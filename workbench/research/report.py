@@ -128,11 +128,30 @@ class ComparisonReport:
         out["images/s"] = throughput(len(computed), busy) if busy > 0 else math.nan
         return out
 
-    def counts_table(self) -> pd.DataFrame:
-        """Images as rows: the true count, then each estimator's predicted count and signed error.
+    def summary_table(self) -> Any:
+        """``summary`` formatted for reading (a pandas ``Styler``): one precision per column, whole counts,
+        the units in a caption, and sideways scrolling where it is wider than the notebook (see ``styled``)."""
+        return self.styled(self.summary).set_caption(_SUMMARY_UNITS)
 
-        Sorted by the largest absolute error over the estimators, worst first (dataset order when
-        unannotated).
+    @staticmethod
+    def styled(table: pd.DataFrame) -> Any:
+        """Any of the report's tables (or a pandas aggregate of them) as a ``Styler`` with one format per column.
+
+        The format is chosen from the column's name: counts, errors and tp/fp/fn as whole numbers, ratios
+        (precision, recall, F1) with 3 decimals, count errors (MAE, RMSE, GAME) with 2, milliseconds and
+        images/s with 1; NaN shows as "–". A table wider than the notebook scrolls instead of being cut.
+        """
+        formats = {column: _column_format(column, table[column]) for column in table.columns
+                   if pd.api.types.is_numeric_dtype(table[column])}
+        # display:block lets the table itself scroll sideways where it is wider than the notebook or the page.
+        return table.style.format(formats, na_rep="–").set_table_attributes(
+            'class="wb" style="display:block;overflow-x:auto;max-width:100%"')
+
+    def counts_table(self) -> pd.DataFrame:
+        """Images as rows: the true count, then each estimator's predicted count and signed error (people).
+
+        Counts are whole numbers (pandas ``Int64``; missing ones are ``<NA>``). Sorted by the largest absolute
+        error over the estimators, worst first (dataset order when unannotated).
         """
         table = self.per_image.pivot(index="image", columns="estimator", values="pred_count")[self.estimators]
         table = table.reindex(self.dataset.names)
@@ -141,7 +160,7 @@ class ComparisonReport:
         for name in self.estimators:
             columns[f"{name}"] = table[name]
             columns[f"{name} error"] = table[name] - true
-        out = pd.DataFrame(columns)
+        out = pd.DataFrame(columns).astype("Int64")
         out.index.name = "image"
         errors = out[[f"{name} error" for name in self.estimators]].abs().max(axis=1)
         if errors.notna().any():
@@ -268,7 +287,7 @@ class ComparisonReport:
             f"<figcaption>{html.escape(key)}</figcaption></figure>"
             for key, fig in (self.figures() if figures is None else figures).items()
         )
-        full = self.per_image.to_html(index=False, float_format=_fmt, na_rep="–", classes="wb")
+        full = self.styled(self.per_image).hide(axis="index").to_html()
         page = (
             "<!DOCTYPE html><html><head><meta charset='utf-8'>"
             f"<title>Estimator comparison – {html.escape(self.dataset.name)}</title>"
@@ -309,7 +328,7 @@ class ComparisonReport:
         )
 
     def _summary_html(self) -> str:
-        return self.summary.to_html(float_format=_fmt, na_rep="–", classes="wb")
+        return self.summary_table().to_html()
 
     def _counts_html(self, limit: int | None) -> str:
         table = self.counts_table()
@@ -317,7 +336,7 @@ class ComparisonReport:
         if limit is not None and len(table) > limit:
             caption = f"<p>The {limit} images with the largest error of {len(table)}; all are in <code>per_image</code>.</p>"
             table = table.head(limit)
-        return caption + table.to_html(float_format=_fmt, na_rep="–", classes="wb")
+        return caption + self.styled(table).to_html()
 
     def _repr_html_(self) -> str:
         return (
@@ -367,8 +386,26 @@ def _safe(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "-", name).strip("-") or "x"
 
 
-def _fmt(value: float) -> str:
-    return f"{value:.0f}" if float(value).is_integer() else f"{value:.3g}" if abs(value) < 1 else f"{value:.2f}"
+_SUMMARY_UNITS = (
+    "MAE, RMSE, GAME(L): people per image · P/R/F1@t: fraction 0–1, heads matched within t pixels · "
+    "mean/p50/p99 ms: milliseconds per image · images/s: throughput inside wb.estimate"
+)
+
+
+def _column_format(column: Any, values: pd.Series) -> str:
+    """The display format of a numeric column, from its name (any level of a pandas MultiIndex column).
+
+    Counts and errors are whole numbers; where they are not (a mean of counts), one decimal.
+    """
+    names = [str(part) for part in (column if isinstance(column, tuple) else (column,))]
+    if any(name.startswith(("P@", "R@", "F1@", "precision", "recall", "f1")) for name in names):
+        return "{:.3f}"
+    if any(name.startswith(("MAE", "RMSE", "GAME", "game_")) for name in names):
+        return "{:.2f}"
+    if any(name.endswith((" ms", "_ms", "images/s")) for name in names):
+        return "{:.1f}"
+    finite = values.dropna().astype("float64")
+    return "{:.0f}" if bool(np.all(np.mod(finite, 1) == 0)) else "{:.1f}"
 
 
 def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:

@@ -1,0 +1,121 @@
+"""Each notebook, opened in JupyterLab in headless Chromium and run with "Run All", as a user would.
+
+Checks: no error output; tables and figures rendered; notebook 02's Explorer renders as live controls, and
+next, the estimator dropdown and the point strategy each redraw its picture (timings printed, not asserted).
+"""
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pytest
+
+from conftest import SCREENSHOTS, Lab
+
+RUN_ALL_TIMEOUT_MS = 240_000
+REDRAW_TIMEOUT_MS = 60_000
+
+# True once every non-empty code cell has run and the kernel is idle, or once a cell has an error output
+# (Run All stops there); returns the errors so the test can show them.
+_RUN_STATE = """() => {
+  const panel = window.jupyterapp.shell.currentWidget;
+  const kernel = panel.sessionContext.session && panel.sessionContext.session.kernel;
+  const errors = [];
+  let pending = 0;
+  for (const cell of panel.content.model.cells) {
+    if (cell.type !== 'code') continue;
+    for (const output of cell.outputs.toJSON()) {
+      if (output.output_type === 'error') errors.push(output.ename + ': ' + output.evalue);
+    }
+    if (cell.sharedModel.getSource().trim() && cell.executionCount == null) pending += 1;
+  }
+  const idle = kernel && kernel.status === 'idle';
+  return {done: errors.length > 0 || (idle && pending === 0), errors: errors, pending: pending};
+}"""
+
+_NOTEBOOK_READY = """() => {
+  const app = window.jupyterapp;
+  const panel = app && app.shell.currentWidget;
+  if (!panel || !panel.sessionContext || !panel.context.isReady) return false;
+  const kernel = panel.sessionContext.session && panel.sessionContext.session.kernel;
+  return Boolean(kernel) && kernel.status === 'idle';
+}"""
+
+
+def run_all(lab: Lab, browser_context: Any, name: str) -> Any:
+    """Open ``notebooks/<name>.ipynb``, Run All, wait for the end; returns the page (errors fail the test)."""
+    page = browser_context.new_page()
+    page.goto(lab.url(f"lab/tree/notebooks/{name}.ipynb"))
+    page.wait_for_function(_NOTEBOOK_READY, timeout=RUN_ALL_TIMEOUT_MS)
+    started = time.perf_counter()
+    page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
+    handle = page.wait_for_function(f"() => {{ const s = ({_RUN_STATE})(); return s.done ? s : false; }}",
+                                    timeout=RUN_ALL_TIMEOUT_MS, polling=500)
+    state = handle.json_value()
+    print(f"{name}: Run All {time.perf_counter() - started:.1f} s in the browser")
+    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+    assert not state["errors"], f"{name}: error output after Run All: {state['errors']}"
+    assert state["pending"] == 0
+    return page
+
+
+def shut_down(page: Any) -> None:
+    page.evaluate("() => window.jupyterapp.shell.currentWidget.sessionContext.shutdown()")
+    page.close()
+
+
+def rendered(page: Any, selector: str) -> int:
+    return page.locator(f".jp-OutputArea-output {selector}").count()
+
+
+@pytest.mark.parametrize("name, tables, figures", [
+    ("01_quickstart", 2, 2),
+    ("03_density_maps_and_points", 2, 3),
+    ("04_embedded_server", 2, 0),
+])
+def test_notebook_runs_all_in_the_browser(lab, browser_context, name, tables, figures):
+    page = run_all(lab, browser_context, name)
+    try:
+        assert rendered(page, "table") >= tables, "tables rendered"
+        assert rendered(page, "img") >= figures, "figures rendered"
+    finally:
+        shut_down(page)
+
+
+def _redraw(page: Any, picture: Any, action: Any, what: str) -> float:
+    """Do ``action`` and wait until the Explorer's picture changes; returns the seconds it took."""
+    before = picture.get_attribute("src")
+    started = time.perf_counter()
+    action()
+    page.wait_for_function("([img, before]) => img.getAttribute('src') !== before",
+                           arg=[picture.element_handle(), before], timeout=REDRAW_TIMEOUT_MS)
+    elapsed = time.perf_counter() - started
+    print(f"Explorer in the browser: {what} redrew in {elapsed * 1000:.0f} ms")
+    return elapsed
+
+
+def test_compare_notebook_leaves_a_live_explorer(lab, browser_context):
+    page = run_all(lab, browser_context, "02_compare_estimators")
+    try:
+        assert rendered(page, "table") >= 3, "summary, per-image and counts tables rendered"
+        assert rendered(page, "img") >= 3, "figures rendered"
+        explorer = page.locator(".jp-OutputArea-output .widget-vbox").last
+        picture = explorer.locator("img.widget-image")
+        picture.wait_for(timeout=REDRAW_TIMEOUT_MS)
+        estimator = explorer.locator(".widget-dropdown:has(label:text-is('estimator')) select")
+        strategy = explorer.locator(".widget-dropdown:has(label:text-is('points')) select")
+        assert estimator.is_enabled() and explorer.locator("button[title='next image']").is_enabled(), \
+            "the Explorer renders as live controls, not a static picture"
+        assert explorer.locator(".widget-slider").count() >= 3
+
+        _redraw(page, picture, lambda: explorer.locator("button[title='next image']").click(), "next")
+        other = "default" if estimator.input_value() != "default" else estimator.locator("option").last.inner_text()
+        _redraw(page, picture, lambda: estimator.select_option(other), f"estimator -> {other}")
+        assert estimator.input_value() == other, "the dropdown keeps the chosen estimator"
+        _redraw(page, picture, lambda: strategy.select_option(label="topk (count highest cells)"), "points -> topk")
+        _redraw(page, picture, lambda: explorer.locator("button[title='previous image']").click(), "previous (cached)")
+        text = explorer.inner_text()
+        assert "could not" not in text and "closed" not in text, text
+        explorer.screenshot(path=str(SCREENSHOTS / "explorer.png"))
+    finally:
+        shut_down(page)
