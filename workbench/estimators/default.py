@@ -21,6 +21,7 @@ from typing import Callable
 
 from ..plugins import AppConfig, EstimatorBase
 from ._guess import guess_description
+from ._tiling import tile_large_images
 from .model import ModelDescription, ModelDescriptionError, measure_geometry
 from .onnx_density import OnnxDensityEstimator
 
@@ -75,8 +76,9 @@ def people_counter_device(config: AppConfig) -> str:
     return config.globalDeviceClass if device == "global" else device
 
 
-def create_default_people_counter(config: AppConfig) -> OnnxDensityEstimator:
-    """The bundled default people counter: ``wbcount`` on the configured device, head points by peaks.
+def create_default_people_counter(config: AppConfig) -> EstimatorBase:
+    """The bundled default people counter: ``wbcount`` on the configured device, head points by peaks, images
+    over the pixel budget tiled (``workbench.estimators._tiling``).
 
     Raises:
         FileNotFoundError: ``wbcount.onnx`` is not in the models folder; the message names the folder,
@@ -92,7 +94,9 @@ def create_default_people_counter(config: AppConfig) -> OnnxDensityEstimator:
             f"(its wheel ships the bundled models), or pass your own with default_model= / --default-model / "
             f"${DEFAULT_MODEL_ENV}"
         )
-    return OnnxDensityEstimator(model, device_class=people_counter_device(config), gpu_device=config.defaultGpuDevice)
+    return tile_large_images(
+        OnnxDensityEstimator(model, device_class=people_counter_device(config), gpu_device=config.defaultGpuDevice)
+    )
 
 
 @dataclass(frozen=True)
@@ -109,12 +113,12 @@ class UserDefaultModel:
     description: ModelDescription
     origin: str
 
-    def create(self, config: AppConfig) -> OnnxDensityEstimator:
-        """One estimator on the configured device (the host calls this once per worker)."""
-        return OnnxDensityEstimator(
+    def create(self, config: AppConfig) -> EstimatorBase:
+        """One estimator on the configured device, huge images tiled (the host calls this once per worker)."""
+        return tile_large_images(OnnxDensityEstimator(
             self.path, self.description,
             device_class=people_counter_device(config), gpu_device=config.defaultGpuDevice,
-        )
+        ))
 
 
 def load_default_model(path: str | os.PathLike, origin: str = "default_model") -> UserDefaultModel:
