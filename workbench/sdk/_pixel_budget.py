@@ -54,7 +54,10 @@ def check_pixel_budget(image: bytes | str | os.PathLike[str], source: str, max_p
             with Image.open(stream) as picture:
                 width, height = picture.size
     except Image.DecompressionBombError as error:
-        raise ImageTooLargeError(f"{source}: {error} It is over the pixel budget of {budget} pixels.") from None
+        raise ImageTooLargeError(
+            f"{source}: {error} (Pillow's guard, PIL.Image.MAX_IMAGE_PIXELS; the workbench's pixel budget is "
+            f"{budget}); raise them only if you trust the file"
+        ) from None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
         return
     if width * height > budget:
