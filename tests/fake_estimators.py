@@ -9,16 +9,15 @@ import numpy as np
 
 from workbench.plugins import AppConfig, EstimatorBase
 from workbench.result import CountResult
-from workbench.sdk import ImageForPeopleEstimation, VLImage
+from workbench.sdk import VLImage
 
 
 def bright_pixels(image: object, threshold: int) -> np.ndarray:
-    if isinstance(image, ImageForPeopleEstimation):
-        area, picture = image.area, image.image.crop(image.area)
-        offset = np.array([area.x, area.y])
-    else:
-        picture = image if isinstance(image, VLImage) else image[0]
-        offset = np.zeros(2)
+    if isinstance(image, VLImage):
+        picture, offset = image, np.zeros(2)
+    else:  # an ImageForPeopleEstimation or an (image, Rect) pair
+        picture, area = image
+        picture, offset = picture.crop(area), np.array([int(area.x), int(area.y)])
     ys, xs = np.nonzero(picture.asNPArray().max(axis=2) > threshold)
     return np.stack([xs, ys], axis=1).astype(float) + offset
 

@@ -38,10 +38,10 @@ DENSITY_PLUGIN = """
             out = []
             for image in images:
                 spots = bright_pixels(image, 200)
-                density = np.zeros((image.height // 4, image.width // 4), np.float32)
+                density = np.zeros((image.rect.height // 4, image.rect.width // 4), np.float32)
                 np.add.at(density, ((spots[:, 1] // 4).astype(int), (spots[:, 0] // 4).astype(int)), 1.0)
                 out.append(CountResult(len(spots) + 1, spots + [15.0, 0.0], densityMap=density,
-                                       densityArea=Rect(0, 0, image.width, image.height)))
+                                       densityArea=image.rect))
             return out
 
     class DensityPlugin(EstimatorReplacementPlugin):

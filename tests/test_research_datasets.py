@@ -95,7 +95,7 @@ def test_listing_does_not_decode_and_image_is_vlimage(crowd_json: Path, monkeypa
     from workbench.sdk import VLImage
 
     image = ds[0].image
-    assert isinstance(image, VLImage) and (image.width, image.height) == (100, 80)
+    assert isinstance(image, VLImage) and image.rect.size.asDict() == {"width": 100, "height": 80}
     assert decoded
 
 

@@ -1,4 +1,4 @@
-"""VLImage: every input kind, every decode path, every error, crop and the Jupyter repr."""
+"""``workbench.images.load_image``: every input kind, every decode path, every error; crop and the Jupyter repr."""
 from __future__ import annotations
 
 import io
@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 from PIL import Image, features
 
-from workbench.sdk import ImageDecodeError, Rect, VLImage
+from workbench.images import ImageDecodeError, load_image
+from workbench.sdk import ColorFormat, LunaSDKException, Rect, VLImage
 
 RED = (255, 0, 0)
 WHITE = (255, 255, 255)
@@ -32,8 +33,8 @@ def assert_rgb(image: VLImage, height: int, width: int) -> np.ndarray:
     assert array.dtype == np.uint8
     assert array.shape == (height, width, 3)
     assert array.flags.c_contiguous
-    assert (image.height, image.width) == (height, width)
     assert image.rect == Rect(0, 0, width, height)
+    assert image.format is ColorFormat.R8G8B8
     return array
 
 
@@ -44,7 +45,7 @@ def assert_rgb(image: VLImage, height: int, width: int) -> np.ndarray:
 def test_path_input(tmp_path: Path, pixels: np.ndarray, as_str: bool) -> None:
     path = tmp_path / "picture.png"
     Image.fromarray(pixels).save(path)
-    image = VLImage(str(path) if as_str else path)
+    image = load_image(str(path) if as_str else path)
     np.testing.assert_array_equal(assert_rgb(image, 6, 8), pixels)
     assert image.filename == str(path)
 
@@ -52,13 +53,15 @@ def test_path_input(tmp_path: Path, pixels: np.ndarray, as_str: bool) -> None:
 def test_load_classmethod_and_explicit_filename(tmp_path: Path, pixels: np.ndarray) -> None:
     path = tmp_path / "picture.png"
     Image.fromarray(pixels).save(path)
-    np.testing.assert_array_equal(VLImage.load(filename=path).asNPArray(), pixels)
-    assert VLImage(path, filename="shown.png").filename == "shown.png"
+    loaded = VLImage.load(filename=path)  # the SDK's way: keyword only, the filename becomes the file's name
+    np.testing.assert_array_equal(loaded.asNPArray(), pixels)
+    assert loaded.filename == "picture.png"
+    assert load_image(path, filename="shown.png").filename == "shown.png"
 
 
 @pytest.mark.parametrize("wrap", [bytes, bytearray, memoryview])
 def test_bytes_input(pixels: np.ndarray, wrap: type) -> None:
-    image = VLImage(wrap(encode(Image.fromarray(pixels), "PNG")), filename="upload.png")
+    image = load_image(wrap(encode(Image.fromarray(pixels), "PNG")), filename="upload.png")
     np.testing.assert_array_equal(assert_rgb(image, 6, 8), pixels)
     assert image.filename == "upload.png"
     assert "upload.png" in repr(image) and "8x6" in repr(image)
@@ -66,14 +69,14 @@ def test_bytes_input(pixels: np.ndarray, wrap: type) -> None:
 
 def test_numpy_input_is_copied(pixels: np.ndarray) -> None:
     source = pixels.copy()
-    image = VLImage(source)
+    image = load_image(source)
     source[:] = 0
     np.testing.assert_array_equal(assert_rgb(image, 6, 8), pixels)
     assert source.flags.writeable, "the caller's array must stay theirs"
 
 
 def test_pil_input(pixels: np.ndarray) -> None:
-    image = VLImage(Image.fromarray(pixels))
+    image = load_image(Image.fromarray(pixels))
     np.testing.assert_array_equal(assert_rgb(image, 6, 8), pixels)
 
 
@@ -90,21 +93,21 @@ def test_pil_input(pixels: np.ndarray) -> None:
 def test_formats(pixels: np.ndarray, fmt: str, params: dict) -> None:
     if fmt == "WEBP" and not features.check("webp"):
         pytest.skip("Pillow built without WEBP")
-    decoded = assert_rgb(VLImage(encode(Image.fromarray(pixels), fmt, **params)), 6, 8)
+    decoded = assert_rgb(load_image(encode(Image.fromarray(pixels), fmt, **params)), 6, 8)
     tolerance = 40 if fmt == "JPEG" else 0
     assert np.abs(decoded.astype(int) - pixels.astype(int)).max() <= tolerance
 
 
 def test_unsupported_body_type() -> None:
     with pytest.raises(TypeError, match="path.*bytes.*numpy array.*PIL"):
-        VLImage(12345)  # type: ignore[arg-type]
+        load_image(12345)  # type: ignore[arg-type]
 
 
 # --- copy semantics ------------------------------------------------------------------------------------------
 
 
 def test_asnparray_is_an_independent_writable_copy(pixels: np.ndarray) -> None:
-    image = VLImage(pixels)
+    image = load_image(pixels)
     first = image.asNPArray()
     first[:] = 0
     assert first.flags.writeable
@@ -112,7 +115,7 @@ def test_asnparray_is_an_independent_writable_copy(pixels: np.ndarray) -> None:
 
 
 def test_aspillow_is_independent(pixels: np.ndarray) -> None:
-    image = VLImage(pixels)
+    image = load_image(pixels)
     picture = image.asPillow()
     assert picture.mode == "RGB" and picture.size == (8, 6)
     picture.putpixel((0, 0), (1, 2, 3))
@@ -123,11 +126,11 @@ def test_aspillow_is_independent(pixels: np.ndarray) -> None:
 
 
 def test_grayscale_l_and_1() -> None:
-    gray = VLImage(encode(Image.new("L", (3, 2), 77), "PNG"))
+    gray = load_image(encode(Image.new("L", (3, 2), 77), "PNG"))
     assert assert_rgb(gray, 2, 3)[1, 2].tolist() == [77, 77, 77]
     bilevel = Image.new("1", (3, 2), 0)
     bilevel.putpixel((1, 0), 1)
-    decoded = assert_rgb(VLImage(encode(bilevel, "PNG")), 2, 3)
+    decoded = assert_rgb(load_image(encode(bilevel, "PNG")), 2, 3)
     assert decoded[0, 1].tolist() == [255, 255, 255]
     assert decoded[0, 0].tolist() == [0, 0, 0]
 
@@ -136,21 +139,21 @@ def test_palette() -> None:
     picture = Image.new("P", (4, 3), 1)
     picture.putpalette([0, 0, 0, 10, 200, 30] + [0, 0, 0] * 254)
     assert picture.mode == "P"
-    assert assert_rgb(VLImage(encode(picture, "PNG")), 3, 4)[2, 3].tolist() == [10, 200, 30]
+    assert assert_rgb(load_image(encode(picture, "PNG")), 3, 4)[2, 3].tolist() == [10, 200, 30]
 
 
 def test_palette_with_transparency_goes_over_white() -> None:
     picture = Image.new("P", (2, 1), 0)
     picture.putpalette([9, 9, 9, 10, 200, 30] + [0, 0, 0] * 254)
     picture.putpixel((1, 0), 1)
-    decoded = assert_rgb(VLImage(encode(picture, "PNG", transparency=0)), 1, 2)
+    decoded = assert_rgb(load_image(encode(picture, "PNG", transparency=0)), 1, 2)
     assert decoded[0, 0].tolist() == list(WHITE)
     assert decoded[0, 1].tolist() == [10, 200, 30]
 
 
 def test_rgba_composited_over_white() -> None:
     rgba = np.array([[[255, 0, 0, 0], [0, 0, 255, 255], [0, 0, 0, 128]]], dtype=np.uint8)
-    decoded = assert_rgb(VLImage(encode(Image.fromarray(rgba), "PNG")), 1, 3)
+    decoded = assert_rgb(load_image(encode(Image.fromarray(rgba), "PNG")), 1, 3)
     assert decoded[0, 0].tolist() == list(WHITE), "a fully transparent pixel shows the white background"
     assert decoded[0, 1].tolist() == [0, 0, 255]
     assert all(abs(v - 127) <= 1 for v in decoded[0, 2].tolist())
@@ -159,21 +162,21 @@ def test_rgba_composited_over_white() -> None:
 def test_la_composited_over_white() -> None:
     picture = Image.new("LA", (2, 1), (0, 0))
     picture.putpixel((1, 0), (100, 255))
-    decoded = assert_rgb(VLImage(encode(picture, "PNG")), 1, 2)
+    decoded = assert_rgb(load_image(encode(picture, "PNG")), 1, 2)
     assert decoded[0, 0].tolist() == list(WHITE)
     assert decoded[0, 1].tolist() == [100, 100, 100]
 
 
 def test_cmyk() -> None:
     picture = Image.new("CMYK", (3, 2), (0, 255, 255, 0))
-    assert assert_rgb(VLImage(encode(picture, "TIFF")), 2, 3)[1, 1].tolist() == list(RED)
+    assert assert_rgb(load_image(encode(picture, "TIFF")), 2, 3)[1, 1].tolist() == list(RED)
 
 
 def test_16_bit_png_scaled_to_8_bit() -> None:
     values = np.array([[0, 257, 32896, 65535]], dtype=np.uint16)
     data = encode(Image.fromarray(values), "PNG")
     assert Image.open(io.BytesIO(data)).mode in ("I;16", "I"), "the test must really write a 16-bit PNG"
-    decoded = assert_rgb(VLImage(data), 1, 4)
+    decoded = assert_rgb(load_image(data), 1, 4)
     assert decoded[0, :, 0].tolist() == [0, 1, 128, 255]
     assert (decoded[..., 0] == decoded[..., 2]).all()
 
@@ -181,18 +184,18 @@ def test_16_bit_png_scaled_to_8_bit() -> None:
 def test_32_bit_integer_mode_i_read_as_16_bit() -> None:
     picture = Image.fromarray(np.array([[0, 32896, 65535]], dtype=np.int32))
     assert picture.mode == "I"
-    assert assert_rgb(VLImage(picture), 1, 3)[0, :, 1].tolist() == [0, 128, 255]
+    assert assert_rgb(load_image(picture), 1, 3)[0, :, 1].tolist() == [0, 128, 255]
 
 
 def test_32_bit_integer_out_of_16_bit_range_is_an_error() -> None:
     picture = Image.fromarray(np.array([[0, 70000]], dtype=np.int32))
     with pytest.raises(ImageDecodeError, match=r"0\.\.70000.*0\.\.65535"):
-        VLImage(picture, filename="deep.tif")
+        load_image(picture, filename="deep.tif")
 
 
 def test_float_mode_f_is_an_error() -> None:
     with pytest.raises(ImageDecodeError, match="mode F.*uint8"):
-        VLImage(Image.new("F", (2, 2), 0.5))
+        load_image(Image.new("F", (2, 2), 0.5))
 
 
 @pytest.mark.parametrize(("orientation", "red_at"), [(6, (4, 15)), (8, (35, 4))])
@@ -205,7 +208,7 @@ def test_exif_rotated_jpeg_comes_out_upright(tmp_path: Path, orientation: int, r
     path = tmp_path / "portrait.jpg"
     Image.fromarray(stored).save(path, format="JPEG", exif=exif, quality=95)
 
-    decoded = assert_rgb(VLImage(path), 40, 20).astype(int)
+    decoded = assert_rgb(load_image(path), 40, 20).astype(int)
     # Orientation 6 (rotate 90 clockwise to view) moves the stored top-left corner to the top-right;
     # orientation 8 (rotate 90 counter-clockwise) moves it to the bottom-left. Sample block centres,
     # away from the edges that JPEG blurs.
@@ -220,7 +223,7 @@ def test_exif_orientation_applied_to_a_pil_input_too(tmp_path: Path) -> None:
     path = tmp_path / "portrait.jpg"
     Image.new("RGB", (40, 20), WHITE).save(path, format="JPEG", exif=exif)
     with Image.open(path) as picture:
-        assert_rgb(VLImage(picture), 40, 20)
+        assert_rgb(load_image(picture), 40, 20)
 
 
 # --- numpy input kinds and errors ----------------------------------------------------------------------------
@@ -228,26 +231,26 @@ def test_exif_orientation_applied_to_a_pil_input_too(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("shape", [(5, 4), (5, 4, 1)])
 def test_numpy_gray(shape: tuple[int, ...]) -> None:
-    decoded = assert_rgb(VLImage(np.full(shape, 42, dtype=np.uint8)), 5, 4)
+    decoded = assert_rgb(load_image(np.full(shape, 42, dtype=np.uint8)), 5, 4)
     assert (decoded == 42).all()
 
 
 def test_numpy_rgba_over_white() -> None:
     rgba = np.zeros((2, 2, 4), dtype=np.uint8)
     rgba[0, 0] = (10, 20, 30, 255)
-    decoded = assert_rgb(VLImage(rgba), 2, 2)
+    decoded = assert_rgb(load_image(rgba), 2, 2)
     assert decoded[0, 0].tolist() == [10, 20, 30]
     assert decoded[1, 1].tolist() == list(WHITE)
 
 
 def test_numpy_uint16_scaled() -> None:
-    decoded = assert_rgb(VLImage(np.array([[0, 257, 65535]], dtype=np.uint16)), 1, 3)
+    decoded = assert_rgb(load_image(np.array([[0, 257, 65535]], dtype=np.uint16)), 1, 3)
     assert decoded[0, :, 0].tolist() == [0, 1, 255]
 
 
 def test_numpy_non_contiguous_input(pixels: np.ndarray) -> None:
     flipped = pixels[:, ::-1]
-    np.testing.assert_array_equal(assert_rgb(VLImage(flipped), 6, 8), flipped)
+    np.testing.assert_array_equal(assert_rgb(load_image(flipped), 6, 8), flipped)
 
 
 @pytest.mark.parametrize(
@@ -265,13 +268,13 @@ def test_numpy_non_contiguous_input(pixels: np.ndarray) -> None:
 )
 def test_numpy_errors(array: np.ndarray, expected: str) -> None:
     with pytest.raises(ImageDecodeError, match=expected) as caught:
-        VLImage(array)
+        load_image(array)
     assert "numpy array" in str(caught.value)
 
 
 def test_numpy_error_names_the_filename() -> None:
     with pytest.raises(ImageDecodeError, match="^frame-12: float"):
-        VLImage(np.zeros((2, 2)), filename="frame-12")
+        load_image(np.zeros((2, 2)), filename="frame-12")
 
 
 # --- decode errors -------------------------------------------------------------------------------------------
@@ -279,14 +282,14 @@ def test_numpy_error_names_the_filename() -> None:
 
 def test_empty_bytes() -> None:
     with pytest.raises(ImageDecodeError, match=r"bytes \(0 bytes\): empty"):
-        VLImage(b"")
+        load_image(b"")
 
 
 def test_empty_file(tmp_path: Path) -> None:
     path = tmp_path / "empty.jpg"
     path.write_bytes(b"")
     with pytest.raises(ImageDecodeError, match="empty.jpg: empty"):
-        VLImage(path)
+        load_image(path)
 
 
 @pytest.mark.parametrize("fmt", ["JPEG", "PNG"])
@@ -295,108 +298,62 @@ def test_truncated_file_fails_at_construction(tmp_path: Path, pixels: np.ndarray
     path = tmp_path / f"cut.{fmt.lower()}"
     path.write_bytes(data[: len(data) // 2])
     with pytest.raises(ImageDecodeError, match=rf"cut\.{fmt.lower()}: .*truncated.*re-download"):
-        VLImage(path)
+        load_image(path)
 
 
 def test_truncated_bytes_name_their_size(pixels: np.ndarray) -> None:
     data = encode(Image.fromarray(np.tile(pixels, (8, 8, 1))), "JPEG")[:300]
     with pytest.raises(ImageDecodeError, match=r"^bytes \(300 bytes\): .*truncated"):
-        VLImage(data)
+        load_image(data)
 
 
 def test_text_file_is_not_an_image(tmp_path: Path) -> None:
     path = tmp_path / "notes.jpg"
     path.write_text("these are not pixels\n")
     with pytest.raises(ImageDecodeError, match=r"notes\.jpg: not an image.*b'these are not pi'.*JPEG, PNG"):
-        VLImage(path)
+        load_image(path)
 
 
 def test_missing_path(tmp_path: Path) -> None:
     missing = tmp_path / "nowhere.png"
     with pytest.raises(ImageDecodeError, match="nowhere.png: file not found; check the path"):
-        VLImage(missing)
-    with pytest.raises(ImageDecodeError, match="file not found"):
-        VLImage.load(str(missing))
+        load_image(missing)
+    with pytest.raises(FileNotFoundError):
+        VLImage.load(filename=str(missing))
 
 
 def test_directory(tmp_path: Path) -> None:
     with pytest.raises(ImageDecodeError, match="is a directory, not an image file"):
-        VLImage(tmp_path)
+        load_image(tmp_path)
 
 
-def test_decode_error_is_a_value_error() -> None:
-    assert issubclass(ImageDecodeError, ValueError)
+def test_decode_error_is_the_sdks_exception_and_a_value_error() -> None:
+    assert issubclass(ImageDecodeError, ValueError) and issubclass(ImageDecodeError, LunaSDKException)
+    with pytest.raises(LunaSDKException, match="not an image"):
+        VLImage(b"these are not pixels")
 
 
 def test_decompression_bomb_guard_stays_on(monkeypatch: pytest.MonkeyPatch) -> None:
     data = encode(Image.new("RGB", (10, 10)), "PNG")
     monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 10)
     with pytest.raises(ImageDecodeError, match=r"bytes \(\d+ bytes\): .*MAX_IMAGE_PIXELS"):
-        VLImage(data)
-
-
-# --- crop ----------------------------------------------------------------------------------------------------
-
-
-def test_crop_inside(pixels: np.ndarray) -> None:
-    image = VLImage(pixels, filename="p.png")
-    crop = image.crop(Rect(2, 1, 3, 4))
-    np.testing.assert_array_equal(assert_rgb(crop, 4, 3), pixels[1:5, 2:5])
-    assert crop.filename == "p.png"
-    np.testing.assert_array_equal(image.crop(image.rect).asNPArray(), pixels)
-
-
-def test_crop_of_a_crop(pixels: np.ndarray) -> None:
-    inner = VLImage(pixels).crop(Rect(1, 1, 6, 4)).crop(Rect(1, 0, 2, 2))
-    np.testing.assert_array_equal(inner.asNPArray(), pixels[1:3, 2:4])
-
-
-def test_crop_rounds_outwards(pixels: np.ndarray) -> None:
-    rect = Rect(1.5, 0.2, 2.2, 2.7)  # covers x 1.5..3.7, y 0.2..2.9
-    crop = VLImage(pixels).crop(rect)
-    np.testing.assert_array_equal(crop.asNPArray(), pixels[0:3, 1:4])
-    assert (int(rect.x), int(rect.y)) == (1, 0), "the crop starts at the offset a plugin adds back"
-
-
-@pytest.mark.parametrize(
-    "rect",
-    [
-        Rect(10, 10, 2, 2),  # entirely outside
-        Rect(6, 4, 4, 4),  # partially outside, bottom right
-        Rect(-1, 0, 3, 3),  # partially outside, left
-        Rect(0, 0, 8.5, 6),  # just over the right edge
-    ],
-)
-def test_crop_outside_is_a_value_error(pixels: np.ndarray, rect: Rect) -> None:
-    with pytest.raises(ValueError, match=r"crop area Rect\(.*\) is not inside the image \(8x6\)") as caught:
-        VLImage(pixels).crop(rect)
-    assert repr(rect) in str(caught.value)
-
-
-@pytest.mark.parametrize("rect", [Rect(1, 1, 0, 3), Rect(1, 1, 3, -2), Rect()])
-def test_crop_empty_rect(pixels: np.ndarray, rect: Rect) -> None:
-    with pytest.raises(ValueError, match=r"crop area Rect\(.*\) is empty"):
-        VLImage(pixels).crop(rect)
-
-
-def test_crop_needs_a_rect(pixels: np.ndarray) -> None:
-    with pytest.raises(TypeError, match="crop area must be a Rect"):
-        VLImage(pixels).crop((0, 0, 2, 2))  # type: ignore[arg-type]
+        load_image(data)
 
 
 # --- Jupyter -------------------------------------------------------------------------------------------------
 
 
 def test_repr_png_downscales_large_images() -> None:
-    shown = Image.open(io.BytesIO(VLImage(np.zeros((1000, 2000, 3), dtype=np.uint8))._repr_png_()))
+    shown = Image.open(io.BytesIO(load_image(np.zeros((1000, 2000, 3), dtype=np.uint8))._repr_png_()))
     assert shown.format == "PNG"
     assert shown.size == (512, 256)
 
 
 def test_repr_png_keeps_small_images(pixels: np.ndarray) -> None:
-    shown = Image.open(io.BytesIO(VLImage(pixels)._repr_png_()))
+    shown = Image.open(io.BytesIO(load_image(pixels)._repr_png_()))
     np.testing.assert_array_equal(np.asarray(shown.convert("RGB")), pixels)
 
 
 def test_repr_without_filename(pixels: np.ndarray) -> None:
-    assert repr(VLImage(pixels)) == "VLImage(8x6)"
+    assert repr(load_image(pixels)) == "VLImage(8x6 R8G8B8)"
+    assert repr(load_image(pixels, filename="a.png")) == "VLImage(8x6 R8G8B8, filename='a.png')"

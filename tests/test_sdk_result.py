@@ -86,6 +86,8 @@ def test_immutable() -> None:
         result.pointsArray[0, 0] = 99
     with pytest.raises(ValueError):
         result.densityMap[0, 0] = 99
+    result.densityArea.x = 3
+    assert result.densityArea == Rect(0, 0, 4, 4), "the SDK Rect is mutable; the result hands out copies"
     result.extras["x"] = 1
     assert result.extras == {}
 

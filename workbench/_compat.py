@@ -16,6 +16,8 @@ from types import ModuleType
 ALIASES: dict[str, str] = {
     "luna_plugins.base.plugins_meta.base_plugins": "workbench.plugins",
     "luna_plugins.estimator_plugins.estimator_replacement_plugin": "workbench.plugins",
+    "lunavl.sdk.base": "workbench.sdk.base",
+    "lunavl.sdk.errors.exceptions": "workbench.sdk.errors",
     "lunavl.sdk.estimators.image_estimators.people_count": "workbench.sdk.people_count",
     "lunavl.sdk.image_utils.geometry": "workbench.sdk.geometry",
     "lunavl.sdk.image_utils.image": "workbench.sdk.image",

@@ -190,7 +190,7 @@ class CountResult:
         return (
             self.asDict() == other.asDict()
             and _sameArray(self._densityMap, other._densityMap)
-            and self.densityArea == other.densityArea
+            and _areaDict(self._densityArea) == _areaDict(other._densityArea)
         )
 
     __hash__ = None  # type: ignore[assignment]  # equal results may hold different (unhashable) extras
@@ -289,6 +289,11 @@ def _checkDensityMap(densityMap: object) -> np.ndarray | None:
     stored = np.array(array, dtype=np.float32)  # a copy: the estimator may reuse its buffer
     stored.flags.writeable = False
     return stored
+
+
+def _areaDict(area: Rect | None) -> dict | None:
+    # The SDK's Rect raises on == with anything but a Rect, None included.
+    return None if area is None else area.asDict()
 
 
 def _sameArray(a: np.ndarray | None, b: np.ndarray | None) -> bool:

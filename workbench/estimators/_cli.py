@@ -9,7 +9,7 @@ import json
 import sys
 from pathlib import Path
 
-from ..sdk.image import ImageDecodeError
+from ..images import ImageDecodeError
 from .model import ModelDescription, ModelDescriptionError
 
 __all__ = ["register"]

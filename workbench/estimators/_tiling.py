@@ -27,6 +27,7 @@ from typing import Any, Literal
 import numpy as np
 
 from ..plugins import EstimatorBase
+from ..images import parse_targets
 from ..result import CountResult
 from ..sdk import EstimationTargets, ImageForPeopleEstimation, Rect, VLImage
 
@@ -142,7 +143,7 @@ class TilingEstimator(EstimatorBase):
         asyncEstimate: bool = True,
     ) -> list[CountResult]:
         """One ``CountResult`` per image, in order; images within the budget go to ``inner`` in one batch."""
-        targets = EstimationTargets.parse(estimationTargets) if isinstance(estimationTargets, str) else estimationTargets
+        targets = parse_targets(estimationTargets)
         regions = [_region(entry, index) for index, entry in enumerate(images)]
         small = [i for i, (_, box) in enumerate(regions) if (box[2] - box[0]) * (box[3] - box[1]) <= self.max_pixels]
         results: list[CountResult | None] = [None] * len(images)

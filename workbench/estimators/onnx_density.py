@@ -43,8 +43,8 @@ import onnxruntime as ort
 from ..plugins import EstimatorBase
 from ..plugins._config import check_device_class
 from ..result import CountResult
-from ..sdk import EstimationTargets, ImageForPeopleEstimation, Rect, VLImage
-from ..sdk.image import pixelBounds
+from ..images import image_size, parse_targets, pixel_bounds
+from ..sdk import ColorFormat, EstimationTargets, ImageForPeopleEstimation, Rect, VLImage
 from ._graph import MIN_OPSET, add_preprocessing, opset, takes_pixels
 from .model import ModelDescription, ModelGeometry, measure_geometry, stack_padded
 from .points import PointStrategy, resolve_point_strategy
@@ -74,7 +74,9 @@ class _Item:
 
     def pixels(self) -> np.ndarray:
         """The area's RGB pixels (a copy: runs in the worker thread, not on the event loop)."""
-        return (self.image if self.area is None else self.image.crop(self.area)).asNPArray()
+        picture = self.image if self.area is None else self.image.crop(Rect(self.left, self.top, self.width, self.height))
+        # The SDK's images may be BGR, grey or padded; the model takes RGB.
+        return (picture if picture.format is ColorFormat.R8G8B8 else picture.convert(ColorFormat.R8G8B8)).asNPArray()
 
 
 class OnnxDensityEstimator(EstimatorBase):
@@ -251,7 +253,7 @@ class OnnxDensityEstimator(EstimatorBase):
     def _prepare(images: Sequence[Any], targets: EstimationTargets | str) -> tuple[list[_Item], EstimationTargets]:
         """Check the inputs on the caller's thread (cheap, no pixel copies), so that a bad one fails before
         any work starts."""
-        parsed_targets = EstimationTargets.parse(targets)
+        parsed_targets = parse_targets(targets)
         if not isinstance(images, (list, tuple)) or (
             isinstance(images, tuple) and len(images) == 2 and isinstance(images[1], Rect)
         ):
@@ -269,11 +271,12 @@ class OnnxDensityEstimator(EstimatorBase):
                     f"image {index}: expected a VLImage, an ImageForPeopleEstimation or a (VLImage, Rect) pair, "
                     f"got {type(entry).__name__}"
                 )
+            width, height = image_size(image)
             if area is None:
-                bounds = (0, 0, image.width, image.height)
+                bounds = (0, 0, width, height)
             else:
                 try:
-                    bounds = pixelBounds(area, image.width, image.height, "detectArea")
+                    bounds = pixel_bounds(area, width, height, "detectArea")
                 except ValueError as error:
                     raise ValueError(f"image {index}: {error}") from None
             items.append(_Item(index, image, area, bounds))

@@ -21,7 +21,8 @@ import onnxruntime as ort
 from onnxruntime.quantization import CalibrationDataReader, CalibrationMethod, QuantFormat, QuantType, quantize_static
 from onnxruntime.quantization.shape_inference import quant_pre_process
 
-from ..sdk import VLImage
+from ..images import load_image
+from ..sdk import ColorFormat
 from ._graph import add_preprocessing
 from .model import ModelDescription, ModelDescriptionError, measure_geometry, stack_padded
 
@@ -97,10 +98,8 @@ def wrap_preprocessing(
 
 
 def _image_array(item: Any, index: int) -> np.ndarray:
-    if isinstance(item, VLImage):
-        return item.asNPArray()
     try:
-        return VLImage(item).asNPArray()
+        return load_image(item).convert(ColorFormat.R8G8B8).asNPArray()
     except (TypeError, ValueError) as error:
         raise type(error)(f"calibration image {index}: {error}") from None
 
@@ -143,7 +142,7 @@ def quantize_int8(
     Args:
         model_path: the float32 model.
         out_path: where to write the int8 model (same input and output as the original).
-        calibration_images: ``VLImage``s, or anything ``VLImage`` reads (paths, arrays); a few dozen typical
+        calibration_images: ``VLImage``s, or anything ``workbench.images.load_image`` reads (paths, arrays); a few dozen typical
             images of the deployment's scenes. Use training images, never the ones you report on.
         description: the model's description (default: ``<stem>.json`` beside it).
         per_channel: one weight scale per output channel (accurate for convolutions, free at run time).

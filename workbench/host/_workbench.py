@@ -29,8 +29,9 @@ from ..plugins._loader import (
     import_plugin_module,
     purge_modules,
 )
+from ..images import estimation_input, parse_targets
 from ..result import CountResult
-from ..sdk import EstimationTargets, ImageForPeopleEstimation, Rect, VLImage
+from ..sdk import EstimationTargets, Rect
 from ._estimators import DEFAULT, EstimatorSlot, UnknownEstimatorError, close_quietly
 from ._loop import (
     PLUGIN_FAILURES,
@@ -563,8 +564,8 @@ class Workbench:
     def estimate(self, broker: str, images: Sequence[Any], targets: EstimationTargets | str = "T1") -> list[CountResult]:
         """Run the estimator in use for ``broker`` on a list of images; one ``CountResult`` per image.
 
-        Images may be ``VLImage``, ``ImageForPeopleEstimation``, ``(VLImage, Rect)``, or anything
-        ``VLImage`` decodes (a path, bytes, a numpy array, a PIL image).
+        Images may be ``VLImage``, ``ImageForPeopleEstimation``, ``(image, Rect)``, or anything
+        ``workbench.images.load_image`` reads (a path, bytes, a numpy array, a PIL image).
         """
         self._require_running()
         batch, parsed = self._prepare(broker, images, targets)
@@ -586,19 +587,7 @@ class Workbench:
             isinstance(images, tuple) and len(images) == 2 and isinstance(images[1], Rect)
         ):
             raise TypeError(f"images must be a list of images, got {type(images).__name__}; wrap one image as [image]")
-        return [self._as_estimation_input(image, i) for i, image in enumerate(images)], EstimationTargets.parse(targets)
-
-    @staticmethod
-    def _as_estimation_input(image: Any, index: int) -> Any:
-        if isinstance(image, (VLImage, ImageForPeopleEstimation)):
-            return image
-        if isinstance(image, tuple) and len(image) == 2 and isinstance(image[1], Rect):
-            picture = image[0] if isinstance(image[0], VLImage) else VLImage(image[0])
-            return ImageForPeopleEstimation(picture, image[1])
-        try:
-            return VLImage(image)
-        except (TypeError, ValueError) as error:
-            raise type(error)(f"image {index}: {error}") from error
+        return [estimation_input(image, i) for i, image in enumerate(images)], parse_targets(targets)
 
     # -- events ----------------------------------------------------------------------------------------
 

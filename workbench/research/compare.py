@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..host import UnknownEstimatorError
+from ..images import parse_targets
 from ..result import CountResult
 from ..sdk import EstimationTargets
 from ._runners import ENGINES, estimate_dataset
@@ -85,7 +86,7 @@ def compare(
             f"unknown estimator broker {broker!r}; this host has {', '.join(map(repr, choices)) or 'none'}"
         )
     names = list(choices[broker]) if estimators is None else _check_estimators(estimators, choices[broker], broker)
-    parsed_targets = EstimationTargets.parse(targets)
+    parsed_targets = parse_targets(targets)
     thresholds = _check_thresholds(thresholds)
     levels = _check_levels(game_levels)
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:

@@ -26,6 +26,7 @@ import ipywidgets as widgets
 import numpy as np
 
 from ..host import UnknownEstimatorError
+from ..images import parse_targets
 from ..sdk import EstimationTargets
 from .datasets import Dataset, Sample, load_dataset
 from .metrics import localisation
@@ -89,7 +90,7 @@ class Explorer:
         if len(self.dataset) == 0:
             raise ValueError("the dataset has no images to explore")
         self.broker = broker
-        self.targets = EstimationTargets.parse(targets)
+        self.targets = parse_targets(targets)
         self.match_threshold = float(match_threshold)
         self._results: dict[tuple[str, int], Any] = {}
         self._images: OrderedDict[int, _Frame] = OrderedDict()

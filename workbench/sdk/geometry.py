@@ -1,179 +1,299 @@
-"""Plane geometry with the service's names: ``Vec2D`` (a point) and ``Rect`` (an axis-aligned rectangle).
+"""Plane geometry with the SDK's names and behaviour (``lunavl.sdk.image_utils.geometry``): ``Rect``, ``Point``,
+``Size`` and ``Vec2D``.
 
-Coordinates are image pixels: x grows to the right, y grows downwards, ``(0, 0)`` is the top-left corner of
-the top-left pixel. Both types are immutable and hashable, so a rectangle that was checked against an image
-(``ImageForPeopleEstimation``) cannot be changed behind the check's back.
+Coordinates are image pixels: x grows to the right, y downwards. As in the SDK, a ``Rect`` built from ints is
+an integer rectangle and one built with any float is a float rectangle (the SDK keeps a ``FaceEngine.Rect`` or
+``RectFloat`` inside); rectangles are mutable (setters, ``adjust``), compare by value and are not hashable.
+What needs the vendor's C++ core (``coreRect``, ``coreRectI``, ``coreRectF``, ``Point.toVector2``) raises
+``NotImplementedError`` saying so.
 """
 from __future__ import annotations
 
-import math
 import numbers
-from collections.abc import Iterator
+from typing import Generic, NamedTuple, TypeVar
 
-__all__ = ["Number", "Rect", "Vec2D"]
+__all__ = ["COORDINATE_TYPE", "Point", "Rect", "Size", "Vec2D"]
 
-Number = int | float
+COORDINATE_TYPE = TypeVar("COORDINATE_TYPE", float, int)  #: generic type for allowed values type of coordinates
+
+_NO_CORE = "needs the vendor's C++ core (FaceEngine), which the workbench's stand-in does not have"
 
 
-def _coordinate(value: object, name: str) -> Number:
-    """Return ``value`` as a plain Python ``int`` or ``float``, or raise a clear error.
+def _noCore(member: str) -> NotImplementedError:
+    return NotImplementedError(f"{member} {_NO_CORE}; use x, y, width, height (or asDict()) instead")
 
-    numpy scalars are converted so that results stay JSON-serialisable and reprs stay readable.
-    """
-    # bool is an Integral too, but True/False as a coordinate is always a bug in the caller.
+
+def _number(value: object, name: str) -> int | float:
+    """``value`` as a plain ``int`` or ``float``; rejects what the core's bindings reject (str, None, bool...)."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise TypeError(f"{name} must be an int or a float, got {type(value).__name__} {value!r}")
-    converted: Number = int(value) if isinstance(value, numbers.Integral) else float(value)
-    if not math.isfinite(converted):
-        raise ValueError(f"{name} must be finite, got {converted!r}")
-    return converted
+    return int(value) if isinstance(value, numbers.Integral) else float(value)
 
 
-class Vec2D:
-    """A 2-D point or vector ``(x, y)``; unpacks as ``x, y = vec``."""
+class Size(Generic[COORDINATE_TYPE]):
+    """Rect size.
 
-    __slots__ = ("_x", "_y")
-
-    def __init__(self, x: Number, y: Number) -> None:
-        self._x = _coordinate(x, "Vec2D.x")
-        self._y = _coordinate(y, "Vec2D.y")
-
-    @property
-    def x(self) -> Number:
-        """Horizontal coordinate."""
-        return self._x
-
-    @property
-    def y(self) -> Number:
-        """Vertical coordinate."""
-        return self._y
-
-    def __iter__(self) -> Iterator[Number]:
-        yield self._x
-        yield self._y
-
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, Vec2D):
-            return NotImplemented
-        return (self._x, self._y) == (other._x, other._y)
-
-    def __hash__(self) -> int:
-        return hash((Vec2D, self._x, self._y))
-
-    def __repr__(self) -> str:
-        return f"Vec2D(x={self._x!r}, y={self._y!r})"
-
-
-class Rect:
-    """An axis-aligned rectangle: top-left corner ``(x, y)`` and size ``width`` x ``height``.
-
-    Coordinates may be ints or floats. A rectangle with a non-positive width or height can be built (it is
-    what ``intersection`` returns for disjoint rectangles) but is not valid: see ``isValid``.
+    Attributes:
+        width: width
+        height: height
     """
 
-    __slots__ = ("_x", "_y", "_width", "_height")
+    __slots__ = ("width", "height")
 
-    def __init__(self, x: Number = 0, y: Number = 0, width: Number = 0, height: Number = 0) -> None:
-        self._x = _coordinate(x, "Rect.x")
-        self._y = _coordinate(y, "Rect.y")
-        self._width = _coordinate(width, "Rect.width")
-        self._height = _coordinate(height, "Rect.height")
+    def __init__(self, width: COORDINATE_TYPE, height: COORDINATE_TYPE):
+        self.width: COORDINATE_TYPE = width
+        self.height: COORDINATE_TYPE = height
+
+    def __repr__(self) -> str:
+        return "width = {}, height = {}".format(self.width, self.height)
+
+    def asDict(self) -> dict:
+        """``{"width": width, "height": height}``."""
+        return {"width": self.width, "height": self.height}
+
+
+class Point(Generic[COORDINATE_TYPE]):
+    """A point ``(x, y)``; like the SDK's, it compares by identity (the SDK defines no ``__eq__``).
+
+    Attributes:
+        x: x-coordinate
+        y: y-coordinate
+    """
+
+    __slots__ = ["x", "y"]
+
+    def __init__(self, x: COORDINATE_TYPE, y: COORDINATE_TYPE):
+        self.x: COORDINATE_TYPE = x
+        self.y: COORDINATE_TYPE = y
 
     @classmethod
-    def fromCoordinates(cls, x1: Number, y1: Number, x2: Number, y2: Number) -> Rect:
-        """Build the rectangle spanned by two opposite corners, given in any order."""
-        left, right = sorted((_coordinate(x1, "x1"), _coordinate(x2, "x2")))
-        top, bottom = sorted((_coordinate(y1, "y1"), _coordinate(y2, "y2")))
-        return cls(left, top, right - left, bottom - top)
+    def fromVector2(cls, vec2: object) -> Point:
+        """A point from anything with ``.x`` and ``.y`` (the SDK passes FaceEngine's ``Vector2i``/``Vector2f``)."""
+        point = Point(0, 0)
+        point.x = vec2.x  # type: ignore[attr-defined]
+        point.y = vec2.y  # type: ignore[attr-defined]
+        return point
+
+    def toVector2(self) -> object:
+        """FaceEngine's ``Vector2i``/``Vector2f``: core-only."""
+        raise _noCore("Point.toVector2()")
+
+    def asDict(self) -> tuple[int, int]:
+        """``(int(x), int(y))``."""
+        return int(self.x), int(self.y)
+
+    def __repr__(self) -> str:
+        return "x = {}, y = {}".format(self.x, self.y)
+
+
+class Vec2D(NamedTuple):
+    """Point on image"""
+
+    # x pixel coordinate
+    x: int
+    # y pixel coordinate
+    y: int
+
+
+class Rect(Generic[COORDINATE_TYPE]):
+    """An axis-aligned rectangle: top-left corner ``(x, y)``, ``width`` and ``height``.
+
+    Integer unless any argument is a float, as in the SDK; the setters keep the kind (a float cannot be
+    stored in an integer rectangle, as FaceEngine's bindings refuse it).
+    """
+
+    __slots__ = ("_isFloat", "_x", "_y", "_width", "_height")
+
+    def __init__(
+        self,
+        x: COORDINATE_TYPE = 0,
+        y: COORDINATE_TYPE = 0,
+        width: COORDINATE_TYPE = 0,
+        height: COORDINATE_TYPE = 0,
+    ):
+        values = [_number(value, f"Rect {name}") for name, value in zip(("x", "y", "width", "height"), (x, y, width, height))]
+        self._isFloat = any(isinstance(value, float) for value in values)
+        self._x, self._y, self._width, self._height = (float(v) if self._isFloat else v for v in values)
 
     @property
-    def x(self) -> Number:
+    def coreRect(self) -> object:
+        """The FaceEngine rectangle the SDK keeps inside: core-only."""
+        raise _noCore("Rect.coreRect")
+
+    @property
+    def coreRectI(self) -> object:
+        """FaceEngine's integer rectangle: core-only."""
+        raise _noCore("Rect.coreRectI")
+
+    @property
+    def coreRectF(self) -> object:
+        """FaceEngine's float rectangle: core-only."""
+        raise _noCore("Rect.coreRectF")
+
+    @classmethod
+    def fromCoreRect(cls, rect: object) -> Rect:
+        """A rectangle from anything with ``x``, ``y``, ``width``, ``height`` (in the SDK: a FaceEngine rect)."""
+        return cls(x=rect.x, y=rect.y, width=rect.width, height=rect.height)  # type: ignore[attr-defined]
+
+    @classmethod
+    def initByCorners(cls, topLeftCorner: Point, bottomRightBottom: Point) -> Rect:
+        """The rectangle from its top-left and bottom-right corners."""
+        return cls(
+            topLeftCorner.x, topLeftCorner.y,
+            bottomRightBottom.x - topLeftCorner.x, bottomRightBottom.y - topLeftCorner.y,
+        )
+
+    def _store(self, value: object, name: str) -> int | float:
+        number = _number(value, f"Rect.{name}")
+        if self._isFloat:
+            return float(number)
+        if isinstance(number, float):
+            raise TypeError(
+                f"Rect.{name}: cannot store the float {number!r} in an integer Rect (the SDK's FaceEngine.Rect "
+                "takes ints); build the Rect with floats, e.g. Rect(0.0, 0.0, 10.0, 10.0), or pass int(value)"
+            )
+        return number
+
+    @property
+    def x(self) -> COORDINATE_TYPE:
         """Left edge."""
-        return self._x
+        return self._x  # type: ignore[return-value]
+
+    @x.setter
+    def x(self, value: COORDINATE_TYPE) -> None:
+        self._x = self._store(value, "x")
 
     @property
-    def y(self) -> Number:
+    def y(self) -> COORDINATE_TYPE:
         """Top edge."""
-        return self._y
+        return self._y  # type: ignore[return-value]
+
+    @y.setter
+    def y(self, value: COORDINATE_TYPE) -> None:
+        self._y = self._store(value, "y")
 
     @property
-    def width(self) -> Number:
-        """Width (may be non-positive for an invalid rectangle)."""
-        return self._width
+    def width(self) -> COORDINATE_TYPE:
+        """Width."""
+        return self._width  # type: ignore[return-value]
+
+    @width.setter
+    def width(self, value: COORDINATE_TYPE) -> None:
+        self._width = self._store(value, "width")
 
     @property
-    def height(self) -> Number:
-        """Height (may be non-positive for an invalid rectangle)."""
-        return self._height
+    def height(self) -> COORDINATE_TYPE:
+        """Height."""
+        return self._height  # type: ignore[return-value]
+
+    @height.setter
+    def height(self, value: COORDINATE_TYPE) -> None:
+        self._height = self._store(value, "height")
 
     @property
-    def topLeft(self) -> Vec2D:
+    def bottom(self) -> COORDINATE_TYPE:
+        """``y + height``."""
+        return self._y + self._height  # type: ignore[return-value]
+
+    @property
+    def bottomRight(self) -> Point:
+        """The corner ``(x + width, y + height)``."""
+        return Point(self._x + self._width, self._y + self._height)
+
+    @property
+    def top(self) -> COORDINATE_TYPE:
+        """``y``."""
+        return self._y  # type: ignore[return-value]
+
+    @property
+    def topLeft(self) -> Point:
         """The corner ``(x, y)``."""
-        return Vec2D(self._x, self._y)
+        return Point(self._x, self._y)
 
     @property
-    def bottomRight(self) -> Vec2D:
-        """The corner ``(x + width, y + height)`` (exclusive, like a slice end)."""
-        return Vec2D(self._x + self._width, self._y + self._height)
+    def left(self) -> COORDINATE_TYPE:
+        """``x``."""
+        return self._x  # type: ignore[return-value]
 
     @property
-    def center(self) -> Vec2D:
-        """The centre point; float coordinates unless both halves are whole."""
-        cx = self._x + self._width / 2
-        cy = self._y + self._height / 2
-        return Vec2D(int(cx) if cx.is_integer() else cx, int(cy) if cy.is_integer() else cy)
+    def right(self) -> COORDINATE_TYPE:
+        """``x + width``."""
+        return self._x + self._width  # type: ignore[return-value]
 
     @property
-    def area(self) -> Number:
-        """``width * height``, or 0 for an invalid rectangle (never negative)."""
-        return self._width * self._height if self.isValid() else 0
+    def center(self) -> Point:
+        """The centre; an integer rectangle rounds it down, as FaceEngine's integer arithmetic does."""
+        if self._isFloat:
+            return Point(self._x + self._width / 2, self._y + self._height / 2)
+        return Point(self._x + self._width // 2, self._y + self._height // 2)
 
-    def asDict(self) -> dict[str, Number]:
+    def getArea(self) -> COORDINATE_TYPE:
+        """``width * height``."""
+        return self._width * self._height  # type: ignore[return-value]
+
+    def isInside(self, other: Rect) -> bool:
+        """True when this rectangle lies inside ``other`` (shared edges count as inside)."""
+        return (
+            self._x >= other._x
+            and self._y >= other._y
+            and self._x + self._width <= other._x + other._width
+            and self._y + self._height <= other._y + other._height
+        )
+
+    def isValid(self) -> bool:
+        """True when width and height are positive."""
+        return self._width > 0 and self._height > 0
+
+    @property
+    def size(self) -> Size:
+        """``Size(width, height)``."""
+        return Size(self._width, self._height)
+
+    def __and__(self, other: Rect) -> Rect:
+        """The intersection; an empty ``Rect()`` (of the same kind) when the rectangles do not overlap."""
+        left, top = max(self._x, other._x), max(self._y, other._y)
+        right = min(self._x + self._width, other._x + other._width)
+        bottom = min(self._y + self._height, other._y + other._height)
+        kind = float if self._isFloat or other._isFloat else int
+        if right <= left or bottom <= top:
+            return Rect(*(kind(0),) * 4)
+        return Rect(kind(left), kind(top), kind(right - left), kind(bottom - top))
+
+    def __eq__(self, other: object) -> bool:
+        # The SDK raises here rather than returning NotImplemented; so does the stand-in.
+        if not isinstance(other, Rect):
+            raise NotImplementedError
+        return self._astuple() == other._astuple()
+
+    def __ne__(self, other: object) -> bool:
+        if not isinstance(other, Rect):
+            return False
+        return self._astuple() != other._astuple()
+
+    __hash__ = None  # type: ignore[assignment]  # mutable, compared by value: unhashable, as in the SDK
+
+    def adjust(self, dx: COORDINATE_TYPE, dy: COORDINATE_TYPE, dw: COORDINATE_TYPE, dh: COORDINATE_TYPE) -> None:
+        """Move the top-left corner by ``(dx, dy)`` and grow the size by ``(dw, dh)``, in place."""
+        x, y, width, height = (
+            self._store(value + delta, name)
+            for name, value, delta in zip(("x", "y", "width", "height"), self._astuple(), (dx, dy, dw, dh))
+        )
+        self._x, self._y, self._width, self._height = x, y, width, height
+
+    def adjusted(self, dx: COORDINATE_TYPE, dy: COORDINATE_TYPE, dw: COORDINATE_TYPE, dh: COORDINATE_TYPE) -> Rect:
+        """A copy changed as ``adjust`` would change this one."""
+        copy = Rect(*self._astuple())
+        copy.adjust(dx, dy, dw, dh)
+        return copy
+
+    def asDict(self) -> dict:
         """``{"x", "y", "width", "height"}``."""
         return {"x": self._x, "y": self._y, "width": self._width, "height": self._height}
 
-    def isValid(self) -> bool:
-        """True when the rectangle has a positive width and height."""
-        return self._width > 0 and self._height > 0
-
-    def contains(self, other: Rect) -> bool:
-        """True when ``other`` lies entirely inside this rectangle; shared edges count as inside."""
-        if not isinstance(other, Rect):
-            raise TypeError(f"Rect.contains expects a Rect, got {type(other).__name__}")
-        return (
-            other._x >= self._x
-            and other._y >= self._y
-            and other._x + other._width <= self._x + self._width
-            and other._y + other._height <= self._y + self._height
-        )
-
-    def intersection(self, other: Rect) -> Rect:
-        """The overlap of two rectangles; ``Rect()`` (all zeros, not valid) when they do not overlap."""
-        if not isinstance(other, Rect):
-            raise TypeError(f"Rect.intersection expects a Rect, got {type(other).__name__}")
-        left = max(self._x, other._x)
-        top = max(self._y, other._y)
-        right = min(self._x + self._width, other._x + other._width)
-        bottom = min(self._y + self._height, other._y + other._height)
-        if right <= left or bottom <= top:
-            return Rect()
-        return Rect(left, top, right - left, bottom - top)
-
-    def __and__(self, other: Rect) -> Rect:
-        if not isinstance(other, Rect):
-            return NotImplemented
-        return self.intersection(other)
-
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, Rect):
-            return NotImplemented
-        return self._astuple() == other._astuple()
-
-    def __hash__(self) -> int:
-        return hash((Rect, *self._astuple()))
-
     def __repr__(self) -> str:
-        return f"Rect(x={self._x!r}, y={self._y!r}, width={self._width!r}, height={self._height!r})"
+        if self._isFloat:
+            return "x = {:f}, y = {:f}, width = {:f}, height = {:f}".format(*self._astuple())
+        return "x = {}, y = {}, width = {}, height = {}".format(*self._astuple())
 
-    def _astuple(self) -> tuple[Number, Number, Number, Number]:
+    def _astuple(self) -> tuple[int | float, int | float, int | float, int | float]:
         return self._x, self._y, self._width, self._height

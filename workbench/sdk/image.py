@@ -1,318 +1,479 @@
-"""``VLImage``: a decoded image with the service's name and the part of its interface that plugins use.
+"""``VLImage`` and its enums with the SDK's names and behaviour (``lunavl.sdk.image_utils.image``).
 
-Whatever it is built from (a path, encoded bytes, a numpy array, a Pillow image), a ``VLImage`` holds one
-RGB, uint8, height x width x 3, C-contiguous numpy array. Every problem with the input is reported at
-construction as an ``ImageDecodeError`` that names the source, says what is wrong and how to fix it, so
-that a bad file fails where it is loaded and not deep inside an estimator.
+The SDK keeps the pixels in a FaceEngine image in one of the ``ColorFormat``s; here a numpy array holds them in
+that format's layout: ``R8G8B8``/``B8G8R8``/``IR_X8X8X8`` (H, W, 3) uint8, the padded ``...X8`` formats
+(H, W, 4) uint8 with the pad byte 255, ``R8`` (H, W) uint8, ``R16`` (H, W) uint16. Built from bytes, a Pillow
+image or an array, an image is converted to ``colorFormat`` (default ``R8G8B8``), as in the SDK;
+``fromNumpyArray`` keeps the array's format unless told otherwise. Conversions go through RGB; grey is the
+ITU-R 601 luma. Decoding is Pillow's (see ``workbench.sdk._decode``). Memory residence is CPU only: the GPU
+needs the vendor's core. Failures raise the SDK's ``LunaSDKException``.
 
-Pillow's decompression-bomb guard (``PIL.Image.MAX_IMAGE_PIXELS``) is left on: a research notebook opens
-files of unknown origin, and a multi-gigapixel image would exhaust memory. Raise the limit yourself if you
-trust a huge image.
+Loading from a path or anything else the SDK does not take is the workbench's own ``workbench.images.load_image``.
 """
 from __future__ import annotations
 
 import io
-import math
-import os
+import urllib.error
+import urllib.request
+from enum import Enum
 from pathlib import Path
+from typing import Optional, Union
 
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image
 
+from ._decode import ImageDecodeError, arrayToRgb, decodeBytes, pillowToRgb
+from .errors import LunaSDKException
 from .geometry import Rect
 
-__all__ = ["ImageDecodeError", "ImageSource", "VLImage"]
+__all__ = ["ColorFormat", "ImageFormat", "MemoryResidence", "RotationAngle", "VLImage"]
 
-ImageSource = str | os.PathLike | bytes | bytearray | memoryview | np.ndarray | Image.Image
-
-# Longest side of the picture Jupyter shows; the full image stays available via asPillow().
+# Longest side of the picture Jupyter shows.
 _REPR_MAX_SIDE = 512
-
-_SIXTEEN_BIT_MODES = frozenset({"I;16", "I;16L", "I;16B", "I;16N"})
-_ALPHA_MODES = frozenset({"RGBA", "RGBa", "LA", "La", "PA"})
+_NO_CORE = "needs the vendor's C++ core (FaceEngine), which the workbench's stand-in does not have"
 
 
-class ImageDecodeError(ValueError):
-    """The input could not be turned into an RGB image; the message names the source and the fix."""
+class ImageFormat(Enum):
+    """Enum for image format"""
+
+    JPEG = "jpg"
+    PNG = "png"
+    PPM = "ppm"
+    TIFF = "tif"
+    BMP = "bmp"
+
+
+class RotationAngle(Enum):
+    """Enum for rotation angle"""
+
+    ANGLE_0 = "Normal"
+    ANGLE_90 = "Left"
+    ANGLE_270 = "Right"
+    ANGLE_180 = "UpsideDown"
+
+
+class ColorFormat(Enum):
+    """Enum for vl luna color formats"""
+
+    B8G8R8 = "B8G8R8"
+    B8G8R8X8 = "B8G8R8X8"
+    IR_X8X8X8 = "IR_X8X8X8"
+    R16 = "R16"
+    R8 = "R8"
+    R8G8B8 = "R8G8B8"
+    R8G8B8X8 = "R8G8B8X8"
+    Unknown = "Unknown"
+
+    @property
+    def coreFormat(self) -> object:
+        """FaceEngine's ``FormatType``: core-only."""
+        raise NotImplementedError(f"ColorFormat.coreFormat {_NO_CORE}; use the member itself")
+
+    @staticmethod
+    def convertCoreFormat(imageFormat: object) -> ColorFormat:
+        """The member named like a FaceEngine ``FormatType`` (anything with that ``.name``)."""
+        return getattr(ColorFormat, imageFormat.name)  # type: ignore[attr-defined]
+
+    @classmethod
+    def load(cls, colorFormat: str) -> ColorFormat:
+        """The format of a Pillow mode (``"RGB"``, ``"RGBA"``, ``"L"``, ...) or a member name (``"B8G8R8"``).
+
+        Raises:
+            ValueError: the name is neither.
+        """
+        byMode = {
+            "RGB": cls.R8G8B8, "RGBa": cls.R8G8B8X8, "RGBA": cls.R8G8B8X8, "RGBX": cls.R8G8B8X8,
+            "BGR": cls.B8G8R8, "BGRa": cls.B8G8R8X8, "BGRx": cls.B8G8R8X8,
+        }
+        if colorFormat in byMode:
+            return byMode[colorFormat]
+        # The SDK tests `colorFormat in "LP"`: a substring test, so "", "L", "P" and "LP" all mean grey.
+        if colorFormat in "LP":
+            return cls.R8
+        member = getattr(cls, colorFormat, None)
+        if isinstance(member, cls):
+            return member
+        raise ValueError(f"Cannot load '{colorFormat}' color format.")
+
+
+class MemoryResidence(Enum):
+    """Image in Host device memory"""
+
+    GPU = "MemoryGPU"
+    CPU = "MemoryCPU"
+
+    def toCoreMemoryResidence(self) -> object:
+        """FaceEngine's ``MemoryResidence``: core-only."""
+        raise NotImplementedError(f"MemoryResidence.toCoreMemoryResidence() {_NO_CORE}")
+
+    @classmethod
+    def fromCoreMemoryResidence(cls, coreMemoryResidence: object) -> MemoryResidence:
+        """The member for a FaceEngine ``MemoryResidence`` (anything with its ``.name``)."""
+        return cls(coreMemoryResidence.name)  # type: ignore[attr-defined]
+
+
+# Channels of each format as stored, and whether its colour order is BGR.
+_CHANNELS = {
+    ColorFormat.R8G8B8: 3, ColorFormat.B8G8R8: 3, ColorFormat.IR_X8X8X8: 3,
+    ColorFormat.R8G8B8X8: 4, ColorFormat.B8G8R8X8: 4, ColorFormat.R8: 1, ColorFormat.R16: 1,
+}
+_BGR = (ColorFormat.B8G8R8, ColorFormat.B8G8R8X8)
+_PADDED = (ColorFormat.R8G8B8X8, ColorFormat.B8G8R8X8)
+# Pillow's names for the formats `save` writes.
+_SAVE_FORMATS = {".jpg": "JPEG", ".jpeg": "JPEG", ".png": "PNG", ".ppm": "PPM", ".tif": "TIFF", ".tiff": "TIFF", ".bmp": "BMP"}
+
+
+def _toRgb(pixels: np.ndarray, colorFormat: ColorFormat) -> np.ndarray:
+    if colorFormat in (ColorFormat.R8G8B8, ColorFormat.IR_X8X8X8):
+        return pixels
+    if colorFormat is ColorFormat.B8G8R8:
+        return pixels[..., ::-1]
+    if colorFormat is ColorFormat.R8G8B8X8:
+        return pixels[..., :3]
+    if colorFormat is ColorFormat.B8G8R8X8:
+        return pixels[..., 2::-1]
+    grey = pixels if colorFormat is ColorFormat.R8 else ((pixels.astype(np.uint32) + 128) // 257).astype(np.uint8)
+    return np.repeat(grey[:, :, np.newaxis], 3, axis=2)
+
+
+def _luma(rgb: np.ndarray) -> np.ndarray:
+    """ITU-R 601 luma, as image libraries compute grey from RGB."""
+    return rgb.astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)
+
+
+def _fromRgb(rgb: np.ndarray, colorFormat: ColorFormat) -> np.ndarray:
+    if colorFormat in (ColorFormat.R8G8B8, ColorFormat.IR_X8X8X8):
+        return rgb
+    if colorFormat is ColorFormat.B8G8R8:
+        return rgb[..., ::-1]
+    if colorFormat in _PADDED:
+        colour = rgb if colorFormat is ColorFormat.R8G8B8X8 else rgb[..., ::-1]
+        return np.concatenate([colour, np.full((*rgb.shape[:2], 1), 255, np.uint8)], axis=2)
+    if colorFormat is ColorFormat.R8:
+        return np.clip(np.rint(_luma(rgb)), 0, 255).astype(np.uint8)
+    if colorFormat is ColorFormat.R16:
+        return np.clip(np.rint(_luma(rgb) * 257), 0, 65535).astype(np.uint16)
+    raise LunaSDKException(f"Invalid conversion: cannot convert an image into the {colorFormat.value} color format")
+
+
+def _convert(pixels: np.ndarray, source: ColorFormat, target: ColorFormat) -> np.ndarray:
+    if source is target:
+        return pixels
+    if (source, target) == (ColorFormat.R16, ColorFormat.R8):
+        return ((pixels.astype(np.uint32) + 128) // 257).astype(np.uint8)
+    return _fromRgb(_toRgb(pixels, source), target)
+
+
+def _arrayFormat(array: np.ndarray) -> ColorFormat:
+    """The format an array's shape and dtype imply (the SDK asks Pillow for the array's mode)."""
+    if array.dtype == np.uint16 and array.ndim == 2:
+        return ColorFormat.R16
+    if array.dtype == np.uint8:
+        if array.ndim == 2 or (array.ndim == 3 and array.shape[2] == 1):
+            return ColorFormat.R8
+        if array.ndim == 3 and array.shape[2] in (3, 4):
+            return ColorFormat.R8G8B8 if array.shape[2] == 3 else ColorFormat.R8G8B8X8
+    # Not a layout the SDK takes: the workbench's decoder names what is wrong and how to fix it.
+    arrayToRgb(array, f"numpy array {array.dtype} {array.shape}")
+    raise ImageDecodeError(
+        f"numpy array {array.dtype} {array.shape}: not an image layout the SDK takes; pass uint8 (H, W), (H, W, 3) "
+        "or (H, W, 4) pixels, or uint16 (H, W)"
+    )
+
+
+def _layout(array: np.ndarray, colorFormat: ColorFormat) -> np.ndarray:
+    """``array`` as ``colorFormat`` stores pixels; checks that it fits."""
+    if colorFormat is ColorFormat.Unknown:
+        raise LunaSDKException("Invalid input: an image cannot have the Unknown color format")
+    if array.ndim == 3 and array.shape[2] == 1:
+        array = array[:, :, 0]
+    channels = 1 if array.ndim == 2 else array.shape[2] if array.ndim == 3 else None
+    dtype = np.uint16 if colorFormat is ColorFormat.R16 else np.uint8
+    if channels != _CHANNELS[colorFormat] or array.dtype != dtype or array.size == 0:
+        raise LunaSDKException(
+            f"Invalid input: a {array.dtype} array of shape {array.shape} is not {colorFormat.value} pixels "
+            f"({_CHANNELS[colorFormat]} channel(s) of {np.dtype(dtype).name})"
+        )
+    return array
+
+
+def _freeze(array: np.ndarray) -> np.ndarray:
+    """C-contiguous and read-only: an image never changes, and crops and conversions may share buffers."""
+    array = np.array(array, order="C", copy=True)
+    array.flags.writeable = False
+    return array
 
 
 class VLImage:
-    """An RGB uint8 image.
+    """An image in one of the SDK's colour formats.
 
     Args:
-        body: a file path (``str`` or ``os.PathLike``); encoded image bytes (``bytes``, ``bytearray``,
-            ``memoryview``) in any format Pillow reads (JPEG, PNG, BMP, WEBP, TIFF, ...); a numpy array
-            (uint8 or uint16, HxW, HxWx1, HxWx3 or HxWx4, channels in RGB(A) order: an OpenCV BGR array
-            needs ``arr[..., ::-1]`` first); or a ``PIL.Image.Image``.
-        filename: a name shown in messages and reprs; defaults to the path when ``body`` is a path.
-
-    Decoding applies the EXIF orientation, so a photo comes out upright as a viewer shows it. Grayscale,
-    palette, CMYK and 16-bit images are converted to 8-bit RGB; images with transparency are composited
-    over white. Of a multi-frame file (GIF, TIFF) the first frame is used. Arrays are copied, so changing
-    the caller's array later does not change the image.
+        body: encoded image bytes (``bytes``, ``bytearray``), a ``PIL.Image.Image`` or a numpy array (its format
+            is taken from its shape: (H, W) grey, (H, W, 3) RGB, (H, W, 4) RGBA; an OpenCV BGR array needs
+            ``VLImage.fromNumpyArray(arr, "BGR")``). FaceEngine images need the vendor's core.
+        colorFormat: the format to convert into; default ``R8G8B8``.
+        filename: a name for the image (messages, reprs).
+        memoryResidence: ``None`` or ``MemoryResidence.CPU``; GPU images need the vendor's core.
 
     Raises:
-        ImageDecodeError: the input is not a readable image.
-        TypeError: ``body`` is of an unsupported type.
+        TypeError: ``body`` is of another type (a path included: use ``VLImage.load(filename=...)``).
+        LunaSDKException: the body is not a readable image.
     """
 
-    __slots__ = ("_array", "_filename")
+    __slots__ = ("_pixels", "_format", "source", "filename")
 
-    def __init__(self, body: ImageSource, filename: str = "") -> None:
-        if isinstance(body, (str, os.PathLike)):
-            path = Path(body)
-            name = filename or str(path)
-            array = _decodeBytes(_readFile(path, name), name)
-        elif isinstance(body, (bytes, bytearray, memoryview)):
-            data = bytes(body)
-            name = filename
-            array = _decodeBytes(data, filename or f"bytes ({len(data)} bytes)")
+    def __init__(
+        self,
+        body: Union[bytes, bytearray, Image.Image, np.ndarray],
+        colorFormat: Optional[ColorFormat] = None,
+        filename: str = "",
+        memoryResidence: Optional[MemoryResidence] = None,
+    ):
+        _checkResidence(memoryResidence)
+        target = _checkFormat(colorFormat) or ColorFormat.R8G8B8
+        if isinstance(body, bytearray):
+            body = bytes(body)
+        if isinstance(body, bytes):
+            pixels, source = decodeBytes(body, filename or f"bytes ({len(body)} bytes)"), ColorFormat.R8G8B8
         elif isinstance(body, np.ndarray):
-            name = filename
-            array = _arrayToRgb(body, filename or f"numpy array {body.dtype} {body.shape}")
-            if np.may_share_memory(array, body):
-                # The caller keeps their array; the image must not change when they write to it later.
-                array = array.copy()
+            source = _arrayFormat(body)
+            pixels = _layout(body, source)
         elif isinstance(body, Image.Image):
-            name = filename or getattr(body, "filename", "") or ""
-            array = _pillowToRgb(body, name or f"Pillow image ({body.mode} {body.width}x{body.height})")
+            pixels, source = pillowToRgb(body, filename or f"Pillow image ({body.mode} {body.width}x{body.height})"), ColorFormat.R8G8B8
         else:
-            raise TypeError(
-                "VLImage body must be a path (str or os.PathLike), encoded image bytes, a numpy array or a "
-                f"PIL.Image.Image, got {type(body).__name__}"
-            )
-        self._array = _freeze(array)
-        self._filename = name
+            hint = " (to read a file use VLImage.load(filename=...))" if isinstance(body, (str, Path)) else ""
+            raise TypeError(f"Bad image type: {type(body)}{hint}")
+        self._pixels = _freeze(_convert(pixels, source, target))
+        self._format = target
+        self.source = body
+        self.filename = filename
 
     @classmethod
-    def load(cls, filename: str | os.PathLike) -> VLImage:
-        """Read and decode the image file at ``filename``."""
-        return cls(filename)
-
-    @classmethod
-    def _fromRgb(cls, array: np.ndarray, filename: str) -> VLImage:
-        """Wrap an array that is already RGB uint8 HWC, skipping the input checks (used by ``crop``)."""
+    def _wrap(cls, pixels: np.ndarray, colorFormat: ColorFormat, filename: str, source: object) -> VLImage:
         image = cls.__new__(cls)
-        image._array = _freeze(array)
-        image._filename = filename
+        image._pixels = _freeze(pixels)
+        image._format = colorFormat
+        image.source = source
+        image.filename = filename
         return image
 
     @property
-    def filename(self) -> str:
-        """The name given at construction or the path read; ``""`` for anonymous bytes and arrays."""
-        return self._filename
+    def coreImage(self) -> object:
+        """The FaceEngine image: core-only."""
+        raise NotImplementedError(f"VLImage.coreImage {_NO_CORE}; use asNPArray() for the pixels")
+
+    def getMemoryResidence(self) -> MemoryResidence:
+        """Always ``MemoryResidence.CPU`` here."""
+        return MemoryResidence.CPU
+
+    @classmethod
+    def rotate(cls, image: VLImage, angle: RotationAngle) -> VLImage:
+        """A rotated copy: ``ANGLE_90`` counter-clockwise, ``ANGLE_270`` clockwise, ``ANGLE_180`` upside down."""
+        turns = {RotationAngle.ANGLE_90: 1, RotationAngle.ANGLE_180: 2, RotationAngle.ANGLE_270: 3}.get(angle, 0)
+        return cls._wrap(np.rot90(image._pixels, turns), image._format, image.filename, image.source)
+
+    @classmethod
+    def load(
+        cls,
+        *,
+        filename: Optional[str] = None,
+        url: Optional[str] = None,
+        colorFormat: Optional[ColorFormat] = None,
+        memoryResidence: MemoryResidence = MemoryResidence.CPU,
+    ) -> VLImage:
+        """Load an image from a file (its ``filename`` becomes the file's name) or a URL.
+
+        Raises:
+            ValueError: neither argument given, or the URL did not answer 200.
+            OSError: the file cannot be read.
+            LunaSDKException: the data is not an image.
+        """
+        if filename is not None:
+            path = Path(filename)
+            with path.open("rb") as file:
+                image = cls(file.read(), colorFormat, memoryResidence=memoryResidence, filename=path.name)
+            return image
+        if url is not None:
+            status, body = _fetch(url)
+            if status == 200:
+                return cls(body, colorFormat, memoryResidence=memoryResidence, filename=url)
+        raise ValueError
+
+    @classmethod
+    def fromNumpyArray(
+        cls,
+        arr: np.ndarray,
+        inputColorFormat: Optional[Union[str, ColorFormat]] = None,
+        colorFormat: Optional[ColorFormat] = None,
+        filename: str = "",
+        memoryResidence: Optional[MemoryResidence] = None,
+    ) -> VLImage:
+        """An image from pixels in ``inputColorFormat`` (a member or a Pillow mode such as ``"BGR"``; default:
+        from the array's shape), converted to ``colorFormat`` if given, else kept as they are."""
+        _checkResidence(memoryResidence)
+        if isinstance(inputColorFormat, str):
+            inputColorFormat = ColorFormat.load(inputColorFormat)
+        if inputColorFormat is None:
+            inputColorFormat = _arrayFormat(arr)
+        source = _checkFormat(inputColorFormat)
+        target = _checkFormat(colorFormat) or source
+        return cls._wrap(_convert(_layout(arr, source), source, target), target, filename, arr)
 
     @property
-    def width(self) -> int:
-        """Width in pixels."""
-        return int(self._array.shape[1])
-
-    @property
-    def height(self) -> int:
-        """Height in pixels."""
-        return int(self._array.shape[0])
+    def format(self) -> ColorFormat:
+        """The colour format of the pixels."""
+        return self._format
 
     @property
     def rect(self) -> Rect:
         """The whole image: ``Rect(0, 0, width, height)``."""
-        return Rect(0, 0, self.width, self.height)
+        return Rect(0, 0, int(self._pixels.shape[1]), int(self._pixels.shape[0]))
+
+    def computePitch(self, rowWidth: int) -> int:
+        """Bytes in a row of ``rowWidth`` pixels."""
+        return rowWidth * self.getByteDepth
+
+    @property
+    def bitDepth(self) -> int:
+        """Bits per pixel (padding included)."""
+        return self.getByteDepth * 8
+
+    @property
+    def getByteDepth(self) -> int:
+        """Bytes per pixel (padding included). A property, named like a method, as in the SDK."""
+        return self.channelStep * self._pixels.dtype.itemsize
+
+    @property
+    def channelCount(self) -> int:
+        """Colour channels (padding not counted)."""
+        return 1 if self._pixels.ndim == 2 else 3
+
+    @property
+    def channelSize(self) -> int:
+        """Bits per channel."""
+        return self._pixels.dtype.itemsize * 8
+
+    @property
+    def channelStep(self) -> int:
+        """Channels per pixel, padding counted as a channel."""
+        return 1 if self._pixels.ndim == 2 else int(self._pixels.shape[2])
 
     def asNPArray(self) -> np.ndarray:
-        """A fresh, writable copy of the pixels: uint8, shape (height, width, 3), RGB, C-contiguous.
-
-        A copy (not a view) because estimators commonly normalise or transpose in place before feeding a
-        model; a copy of a camera frame costs about a millisecond, far less than the inference it feeds.
-        """
-        return self._array.copy()
+        """A fresh, writable copy of the pixels in the image's format (not necessarily RGB: see ``format``)."""
+        return self._pixels.copy()
 
     def asPillow(self) -> Image.Image:
-        """The image as a new Pillow ``RGB`` image (independent of this one)."""
-        return Image.fromarray(self._array)
+        """The pixels as a Pillow image, channel order as stored (a BGR image comes out with red and blue swapped,
+        as in the SDK)."""
+        return Image.fromarray(self.asNPArray())
 
-    def crop(self, rect: Rect) -> VLImage:
-        """The part of the image inside ``rect``, as a new ``VLImage``.
+    def isBGR(self) -> bool:
+        """True for ``B8G8R8`` and ``B8G8R8X8``."""
+        return self._format in _BGR
 
-        ``rect`` must have a positive width and height and lie entirely inside the image. Non-integer
-        coordinates are rounded outwards to whole pixels (left and top down, right and bottom up), so the
-        crop covers the whole rectangle and its top-left pixel is ``(int(rect.x), int(rect.y))``, the
-        offset a plugin adds to map points in the crop back to the image.
+    def isPadded(self) -> bool:
+        """True for the ``...X8`` formats."""
+        return self._format in _PADDED
+
+    def save(self, filename: str, colorFormat: Optional[ColorFormat] = None) -> None:
+        """Write the image to ``filename``: jpg, png, ppm, tif (and bmp), in ``colorFormat`` if given.
 
         Raises:
-            ValueError: ``rect`` is empty or not entirely inside the image.
+            LunaSDKException: unknown extension or the file cannot be written.
         """
-        left, top, right, bottom = pixelBounds(rect, self.width, self.height, "crop area")
-        return VLImage._fromRgb(self._array[top:bottom, left:right], self._filename)
+        kind = _SAVE_FORMATS.get(Path(filename).suffix.lower())
+        if kind is None:
+            raise LunaSDKException(
+                f"Failed to save image: unknown file extension in {filename!r}; use one of {', '.join(_SAVE_FORMATS)}"
+            )
+        target = _checkFormat(colorFormat) or self._format
+        pixels = _convert(self._pixels, self._format, target)
+        # Files hold colours in RGB order whatever the format in memory; 16-bit grey stays 16-bit where it can.
+        picture = Image.fromarray(pixels if target in (ColorFormat.R8, ColorFormat.R16) else np.ascontiguousarray(_toRgb(pixels, target)))
+        try:
+            picture.save(filename, format=kind)
+        except (OSError, ValueError) as error:
+            raise LunaSDKException(f"Failed to save image to {filename!r}: {error}") from None
+
+    def convertToBinaryImg(self, imageFormat: ImageFormat = ImageFormat.PPM) -> bytes:
+        """Not implemented in the SDK itself (it raises ``NotImplementedError``); the stand-in does the same."""
+        raise NotImplementedError("VLImage.convertToBinaryImg() is not implemented in the SDK either")
+
+    def isValid(self) -> bool:
+        """True: a ``VLImage`` here always holds pixels."""
+        return self._pixels.size > 0
+
+    def convert(self, colorFormat: ColorFormat) -> VLImage:
+        """A copy in another colour format.
+
+        Raises:
+            LunaSDKException: the conversion is not possible (into ``IR_X8X8X8``... from colour, ``Unknown``).
+        """
+        target = _checkFormat(colorFormat)
+        return self._wrap(_convert(self._pixels, self._format, target), target, self.filename, self.source)
+
+    def rescale(self, scale: float) -> VLImage:
+        """A copy resized by ``scale`` (bilinear).
+
+        Raises:
+            LunaSDKException: ``scale`` is not positive or gives an empty image.
+        """
+        height, width = self._pixels.shape[:2]
+        size = (round(width * scale), round(height * scale)) if scale > 0 else (0, 0)
+        if min(size) < 1:
+            raise LunaSDKException(f"Invalid input: rescaling a {width}x{height} image by {scale} leaves no pixels")
+        rgb = self._format not in (ColorFormat.R8, ColorFormat.R16)
+        pixels = np.ascontiguousarray(_toRgb(self._pixels, self._format)) if rgb else self._pixels
+        resized = np.asarray(Image.fromarray(pixels).resize(size, Image.Resampling.BILINEAR))
+        return self._wrap(_fromRgb(resized, self._format) if rgb else resized, self._format, self.filename, self.source)
+
+    def crop(self, rect: Rect) -> VLImage:
+        """The part inside ``rect`` (coordinates truncated to whole pixels, as the SDK's ``coreRectI``).
+
+        Raises:
+            LunaSDKException: the area is empty or not entirely inside the image.
+        """
+        x, y, width, height = (int(value) for value in (rect.x, rect.y, rect.width, rect.height))
+        area = Rect(x, y, width, height)
+        if not area.isValid() or not area.isInside(self.rect):
+            raise LunaSDKException(
+                f"Invalid image: invalid image or region (crop {area!r} of a {self.rect.width}x{self.rect.height} "
+                "image; clip it with rect & image.rect)"
+            )
+        return self._wrap(self._pixels[y:y + height, x:x + width], self._format, self.filename, self.source)
 
     def _repr_png_(self) -> bytes:
         """PNG for Jupyter, downscaled so that the longest side is at most 512 px."""
-        picture = self.asPillow()
+        pixels = self._pixels if self._format is ColorFormat.R8 else _toRgb(self._pixels, self._format)
+        picture = Image.fromarray(np.ascontiguousarray(pixels))
         picture.thumbnail((_REPR_MAX_SIDE, _REPR_MAX_SIDE))
         buffer = io.BytesIO()
         picture.save(buffer, format="PNG")
         return buffer.getvalue()
 
     def __repr__(self) -> str:
-        name = f", filename={self._filename!r}" if self._filename else ""
-        return f"VLImage({self.width}x{self.height}{name})"
+        name = f", filename={self.filename!r}" if self.filename else ""
+        return f"VLImage({self.rect.width}x{self.rect.height} {self._format.value}{name})"
 
 
-def pixelBounds(rect: Rect, width: int, height: int, what: str) -> tuple[int, int, int, int]:
-    """Check that ``rect`` is a non-empty area inside a ``width`` x ``height`` image; return its pixels.
-
-    Returns ``(left, top, right, bottom)`` as slice bounds, rounded outwards as ``VLImage.crop`` documents.
-
-    Raises:
-        TypeError: ``rect`` is not a ``Rect``.
-        ValueError: ``rect`` is empty or not entirely inside the image; the message names both sizes.
-    """
-    if not isinstance(rect, Rect):
-        raise TypeError(f"{what} must be a Rect, got {type(rect).__name__}")
-    if not rect.isValid():
-        raise ValueError(f"{what} {rect!r} is empty: width and height must be positive")
-    if not Rect(0, 0, width, height).contains(rect):
-        raise ValueError(
-            f"{what} {rect!r} is not inside the image ({width}x{height}); it must satisfy 0 <= x, 0 <= y, "
-            f"x + width <= {width}, y + height <= {height} (clip it with rect & image.rect)"
-        )
-    return (
-        math.floor(rect.x),
-        math.floor(rect.y),
-        math.ceil(rect.x + rect.width),
-        math.ceil(rect.y + rect.height),
-    )
-
-
-def _freeze(array: np.ndarray) -> np.ndarray:
-    """Make ``array`` C-contiguous and read-only: a VLImage is immutable, and crops may share its buffer."""
-    array = np.ascontiguousarray(array)
-    array.flags.writeable = False
-    return array
-
-
-def _readFile(path: Path, name: str) -> bytes:
-    # Checked first because reading a directory fails differently per OS (IsADirectoryError, PermissionError).
-    if path.is_dir():
-        raise ImageDecodeError(f"{name}: is a directory, not an image file; pass the path of a file")
+def _fetch(url: str) -> tuple[int, bytes]:
+    """GET ``url``; the status and the body (the SDK uses ``requests.get``)."""
     try:
-        return path.read_bytes()
-    except FileNotFoundError:
-        raise ImageDecodeError(f"{name}: file not found; check the path (cwd is {os.getcwd()})") from None
-    except OSError as error:
-        raise ImageDecodeError(f"{name}: cannot read the file ({error.strerror or error})") from None
+        with urllib.request.urlopen(url, timeout=30) as response:  # noqa: S310 - the caller chose the URL
+            return response.status, response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, b""
 
 
-def _decodeBytes(data: bytes, source: str) -> np.ndarray:
-    if not data:
-        raise ImageDecodeError(f"{source}: empty (0 bytes); the file or download is empty, not an image")
-    try:
-        picture = Image.open(io.BytesIO(data))
-        # Image.open only reads the header; load() decodes every pixel now, so a truncated or corrupt
-        # file fails here, at construction, and not later inside an estimator.
-        picture.load()
-    except UnidentifiedImageError:
-        raise ImageDecodeError(
-            f"{source}: not an image in a format Pillow can read (starts with {data[:16]!r}); "
-            "expected JPEG, PNG, BMP, WEBP, TIFF, GIF, ..."
-        ) from None
-    except Image.DecompressionBombError as error:
-        raise ImageDecodeError(
-            f"{source}: {error} If you trust this file, raise PIL.Image.MAX_IMAGE_PIXELS before loading it."
-        ) from None
-    except (OSError, SyntaxError, ValueError) as error:
-        # Pillow reports truncated and corrupt data as OSError, a few format plugins as SyntaxError/ValueError.
-        raise ImageDecodeError(
-            f"{source}: the image data is truncated or corrupt ({error}); re-export or re-download the file"
-        ) from None
-    return _pillowToRgb(picture, source)
+def _checkFormat(colorFormat: object) -> ColorFormat | None:
+    if colorFormat is not None and not isinstance(colorFormat, ColorFormat):
+        raise TypeError(f"colorFormat must be a ColorFormat or None, got {type(colorFormat).__name__} {colorFormat!r}")
+    return colorFormat
 
 
-def _pillowToRgb(picture: Image.Image, source: str) -> np.ndarray:
-    try:
-        picture.load()
-        # Cameras store portrait photos as landscape pixels plus an EXIF rotation tag; applying it gives
-        # the orientation a person sees, which is what head points are annotated against.
-        upright = ImageOps.exif_transpose(picture)
-    except OSError as error:
-        raise ImageDecodeError(f"{source}: the image data is truncated or corrupt ({error})") from None
-    mode = upright.mode
-    if mode in _SIXTEEN_BIT_MODES or mode == "I":
-        return _arrayToRgb(_sixteenBitPixels(upright, source), source)
-    if mode == "F":
-        raise ImageDecodeError(
-            f"{source}: 32-bit float image (mode F) has no defined 8-bit scaling; "
-            "convert it to 8-bit yourself, e.g. np.clip(np.asarray(img), 0, 255).astype(np.uint8)"
-        )
-    if mode in _ALPHA_MODES or (mode == "P" and "transparency" in upright.info):
-        return np.asarray(_overWhite(upright.convert("RGBA")))
-    if mode != "RGB":
-        # L, 1, P, CMYK, YCbCr, LAB, HSV, RGBX have 8-bit channels: Pillow's conversion needs no rescaling.
-        upright = upright.convert("RGB")
-    return np.asarray(upright)
-
-
-def _sixteenBitPixels(picture: Image.Image, source: str) -> np.ndarray:
-    """The pixels of a 16-bit (``I;16*``) or 32-bit integer (``I``) grayscale image as uint16.
-
-    Pillow's ``convert("L")`` clips these to 255 instead of scaling, turning most of the image white.
-    Pillow opens 16-bit PNG/TIFF as ``I`` or ``I;16`` depending on its version, so ``I`` is read as 16-bit.
-    """
-    pixels = np.asarray(picture)
-    low, high = int(pixels.min()), int(pixels.max())
-    if low < 0 or high > 0xFFFF:
-        raise ImageDecodeError(
-            f"{source}: 32-bit integer image with values {low}..{high}, outside the 16-bit range "
-            "0..65535; scale it to 8-bit yourself and pass a uint8 numpy array"
-        )
-    return pixels.astype(np.uint16)
-
-
-def _overWhite(rgba: Image.Image) -> Image.Image:
-    """Composite an RGBA image over white and drop alpha.
-
-    Models take RGB. Just dropping alpha would expose whatever colour is stored under transparent pixels
-    (often black or leftovers from editing), which can look like structure to a model; white is how
-    viewers and browsers show transparency, so the model sees what a person sees.
-    """
-    background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-    return Image.alpha_composite(background, rgba).convert("RGB")
-
-
-def _arrayToRgb(array: np.ndarray, source: str) -> np.ndarray:
-    if array.size == 0:
-        raise ImageDecodeError(f"{source}: zero-size array (shape {array.shape}); an image needs pixels")
-    dtype = array.dtype
-    if dtype == np.bool_:
-        raise ImageDecodeError(
-            f"{source}: bool arrays are ambiguous as images: convert with arr.astype(np.uint8) * 255"
-        )
-    if dtype.kind == "f":
-        raise ImageDecodeError(
-            f"{source}: float arrays are ambiguous (0..1 or 0..255?): convert with (arr*255).astype(np.uint8) "
-            "for 0..1 data, or arr.clip(0, 255).astype(np.uint8) for 0..255 data"
-        )
-    if dtype.kind == "u" and dtype.itemsize == 2:
-        # 65535 / 255 == 257 exactly, so v / 257 rounded maps 0..65535 onto 0..255 with 257*k -> k.
-        array = ((array.astype(np.uint32) + 128) // 257).astype(np.uint8)
-    elif dtype.kind != "u" or dtype.itemsize != 1:
-        raise ImageDecodeError(
-            f"{source}: unsupported dtype {dtype}; pass uint8 (or uint16) pixels, e.g. "
-            "arr.clip(0, 255).astype(np.uint8) if the values are already 0..255"
-        )
-    if array.ndim == 3 and array.shape[2] == 1:
-        array = array[:, :, 0]
-    if array.ndim == 2:
-        return np.repeat(array[:, :, np.newaxis], 3, axis=2)
-    if array.ndim != 3:
-        raise ImageDecodeError(
-            f"{source}: expected a 2-D (HxW) or 3-D (HxWxC) array, got {array.ndim}-D shape {array.shape}; "
-            "for a batch pass one image at a time, e.g. arr[0]"
-        )
-    channels = array.shape[2]
-    if channels == 3:
-        return array
-    if channels == 4:
-        return np.asarray(_overWhite(Image.fromarray(np.ascontiguousarray(array))))
-    hint = " It looks channels-first: use arr.transpose(1, 2, 0)." if array.shape[0] in (1, 3, 4) else ""
-    raise ImageDecodeError(
-        f"{source}: expected 1, 3 or 4 channels in the last axis (HxWxC), got shape {array.shape}.{hint}"
-    )
+def _checkResidence(memoryResidence: object) -> None:
+    if memoryResidence is None or memoryResidence is MemoryResidence.CPU:
+        return
+    if memoryResidence is MemoryResidence.GPU:
+        raise NotImplementedError(f"images in GPU memory (MemoryResidence.GPU) {_NO_CORE}; use MemoryResidence.CPU")
+    raise TypeError(f"memoryResidence must be a MemoryResidence or None, got {type(memoryResidence).__name__}")

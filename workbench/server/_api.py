@@ -9,7 +9,8 @@ from typing import Any, Awaitable, Callable
 from aiohttp import web
 
 from ..host import PluginTimeoutError, UnknownEstimatorError
-from ..sdk import EstimationTargets, ImageDecodeError, ImageForPeopleEstimation, Rect, VLImage
+from ..images import ImageDecodeError, image_size, parse_targets, pixel_bounds
+from ..sdk import EstimationTargets, ImageForPeopleEstimation, Rect, VLImage
 from ..sdk._pixel_budget import ImageTooLargeError, check_pixel_budget
 from ._errors import ApiError, ErrorCode
 from ._request import BODY_ERRORS, read_body
@@ -145,7 +146,7 @@ def _known_broker(state: ServerState, broker: str) -> str:
 
 def _parse_targets(value: str) -> EstimationTargets:
     try:
-        return EstimationTargets.parse(value)
+        return parse_targets(value)
     except ValueError as error:
         raise ApiError(400, ErrorCode.BAD_PARAMETER, f"query parameter targets: {error}") from None
 
@@ -210,9 +211,10 @@ def _decode(data: bytes, area: Rect | None, max_pixels: int) -> VLImage | ImageF
     if area is None:
         return image
     try:
-        return ImageForPeopleEstimation(image, area)
+        pixel_bounds(area, *image_size(image), "detectArea")
     except ValueError as error:
         raise ApiError(400, ErrorCode.BAD_PARAMETER, f"query parameter detect_area: {error}") from None
+    return ImageForPeopleEstimation(image, area)
 
 
 def _estimator_name(body: bytes) -> str:

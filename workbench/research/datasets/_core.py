@@ -99,9 +99,9 @@ class Sample:
     def image(self) -> VLImage:
         """The decoded image as ``workbench.sdk.VLImage``."""
         # Imported here so that datasets can be listed and scored without the SDK image type being loaded.
-        from workbench.sdk import VLImage
+        from workbench.images import load_image
 
-        return VLImage.load(self.image_path)
+        return load_image(self.image_path)
 
     def __repr__(self) -> str:
         count = "unannotated" if self.points is None else f"count={self.count}"

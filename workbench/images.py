@@ -1,0 +1,136 @@
+"""The workbench's own image and request helpers: what its users and its own code need beyond the SDK.
+
+The SDK stand-in (``workbench.sdk``) holds only the SDK's names, so that a plugin that runs here runs in the
+service. Conveniences the SDK lacks live here, off the plugin surface:
+
+* ``load_image``: a ``VLImage`` from a path, bytes, any 8/16-bit array layout (alpha over white), a Pillow
+  image, with errors that name the source and the fix (the SDK takes bytes, arrays and Pillow images only,
+  and reads files through ``VLImage.load(filename=...)``);
+* ``estimation_input``: one entry of ``wb.estimate(...)`` as the SDK's estimators take it, the detect area
+  checked against the image (the SDK's ``ImageForPeopleEstimation`` is a plain ``NamedTuple`` that checks
+  nothing);
+* ``pixel_bounds``: the whole pixels a rectangle covers, checked to lie inside an image;
+* ``parse_targets``: ``EstimationTargets`` from a member or its name, as configs and query strings give it.
+
+Bottom layer: imports only ``workbench.sdk``, numpy and Pillow.
+"""
+from __future__ import annotations
+
+import math
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PIL import Image
+
+from .sdk import ColorFormat, EstimationTargets, ImageForPeopleEstimation, Rect, VLImage
+from .sdk._decode import ImageDecodeError, arrayToRgb, decodeBytes, pillowToRgb, readFile
+
+__all__ = ["ImageDecodeError", "estimation_input", "image_size", "load_image", "parse_targets", "pixel_bounds"]
+
+
+def load_image(source: Any, filename: str = "") -> VLImage:
+    """A ``R8G8B8`` ``VLImage`` from a path (``str``/``os.PathLike``), encoded bytes, a numpy array, a Pillow
+    image or a ``VLImage`` (returned as it is).
+
+    Arrays may be uint8 or uint16, (H, W), (H, W, 1), (H, W, 3) or (H, W, 4), channels in RGB(A) order (an
+    OpenCV BGR array: ``VLImage.fromNumpyArray(arr, "BGR")``); alpha is composited over white. ``filename``
+    names the image in messages; it defaults to the path.
+
+    Raises:
+        ImageDecodeError: the input is not a readable image (also a ``LunaSDKException`` and a ``ValueError``).
+        TypeError: ``source`` is of an unsupported type.
+    """
+    if isinstance(source, VLImage):
+        return source
+    if isinstance(source, (str, os.PathLike)):
+        name = filename or str(source)
+        return VLImage(decodeBytes(readFile(Path(source), name), name), filename=name)
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        return VLImage(bytes(source), filename=filename)
+    if isinstance(source, np.ndarray):
+        rgb = arrayToRgb(source, filename or f"numpy array {source.dtype} {source.shape}")
+        return VLImage.fromNumpyArray(rgb, ColorFormat.R8G8B8, filename=filename)
+    if isinstance(source, Image.Image):
+        name = filename or getattr(source, "filename", "") or ""
+        rgb = pillowToRgb(source, name or f"Pillow image ({source.mode} {source.width}x{source.height})")
+        return VLImage.fromNumpyArray(rgb, ColorFormat.R8G8B8, filename=name)
+    raise TypeError(
+        "an image must be a path (str or os.PathLike), encoded image bytes, a numpy array, a PIL.Image.Image or a "
+        f"VLImage, got {type(source).__name__}"
+    )
+
+
+def image_size(image: VLImage) -> tuple[int, int]:
+    """``(width, height)`` in pixels."""
+    rect = image.rect
+    return int(rect.width), int(rect.height)
+
+
+def pixel_bounds(rect: Rect, width: int, height: int, what: str) -> tuple[int, int, int, int]:
+    """Check that ``rect`` is a non-empty area inside a ``width`` x ``height`` image; return its pixels.
+
+    Returns ``(left, top, right, bottom)`` as slice bounds, rounded outwards (left and top down, right and
+    bottom up), so that the pixels cover the whole rectangle.
+
+    Raises:
+        TypeError: ``rect`` is not a ``Rect``.
+        ValueError: ``rect`` is empty or not entirely inside the image; the message names both sizes.
+    """
+    if not isinstance(rect, Rect):
+        raise TypeError(f"{what} must be a Rect, got {type(rect).__name__}")
+    if not rect.isValid():
+        raise ValueError(f"{what} {rect!r} is empty: width and height must be positive")
+    if not rect.isInside(Rect(0, 0, width, height)):
+        raise ValueError(
+            f"{what} {rect!r} is not inside the image ({width}x{height}); it must satisfy 0 <= x, 0 <= y, "
+            f"x + width <= {width}, y + height <= {height} (clip it with rect & image.rect)"
+        )
+    return math.floor(rect.x), math.floor(rect.y), math.ceil(rect.right), math.ceil(rect.bottom)
+
+
+def estimation_input(image: Any, index: int) -> VLImage | ImageForPeopleEstimation:
+    """Entry ``index`` of an estimate request as the SDK's estimators take it: a ``VLImage``, or an
+    ``ImageForPeopleEstimation`` whose detect area was checked to lie inside its image.
+
+    Accepts a ``VLImage``, an ``ImageForPeopleEstimation``, an ``(image, Rect)`` pair, or anything
+    ``load_image`` reads.
+
+    Raises:
+        TypeError, ValueError: the entry is not an image or its area is bad; the message starts with
+            ``image {index}:``.
+    """
+    try:
+        if isinstance(image, tuple) and len(image) == 2 and not isinstance(image, np.ndarray):
+            picture, area = image
+            picture = load_image(picture)
+            width, height = image_size(picture)
+            pixel_bounds(area, width, height, "detectArea")
+            return image if isinstance(image, ImageForPeopleEstimation) and image.image is picture else (
+                ImageForPeopleEstimation(picture, area)
+            )
+        return load_image(image)
+    except (TypeError, ValueError) as error:
+        raise type(error)(f"image {index}: {error}") from error
+
+
+def parse_targets(value: EstimationTargets | str) -> EstimationTargets:
+    """A member, or its name in any case (``"T1"``, ``"t2"``), as configs and query strings give it.
+
+    Raises:
+        ValueError: ``value`` is not one of the names.
+        TypeError: ``value`` is neither a member nor a string.
+    """
+    if isinstance(value, EstimationTargets):
+        return value
+    if not isinstance(value, str):
+        raise TypeError(
+            f"estimation targets must be an EstimationTargets or a string, got {type(value).__name__} {value!r}"
+        )
+    try:
+        return EstimationTargets[value.strip().upper()]
+    except KeyError:
+        raise ValueError(
+            f"unknown estimation targets {value!r}: expected 'T1' (count and points) or 'T2' (count only)"
+        ) from None

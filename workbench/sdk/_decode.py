@@ -1,0 +1,165 @@
+"""Decoding for the stand-in's ``VLImage`` and the workbench's own loaders: bytes, files, arrays and Pillow
+images to 8-bit pixels, with errors that name the source, say what is wrong and how to fix it.
+
+The SDK decodes with its C++ core; here Pillow does it. Decoding applies the EXIF orientation (a photo comes
+out upright, as a viewer and the annotations see it). Grayscale, palette, CMYK and 16-bit images become 8-bit
+RGB; transparency is composited over white. Of a multi-frame file the first frame is used. Pillow's
+decompression-bomb guard (``PIL.Image.MAX_IMAGE_PIXELS``) stays on.
+
+``ImageDecodeError`` subclasses the SDK's ``LunaSDKException`` (what the SDK raises when an image does not
+load) and ``ValueError`` (what the workbench's callers have caught so far).
+"""
+from __future__ import annotations
+
+import io
+import os
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from ._pixel_budget import ImageTooLargeError, check_pixel_budget
+from .errors import LunaSDKException
+
+_SIXTEEN_BIT_MODES = frozenset({"I;16", "I;16L", "I;16B", "I;16N"})
+_ALPHA_MODES = frozenset({"RGBA", "RGBa", "LA", "La", "PA"})
+
+
+class ImageDecodeError(LunaSDKException, ValueError):
+    """The input could not be turned into an image; the message names the source and the fix."""
+
+    def __init__(self, message: str) -> None:
+        LunaSDKException.__init__(self, message)
+
+
+def readFile(path: Path, name: str) -> bytes:
+    # Checked first because reading a directory fails differently per OS (IsADirectoryError, PermissionError).
+    if path.is_dir():
+        raise ImageDecodeError(f"{name}: is a directory, not an image file; pass the path of a file")
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        raise ImageDecodeError(f"{name}: file not found; check the path (cwd is {os.getcwd()})") from None
+    except OSError as error:
+        raise ImageDecodeError(f"{name}: cannot read the file ({error.strerror or error})") from None
+
+
+def decodeBytes(data: bytes, source: str) -> np.ndarray:
+    if not data:
+        raise ImageDecodeError(f"{source}: empty (0 bytes); the file or download is empty, not an image")
+    try:
+        check_pixel_budget(data, source)  # from the header, before any pixel is decoded
+    except ImageTooLargeError as error:
+        raise ImageDecodeError(str(error)) from None
+    try:
+        picture = Image.open(io.BytesIO(data))
+        # Image.open only reads the header; load() decodes every pixel now, so a truncated or corrupt
+        # file fails here, at construction, and not later inside an estimator.
+        picture.load()
+    except UnidentifiedImageError:
+        raise ImageDecodeError(
+            f"{source}: not an image in a format Pillow can read (starts with {data[:16]!r}); "
+            "expected JPEG, PNG, BMP, WEBP, TIFF, GIF, ..."
+        ) from None
+    except Image.DecompressionBombError as error:
+        raise ImageDecodeError(
+            f"{source}: {error} If you trust this file, raise PIL.Image.MAX_IMAGE_PIXELS before loading it."
+        ) from None
+    except (OSError, SyntaxError, ValueError) as error:
+        # Pillow reports truncated and corrupt data as OSError, a few format plugins as SyntaxError/ValueError.
+        raise ImageDecodeError(
+            f"{source}: the image data is truncated or corrupt ({error}); re-export or re-download the file"
+        ) from None
+    return pillowToRgb(picture, source)
+
+
+def pillowToRgb(picture: Image.Image, source: str) -> np.ndarray:
+    try:
+        picture.load()
+        # Cameras store portrait photos as landscape pixels plus an EXIF rotation tag; applying it gives
+        # the orientation a person sees, which is what head points are annotated against.
+        upright = ImageOps.exif_transpose(picture)
+    except OSError as error:
+        raise ImageDecodeError(f"{source}: the image data is truncated or corrupt ({error})") from None
+    mode = upright.mode
+    if mode in _SIXTEEN_BIT_MODES or mode == "I":
+        return arrayToRgb(_sixteenBitPixels(upright, source), source)
+    if mode == "F":
+        raise ImageDecodeError(
+            f"{source}: 32-bit float image (mode F) has no defined 8-bit scaling; "
+            "convert it to 8-bit yourself, e.g. np.clip(np.asarray(img), 0, 255).astype(np.uint8)"
+        )
+    if mode in _ALPHA_MODES or (mode == "P" and "transparency" in upright.info):
+        return np.asarray(_overWhite(upright.convert("RGBA")))
+    if mode != "RGB":
+        # L, 1, P, CMYK, YCbCr, LAB, HSV, RGBX have 8-bit channels: Pillow's conversion needs no rescaling.
+        upright = upright.convert("RGB")
+    return np.asarray(upright)
+
+
+def _sixteenBitPixels(picture: Image.Image, source: str) -> np.ndarray:
+    """The pixels of a 16-bit (``I;16*``) or 32-bit integer (``I``) grayscale image as uint16.
+
+    Pillow's ``convert("L")`` clips these to 255 instead of scaling, turning most of the image white.
+    Pillow opens 16-bit PNG/TIFF as ``I`` or ``I;16`` depending on its version, so ``I`` is read as 16-bit.
+    """
+    pixels = np.asarray(picture)
+    low, high = int(pixels.min()), int(pixels.max())
+    if low < 0 or high > 0xFFFF:
+        raise ImageDecodeError(
+            f"{source}: 32-bit integer image with values {low}..{high}, outside the 16-bit range "
+            "0..65535; scale it to 8-bit yourself and pass a uint8 numpy array"
+        )
+    return pixels.astype(np.uint16)
+
+
+def _overWhite(rgba: Image.Image) -> Image.Image:
+    """Composite an RGBA image over white and drop alpha.
+
+    Models take RGB. Just dropping alpha would expose whatever colour is stored under transparent pixels
+    (often black or leftovers from editing), which can look like structure to a model; white is how
+    viewers and browsers show transparency, so the model sees what a person sees.
+    """
+    background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+    return Image.alpha_composite(background, rgba).convert("RGB")
+
+
+def arrayToRgb(array: np.ndarray, source: str) -> np.ndarray:
+    if array.size == 0:
+        raise ImageDecodeError(f"{source}: zero-size array (shape {array.shape}); an image needs pixels")
+    dtype = array.dtype
+    if dtype == np.bool_:
+        raise ImageDecodeError(
+            f"{source}: bool arrays are ambiguous as images: convert with arr.astype(np.uint8) * 255"
+        )
+    if dtype.kind == "f":
+        raise ImageDecodeError(
+            f"{source}: float arrays are ambiguous (0..1 or 0..255?): convert with (arr*255).astype(np.uint8) "
+            "for 0..1 data, or arr.clip(0, 255).astype(np.uint8) for 0..255 data"
+        )
+    if dtype.kind == "u" and dtype.itemsize == 2:
+        # 65535 / 255 == 257 exactly, so v / 257 rounded maps 0..65535 onto 0..255 with 257*k -> k.
+        array = ((array.astype(np.uint32) + 128) // 257).astype(np.uint8)
+    elif dtype.kind != "u" or dtype.itemsize != 1:
+        raise ImageDecodeError(
+            f"{source}: unsupported dtype {dtype}; pass uint8 (or uint16) pixels, e.g. "
+            "arr.clip(0, 255).astype(np.uint8) if the values are already 0..255"
+        )
+    if array.ndim == 3 and array.shape[2] == 1:
+        array = array[:, :, 0]
+    if array.ndim == 2:
+        return np.repeat(array[:, :, np.newaxis], 3, axis=2)
+    if array.ndim != 3:
+        raise ImageDecodeError(
+            f"{source}: expected a 2-D (HxW) or 3-D (HxWxC) array, got {array.ndim}-D shape {array.shape}; "
+            "for a batch pass one image at a time, e.g. arr[0]"
+        )
+    channels = array.shape[2]
+    if channels == 3:
+        return array
+    if channels == 4:
+        return np.asarray(_overWhite(Image.fromarray(np.ascontiguousarray(array))))
+    hint = " It looks channels-first: use arr.transpose(1, 2, 0)." if array.shape[0] in (1, 3, 4) else ""
+    raise ImageDecodeError(
+        f"{source}: expected 1, 3 or 4 channels in the last axis (HxWxC), got shape {array.shape}.{hint}"
+    )
