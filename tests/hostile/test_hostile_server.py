@@ -232,3 +232,19 @@ def test_too_long_header_answer_has_a_request_id(server):
     wb, host, port, _ = server
     status, headers, _ = http(host, port, request("GET", "/health", headers={"X-Long": "v" * 10_000}))
     assert status in (400, 431) and headers.get("x-request-id")
+
+
+def test_body_trickled_in_is_408(plugin_folder, serve):
+    _, host, port = serve([], read_timeout=0.5)
+    with socket.create_connection((host, port), timeout=5) as sock:
+        sock.sendall(b"POST " + ESTIMATE.encode() + b" HTTP/1.1\r\nHost: t\r\nContent-Length: 1000\r\n\r\n")
+        started = time.monotonic()
+        sock.settimeout(0.15)
+        answer = b""
+        while time.monotonic() - started < 3 and b"\r\n\r\n" not in answer:
+            try:
+                sock.sendall(b"x")
+                answer += sock.recv(65536)
+            except socket.timeout:
+                pass
+        assert answer.startswith(b"HTTP/1.1 408") and time.monotonic() - started < 2

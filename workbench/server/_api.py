@@ -13,7 +13,7 @@ from ..images import ImageDecodeError, image_size, parse_targets, pixel_bounds
 from ..sdk import EstimationTargets, ImageForPeopleEstimation, Rect, VLImage
 from ..sdk._pixel_budget import ImageTooLargeError, check_pixel_budget
 from ._errors import ApiError, ErrorCode
-from ._request import BODY_ERRORS, read_body
+from ._request import BODY_ERRORS, body_too_slow, read_body
 from ._state import EXCHANGE, STATE, ServerState
 
 
@@ -178,19 +178,22 @@ async def _read_image_body(request: web.Request, state: ServerState) -> bytes:
     if state.raw_bodies and request.headers.get("Content-Encoding", "identity").strip().lower() not in ("", "identity"):
         raise ApiError(415, ErrorCode.BAD_BODY, "send a multipart upload without a Content-Encoding")
     try:
-        reader = await request.multipart()
-        while (part := await reader.next()) is not None:
-            if getattr(part, "filename", None) is None:
-                continue
-            data = bytearray()
-            while chunk := await part.read_chunk():
-                data += chunk
-                if len(data) > limit:
-                    raise ApiError(
-                        413, ErrorCode.BODY_TOO_LARGE,
-                        f"the uploaded file is over this server's limit of {limit} bytes (max_body_size)",
-                    )
-            return bytes(data)
+        async with asyncio.timeout(state.read_timeout):
+            reader = await request.multipart()
+            while (part := await reader.next()) is not None:
+                if getattr(part, "filename", None) is None:
+                    continue
+                data = bytearray()
+                while chunk := await part.read_chunk():
+                    data += chunk
+                    if len(data) > limit:
+                        raise ApiError(
+                            413, ErrorCode.BODY_TOO_LARGE,
+                            f"the uploaded file is over this server's limit of {limit} bytes (max_body_size)",
+                        )
+                return bytes(data)
+    except TimeoutError:
+        raise body_too_slow(state) from None
     except (ValueError, RuntimeError, *BODY_ERRORS) as error:
         raise ApiError(400, ErrorCode.BAD_BODY, f"the multipart body cannot be parsed: {error}") from None
     raise ApiError(

@@ -24,6 +24,7 @@ def build_app(
     max_body_size: int = 20 * 2**20,
     service_name: str = "workbench",
     max_pixels: int | None = None,
+    read_timeout: float = 60.0,
 ) -> web.Application:
     """The aiohttp application serving ``wb``: the built-in API, the plugins' routes, monitoring events.
 
@@ -35,6 +36,7 @@ def build_app(
         service_name: the ``service`` tag of the monitoring points.
         max_pixels: the most pixels an image header may claim; bigger images are answered 413 before any
             decoding (default: ``$WORKBENCH_MAX_PIXELS``, else 64 Mpx).
+        read_timeout: seconds a request body may take to arrive; a client trickling one in gets 408.
     """
     if not isinstance(wb, Workbench):
         raise TypeError(f"build_app needs a Workbench, got {type(wb).__name__}")
@@ -42,6 +44,8 @@ def build_app(
         raise RuntimeError("start the Workbench before serving it: wb.start() (or `with Workbench(...) as wb:`)")
     if isinstance(max_body_size, bool) or not isinstance(max_body_size, int) or max_body_size < 1:
         raise ValueError(f"max_body_size must be a whole number of bytes >= 1, got {max_body_size!r}")
+    if isinstance(read_timeout, bool) or not isinstance(read_timeout, (int, float)) or not read_timeout > 0:
+        raise ValueError(f"read_timeout must be a positive number of seconds, got {read_timeout!r}")
     if not isinstance(service_name, str) or not service_name:
         raise ValueError(f"service_name must be a non-empty string, got {service_name!r}")
     state = ServerState(
@@ -50,6 +54,7 @@ def build_app(
         service_name=service_name,
         max_body_size=max_body_size,
         max_pixels=max_pixels_budget(max_pixels),
+        read_timeout=float(read_timeout),
         allow_estimator_switching=bool(allow_estimator_switching),
         monitoring=MonitoringDispatcher(wb, logger=logger),
         logger=logger,

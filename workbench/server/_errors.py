@@ -40,6 +40,8 @@ class ErrorCode(IntEnum):
     """The image header claims more pixels than ``max_pixels`` (413); nothing was decoded."""
     BAD_RESPONSE = 15
     """A plugin route answered a malformed response (a header with CR/LF, a bad status) (500)."""
+    BODY_TIMEOUT = 16
+    """The request body did not arrive within ``read_timeout`` (408)."""
 
 
 class ApiError(Exception):

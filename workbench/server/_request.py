@@ -5,6 +5,7 @@ host's loop; it holds plain data only (no loop-bound stream), so it is safe on e
 """
 from __future__ import annotations
 
+import asyncio
 import json
 import zlib
 from typing import Any
@@ -44,7 +45,10 @@ async def read_body(request: web.BaseRequest, state: ServerState) -> bytes:
     is refused without being inflated further.
     """
     try:
-        body = await request.read()
+        async with asyncio.timeout(state.read_timeout):
+            body = await request.read()
+    except TimeoutError:
+        raise body_too_slow(state) from None
     except BODY_ERRORS as error:
         cause = error.__cause__ or error
         raise ApiError(
@@ -56,6 +60,14 @@ async def read_body(request: web.BaseRequest, state: ServerState) -> bytes:
     if not state.raw_bodies or encoding in ("", "identity"):
         return body
     return _decoded_body(body, encoding, state.max_body_size)
+
+
+def body_too_slow(state: ServerState) -> ApiError:
+    """The answer to a body that did not arrive within ``read_timeout`` (a client trickling it in)."""
+    return ApiError(
+        408, ErrorCode.BODY_TIMEOUT,
+        f"the request body did not arrive within {state.read_timeout:g} s (this server's read_timeout)",
+    )
 
 
 def _decoded_body(body: bytes, encoding: str, limit: int) -> bytes:

@@ -25,6 +25,8 @@ class ServerState:
     logger: logging.Logger
     # True when the runner hands bodies over still encoded (start_server does): handlers decode them.
     raw_bodies: bool = False
+    # Seconds a request body may take to arrive; a client trickling one in gets 408.
+    read_timeout: float = 60.0
 
 
 STATE = web.AppKey("workbench_server_state", ServerState)
