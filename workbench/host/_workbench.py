@@ -571,7 +571,8 @@ class Workbench:
         batch, parsed = self._prepare(broker, images, targets)
         return self._loop.run(
             self._slots[broker].estimate(batch, parsed), "wb.aestimate(broker, images)",
-            timeout=self.deadlines.estimate + self.deadlines.close + 1.0,
+            # The first estimate may build the estimator's pool (under the start deadline) before it runs.
+            timeout=self.deadlines.start + self.deadlines.estimate + self.deadlines.close + 1.0,
         )
 
     async def aestimate(
