@@ -326,3 +326,48 @@ def test_watchdog_names_the_plugin_blocking_the_loop(plugin_folder, make_host, h
     assert "sleeper.plugin" in stall.where and "handleEvent" in stall.where and stall.seconds >= 0.4
     assert "sleeper.plugin" in host_log.text
     assert threading.active_count() < 50
+
+
+def test_close_that_never_returns_is_abandoned(plugin_folder, make_host, host_log):
+    module = plugin_folder.add("never_closes", """
+        import asyncio
+        from workbench.plugins import BaseEventPlugin
+
+        class NeverCloses(BaseEventPlugin):
+            eventName = "x"
+            async def handleEvent(self, points, logger):
+                pass
+            async def close(self):
+                await asyncio.Event().wait()
+    """)
+    wb = make_host([module])
+    started = time.monotonic()
+    wb.close()
+    assert time.monotonic() - started < 3
+    record = wb.plugins["NeverCloses"]
+    assert record.status == "closed" and "close() did not finish within 0.3 s" in record.error
+
+
+def test_estimator_construction_that_never_returns_fails_the_plugin(plugin_folder, make_host):
+    module = plugin_folder.add("never_built", """
+        import threading
+        from workbench.plugins import EstimatorReplacementPlugin
+
+        RELEASE = threading.Event()
+
+        class NeverBuilt(EstimatorReplacementPlugin):
+            estimatorBrokerName = "peopleCountEstimator"
+            def createReplacementEstimator(self):
+                RELEASE.wait(30)  # blocks its worker thread, as a stuck model load would
+    """)
+    started = time.monotonic()
+    wb = make_host([module])
+    release = sys.modules["never_built.plugin"].RELEASE
+    try:
+        assert time.monotonic() - started < 3
+        record = wb.plugins["NeverBuilt"]
+        assert record.status == "failed" and "createReplacementEstimator() did not finish within 0.5 s" in record.error
+        assert wb.estimators["peopleCountEstimator"] == "default"
+        _alive_after(wb)
+    finally:
+        release.set()
