@@ -27,7 +27,9 @@ demo: $(STAMP)
 	$(BIN)/workbench compare $(DATA) $(if $(SPLIT),--split $(SPLIT),) --estimators default,PeopleCountOnnxPlugin \
 		--plugins-dir plugins --active people_count_onnx.plugin --out reports/demo
 
+# The browser UI tests (tests/ui) need Debian's Chromium at /usr/bin/chromium; without it they are skipped, and said so.
 test: $(STAMP)
+	@test -x /usr/bin/chromium || echo "NOTE: no /usr/bin/chromium: the browser UI tests in tests/ui will be SKIPPED (apt-get install chromium; .ci/run does it)"
 	$(BIN)/python -m pytest -q
 
 # JupyterLab at the project root, where the README's quickstart runs as pasted into a new notebook (and the

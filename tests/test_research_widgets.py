@@ -11,7 +11,6 @@ from fake_estimators import default_factories
 from test_research_compare import DENSITY_PLUGIN, FAILING_PLUGIN, spots_dataset  # noqa: F401 (a fixture)
 from workbench import Workbench
 from workbench.research import Explorer
-from workbench.research.widgets import _Frame
 
 
 @pytest.fixture
@@ -90,13 +89,15 @@ def test_controls_and_figure_name_their_units(wb, spots_dataset):
 
 
 def test_explorer_pages_and_caches_results(wb, spots_dataset, monkeypatch):
-    explorer = Explorer(wb, spots_dataset)
+    explorer = Explorer(wb, spots_dataset, prefetch=False)
     calls = []
     real = wb.estimate
     monkeypatch.setattr(wb, "estimate", lambda *a, **k: calls.append(1) or real(*a, **k))
     decoded = []
-    real_frame = _Frame.of
-    monkeypatch.setattr(_Frame, "of", lambda sample: decoded.append(sample.name) or real_frame(sample))
+    sample_type = type(spots_dataset[0])
+    real_image = sample_type.image
+    monkeypatch.setattr(sample_type, "image", property(lambda sample: decoded.append(sample.name) or
+                                                       real_image.fget(sample)))
     explorer.next.click()
     assert explorer.index.value == 1 and "spots_2</b> (2/3)" in explorer.status.value
     explorer.next.click()
@@ -106,11 +107,27 @@ def test_explorer_pages_and_caches_results(wb, spots_dataset, monkeypatch):
     explorer.opacity.value = 0.2
     explorer.strategy.value = "topk"
     assert len(calls) == 2, "each image runs once per estimator; redrawing reuses the result"
-    assert decoded == ["spots_2", "spots_3"], "each image is decoded once"
+    assert decoded == ["spots_2", "spots_3"], "each image is decoded once, for the estimator and the display"
     explorer.refresh()
     assert len(calls) == 3
     explorer.show(0)
     assert "spots_1" in explorer.status.value
+
+
+def test_the_next_image_is_estimated_in_the_background(wb, spots_dataset, monkeypatch):
+    calls = []
+    real = wb.estimate
+    monkeypatch.setattr(wb, "estimate", lambda *a, **k: calls.append(1) or real(*a, **k))
+    explorer = Explorer(wb, spots_dataset)
+    [pending] = explorer._pending.values()
+    assert pending.result(timeout=30) is not None and len(calls) == 2, "image 2 estimated in the background"
+    explorer.next.click()
+    assert "spots_2" in explorer.status.value and len(calls) == 2, "next took the prefetched estimate"
+    explorer._pending[("DensityPlugin", 2)].result(timeout=30)
+    explorer.estimator.value = "default"  # a switch drops what was fetched for the other estimator
+    assert explorer._pending == {} or list(explorer._pending) == [("default", 2)]
+    explorer.next.click()
+    assert "spots_3" in explorer.status.value and "predicted <b>4</b>" in explorer.status.value, "the default's count"
 
 
 def test_the_point_marks_follow_the_strategy(wb, spots_dataset):
@@ -135,7 +152,7 @@ def test_explorer_follows_the_host_and_shows_errors(wb, spots_dataset):
 
 
 def test_a_closed_host_keeps_the_explorer_honest(wb, spots_dataset):
-    explorer = Explorer(wb, spots_dataset)
+    explorer = Explorer(wb, spots_dataset, prefetch=False)
     drawn = picture(explorer)
     wb.close()
     explorer.next.click()
@@ -145,7 +162,8 @@ def test_a_closed_host_keeps_the_explorer_honest(wb, spots_dataset):
     assert "spots_1" in explorer.status.value and "predicted <b>4</b>" in explorer.status.value
     assert picture(explorer) == drawn
     explorer.estimator.value = "default"
-    assert explorer.estimator.value == "DensityPlugin" and "could not switch to &#x27;default&#x27;" in explorer.status.value
+    assert explorer.estimator.value == "DensityPlugin"
+    assert "could not switch to &#x27;default&#x27;" in explorer.status.value
     assert "host closed" in repr(explorer)
 
 

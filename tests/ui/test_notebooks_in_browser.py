@@ -108,12 +108,17 @@ def test_compare_notebook_leaves_a_live_explorer(lab, browser_context):
             "the Explorer renders as live controls, not a static picture"
         assert explorer.locator(".widget-slider").count() >= 3
 
-        _redraw(page, picture, lambda: explorer.locator("button[title='next image']").click(), "next")
+        following, preceding = (explorer.locator(f"button[title='{what} image']") for what in ("next", "previous"))
+        _redraw(page, picture, following.click, "next (first visit: estimates)")
         other = "default" if estimator.input_value() != "default" else estimator.locator("option").last.inner_text()
-        _redraw(page, picture, lambda: estimator.select_option(other), f"estimator -> {other}")
+        _redraw(page, picture, lambda: estimator.select_option(other), f"estimator -> {other} (first visit)")
         assert estimator.input_value() == other, "the dropdown keeps the chosen estimator"
-        _redraw(page, picture, lambda: strategy.select_option(label="topk (count highest cells)"), "points -> topk")
-        _redraw(page, picture, lambda: explorer.locator("button[title='previous image']").click(), "previous (cached)")
+        _redraw(page, picture, lambda: strategy.select_option(label="topk (count highest cells)"),
+                "points -> topk (cached)")
+        _redraw(page, picture, preceding.click, "previous (first visit with this estimator)")
+        _redraw(page, picture, following.click, "next (cached)")
+        _redraw(page, picture, lambda: strategy.select_option(label="peaks (count strongest)"),
+                "points -> peaks (cached)")
         text = explorer.inner_text()
         assert "could not" not in text and "closed" not in text, text
         explorer.screenshot(path=str(SCREENSHOTS / "explorer.png"))

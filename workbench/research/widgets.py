@@ -18,7 +18,9 @@ from __future__ import annotations
 import html
 import io
 import math
+import threading
 from collections import OrderedDict
+from concurrent.futures import Future
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -67,8 +69,10 @@ class Explorer:
     with the count, the error and localisation scores.
 
     Results are cached per (estimator, image), so moving the controls redraws without re-running the
-    estimator; call ``refresh()`` after reloading a plugin. If the host is closed, cached images still show
-    and the rest say so. A bare ``Explorer(wb, data)`` at the end of a cell shows it.
+    estimator; call ``refresh()`` after reloading a plugin. With ``prefetch`` (the default) the next image's
+    estimate runs in a background thread while you look at the current one, so "next" answers at once. If the
+    host is closed, cached images still show and the rest say so. A bare ``Explorer(wb, data)`` at the end of
+    a cell shows it.
     """
 
     def __init__(
@@ -79,6 +83,7 @@ class Explorer:
         broker: str = "peopleCountEstimator",
         targets: EstimationTargets | str = "T1",
         match_threshold: float = 10.0,
+        prefetch: bool = True,
     ) -> None:
         choices = wb.estimator_choices
         if broker not in choices:
@@ -95,6 +100,11 @@ class Explorer:
         self._results: dict[tuple[str, int], Any] = {}
         self._images: OrderedDict[int, _Frame] = OrderedDict()
         self._overlays: dict[tuple[str, int], _Overlay] = {}
+        self._last_decoded: tuple[int, Any] | None = None
+        self.prefetch = prefetch
+        # (estimator, image) -> the background estimate of it; cleared (its result dropped) on an estimator switch.
+        self._pending: dict[tuple[str, int], Future[Any]] = {}
+        self._generation = 0
         self._syncing = False
         self._view = _View()
 
@@ -138,6 +148,7 @@ class Explorer:
 
     def refresh(self) -> None:
         """Forget cached results (e.g. after ``wb.reload``) and draw the current image again."""
+        self._forget_prefetch()
         self._results.clear()
         self._overlays.clear()
         self.render()
@@ -148,6 +159,7 @@ class Explorer:
     def _on_estimator(self, change: dict[str, Any]) -> None:
         if self._syncing:
             return
+        self._forget_prefetch()
         try:
             self.wb.use(self.broker, change["new"])
         except Exception as error:  # shown in the widget: an exception in a widget callback is otherwise invisible
@@ -178,6 +190,7 @@ class Explorer:
             # The host is the truth: another cell may have called wb.use since the dropdown was last touched.
             estimator = self.wb.estimators[self.broker]
             if estimator != self.estimator.value:
+                self._forget_prefetch()
                 self._set_dropdown(estimator)
         index = self.index.value
         sample = self.dataset[index]
@@ -191,23 +204,63 @@ class Explorer:
             threshold_px=self.match_threshold, peak_line=peak_line, title=f"{estimator} ({how})",
         )
         self.status.value = self._status_line(sample, result, points, how)
+        self._prefetch(estimator, index + 1)
 
     def _result(self, estimator: str, index: int) -> Any:
         key = (estimator, index)
+        pending = self._pending.pop(key, None)
+        if key not in self._results and pending is not None:
+            # Being estimated in the background already: wait for it rather than run it twice.
+            prefetched = pending.result()
+            if prefetched is not None:
+                self._results[key] = prefetched
         if key not in self._results:
             if not self.wb.running:
                 raise RuntimeError(
                     f"the Workbench is closed, and {estimator!r} has not estimated this image yet: start the host "
                     "again (wb.start()) and make a new Explorer; images seen before still show"
                 )
-            [self._results[key]] = self.wb.estimate(self.broker, [self.dataset[index].image], self.targets)
+            [self._results[key]] = self.wb.estimate(self.broker, [self._decoded(index)], self.targets)
         return self._results[key]
+
+    def _prefetch(self, estimator: str, index: int) -> None:
+        """Estimate image ``index`` in a background thread (one at a time), for the next visit to take."""
+        key = (estimator, index)
+        if (not self.prefetch or index > self.index.max or key in self._results or self._pending
+                or not self.wb.running):
+            return
+        future: Future[Any] = Future()
+        self._pending[key] = future
+        generation = self._generation
+
+        def run() -> None:
+            try:
+                [result] = self.wb.estimate(self.broker, [self.dataset[index].image], self.targets)
+                # Kept only if nothing switched the estimator meanwhile (the dropdown or another cell).
+                current = generation == self._generation and self.wb.running and \
+                    self.wb.estimators[self.broker] == estimator
+                future.set_result(result if current else None)
+            except BaseException:  # noqa: BLE001 - the visit itself estimates again and shows the error
+                future.set_result(None)
+
+        threading.Thread(target=run, name="explorer-prefetch", daemon=True).start()
+
+    def _forget_prefetch(self) -> None:
+        self._generation += 1
+        self._pending.clear()
+
+    def _decoded(self, index: int) -> Any:
+        """The image ``index`` decoded, kept for the current image: a first visit decodes it once for both the
+        estimator and the display."""
+        if self._last_decoded is None or self._last_decoded[0] != index:
+            self._last_decoded = (index, self.dataset[index].image)
+        return self._last_decoded[1]
 
     def _frame(self, index: int) -> _Frame:
         if index in self._images:
             self._images.move_to_end(index)
         else:
-            self._images[index] = _Frame.of(self.dataset[index])
+            self._images[index] = _Frame.of(self._decoded(index))
             while len(self._images) > _KEPT_IMAGES:
                 self._images.popitem(last=False)
         return self._images[index]
@@ -292,10 +345,11 @@ class _Frame:
         return self.pixels.shape[1] / self.width
 
     @classmethod
-    def of(cls, sample: Sample) -> _Frame:
+    def of(cls, image: Any) -> _Frame:
+        """From a decoded image (a ``VLImage``: anything with ``asNPArray()``)."""
         from PIL import Image
 
-        pixels = sample.image.asNPArray()
+        pixels = image.asNPArray()
         if pixels.ndim == 2:
             pixels = np.repeat(pixels[..., None], 3, axis=2)
         pixels = np.ascontiguousarray(pixels[..., :3])
