@@ -31,16 +31,16 @@ import tempfile
 import textwrap
 import threading
 import time
-import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from PIL import Image
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tests"))  # the tests' real bright-pixel estimator
+sys.path[:0] = [str(ROOT / "tests"), str(ROOT / "tests" / "hostile")]  # the tests' estimator and raw requests
 
 from fake_estimators import default_factories  # noqa: E402
+from hostile_helpers import bomb_png, request as _request  # noqa: E402
 
 from workbench import Workbench  # noqa: E402
 from workbench.server import start_server  # noqa: E402
@@ -69,22 +69,6 @@ def _jpeg() -> bytes:
     return out.getvalue()
 
 
-def _bomb() -> bytes:
-    small = io.BytesIO()
-    Image.new("L", (8, 8)).save(small, format="PNG")
-    data = bytearray(small.getvalue())
-    data[16:20] = (12000).to_bytes(4, "big")
-    data[20:24] = (12000).to_bytes(4, "big")
-    data[29:33] = zlib.crc32(bytes(data[12:29])).to_bytes(4, "big")
-    return bytes(data)
-
-
-def _request(method: str, path: str, body: bytes = b"", headers: dict[str, str] | None = None) -> bytes:
-    lines = [f"{method} {path} HTTP/1.1", "Host: bench", f"Content-Length: {len(body)}"]
-    lines += [f"{k}: {v}" for k, v in (headers or {}).items()]
-    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body
-
-
 def _multipart_with_long_part_header() -> tuple[bytes, dict[str, str]]:
     body = (
         b'--B\r\nContent-Disposition: form-data; name="image"; filename="a.jpg"\r\nX-Pad: ' + b"p" * 9000
@@ -103,7 +87,7 @@ _MULTIPART, _MULTIPART_HEADERS = _multipart_with_long_part_header()
 HOSTILE = [
     ("bad gzip", _request("POST", "/echo", b"not gzip at all", {"Content-Encoding": "gzip"}), 400),
     ("nested json", _request("POST", "/echo", b"[" * 100_000 + b"]" * 100_000, {"Content-Type": "application/json"}), 400),
-    ("bomb", _request("POST", ESTIMATE, _bomb()), 413),
+    ("bomb", _request("POST", ESTIMATE, bomb_png()), 413),
     ("long part header", _request("POST", ESTIMATE, _MULTIPART, _MULTIPART_HEADERS), 400),
     ("crlf answer", _request("GET", "/crlf"), 500),
     ("unknown path", _request("GET", "/nowhere"), 404),
