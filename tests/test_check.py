@@ -6,6 +6,8 @@ import subprocess
 import sys
 
 import pytest
+
+import workbench
 from bucket_service import bucket_service
 from fake_estimators import default_factories
 from reference_plugins import write_reference_plugins
@@ -50,7 +52,10 @@ def test_clean_plugin_passes(plugin_folder):
     report = _check(plugin_folder, [plugin_folder.add("clean", CLEAN)])
     assert report.ok and report.exit_code == 0, str(report)
     assert report.reference_commit and report.reference_commit[:12] in report.summary
-    assert report.providers == {"lunavl": "the workbench's stand-in", "luna_plugins": "the workbench's stand-in"}
+    assert report.providers == {
+        "lunavl": f"the workbench's stand-in (workbench {workbench.__version__})",
+        "luna_plugins": f"the workbench's stand-in (workbench {workbench.__version__})",
+    }
 
 
 def test_workbench_import_is_named_at_its_line(plugin_folder):

@@ -93,5 +93,6 @@ def test_plugins_table_renders(project_plugins):
         html = wb.plugins._repr_html_()
         assert "<table>" in html and "LoopWatchPlugin" in html and "failed" in html
         text = repr(wb.plugins)
-        assert text.splitlines()[0].split() == ["name", "module", "kind", "status", "error"]
+        assert text.splitlines()[0].split() == ["name", "module", "kind", "status", "error", "provider"]
+        assert "stand-in (workbench" in text.splitlines()[1], "which luna_plugins the plugin's base class came from"
         assert "Workbench" in wb._repr_html_()

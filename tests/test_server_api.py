@@ -82,7 +82,7 @@ async def test_health_plugins_and_estimators(client):
     plugins = await (await client.get("/plugins")).json()
     assert plugins == {"plugins": [{
         "name": "LoopWatchPlugin", "module": "loop_watch.plugin", "kind": "background", "status": "active", "error": "",
-        "routes": [{"path": "/loop/lag", "methods": ["DELETE", "GET"]}, {"path": "/loop/ping", "methods": ["GET"]}],
+        "provider": "stand-in (workbench 0.1.0)", "routes": [{"path": "/loop/lag", "methods": ["DELETE", "GET"]}, {"path": "/loop/ping", "methods": ["GET"]}],
     }]}
 
     estimators = await (await client.get("/estimators")).json()

@@ -9,7 +9,10 @@ from __future__ import annotations
 import importlib
 import importlib.abc
 import importlib.machinery
+import importlib.metadata
+import importlib.util
 import sys
+from dataclasses import dataclass
 from types import ModuleType
 
 # Service module path -> the workbench module that provides its names.
@@ -59,3 +62,54 @@ def install() -> None:
     """Append the finder to ``sys.meta_path`` once."""
     if not any(isinstance(finder, ServiceAliasFinder) for finder in sys.meta_path):
         sys.meta_path.append(ServiceAliasFinder())
+
+
+# The service's top-level packages the aliases stand in for.
+SERVICE_PACKAGES = ("lunavl", "luna_plugins")
+
+
+@dataclass(frozen=True)
+class Provider:
+    """Who answers ``import <package>`` in this process, and at which version."""
+
+    package: str
+    real: bool
+    version: str
+    location: str
+
+    @property
+    def label(self) -> str:
+        """Short: ``luna_plugins 5.2.0 (service)`` or ``stand-in (workbench 0.1.0)``."""
+        return f"{self.package} {self.version} (service)" if self.real else f"stand-in (workbench {self.version})"
+
+    def __str__(self) -> str:
+        if self.real:
+            return f"the service's {self.package} {self.version} ({self.location})"
+        return f"the workbench's stand-in (workbench {self.version})"
+
+
+def _distribution_version(package: str) -> str:
+    """The installed distribution's version for an import name (``luna_plugins`` may ship as ``luna-plugins``)."""
+    names = [package, package.replace("_", "-"), *importlib.metadata.packages_distributions().get(package, [])]
+    for name in names:
+        try:
+            return importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            continue
+    return "unknown version (no distribution metadata)"
+
+
+def service_providers() -> dict[str, Provider]:
+    """For ``lunavl`` and ``luna_plugins``: the service's real package where one is importable, else the stand-in."""
+    install()
+    providers = {}
+    for package in SERVICE_PACKAGES:
+        spec = importlib.util.find_spec(package)
+        if spec is None or isinstance(spec.loader, _AliasLoader):
+            from . import __version__
+
+            providers[package] = Provider(package, False, __version__, "workbench")
+        else:
+            where = spec.origin or next(iter(spec.submodule_search_locations or []), "?")
+            providers[package] = Provider(package, True, _distribution_version(package), str(where))
+    return providers

@@ -1,11 +1,11 @@
 """``workbench check``: would these plugins run in the service, unchanged?"""
 from __future__ import annotations
 
-import importlib.util
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
+from .._compat import service_providers
 from ..host._surface import service_surface
 from ..plugins import ACTIVE_PLUGINS_ENV, parse_active_plugins
 from ._exercise import exercise_plugins
@@ -78,7 +78,7 @@ def check_plugins(
         raise ValueError(f"no active plugins: pass --active my_plugin.plugin or set {ACTIVE_PLUGINS_ENV}")
     surface = service_surface()
     report = CheckReport(folder, modules, reference_commit=surface.reference_commit, ran=run, installed=install,
-                         providers={name: import_provider(name) for name in ("lunavl", "luna_plugins")})
+                         providers={name: str(provider) for name, provider in service_providers().items()})
     missing = [module for module in modules if not _module_exists(folder, module)]
     for module in missing:
         expected = folder.joinpath(*module.split(".")).with_suffix(".py")
@@ -105,17 +105,6 @@ def _module_exists(plugins_dir: Path, module: str) -> bool:
     return package_ok and (base.with_suffix(".py").is_file() or (base / "__init__.py").is_file())
 
 
-def import_provider(name: str) -> str:
-    """Who answers ``import name`` here: the service's real package or the workbench's stand-in."""
-    from .. import _compat
-
-    _compat.install()
-    spec = importlib.util.find_spec(name)
-    if spec is None:
-        return "nowhere (not importable)"
-    if isinstance(spec.loader, _compat._AliasLoader):
-        return "the workbench's stand-in"
-    return f"the installed package at {spec.origin or spec.submodule_search_locations}"
 
 
 def _deduplicated(findings: list[Finding]) -> list[Finding]:

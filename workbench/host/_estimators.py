@@ -10,6 +10,7 @@ from typing import Any, Callable
 from ..plugins import EstimatorBase, EstimatorContractError, EstimatorReplacementPlugin
 from ._loop import PLUGIN_FAILURES, Deadlines, PluginTimeoutError, describe_failure, within
 from ..result import CountResult
+from ._service_sdk import InputConverter, service_input_converter
 
 DEFAULT = "default"
 
@@ -83,8 +84,11 @@ def check_results(results: Any, n_images: int, owner: str, estimator: Any) -> li
 class EstimatorPool:
     """The instances of one estimator, one per worker; a request borrows one for its whole batch."""
 
-    def __init__(self, name: str, instances: list[Any], deadlines: Deadlines) -> None:
+    def __init__(
+        self, name: str, instances: list[Any], deadlines: Deadlines, convert_inputs: InputConverter | None = None,
+    ) -> None:
         self.name = name
+        self.convert_inputs = convert_inputs
         self.instances = instances
         self.deadlines = deadlines
         self._idle: asyncio.Queue[Any] = asyncio.Queue()
@@ -112,6 +116,8 @@ class EstimatorPool:
     async def _run_batch(self, images: list[Any], targets: Any) -> tuple[Any, float, Any]:
         instance = await self._idle.get()
         try:
+            if self.convert_inputs is not None:
+                images, targets = self.convert_inputs(images, targets)
             started = time.perf_counter()
             try:
                 results = await instance.estimateBatch(images, targets, asyncEstimate=True)
@@ -209,7 +215,9 @@ class EstimatorSlot:
             for instance in instances:
                 await close_quietly(instance, f"estimator {name}", self._logger, self.deadlines.close)
             raise
-        return EstimatorPool(name=name, instances=instances, deadlines=self.deadlines)
+        # Plugins get their inputs in the SDK they import (the service's real lunavl where installed).
+        convert = None if name == DEFAULT else service_input_converter()
+        return EstimatorPool(name=name, instances=instances, deadlines=self.deadlines, convert_inputs=convert)
 
     async def use(self, name: str) -> None:
         """Make ``name`` the estimator of every worker; the old instances finish their batches, then close."""

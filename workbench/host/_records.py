@@ -20,15 +20,20 @@ class PluginRecord:
     status: str = ACTIVE
     error: str | None = None
     instance: Any = field(default=None, repr=False)
+    # Who provided the plugin's base class: the service's luna_plugins (with its version) or the stand-in.
+    provider: str = ""
 
     def as_row(self) -> dict[str, str]:
-        return {"name": self.name, "module": self.module, "kind": self.kind, "status": self.status, "error": self.error or ""}
+        return {
+            "name": self.name, "module": self.module, "kind": self.kind, "status": self.status,
+            "error": self.error or "", "provider": self.provider,
+        }
 
 
 class PluginTable:
     """The host's plugins: iterable, indexable by name, and a table in Jupyter."""
 
-    _COLUMNS = ("name", "module", "kind", "status", "error")
+    _COLUMNS = ("name", "module", "kind", "status", "error", "provider")
 
     def __init__(self, records: list[PluginRecord]) -> None:
         self._records = list(records)

@@ -12,14 +12,14 @@ from typing import Any, Awaitable, Callable, Coroutine, Iterable, Mapping, Seque
 
 from ..plugins import (
     AppConfig,
-    BaseBackgroundPlugin,
-    BaseEventPlugin,
     EstimatorReplacementPlugin,
     PluginError,
     Route,
     parse_active_plugins,
     plugin_kind,
 )
+from .._compat import service_providers
+from ..plugins._base import adopt_routes, routes_of
 from ..plugins._config import check_device_class
 from ..plugins._loader import (
     check_plugin_module_name,
@@ -327,12 +327,15 @@ class Workbench:
             return [record]
         _MODULES_LOADED_BY_HOSTS.update(name for name in sys.modules if self._owns_module(name))
         records = []
+        provider = service_providers()["luna_plugins"].label
         for cls in classes:
             if not self._first_activation(cls, module):
                 continue
-            record = PluginRecord(name=cls.__name__, module=module, kind=plugin_kind(cls))
+            record = PluginRecord(name=cls.__name__, module=module, kind=plugin_kind(cls), provider=provider)
             try:
                 record.instance = cls(self.plugin_app)
+                if record.kind == "background":
+                    adopt_routes(record.instance)
             except PLUGIN_FAILURES as error:
                 record.status, record.error = FAILED, f"__init__ failed with {describe_failure(error)}"
             records.append(record)
@@ -370,7 +373,7 @@ class Workbench:
             step = "initialize"
             try:
                 await within(record.instance.initialize(), self.deadlines.start, f"plugin {record.name!r} initialize()")
-                if isinstance(record.instance, BaseBackgroundPlugin):
+                if record.kind == "background":
                     step = "start"
                     await within(record.instance.start(), self.deadlines.start, f"plugin {record.name!r} start()")
                     self._check_routes(record)
@@ -385,7 +388,7 @@ class Workbench:
     def _check_routes(self, record: PluginRecord) -> None:
         """Refuse a plugin whose routes take a reserved path or one an earlier plugin holds (it keeps it)."""
         held = {route.path: route.plugin for route in self.routes if route.plugin != record.name}
-        for route in record.instance.routes:
+        for route in routes_of(record.instance):
             if is_reserved_path(route.path):
                 raise PluginError(
                     record.name,
@@ -457,8 +460,8 @@ class Workbench:
         return [
             route
             for record in self._records
-            if record.status == ACTIVE and isinstance(record.instance, BaseBackgroundPlugin)
-            for route in record.instance.routes
+            if record.status == ACTIVE and record.kind == "background"
+            for route in routes_of(record.instance)
         ]
 
     def reload(self, module: str) -> PluginTable:
@@ -606,7 +609,7 @@ class Workbench:
             record
             for record in self._records
             if record.status == ACTIVE
-            and isinstance(record.instance, BaseEventPlugin)
+            and record.kind == "event"
             and record.instance.eventName == event_name
         ]
 

@@ -4,9 +4,12 @@ from __future__ import annotations
 import inspect
 import json
 import logging
+import types
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Any, Awaitable, Callable, Iterable, Union
+
+from ._contract import SERVICE_HANDLER_BASE, derives_from
 
 HTTP_METHODS = ("get", "post", "put", "patch", "delete", "head", "options")
 
@@ -85,6 +88,15 @@ class BaseBackgroundHandler:
         return frozenset(m for m in HTTP_METHODS if callable(getattr(cls, m, None)))
 
 
+def _as_plugin_response(result: Any) -> PluginHTTPResponse | None:
+    """A route's answer as a ``PluginHTTPResponse``; the real ``luna_plugins`` one is read by its fields."""
+    if isinstance(result, PluginHTTPResponse):
+        return result
+    if all(hasattr(result, name) for name in ("statusCode", "body", "headers")):
+        return PluginHTTPResponse(statusCode=result.statusCode, body=result.body, headers=dict(result.headers or {}))
+    return None
+
+
 RouteHandler = Union[type[BaseBackgroundHandler], Callable[..., Union[PluginHTTPResponse, Awaitable[PluginHTTPResponse]]]]
 
 
@@ -110,12 +122,13 @@ class Route:
             result = self.handler(request)
         if inspect.isawaitable(result):
             result = await result
-        if not isinstance(result, PluginHTTPResponse):
+        response = _as_plugin_response(result)
+        if response is None:
             raise TypeError(
                 f"route {self.path!r} of plugin {self.plugin!r} returned {type(result).__name__}; "
                 "return self.response(...) or pluginHTTPResponse(...)"
             )
-        return result
+        return response
 
 
 class BaseBackgroundPlugin(BasePlugin):
@@ -135,11 +148,11 @@ class BaseBackgroundPlugin(BasePlugin):
         if not isinstance(path, str) or not path.startswith("/"):
             raise ValueError(f"plugin {owner!r}: route path {path!r} must be a string starting with '/'")
         if inspect.isclass(handler):
-            if not issubclass(handler, BaseBackgroundHandler):
+            if not derives_from(handler, SERVICE_HANDLER_BASE, BaseBackgroundHandler):
                 raise TypeError(
                     f"plugin {owner!r}: route {path!r} handler {handler.__name__} must subclass BaseBackgroundHandler"
                 )
-            allowed = handler.allowedMethods()
+            allowed = frozenset(m for m in HTTP_METHODS if callable(getattr(handler, m, None)))
             if methods is not None:
                 allowed = allowed & {m.lower() for m in methods}
             if not allowed:
@@ -158,3 +171,19 @@ class BaseBackgroundPlugin(BasePlugin):
     @property
     def routes(self) -> list[Route]:
         return list(self._routes)
+
+
+def adopt_routes(plugin: Any) -> None:
+    """Let a background plugin of the service's real ``luna_plugins`` register its routes with the workbench.
+
+    The real ``addRoute`` registers on the service's own web application, which does not run here, so the
+    plugin instance is given the stand-in's ``addRoute`` (same signature, same checks) instead.
+    """
+    if not isinstance(plugin, BaseBackgroundPlugin):
+        plugin._routes = []
+        plugin.addRoute = types.MethodType(BaseBackgroundPlugin.addRoute, plugin)
+
+
+def routes_of(plugin: Any) -> list[Route]:
+    """The routes a background plugin registered (see ``adopt_routes`` for the real package's plugins)."""
+    return list(getattr(plugin, "_routes", ()))

@@ -22,6 +22,7 @@ from typing import Iterable
 from packaging.requirements import InvalidRequirement, Requirement
 
 from ._base import BaseBackgroundPlugin, BaseEventPlugin
+from ._contract import SERVICE_PLUGIN_BASES, derives_from, is_service_base
 from ._errors import PluginError, PluginRequirementsError
 from ._estimator import EstimatorReplacementPlugin
 
@@ -202,19 +203,23 @@ def import_plugin_module(plugins_dir: Path, module: str) -> ModuleType:
 
 
 def plugin_kind(cls: type) -> str:
-    """``"event"``, ``"background"`` or ``"estimator"``."""
+    """``"event"``, ``"background"`` or ``"estimator"``: which service base class ``cls`` derives from.
+
+    Judged by the base classes' qualified names along the MRO, so a plugin subclassing the service's real
+    ``luna_plugins`` classes (installed beside the workbench) is recognised as well as one of the stand-ins.
+    """
     for kind, base in PLUGIN_KINDS.items():
-        if issubclass(cls, base):
+        if derives_from(cls, SERVICE_PLUGIN_BASES[kind], base):
             return kind
-    raise TypeError(f"{cls.__qualname__} is not a plugin class")
+    raise TypeError(f"{getattr(cls, '__qualname__', cls)!r} is not a plugin class")
 
 
 def _is_plugin_class(obj: object) -> bool:
-    return (
-        inspect.isclass(obj)
-        and issubclass(obj, tuple(PLUGIN_KINDS.values()))
-        and obj not in PLUGIN_KINDS.values()
-    )
+    if not inspect.isclass(obj):
+        return False
+    if any(is_service_base(obj, SERVICE_PLUGIN_BASES[kind], base) for kind, base in PLUGIN_KINDS.items()):
+        return False
+    return any(derives_from(obj, SERVICE_PLUGIN_BASES[kind], base) for kind, base in PLUGIN_KINDS.items())
 
 
 def find_plugin_classes(module_name: str, module: ModuleType) -> list[type]:

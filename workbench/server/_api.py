@@ -8,6 +8,7 @@ from typing import Any, Awaitable, Callable
 
 from aiohttp import web
 
+from .._compat import service_providers
 from ..host import PluginTimeoutError, UnknownEstimatorError
 from ..images import ImageDecodeError, image_size, parse_targets, pixel_bounds
 from ..sdk import EstimationTargets, ImageForPeopleEstimation, Rect, VLImage
@@ -24,7 +25,9 @@ _INLINE_DECODE_MAX = 64 * 1024
 
 
 async def health(request: web.Request) -> web.Response:
-    """``{"status": "ok", "service", "plugins": {status: n}, "estimators", "monitoring": {plugin: stats}}``."""
+    """``{"status": "ok", "service", "plugins": {status: n}, "estimators", "monitoring": {plugin: stats},
+    "loop_stalls", "providers": {"lunavl"|"luna_plugins": {"provider": "service"|"stand-in", "version", "location"}}}``.
+    """
     state = request.app[STATE]
     counts: dict[str, int] = {}
     for record in state.wb.plugins:
@@ -36,6 +39,10 @@ async def health(request: web.Request) -> web.Response:
         "estimators": state.wb.estimators,
         "monitoring": state.monitoring.stats(),
         "loop_stalls": [stall.as_dict() for stall in state.wb.loop_stalls],
+        "providers": {
+            package: {"provider": "service" if p.real else "stand-in", "version": p.version, "location": p.location}
+            for package, p in service_providers().items()
+        },
     })
 
 

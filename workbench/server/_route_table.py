@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 from ..host import PluginRecord, Workbench
-from ..plugins import BaseBackgroundPlugin, Route
+from ..plugins import Route
+from ..plugins._base import routes_of
 
 
 class RouteTable:
@@ -27,7 +28,7 @@ class RouteTable:
     def _rebuild(self) -> None:
         table: dict[str, tuple[Route, PluginRecord]] = {}
         for record in self._wb.plugins:
-            if record.status == "active" and isinstance(record.instance, BaseBackgroundPlugin):
-                for route in record.instance.routes:
+            if record.status == "active" and record.kind == "background":
+                for route in routes_of(record.instance):
                     table.setdefault(route.path, (route, record))
         self._by_path = table
