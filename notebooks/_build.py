@@ -87,9 +87,10 @@ def quickstart() -> list[nbformat.NotebookNode]:
         new_markdown_cell(
             "## Count one image\n\n"
             "`wb.estimate(broker, images)` runs the estimator in use on a list of images (a `VLImage`, a path, "
-            "bytes, a numpy array or `(image, Rect)` for a detect area) and returns one `PeopleCount` per image: "
-            "`count`, head `points` in original-image pixels, and, for estimators that keep it, the raw "
-            "`densityMap` with the `densityArea` it covers."
+            "bytes, a numpy array or `(image, Rect)` for a detect area) and returns one `CountResult` per image: "
+            "`count`, head `coordinates` (and `pointsArray`) in original-image pixels, `elapsed`, `estimatorName`, "
+            "and, for estimators that keep it, the raw `densityMap` with the `densityArea` it covers (a plugin's "
+            "SDK `PeopleCount` is wrapped into one by the host)."
         ),
         new_code_cell(
             "sample = dataset[0]\n"
