@@ -32,8 +32,8 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     parser.add_argument(
         "data",
         metavar="DATA",
-        help="dataset folder (crowd-mini JSON, ShanghaiTech .mat, or images only), or the word 'synthetic' "
-        "to generate drawn sample images into OUT/data",
+        help="dataset folder (crowd-mini JSON, ShanghaiTech, UCF-QNRF, NWPU-Crowd, JHU-Crowd++, or images only), "
+        "or the word 'synthetic' to generate drawn sample images into OUT/data",
     )
     parser.add_argument(
         "--estimators",
@@ -42,11 +42,20 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     )
     add_host_arguments(parser)
     parser.add_argument("--out", required=True, type=Path, help="folder for the report files (created if missing)")
-    parser.add_argument("--split", help="the dataset split to run, e.g. test (a subfolder or a name token)")
+    parser.add_argument("--split", help="the dataset split to run, e.g. test (a split list, a subfolder or a name token)")
     parser.add_argument("--targets", default="T1", choices=["T1", "T2"], help="T1: count and points; T2: count only")
     parser.add_argument("--broker", default="peopleCountEstimator", help=argparse.SUPPRESS)
     parser.add_argument("--limit", type=whole_number, metavar="N", help="run only the first N images")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.add_argument("--game-convention", default="exact", choices=["exact", "blocks"],
+                        help="GAME cells: exact (area-weighted, default) or blocks (the published code's integer blocks)")
+    parser.add_argument("--cache", type=Path, metavar="FILE",
+                        help="SQLite prediction cache: reuse results computed before, resume an interrupted run")
+    parser.add_argument("--engine", default="local", choices=["local", "ray"],
+                        help="local: this process; ray: a pool of Ray actors (pip install 'workbench[ray]')")
+    parser.add_argument("--ray-address", metavar="ADDR",
+                        help="Ray cluster address (auto, ray://head:10001); default: start a one-machine Ray")
+    parser.add_argument("--actors", type=whole_number, default=2, metavar="N", help="Ray actors per estimator (default 2)")
     parser.set_defaults(func=run_compare)
     return parser
 
@@ -86,8 +95,14 @@ def run_compare(args: argparse.Namespace) -> int:
                 broker=args.broker,
                 targets=args.targets,
                 progress=not args.no_progress,
+                game_convention=args.game_convention,
+                cache=args.cache,
+                engine=args.engine,
+                ray_address=args.ray_address,
+                actors=args.actors,
             )
-    except (UnknownEstimatorError, FileNotFoundError, DatasetError) as error:
+    except (UnknownEstimatorError, FileNotFoundError, DatasetError, ImportError) as error:
+        # ImportError: --engine ray without the ray extra installed; the message says how to install it.
         return _fail(str(error))
     except Exception as error:  # an estimator or plugin broke the run: one line, the traceback only with -v
         logging.getLogger("workbench.compare").info("the comparison failed", exc_info=True)
