@@ -122,6 +122,7 @@ def test_01_quickstart(kernel_env, monkeypatch, tmp_path):
     assert "PeopleCountOnnxPlugin" in _html(_cell(code, "wb = Workbench("))
     counted = _text(_cell(code, "[by_plugin] = wb.estimate"))
     assert re.search(r": PeopleCountOnnxPlugin counts \d+, annotated (\d+|None)$", counted.strip()), counted
+    assert " ms" in _html(_cell(code, "[by_plugin] = wb.estimate")), "the result's latency is shown with its unit"
     assert re.search(r"default counts \d+, annotated .*; density map \(\d+, \d+\), sum \d+\.\d", _text(
         _cell(code, "[by_default] = wb.estimate")))
     assert _has_png(_cell(code, "plot_density_overlay(sample, by_default)"))
