@@ -3,21 +3,31 @@
 It honours the service's estimator contract (``EstimatorBase``) and so can be the workbench's default
 estimator or be wrapped in a replacement plugin. How it works, and why:
 
-* **Batching.** Images (or detect areas) of one size are stacked into one ``session.run`` (up to
-  ``max_batch`` at a time): the host hands the estimator a whole request at once, and on a GPU one run of N
-  images costs much less than N runs. ``parallel_runs`` > 1 splits each group over that many concurrent
-  runs instead; on the 2-core development machine 1, 2 and 4 gave the same images/s within noise (CPU
-  inference is compute-bound either way), so the default is 1. HWC models (one image per run) and models
-  with a static batch of 1 run image by image.
-* **Off the loop.** All the work of a call (stacking, inference, point finding) runs in the estimator's
-  own worker threads (``parallel_runs`` of them), so the host's event loop keeps serving meanwhile.
-* **Preprocessing.** In numpy by default (``ModelDescription.preprocess``, vectorised, in the worker
-  thread). ``graph_preprocessing=True`` instead puts the preprocessing (cast, luma, normalisation,
-  transpose) in front of the model in memory (``workbench.estimators._graph``, the same graph
-  ``workbench model wrap`` ships), so onnxruntime does it and receives uint8, a quarter of the bytes, which
-  should pay where the input is copied to a GPU. On the 2-core CPU both measured the same within noise
-  (10.2 vs 10.7 images/s for wbcount at 1024x768), so the simpler path is the default. Both give the same
-  maps; models below opset 13 always use numpy.
+* **Batching.** Images (or detect areas) of one size are stacked into runs of at most ``max_batch`` images
+  (2 on the CPU, 8 on a GPU by default): the host hands the estimator a whole request at once, and on a GPU
+  one run of N images costs much less than N runs, while on the CPU a run of 2 costs the same per image as a
+  run of 8 and leaves room for the pipeline below. ``parallel_runs`` > 1 spreads the runs over that many
+  concurrent ``session.run`` lanes. HWC models (one image per run) and models with a static batch of 1 run
+  image by image.
+* **Pipeline.** Each lane runs ``session.run`` on its runs one after the other in an inference thread,
+  while one helper thread stacks and preprocesses the next run's input and turns the previous run's maps
+  into points and ``CountResult`` objects. Only the first run's input and the last run's results are
+  prepared with nothing to overlap, so the work around inference mostly hides behind it. Results come back
+  in the images' order whatever order the runs end in. An error in one run fails the call with a note
+  naming its images and stops the call's other runs; other calls on the same estimator are not affected.
+  A cancelled call stops its lanes at the next run and ends a run in progress through onnxruntime's
+  ``RunOptions.terminate``.
+* **Off the loop.** All the work of a call runs in the estimator's own threads, so the host's event loop
+  keeps serving meanwhile.
+* **Preprocessing.** Inside the onnxruntime session by default: the preprocessing (cast, luma,
+  normalisation, transpose) is put in front of the model in memory (``workbench.estimators._graph``, the
+  same graph ``workbench model wrap`` ships), so onnxruntime runs it on its intra-op threads and receives
+  uint8, a quarter of the bytes (which also pays where the input is copied to a GPU, with IO binding there).
+  The helper thread then only stacks and pads. On the shared 2-core CPU it beat numpy preprocessing in
+  the helper thread in four interleaved runs of five (e.g. 0.96 against 0.76 of a raw batched run) and
+  lost one, all within that machine's noise (bench/README.md). ``graph_preprocessing=False``
+  keeps it in numpy (``ModelDescription.preprocess``, vectorised, in the helper thread); models below opset
+  13 always use numpy. Both give the same maps.
 * **Geometry.** Each image is padded to a multiple of the model's stride (see ``workbench.estimators.model``);
   points are put at map-cell centres and shifted by the detect area's offset into original-image pixels,
   then clipped to the detect area (a cell in the padding can hold a head cut by the edge).
@@ -32,7 +42,7 @@ import os
 import time
 import warnings
 from collections import defaultdict
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import FIRST_EXCEPTION, CancelledError, Future, ThreadPoolExecutor, wait
 from pathlib import Path
 from typing import Any, Literal, Sequence
 
@@ -79,6 +89,26 @@ class _Item:
         return (picture if picture.format is ColorFormat.R8G8B8 else picture.convert(ColorFormat.R8G8B8)).asNPArray()
 
 
+class _Call:
+    """One call's cancellation: onnxruntime run options whose ``terminate`` flag ends a run in progress
+    and tells the call's lanes to start no further run."""
+
+    __slots__ = ("run_options",)
+
+    def __init__(self) -> None:
+        self.run_options = ort.RunOptions()
+
+    @property
+    def cancelled(self) -> bool:
+        return bool(self.run_options.terminate)
+
+    def cancel(self) -> None:
+        self.run_options.terminate = True
+
+
+_Indexed = tuple[int, CountResult]  # a result and the index of its image in the call
+
+
 class OnnxDensityEstimator(EstimatorBase):
     """Counts people with an ONNX density-map model; returns ``CountResult`` with points and the map.
 
@@ -92,11 +122,13 @@ class OnnxDensityEstimator(EstimatorBase):
         points: ``"peaks"``, ``"topk"`` or a ``PointStrategy`` (e.g. ``get_point_strategy("peaks", size=5)``).
         intra_op_threads: onnxruntime intra-op threads; ``None`` lets onnxruntime choose (all physical cores).
         name: the ``estimatorName`` of the results; defaults to the description's name.
-        max_batch: the most images stacked into one run; bounds the memory of a large same-size request
-            (a 1024x768 image needs tens of MB of activations in a typical counter).
+        max_batch: the most images stacked into one run; ``None``: 2 on the CPU (so that the pipeline has
+            runs to overlap), 8 on a GPU. Also bounds the memory of a large same-size request (a 1024x768
+            image needs tens of MB of activations in a typical counter).
         graph_preprocessing: run the preprocessing inside the onnxruntime session instead of numpy (same
-            results; see above).
-        parallel_runs: concurrent ``session.run`` calls (worker threads) a same-size group is split over.
+            results; see above); ``None``: wherever the model allows it (opset >= 13).
+        parallel_runs: concurrent ``session.run`` lanes a request's runs are spread over.
+        io_binding: feed and fetch through an onnxruntime IO binding; ``None``: on a GPU only.
 
     Raises:
         FileNotFoundError: the model (or its description) is missing.
@@ -115,9 +147,10 @@ class OnnxDensityEstimator(EstimatorBase):
         points: str | PointStrategy = "peaks",
         intra_op_threads: int | None = None,
         name: str | None = None,
-        max_batch: int = 8,
-        graph_preprocessing: bool = False,
+        max_batch: int | None = None,
+        graph_preprocessing: bool | None = None,
         parallel_runs: int = 1,
+        io_binding: bool | None = None,
     ) -> None:
         self.model_path = Path(model_path)
         if not self.model_path.is_file():
@@ -135,18 +168,20 @@ class OnnxDensityEstimator(EstimatorBase):
             isinstance(intra_op_threads, bool) or not isinstance(intra_op_threads, int) or intra_op_threads < 1
         ):
             raise ValueError(f"intra_op_threads must be a whole number >= 1 or None, got {intra_op_threads!r}")
-        if isinstance(max_batch, bool) or not isinstance(max_batch, int) or max_batch < 1:
-            raise ValueError(f"max_batch must be a whole number >= 1, got {max_batch!r}")
+        if max_batch is not None and (isinstance(max_batch, bool) or not isinstance(max_batch, int) or max_batch < 1):
+            raise ValueError(f"max_batch must be a whole number >= 1 or None, got {max_batch!r}")
         if isinstance(parallel_runs, bool) or not isinstance(parallel_runs, int) or parallel_runs < 1:
             raise ValueError(f"parallel_runs must be a whole number >= 1, got {parallel_runs!r}")
         self.points = resolve_point_strategy(points)
         self.name = name or self.description.name
-        self.max_batch = max_batch
 
         options = ort.SessionOptions()
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         if intra_op_threads is not None:
             options.intra_op_num_threads = intra_op_threads
+        # Idle intra-op threads sleep instead of spinning: the helper thread works while a run is in flight,
+        # and spinning threads would take its core (the runs are tens of ms, so waking costs nothing).
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         providers: list[Any] = ["CPUExecutionProvider"]
         if device_class == "gpu":
             if _CUDA in ort.get_available_providers():
@@ -166,6 +201,9 @@ class OnnxDensityEstimator(EstimatorBase):
         # Checked and measured on the model as described, so that errors speak of the user's description.
         self.geometry: ModelGeometry = measure_geometry(session, self.description, str(self.model_path))
         self._feed = self.description
+        on_gpu = _CUDA in session.get_providers()
+        if graph_preprocessing is None:
+            graph_preprocessing = True
         if graph_preprocessing and not takes_pixels(self.description, self.description.batched):
             proto = onnx.load(str(self.model_path))
             if opset(proto) >= MIN_OPSET:
@@ -181,9 +219,16 @@ class OnnxDensityEstimator(EstimatorBase):
                 GpuUnavailableWarning,
                 stacklevel=2,
             )
+        self.max_batch = max_batch or (8 if on_gpu else 2)
         self.parallel_runs = parallel_runs
+        self.io_binding = on_gpu if io_binding is None else bool(io_binding)
         self._executor: ThreadPoolExecutor | None = ThreadPoolExecutor(
             max_workers=parallel_runs, thread_name_prefix=f"onnx-density-{self.name}"
+        )
+        # One thread for the work around inference (stacking, preprocessing, points, results), so that it
+        # overlaps the runs without competing with itself for the GIL.
+        self._helper: ThreadPoolExecutor | None = ThreadPoolExecutor(
+            max_workers=1, thread_name_prefix=f"onnx-density-{self.name}-helper"
         )
 
     @property
@@ -207,10 +252,13 @@ class OnnxDensityEstimator(EstimatorBase):
         return self.geometry.stride
 
     def close(self) -> None:
-        """Wait for running batches, then release the worker threads and the onnxruntime session."""
+        """Wait for running batches, then release the threads and the onnxruntime session."""
         if self._executor is not None:
             self._executor.shutdown(wait=True, cancel_futures=True)
             self._executor = None
+        if self._helper is not None:
+            self._helper.shutdown(wait=True)
+            self._helper = None
         self._session = None
 
     async def estimateBatch(
@@ -225,17 +273,24 @@ class OnnxDensityEstimator(EstimatorBase):
         callers that need the service's synchronous mode; prefer the default.
         """
         items, targets = self._prepare(images, estimationTargets)
-        futures = self._submit(items, targets)
+        call = _Call()
+        lanes = self._submit(items, targets, call)
         if not asyncEstimate:
-            return self._collect([future.result() for future in futures], len(images))
-        return self._collect(await asyncio.gather(*map(asyncio.wrap_future, futures)), len(images))
+            return self._collect(self._wait(lanes, call), len(images))
+        try:
+            parts = await asyncio.gather(*map(asyncio.wrap_future, lanes))
+        except BaseException:
+            call.cancel()  # cancelled, or another lane failed: the remaining runs are of no use
+            raise
+        return self._collect(parts, len(images))
 
     def estimate(
         self, images: Sequence[EstimationInput], targets: EstimationTargets | str = EstimationTargets.T1
     ) -> list[CountResult]:
         """The synchronous twin of ``estimateBatch`` for scripts (not for code running on an event loop)."""
         items, parsed = self._prepare(images, targets)
-        return self._collect([future.result() for future in self._submit(items, parsed)], len(images))
+        call = _Call()
+        return self._collect(self._wait(self._submit(items, parsed, call), call), len(images))
 
     # -- internals ---------------------------------------------------------------------------------------
 
@@ -248,6 +303,11 @@ class OnnxDensityEstimator(EstimatorBase):
         self._require_session()
         assert self._executor is not None
         return self._executor
+
+    def _require_helper(self) -> ThreadPoolExecutor:
+        if self._helper is None:
+            raise CancelledError(f"estimator {self.name!r} was closed during the call")
+        return self._helper
 
     @staticmethod
     def _prepare(images: Sequence[Any], targets: EstimationTargets | str) -> tuple[list[_Item], EstimationTargets]:
@@ -284,7 +344,7 @@ class OnnxDensityEstimator(EstimatorBase):
 
     def _chunks(self, items: list[_Item]) -> list[list[_Item]]:
         """Same-size groups cut into runs: at most ``max_batch`` each, and at least ``parallel_runs`` runs
-        per group (when it has that many images) so that every worker has a share."""
+        per group (when it has that many images) so that every lane has a share."""
         if not self.description.batched or self.geometry.fixed_batch is not None:
             size = self.geometry.fixed_batch or 1
             return [items[i : i + size] for i in range(0, len(items), size)]
@@ -297,47 +357,113 @@ class OnnxDensityEstimator(EstimatorBase):
             chunks += [list(part) for part in np.array_split(np.array(group, dtype=object), runs)]
         return chunks
 
-    def _submit(self, items: list[_Item], targets: EstimationTargets) -> list[Future[list[tuple[int, CountResult]]]]:
+    def _submit(self, items: list[_Item], targets: EstimationTargets, call: _Call) -> list[Future[list[_Indexed]]]:
+        """One pipeline per lane, the runs dealt out in turn."""
         executor = self._require_executor()
-        return [executor.submit(self._estimate_chunk, chunk, targets) for chunk in self._chunks(items)]
+        chunks = self._chunks(items)
+        lanes = [chunks[lane :: self.parallel_runs] for lane in range(min(self.parallel_runs, len(chunks)))]
+        return [executor.submit(self._pipeline, lane, targets, call) for lane in lanes]
 
     @staticmethod
-    def _collect(parts: list[list[tuple[int, CountResult]]], n_images: int) -> list[CountResult]:
+    def _wait(lanes: list[Future[list[_Indexed]]], call: _Call) -> list[list[_Indexed]]:
+        try:
+            done, _ = wait(lanes, return_when=FIRST_EXCEPTION)
+            for lane in done:
+                lane.result()  # the first failure, not the first lane to end, decides
+            return [lane.result() for lane in lanes]
+        except BaseException:
+            call.cancel()
+            raise
+
+    @staticmethod
+    def _collect(parts: list[list[_Indexed]], n_images: int) -> list[CountResult]:
         results: list[CountResult | None] = [None] * n_images
         for part in parts:
             for index, result in part:
                 results[index] = result
         return results  # type: ignore[return-value]
 
-    def _estimate_chunk(self, chunk: list[_Item], targets: EstimationTargets) -> list[tuple[int, CountResult]]:
-        """Runs in a worker thread: one ``session.run`` and the results; ``elapsed`` is the run's share."""
-        started = time.perf_counter()
-        maps = self._run(chunk)
-        done = [self._result(item, density, targets) for item, density in zip(chunk, maps)]
-        elapsed = (time.perf_counter() - started) / len(chunk)
-        return [(item.index, result.replace(elapsed=elapsed)) for item, result in zip(chunk, done)]
+    def _pipeline(self, chunks: list[list[_Item]], targets: EstimationTargets, call: _Call) -> list[_Indexed]:
+        """Runs in an inference thread: ``session.run`` on each chunk in turn, while the helper thread
+        prepares the next chunk's input and turns finished maps into results.
 
-    def _run(self, chunk: list[_Item]) -> np.ndarray:
-        """Density maps ``(n, H', W')`` of a chunk of same-size images, from one ``session.run``."""
-        session = self._require_session()
-        feed = self._feed
+        Whatever happens, nothing of this call is left queued or running on the helper when it returns.
+        """
+        helper = self._require_helper()
+        upcoming = helper.submit(self._model_input, chunks[0])
+        finishing: list[Future[list[_Indexed]]] = []
+        current = chunks[0]
+        try:
+            for position, current in enumerate(chunks):
+                batch, preparing = upcoming.result()
+                if call.cancelled:
+                    raise CancelledError("estimation cancelled")
+                for earlier, future in zip(chunks, finishing):
+                    if future.done() and future.exception() is not None:
+                        current = earlier
+                        future.result()  # an earlier chunk's results failed: the call fails, stop here
+                if position + 1 < len(chunks):
+                    upcoming = helper.submit(self._model_input, chunks[position + 1])
+                started = time.perf_counter()
+                maps = self._infer(batch, len(current), call)
+                share = (preparing + time.perf_counter() - started) / len(current)
+                finishing.append(helper.submit(self._finish, current, maps, targets, share))
+            parts = []
+            for current, future in zip(chunks, finishing):
+                parts += future.result()
+            return parts
+        except BaseException as error:
+            upcoming.cancel()
+            for future in finishing:
+                future.cancel()
+            wait([upcoming, *finishing])
+            if call.cancelled and not isinstance(error, CancelledError):
+                raise CancelledError("estimation cancelled") from error  # a run ended by RunOptions.terminate
+            if not isinstance(error, CancelledError):
+                indices = ", ".join(str(item.index) for item in current)
+                error.add_note(f"{self.name}: while estimating image(s) {indices} of the batch")
+            raise
+
+    def _model_input(self, chunk: list[_Item]) -> tuple[np.ndarray, float]:
+        """Runs in the helper thread: the chunk's padded, stacked, preprocessed input, and the seconds it took."""
+        started = time.perf_counter()
         padded = self.geometry.padded_size(chunk[0].height, chunk[0].width)
         batch = stack_padded([item.pixels() for item in chunk], *padded, self.description.pad_pixel)
         fixed = self.geometry.fixed_batch
         if fixed is not None and fixed > len(chunk):
-            # A static batch axis must be filled; the extra blank images' maps are dropped below.
+            # A static batch axis must be filled; the extra blank images' maps are dropped in _infer.
             batch = np.concatenate([batch, np.zeros((fixed - len(chunk), *batch.shape[1:]), np.uint8)])
-        (output,) = session.run([feed.output], {feed.input: feed.preprocess(batch)})
-        n = batch.shape[0]
+        return self._feed.preprocess(batch), time.perf_counter() - started
+
+    def _infer(self, batch: np.ndarray, n_images: int, call: _Call) -> np.ndarray:
+        """Density maps ``(n_images, H', W')`` from one ``session.run`` on a prepared input."""
+        session = self._require_session()
+        feed = self._feed
+        if self.io_binding:
+            binding = session.io_binding()
+            binding.bind_cpu_input(feed.input, batch)
+            binding.bind_output(feed.output, "cpu")
+            session.run_with_iobinding(binding, call.run_options)
+            (output,) = binding.copy_outputs_to_cpu()
+        else:
+            (output,) = session.run([feed.output], {feed.input: batch}, call.run_options)
+        n = max(n_images, self.geometry.fixed_batch or 0)  # the blank images that fill a static batch too
         map_h, map_w = output.shape[-2:]
         if output.size != n * map_h * map_w:
             raise ValueError(
                 f"{self.model_path}: output {feed.output!r} has shape {output.shape} for {n} image(s); "
                 "expected the batch, size-1 axes and the map ([N, 1, H', W'] or [N, H', W'])"
             )
-        return output.reshape(n, map_h, map_w)[: len(chunk)]
+        return output.reshape(n, map_h, map_w)[:n_images]
 
-    def _result(self, item: _Item, density: np.ndarray, targets: EstimationTargets) -> CountResult:
+    def _finish(
+        self, chunk: list[_Item], maps: np.ndarray, targets: EstimationTargets, share: float
+    ) -> list[_Indexed]:
+        """Runs in the helper thread: each image's result; ``elapsed`` is its share of the chunk's input
+        preparation and run."""
+        return [(item.index, self._result(item, density, targets, share)) for item, density in zip(chunk, maps)]
+
+    def _result(self, item: _Item, density: np.ndarray, targets: EstimationTargets, elapsed: float) -> CountResult:
         stride = self.geometry.stride
         map_h, map_w = density.shape
         count = max(0, round(float(density.sum(dtype=np.float64))))
@@ -355,6 +481,8 @@ class OnnxDensityEstimator(EstimatorBase):
             densityMap=density,  # CountResult keeps its own read-only copy
             densityArea=Rect(item.left, item.top, map_w * stride, map_h * stride),
             estimatorName=self.name,
+            elapsed=elapsed,
+            inRange=None if self.description.range is None else self.description.range.contains(count, item.width * item.height),
         )
 
     def __repr__(self) -> str:
