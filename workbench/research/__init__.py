@@ -50,6 +50,7 @@ _LAZY = {
     **{name: "plots" for name in _PLOTS},
     "ComparisonReport": "report",
     "Explorer": "widgets",
+    "PredictionCache": "cache",
     "error_by_label": "slices",
     "plot_error_by_label": "slices",
 }
@@ -63,6 +64,7 @@ __all__ = [
     "LatencyStats",
     "Localisation",
     "LocalisationSummary",
+    "PredictionCache",
     "Sample",
     "compare",
     "detect_format",
