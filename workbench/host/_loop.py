@@ -87,13 +87,26 @@ async def within(awaitable: Awaitable[T], seconds: float | None, what: str, *, g
     """
     if seconds is None:
         return await contained(awaitable)
-    task = asyncio.ensure_future(contained(awaitable))
+    loop = asyncio.get_running_loop()
+    task = loop.create_task(contained(awaitable))
+    # A bare waiter woken by the task or the timer: what asyncio.wait does, at a fraction of its cost per call.
+    waiter = loop.create_future()
+
+    def wake(_: object = None) -> None:
+        if not waiter.done():
+            waiter.set_result(None)
+
+    task.add_done_callback(wake)
+    timer = loop.call_later(seconds, wake)
     try:
-        done, _ = await asyncio.wait({task}, timeout=seconds)
+        await waiter
     except asyncio.CancelledError:
         task.cancel()
         raise
-    if done:
+    finally:
+        timer.cancel()
+        task.remove_done_callback(wake)
+    if task.done():
         return task.result()
     await stop_or_abandon([task], grace, what)
     raise PluginTimeoutError(f"{what} did not finish within {seconds:g} s (deadline); it was cancelled")
