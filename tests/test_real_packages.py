@@ -110,3 +110,4 @@ def _dataset(root: Path) -> Path:
         Image.fromarray(pixels).save(root / "images" / f"{name}.png")
         (root / "points" / f"{name}.json").write_text(json.dumps({"image": f"{name}.png", "points": spots}))
     return root
+

@@ -114,6 +114,10 @@ class CountResult:
         for name in ("densityMap", "densityArea"):
             if name not in fields and getattr(core, name, None) is not None:
                 fields[name] = getattr(core, name)
+        area = fields.get("densityArea")
+        if area is not None and not isinstance(area, Rect) and all(hasattr(area, n) for n in ("x", "y", "width", "height")):
+            # A Rect of the service's real lunavl (where it is installed, plugins build those).
+            fields["densityArea"] = Rect(area.x, area.y, area.width, area.height)
         return cls(peopleCount.count, peopleCount.coordinates, **fields)
 
     def replace(self, **fields: Any) -> CountResult:
