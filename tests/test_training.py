@@ -9,7 +9,7 @@ import numpy as np
 import onnxruntime as ort
 import pytest
 
-from workbench.training.data import render_density, synthetic_samples
+from workbench.training.data import Sample, mosaic_samples, render_density, synthetic_samples, tile
 from workbench.training.evaluate import evaluate_model, find_description, load_images, preprocess
 
 # The card's test-split MAE of the bundled model plus a margin for onnxruntime/numeric drift across
@@ -48,6 +48,65 @@ def test_train_two_steps_on_synthetic_data_and_export(tmp_path: Path) -> None:
     # Dynamic height/width: a size never seen in training still maps at the recorded stride.
     assert density.shape == (1, 1, 144 // description["stride"], 200 // description["stride"])
     assert np.isfinite(density.sum())
+
+
+def test_mosaic_keeps_every_head_at_its_shrunk_position() -> None:
+    samples = synthetic_samples(4, size=(200, 100), seed=1)
+    image, points = tile([(s.image, s.points) for s in samples], 2, (100, 50))
+    assert image.size == (200, 100)
+    assert len(points) == sum(s.count for s in samples)
+    # The third part goes to the bottom-left tile, halved.
+    third = samples[2].points / 2 + np.array([0, 50], np.float32)
+    start = samples[0].count + samples[1].count
+    np.testing.assert_allclose(points[start : start + samples[2].count], third, atol=1e-4)
+    with pytest.raises(ValueError, match="needs 4 images"):
+        tile([(samples[0].image, samples[0].points)], 2, (100, 50))
+
+
+def test_mosaic_samples_are_seeded_and_as_large_as_one_photo() -> None:
+    photos = [Sample(s.name, s.image, s.points) for s in synthetic_samples(5, size=(160, 120), seed=2)]
+    first, again = mosaic_samples(photos, 2, 3, seed=7), mosaic_samples(photos, 2, 3, seed=7)
+    assert [m.image.size for m in first] == [(160, 120)] * 3
+    assert [m.count for m in first] == [m.count for m in again]
+    np.testing.assert_array_equal(np.asarray(first[0].image), np.asarray(again[0].image))
+
+
+def test_fine_tune_starts_from_the_exported_weights(repo_root: Path) -> None:
+    torch = pytest.importorskip("torch", reason="training needs the optional extra: pip install -e '.[train]'")
+    from workbench.training.model import load_onnx_weights
+
+    path = repo_root / "models" / "wbcount.onnx"
+    model = load_onnx_weights(path).eval()
+    batch = np.random.default_rng(0).normal(size=(1, 3, 64, 96)).astype(np.float32)
+    (expected,) = _session(path).run(None, {"image": batch})
+    with torch.no_grad():
+        np.testing.assert_allclose(model(torch.from_numpy(batch)).numpy(), expected, atol=1e-5)
+
+
+def test_train_on_photos_generated_scenes_and_mosaics(tmp_path: Path, repo_root: Path) -> None:
+    pytest.importorskip("torch", reason="training needs the optional extra: pip install -e '.[train]'")
+    from workbench.research import make_synthetic_dataset
+    from workbench.training import main
+
+    make_synthetic_dataset(tmp_path / "generated", n=3, seed=5, size=(256, 192))
+    status = main(["--synthetic", "--generated", str(tmp_path / "generated"), "--generated-fraction", "0.4",
+                   "--mosaic-fraction", "0.4", "--mosaic-grids", "2", "4", "--init",
+                   str(repo_root / "models" / "wbcount.onnx"), "--lr", "1e-4", "--max-steps", "2",
+                   "--batch-size", "4", "--crop", "128", "--out", str(tmp_path), "--name", "tuned"])
+    assert status == 0
+    assert (tmp_path / "tuned.onnx").is_file()
+
+
+def test_bad_mixture_options_fail_cleanly(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    pytest.importorskip("torch", reason="training needs the optional extra: pip install -e '.[train]'")
+    from workbench.training import main
+
+    assert main(["--synthetic", "--mosaic-fraction", "0.3", "--mosaic-grids", "3", "--crop", "128",
+                 "--out", str(tmp_path)]) == 2
+    assert "--mosaic-grids" in capsys.readouterr().err
+    assert main(["--synthetic", "--mosaic-fraction", "0.8", "--generated-fraction", "0.5",
+                 "--out", str(tmp_path)]) == 2
+    assert "sum to at most 1" in capsys.readouterr().err
 
 
 def test_bundled_model_counts_a_synthetic_image(repo_root: Path) -> None:

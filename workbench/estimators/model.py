@@ -36,6 +36,8 @@ from typing import Any, Literal, Sequence
 
 import numpy as np
 
+from ._range import TrainingRange
+
 __all__ = [
     "CHANNELS",
     "DTYPES",
@@ -75,7 +77,7 @@ _HINTS = {
     ("channels", "bgr"): " (only RGB is supported: reverse the channels inside the model)",
     ("layout", "chw"): " (one image without a batch axis must be channels-last 'HWC', or add a batch axis: 'NCHW')",
 }
-_FIELDS = ("name", "layout", "dtype", "channels", "scale", "mean", "std", "input", "output", "stride")
+_FIELDS = ("name", "layout", "dtype", "channels", "scale", "mean", "std", "input", "output", "stride", "range")
 _REQUIRED = ("name", "layout", "dtype", "channels")
 # Probe sizes (height, width): multiples of 64 so that any stride up to 64 divides them, height != width so
 # that swapped axes show, and small so that probing costs milliseconds even for large models.
@@ -112,6 +114,8 @@ class ModelDescription:
             number or one per channel.
         input, output: the names of the model's image input and density output.
         stride: the output stride, when the author wants it checked; ``None`` to only measure it.
+        range: the training range (a ``TrainingRange`` or its JSON object, see ``_range.py``); results then
+            carry ``inRange``. ``None``: not declared.
         source: where the description came from, for messages (not saved).
 
     Raises:
@@ -129,6 +133,7 @@ class ModelDescription:
     input: str = "image"
     output: str = "density"
     stride: int | None = None
+    range: TrainingRange | None = None
     source: str = field(default="<ModelDescription>", compare=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -154,6 +159,11 @@ class ModelDescription:
             isinstance(self.stride, bool) or not isinstance(self.stride, int) or self.stride < 1
         ):
             self._fail("stride", f"must be a whole number >= 1 or absent, got {self.stride!r}")
+        if self.range is not None and not isinstance(self.range, TrainingRange):
+            try:
+                object.__setattr__(self, "range", TrainingRange.from_dict(self.range, self.source))
+            except ValueError as error:
+                raise ModelDescriptionError(str(error)) from None
         if self.dtype == "uint8" and (self.scale != 1.0 or any(self.mean) or any(s != 1.0 for s in self.std)):
             self._fail(
                 "dtype",
@@ -230,6 +240,10 @@ class ModelDescription:
             data[name] = values[0] if len(values) == 1 else values
         if data["stride"] is None:
             data.pop("stride")
+        if self.range is None:
+            data.pop("range")
+        else:
+            data["range"] = self.range.to_dict()
         return data
 
     def to_json(self, path: str | os.PathLike | None = None) -> str:

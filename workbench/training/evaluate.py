@@ -22,7 +22,7 @@ import numpy as np
 import onnxruntime as ort
 from PIL import Image
 
-from workbench.training.data import normalise, read_points, split_files
+from workbench.training.data import load_split, mosaic_samples, normalise, read_points, split_files
 
 BUNDLED_DESCRIPTIONS = Path(__file__).resolve().parents[2] / "models"
 # Description channel names (those of workbench.estimators) -> Pillow modes; "gray" is ITU-R 601 luma.
@@ -122,6 +122,12 @@ def load_images(data_dir: str | Path, split: str) -> list[tuple[str, Image.Image
     return loaded
 
 
+def load_mosaics(data_dir: str | Path, split: str, grid: int, n: int, seed: int = 0) -> list[tuple[str, Image.Image, int]]:
+    """``n`` seeded ``grid`` x ``grid`` mosaics of a split's photos, each downscaled into one photo's frame
+    (denser scenes with exact counts: about ``grid**2`` times the people per pixel, heads ``grid`` times smaller)."""
+    return [(m.name, m.image, m.count) for m in mosaic_samples(load_split(data_dir, split), grid, n, seed)]
+
+
 def markdown_table(results: list[ModelResult], images: list[tuple[str, Image.Image, int]]) -> str:
     """The summary table and a per-image count table, in Markdown."""
     size = "x".join(map(str, images[0][1].size)) if images else "?"
@@ -145,9 +151,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=3, help="timed runs per image")
     parser.add_argument("--descriptions", type=Path, default=BUNDLED_DESCRIPTIONS,
                         help="folder of family descriptions such as mcnn.json (default: the bundled models/)")
+    parser.add_argument("--mosaic", type=int, metavar="GRID",
+                        help="score GRID x GRID mosaics of the split's photos (each downscaled GRID times) instead "
+                        "of the photos: denser scenes with exact counts")
+    parser.add_argument("--mosaics", type=int, default=8, help="how many seeded mosaics (with --mosaic)")
     parser.add_argument("--json", type=Path, help="also write the figures to this JSON file")
     args = parser.parse_args(argv)
-    images = load_images(args.data, args.split)
+    if args.mosaic is not None and args.mosaic < 2:
+        parser.error("--mosaic must be 2 or more")
+    images = (load_images(args.data, args.split) if args.mosaic is None
+              else load_mosaics(args.data, args.split, args.mosaic, args.mosaics))
     results = []
     for spec in args.models:
         try:
@@ -155,8 +168,12 @@ def main(argv: list[str] | None = None) -> int:
         except FileNotFoundError as error:
             print(error, file=sys.stderr)
             return 2
-    print(f"{args.split} split of {args.data}: {len(images)} images; onnxruntime {ort.__version__}, "
-          f"CPU, {args.threads} threads\n")
+    what = "images" if args.mosaic is None else f"{args.mosaic}x{args.mosaic} mosaics"
+    truth = np.array([count for _, _, count in images], np.float64)
+    megapixels = np.array([image.size[0] * image.size[1] / 1e6 for _, image, _ in images])
+    print(f"{args.split} split of {args.data}: {len(images)} {what} ({truth.min():.0f} to {truth.max():.0f} "
+          f"people, mean {truth.mean():.1f}; {np.mean(truth / megapixels):.0f} people per megapixel); "
+          f"onnxruntime {ort.__version__}, CPU, {args.threads} threads\n")
     print(markdown_table(results, images))
     if args.json:
         args.json.write_text(json.dumps({"split": args.split, "images": len(images), "threads": args.threads,

@@ -14,7 +14,15 @@ from typing import Any
 
 import numpy as np
 
-from workbench.training.data import Augmentation, Sample, load_split, normalise, render_density, synthetic_samples
+from workbench.training.data import (
+    Augmentation,
+    Sample,
+    load_split,
+    normalise,
+    render_density,
+    synthetic_samples,
+    tile,
+)
 
 # ImageNet statistics: a conventional choice that keeps the raw input near zero mean / unit variance; the
 # network is trained from scratch, so any fixed values would do, but they must match the description.
@@ -57,6 +65,18 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--val", type=int, default=0,
                         help="hold out this many training images (seeded choice) and report their MAE")
     parser.add_argument("--eval-every", type=int, default=250, help="steps between progress reports")
+    parser.add_argument("--init", type=Path,
+                        help="fine-tune from the weights of an exported wbcount ONNX file (BatchNorm folded) "
+                        "instead of training from scratch")
+    parser.add_argument("--generated", type=Path,
+                        help="extra folder of generated scenes in the crowd-mini layout (all its images are used), "
+                        "e.g. written by workbench.research.make_synthetic_dataset")
+    parser.add_argument("--generated-fraction", type=float, default=0.25,
+                        help="share of the crops drawn from --generated (when given)")
+    parser.add_argument("--mosaic-fraction", type=float, default=0.0,
+                        help="share of the crops that are mosaics of downscaled training crops (denser scenes)")
+    parser.add_argument("--mosaic-grids", type=int, nargs="+", default=[2, 4],
+                        help="mosaic sides to draw from uniformly (2: 4 crops, 4: 16 crops); must divide --crop/8")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=2, help="torch and onnxruntime CPU threads")
     return parser
@@ -73,6 +93,20 @@ def main(argv: list[str] | None = None) -> int:
     if args.crop % 8:
         print("--crop must be a multiple of 8", file=sys.stderr)
         return 2
+    if args.mosaic_fraction > 0 and any(grid < 2 or (args.crop // 8) % grid for grid in args.mosaic_grids):
+        print(f"--mosaic-grids must be sides >= 2 dividing {args.crop // 8} (--crop / 8)", file=sys.stderr)
+        return 2
+    if not 0 <= args.generated_fraction + args.mosaic_fraction <= 1 or min(args.generated_fraction,
+                                                                           args.mosaic_fraction) < 0:
+        print("--generated-fraction and --mosaic-fraction must be >= 0 and sum to at most 1", file=sys.stderr)
+        return 2
+    generated: list[Sample] = []
+    if args.generated is not None:
+        try:
+            generated = load_split(args.generated, None)
+        except FileNotFoundError as error:
+            print(error, file=sys.stderr)
+            return 2
     if args.synthetic:
         samples = synthetic_samples(12, seed=args.seed)
     else:
@@ -88,42 +122,57 @@ def main(argv: list[str] | None = None) -> int:
     if not train:
         print("no training images left after --val", file=sys.stderr)
         return 2
-    crop = min(args.crop, *(min(s.image.size) // 8 * 8 for s in train))
+    crop = min(args.crop, *(min(s.image.size) // 8 * 8 for s in train + generated))
     if crop != args.crop:
         print(f"crop reduced to {crop} px to fit the smallest training image")
-    report = fit(args, train, val, crop, rng)
+    report = fit(args, train, val, crop, rng, generated)
     check_image = (val or train)[0]
     report.update(export_bundle(report.pop("model"), args, check_image))
     print(json.dumps(report, indent=2))
     return 0
 
 
+def _crop(args: argparse.Namespace, train: list[Sample], generated: list[Sample], queue: list[int],
+          augment: Augmentation, rng: np.random.Generator) -> tuple[Any, np.ndarray]:
+    """One training crop: a mosaic of downscaled training crops, a generated scene, or the next training photo
+    from ``queue`` (consumed in place), with the shares ``--mosaic-fraction`` and ``--generated-fraction``."""
+    draw = rng.random()
+    if draw < args.mosaic_fraction:
+        grid = int(rng.choice(args.mosaic_grids))
+        parts = [augment(train[int(i)], rng) for i in rng.integers(0, len(train), grid * grid)]
+        return tile(parts, grid, (augment.crop // grid, augment.crop // grid))
+    if generated and draw < args.mosaic_fraction + args.generated_fraction:
+        return augment(generated[int(rng.integers(len(generated)))], rng)
+    if not queue:
+        queue += [int(i) for i in rng.permutation(np.repeat(np.arange(len(train)), args.crops_per_image))]
+    return augment(train[queue.pop(0)], rng)
+
+
 def _batch(
-    samples: list[Sample], indices: list[int], augment: Augmentation, sigma: float, rng: np.random.Generator
+    crops: list[tuple[Any, np.ndarray]], crop: int, sigma: float
 ) -> tuple[np.ndarray, np.ndarray]:
     from workbench.training.model import STRIDE
 
     mean, std = np.array(MEAN), np.array(STD)
     images, densities = [], []
-    for index in indices:
-        image, points = augment(samples[index], rng)
+    for image, points in crops:
         images.append(normalise(np.asarray(image), SCALE, mean, std))
-        side = augment.crop // STRIDE
+        side = crop // STRIDE
         densities.append(render_density(points, (side, side), STRIDE, sigma)[None])
     return np.stack(images), np.stack(densities)
 
 
 def fit(args: argparse.Namespace, train: list[Sample], val: list[Sample], crop: int,
-        rng: np.random.Generator) -> dict[str, Any]:
+        rng: np.random.Generator, generated: list[Sample] | None = None) -> dict[str, Any]:
     """The training loop; returns a report with the weight-averaged model under ``"model"``."""
     import torch
     from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
-    from workbench.training.model import DENSITY_SCALE, WbCount, parameter_count
+    from workbench.training.model import DENSITY_SCALE, WbCount, load_onnx_weights, parameter_count
 
     torch.manual_seed(args.seed)
     torch.set_num_threads(args.threads)
-    model = WbCount()
+    model = load_onnx_weights(args.init) if args.init else WbCount()
     # The exported model is an exponential average of the weights (BN statistics included): with 30
     # images the last iterate is noisy, and there is no validation set to pick a checkpoint from.
     average = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(args.ema), use_buffers=True)
@@ -150,10 +199,8 @@ def fit(args: argparse.Namespace, train: list[Sample], val: list[Sample], crop: 
           f"{total} steps of {args.batch_size} crops of {crop} px", flush=True)
     for step in range(total):
         model.train()
-        while len(queue) < args.batch_size:
-            queue += [int(i) for i in rng.permutation(np.repeat(np.arange(len(train)), args.crops_per_image))]
-        indices, queue = queue[: args.batch_size], queue[args.batch_size :]
-        images, densities = _batch(train, indices, augment, args.sigma, rng)
+        crops = [_crop(args, train, generated or [], queue, augment, rng) for _ in range(args.batch_size)]
+        images, densities = _batch(crops, crop, args.sigma)
         images_t, target = torch.from_numpy(images), torch.from_numpy(densities)
         raw = model.raw(images_t)
         scaled_target = target * DENSITY_SCALE
@@ -192,6 +239,7 @@ def fit(args: argparse.Namespace, train: list[Sample], val: list[Sample], crop: 
         "parameters": parameter_count(model),
         "steps": total,
         "train_images": len(train),
+        "generated_images": len(generated or []),
         "val_images": [s.name for s in val],
         "train_seconds": round(time.perf_counter() - started, 1),
         "history": history,
