@@ -48,6 +48,8 @@ _STRATEGIES = [
     ("peaks (count strongest)", "peaks"),
     ("peaks above threshold", PEAKS_ABOVE),
 ]
+#: The Explorer's warning for a result whose image lies outside the estimator's declared training range.
+OUTSIDE_RANGE = "outside the estimator's training range: expect large errors (see its model card)"
 #: Decoded images kept; paging back and forth over a few images never decodes twice.
 _KEPT_IMAGES = 16
 #: Each image panel's size in pixels: images are resized to fit once, then pasted 1:1.
@@ -316,6 +318,10 @@ class Explorer:
             parts.append(f"no annotation; {len(points)} points ({html.escape(how)})")
         if result.elapsed is not None and math.isfinite(result.elapsed):
             parts.append(f"estimate {result.elapsed * 1000:.0f} ms")
+        # False only when the estimator declares a training range and this image is outside it (None: no range
+        # declared, or a result type that does not carry the flag).
+        if getattr(result, "inRange", None) is False:
+            parts.append(f"<span style='color:#cf222e'><b>{OUTSIDE_RANGE}</b></span>")
         return " · ".join(parts)
 
     def _show_error(self, what: str, error: BaseException) -> None:
