@@ -263,15 +263,17 @@ class LoopThread:
             )
         future = self.submit(coro)
         try:
-            # Waited for apart from its result: a PluginTimeoutError raised on the loop is a TimeoutError too.
-            finished, _ = concurrent.futures.wait([future], timeout)
-            if not finished:
-                future.cancel()
+            try:
+                return future.result(timeout)
+            except TimeoutError:
+                # A PluginTimeoutError raised on the loop is a TimeoutError too: only an unfinished future
+                # means that the wait itself ran out.
+                if future.done():
+                    return future.result()
                 raise PluginTimeoutError(
                     f"the host's loop did not answer within {timeout:g} s: plugin code is blocking it (see the "
                     "watchdog warnings in the log)"
-                )
-            return future.result()
+                ) from None
         except BaseException:
             # An interrupted cell (KeyboardInterrupt) must not leave the work running behind the user's back.
             future.cancel()
