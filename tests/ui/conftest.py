@@ -22,9 +22,8 @@ from typing import Any
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-CHROMIUM = Path(os.environ.get("WORKBENCH_CHROMIUM", "/usr/bin/chromium"))
-SCREENSHOTS = Path(__file__).resolve().parent / "screenshots"
+from _lab import CHROMIUM, ROOT, SCREENSHOTS, Lab
+
 CHROMIUM_ARGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
@@ -66,16 +65,6 @@ def _free_port() -> int:
         return probe.getsockname()[1]
 
 
-class Lab:
-    """A running JupyterLab server: ``url(path)`` gives an address with the token."""
-
-    def __init__(self, base: str, token: str) -> None:
-        self.base, self.token = base, token
-
-    def url(self, path: str) -> str:
-        return f"{self.base}/{path.lstrip('/')}?token={self.token}"
-
-
 @pytest.fixture(scope="session")
 def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
     """JupyterLab at the project root (as `make lab` opens it) on 127.0.0.1, with this interpreter as its kernel."""
@@ -90,6 +79,10 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
     notification = home / "settings" / "@jupyterlab" / "apputils-extension" / "notification.jupyterlab-settings"
     notification.parent.mkdir(parents=True)
     notification.write_text(json.dumps({"fetchNews": "false", "checkForUpdates": False}))
+    # Never save: Run All's outputs must not land in the committed notebooks.
+    docmanager = home / "settings" / "@jupyterlab" / "docmanager-extension" / "plugin.jupyterlab-settings"
+    docmanager.parent.mkdir(parents=True)
+    docmanager.write_text(json.dumps({"autosave": False}))
     port, token = _free_port(), secrets.token_hex(16)
     env = dict(os.environ, JUPYTER_PATH=str(home / "jupyter-path"), JUPYTER_CONFIG_DIR=str(home / "config"),
                JUPYTER_RUNTIME_DIR=str(home / "runtime"), JUPYTERLAB_SETTINGS_DIR=str(home / "settings"),

@@ -5,12 +5,15 @@ next, the estimator dropdown and the point strategy each redraw its picture (tim
 """
 from __future__ import annotations
 
+import json
 import time
 from typing import Any
 
 import pytest
 
-from conftest import SCREENSHOTS, Lab
+from _lab import ROOT, SCREENSHOTS, Lab
+
+NOTEBOOKS = ROOT / "notebooks"
 
 RUN_ALL_TIMEOUT_MS = 240_000
 REDRAW_TIMEOUT_MS = 60_000
@@ -62,6 +65,9 @@ def run_all(lab: Lab, browser_context: Any, name: str) -> Any:
 def shut_down(page: Any) -> None:
     page.evaluate("() => window.jupyterapp.shell.currentWidget.sessionContext.shutdown()")
     page.close()
+    saved = [path.name for path in NOTEBOOKS.glob("*.ipynb")
+             if any(cell.get("outputs") for cell in json.loads(path.read_text())["cells"])]
+    assert not saved, f"the browser saved outputs into {saved}"
 
 
 def rendered(page: Any, selector: str) -> int:

@@ -1,0 +1,20 @@
+"""What the UI tests and their fixtures share (a module of its own: ``conftest`` is not importable by name when
+the suite has several)."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM = Path(os.environ.get("WORKBENCH_CHROMIUM", "/usr/bin/chromium"))
+SCREENSHOTS = Path(__file__).resolve().parent / "screenshots"
+
+
+class Lab:
+    """A running JupyterLab server: ``url(path)`` gives an address with the token."""
+
+    def __init__(self, base: str, token: str) -> None:
+        self.base, self.token = base, token
+
+    def url(self, path: str) -> str:
+        return f"{self.base}/{path.lstrip('/')}?token={self.token}"
