@@ -76,3 +76,13 @@ def test_unknown_estimator_fails_before_any_actor_starts(local_ray, dataset, wb:
 
     with pytest.raises(UnknownEstimatorError, match="Nope"):
         compare(wb, dataset, ["Nope"], engine="ray", progress=False)
+
+
+def test_cli_engine_ray(local_ray, dataset, tmp_path: Path) -> None:
+    from workbench.cli import main
+
+    code = main(["compare", str(dataset.root), "--estimators", "default", "--plugins-dir", str(PLUGINS),
+                 "--active", "people_count_onnx.plugin", "--engine", "ray", "--actors", "1", "--limit", "3",
+                 "--out", str(tmp_path / "out"), "--no-progress"])
+    assert code == 0
+    assert (tmp_path / "out" / "per_image.csv").read_text().count("\n") == 4  # header + 3 images
