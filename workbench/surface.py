@@ -7,7 +7,7 @@ they have setters), enum members and values, ``NamedTuple`` fields, and attribut
 A snapshot of it ships with the package (``workbench/sdk/reference_surface.json``), so ``load_surface()``
 works on machines without the reference sources; a test regenerates it and fails when it is stale.
 
-``stand_in_surface()`` reads the same facts from the stand-in modules (by introspection), ``diff_surfaces``
+``stand_in_modules()`` imports the stand-in modules, ``diff_surfaces`` reads the same facts from them (by introspection) and
 lists every difference (missing names, extra names, other parameters or defaults, other member kinds, other
 enum values), and ``coverage_markdown`` renders the covered / partial / missing table of docs/sdk-coverage.md.
 Known, intended differences are listed with a reason in ``workbench/sdk/reference_allowlist.txt``.
@@ -41,7 +41,7 @@ __all__ = [
     "extract_surface",
     "load_allowlist",
     "load_surface",
-    "stand_in_surface",
+    "stand_in_modules",
 ]
 
 _PACKAGE = Path(__file__).resolve().parent
@@ -313,14 +313,14 @@ def _public_class_names(cls: type) -> set[str]:
     return names
 
 
-def stand_in_surface(reference: Surface, modules: Mapping[str, str] = STAND_IN_MODULES) -> dict[str, Any]:
+def stand_in_modules(reference: Surface, modules: Mapping[str, str] = STAND_IN_MODULES) -> dict[str, Any]:
     """The stand-in's modules, imported: ``{service module name: module}`` for those it provides."""
     return {name: importlib.import_module(target) for name, target in modules.items() if name in reference.modules}
 
 
 def diff_surfaces(reference: Surface, modules: Mapping[str, str] = STAND_IN_MODULES) -> list[Difference]:
     """Every difference between the reference surface and the stand-in modules, in a stable order."""
-    stand_ins = stand_in_surface(reference, modules)
+    stand_ins = stand_in_modules(reference, modules)
     differences: list[Difference] = []
     for module_name, module in sorted(reference.modules.items()):
         stand_in = stand_ins.get(module_name)
