@@ -2,7 +2,7 @@
 
 ``python real_packages_run.py PLUGINS_DIR DATASET_DIR EVENT_MODULE``: hosts the service's three published
 examples (verbatim, from PLUGINS_DIR) and an event plugin subclassing the service's class directly, and checks
-the host, ``compare``, plots, metrics, the server and ``workbench check`` against the service's packages.
+the host, ``compare``, plots, metrics, the Explorer, the server and ``workbench check`` against the service's packages.
 Each check asserts with a message; the last line printed is ``all checks passed``.
 """
 from __future__ import annotations
@@ -28,6 +28,7 @@ from workbench.plugins import MonitoringPoint  # noqa: E402
 from workbench.research import load_dataset  # noqa: E402
 from workbench.research.metrics import game_image, mae  # noqa: E402
 from workbench.research.plots import plot_density_overlay, plot_points  # noqa: E402
+from workbench.research.widgets import Explorer  # noqa: E402
 from workbench.result import CountResult  # noqa: E402
 
 PLUGINS, DATASET, EVENT_MODULE = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3]
@@ -95,6 +96,10 @@ def main() -> None:
         summary = report.summary
         assert "PeopleCountReplacementPlugin" in summary.index, summary
         print("compare:", summary[["MAE"]].to_dict())
+
+        explorer = Explorer(wb, load_dataset(DATASET), prefetch=False)
+        assert "no density map" in explorer.note.value and "estimate " in explorer.status.value, explorer.note.value
+        assert explorer.picture.value, "the Explorer drew the image with the plugin's points"
 
         server = wb.serve()
         try:

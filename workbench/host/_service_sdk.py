@@ -27,8 +27,8 @@ def service_input_converter() -> InputConverter | None:
     def picture(image: VLImage) -> Any:
         return images.VLImage.fromNumpyArray(image.asNPArray(), inputColorFormat=image.format.value, filename=image.filename)
 
-    def area(rect: Rect) -> Any:
-        return geometry.Rect(rect.x, rect.y, rect.width, rect.height)
+    def area(rect: Rect | None) -> Any:
+        return None if rect is None else geometry.Rect(rect.x, rect.y, rect.width, rect.height)
 
     def entry(item: Any) -> Any:
         if isinstance(item, ImageForPeopleEstimation):
