@@ -81,6 +81,10 @@ def main() -> None:
         assert whole.count == 3 and len(whole.coordinates) == 3, whole
         assert whole.estimatorName == "PeopleCountReplacementPlugin" and whole.elapsed is not None
         assert cropped.count == 2 and all(p.x >= 32 for p in cropped.coordinates), cropped
+        from lunavl.sdk.image_utils.image import VLImage as ServiceVLImage
+
+        [from_service_image] = wb.estimate("peopleCountEstimator", [ServiceVLImage(image.asNPArray())])
+        assert from_service_image.count == 3, "an image built with the service's lunavl is taken as input too"
         [count_only] = wb.estimate("peopleCountEstimator", [image], "T2")
         assert count_only.count == 3 and count_only.coordinates == (), count_only
         json.dumps(whole.asDict())

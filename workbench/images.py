@@ -32,7 +32,7 @@ __all__ = ["ImageDecodeError", "estimation_input", "image_size", "load_image", "
 
 def load_image(source: Any, filename: str = "") -> VLImage:
     """A ``R8G8B8`` ``VLImage`` from a path (``str``/``os.PathLike``), encoded bytes, a numpy array, a Pillow
-    image or a ``VLImage`` (returned as it is).
+    image or a ``VLImage`` (returned as it is; one of the service's real ``lunavl`` is copied over).
 
     Arrays may be uint8 or uint16, (H, W), (H, W, 1), (H, W, 3) or (H, W, 4), channels in RGB(A) order (an
     OpenCV BGR array: ``VLImage.fromNumpyArray(arr, "BGR")``); alpha is composited over white. ``filename``
@@ -56,6 +56,10 @@ def load_image(source: Any, filename: str = "") -> VLImage:
         name = filename or getattr(source, "filename", "") or ""
         rgb = pillowToRgb(source, name or f"Pillow image ({source.mode} {source.width}x{source.height})")
         return VLImage.fromNumpyArray(rgb, ColorFormat.R8G8B8, filename=name)
+    if callable(getattr(source, "asNPArray", None)) and hasattr(getattr(source, "format", None), "value"):
+        # A VLImage of the service's real lunavl (where it is installed, e.g. in the service's image).
+        name = filename or getattr(source, "filename", "") or ""
+        return VLImage.fromNumpyArray(source.asNPArray(), source.format.value, filename=name)
     raise TypeError(
         "an image must be a path (str or os.PathLike), encoded image bytes, a numpy array, a PIL.Image.Image or a "
         f"VLImage, got {type(source).__name__}"
