@@ -119,6 +119,8 @@ def run_compare(args: argparse.Namespace) -> int:
     report.save_figures(out, figures=figures)
     page = report.to_html(out, figures=figures)
     print(report.summary.to_string(float_format=lambda v: f"{v:.3f}"))
+    for line in report.range_notes():
+        print(f"warning: {line}")
     print(f"report: {page}")
     return 0
 

@@ -127,7 +127,7 @@ def compare(
             store.close()
         if wb.running and wb.estimators.get(broker) != in_use:
             wb.use(broker, in_use)
-    return ComparisonReport(
+    report = ComparisonReport(
         dataset,
         rows,
         results,
@@ -137,6 +137,8 @@ def compare(
         game_levels=levels,
         busy_seconds=busy_seconds,
     )
+    report.notes.extend(report.range_notes())
+    return report
 
 
 def _check_estimators(estimators: Sequence[str], choices: list[str], broker: str) -> list[str]:
@@ -194,6 +196,8 @@ def _score(
         "error": math.nan if true is None else result.count - true,
         "abs_error": math.nan if true is None else abs(result.count - true),
         "latency_ms": math.nan if result.elapsed is None else result.elapsed * 1000.0,
+        # None where the estimator declares no training range.
+        "in_range": result.inRange,
     }
     # A count-only result (no map, no points) can only be scored on the whole image.
     placeable = result.densityMap is not None or len(result.pointsArray) > 0 or result.count == 0

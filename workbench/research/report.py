@@ -86,8 +86,9 @@ class ComparisonReport:
 
         Columns: ``images``, ``annotated``, ``MAE``, ``RMSE``, ``GAME(L)`` per level, ``P@t``/``R@t``/``F1@t``
         per threshold ``t`` (pixels), ``mean ms``, ``p50 ms``, ``p99 ms`` (per-image latency as the host
-        measured it) and ``images/s`` (images over the seconds spent inside ``wb.estimate``). Scores that
-        cannot be computed (no annotation, count-only results) are NaN.
+        measured it), ``images/s`` (images over the seconds spent inside ``wb.estimate``) and ``outside range``
+        (images whose result says ``inRange`` false; NaN for an estimator that declares no training range).
+        Scores that cannot be computed (no annotation, count-only results) are NaN.
         """
         if self._summary is None:
             self._summary = pd.DataFrame(
@@ -126,7 +127,26 @@ class ComparisonReport:
         # Cache hits (compare's ``cached`` column) cost no estimator time: only computed images count.
         computed = rows[~rows["cached"].astype(bool)] if "cached" in rows else rows
         out["images/s"] = throughput(len(computed), busy) if busy > 0 else math.nan
+        out["outside range"] = self._outside_range(rows)
         return out
+
+    @staticmethod
+    def _outside_range(rows: pd.DataFrame) -> float:
+        # NaN, not 0, for an estimator that declares no training range: nothing was checked.
+        if "in_range" not in rows or rows["in_range"].isna().all():
+            return math.nan
+        return float((rows["in_range"] == False).sum())  # noqa: E712 (elementwise, and None stays unflagged)
+
+    def range_notes(self) -> list[str]:
+        """One line per estimator whose results put some images outside its declared training range."""
+        lines = []
+        for name, outside in self.summary["outside range"].items():
+            if outside > 0:
+                lines.append(
+                    f"{name}: {outside:.0f} of {len(self.dataset)} images outside its declared training range "
+                    "(inRange false in per_image.csv); its scores there are extrapolation, see its model card"
+                )
+        return lines
 
     def summary_table(self) -> Any:
         """``summary`` formatted for reading (a pandas ``Styler``): one precision per column, whole counts,
