@@ -217,20 +217,21 @@ def test_cli_subprocess_clean_exit_zero(plugin_folder):
     assert done.stdout == "" and "no findings" in done.stderr
 
 
-def test_sdk_snapshot_is_the_reference_sources_read_again(reference_docs):
-    """The committed SDK surface is generated, never hand-kept: it must equal a fresh read of the sources."""
-    import json
+def test_the_sdk_part_is_workbench_surface_snapshot():
+    """Strict mode and check read the SDK from ``workbench.surface``'s snapshot, the one the stand-in is diffed
+    against (``tests/test_sdk_surface.py`` checks it equals a fresh read of the sources): one record, not two."""
+    from workbench.host._surface import service_surface
+    from workbench.surface import load_surface
 
-    from workbench.host._surface import SDK_SNAPSHOT, build_sdk_surface
-
-    fresh = build_sdk_surface(reference_docs / "lunavl")
-    assert json.loads(SDK_SNAPSHOT.read_text()) == fresh, (
-        "regenerate: python -c \"import json; from pathlib import Path; from workbench.host._surface import "
-        "SDK_SNAPSHOT, build_sdk_surface; SDK_SNAPSHOT.write_text(json.dumps(build_sdk_surface(Path("
-        "'../shared/reference/lunavl')), indent=1, sort_keys=True) + '\\n')\""
-    )
-    assert "getArea" in fresh["classes"]["Rect"] and "area" not in fresh["classes"]["Rect"]
-    assert fresh["classes"]["PeopleCount"] == ["asDict", "coordinates", "coreEstimation", "count"]
+    surface, reference = service_surface(), load_surface()
+    assert surface.reference_commit == reference.commit
+    assert "getArea" in surface.members["Rect"] and "area" not in surface.members["Rect"]
+    assert surface.members["PeopleCount"] == {"asDict", "coordinates", "coreEstimation", "count"}
+    assert {"name", "value"} <= surface.members["ColorFormat"] and {"count", "index"} <= surface.members["Vec2D"]
+    # What a module imports can be imported from it in the service, too.
+    assert {"Rect", "Point", "BaseEstimation"} <= surface.modules["lunavl.sdk.base"]
+    assert surface.parameters["VLImage.load"] == {"filename", "url", "colorFormat", "memoryResidence"}
+    assert surface.parameters["Rect.__init__"] == {"x", "y", "width", "height"}
 
 
 PATHS_AND_KEYWORDS = """\

@@ -54,6 +54,26 @@ def test_the_snapshot_has_what_the_readme_lists() -> None:
     assert rect["x"].settable and not rect["bottom"].settable
 
 
+def test_the_snapshot_has_what_strict_mode_and_check_read() -> None:
+    """Importable names (a module's imports included), members with inherited and implicit ones, and the
+    keyword-usable parameters: what ``workbench.host._surface`` builds the service's surface from."""
+    reference = load_surface()
+    assert reference.modules["lunavl.sdk.base"].imports == tuple(sorted(reference.modules["lunavl.sdk.base"].imports))
+    importable = reference.importable_names()
+    assert {"Rect", "Point", "Landmarks"} <= importable["lunavl.sdk.base"]
+    assert {"VLImage", "PeopleCount", "EstimationTargets"} <= importable[
+        "lunavl.sdk.estimators.image_estimators.people_count"]
+    members = reference.class_members()
+    assert members["PeopleCount"] == {"asDict", "coordinates", "coreEstimation", "count"}
+    assert {"T1", "T2", "name", "value"} == members["EstimationTargets"]
+    assert {"image", "detectArea", "count", "index"} == members["ImageForPeopleEstimation"]
+    parameters = reference.keyword_parameters()
+    assert parameters["VLImage.fromNumpyArray"] == {"arr", "inputColorFormat", "colorFormat", "filename",
+                                                    "memoryResidence"}
+    assert parameters["Rect.initByCorners"] == {"topLeftCorner", "bottomRightBottom"}
+    assert not any(name.split(".")[1].startswith("_") and not name.endswith(".__init__") for name in parameters)
+
+
 def test_every_difference_is_allowlisted_with_a_reason(differences: list[Difference]) -> None:
     allowed = load_allowlist()
     unexplained = [str(d) for d in differences if d.key not in allowed]

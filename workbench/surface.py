@@ -2,8 +2,9 @@
 
 The vendor's ``lunavl`` cannot be imported here (it needs the C++ core), so its surface is parsed from the
 reference sources with ``ast`` (``../shared/reference/lunavl``, pinned to the commit in its ``COMMIT`` file):
-module-level names, classes, their methods with parameter names, kinds and defaults, properties (and whether
-they have setters), enum members and values, ``NamedTuple`` fields, and attributes set in ``__init__``.
+module-level names (and those a module imports, which plugins may import from it too), classes, their methods
+with parameter names, kinds and defaults, properties (and whether they have setters), enum members and values,
+``NamedTuple`` fields, and attributes set in ``__init__``.
 A snapshot of it ships with the package (``workbench/sdk/reference_surface.json``), so ``load_surface()``
 works on machines without the reference sources; a test regenerates it and fails when it is stale.
 
@@ -12,7 +13,9 @@ lists every difference (missing names, extra names, other parameters or defaults
 enum values), and ``coverage_markdown`` renders the covered / partial / missing table of docs/sdk-coverage.md.
 Known, intended differences are listed with a reason in ``workbench/sdk/reference_allowlist.txt``.
 
-Used by the SDK fidelity tests, strict mode and ``workbench check``.
+Used by the SDK fidelity tests, and (through ``Surface.importable_names``, ``class_members`` and
+``keyword_parameters``) by strict mode and ``workbench check`` (``workbench.host._surface``): this snapshot is
+the workbench's one record of the SDK's surface.
 """
 from __future__ import annotations
 
@@ -61,6 +64,8 @@ LISTED_TYPES = (
 )
 # Dunder methods that are part of a type's behaviour (the rest, __repr__ included, are not compared).
 _COMPARED_DUNDERS = frozenset({"__init__", "__and__", "__eq__", "__ne__", "__hash__"})
+# Members every class of a kind has without defining them (by the base the reference names).
+_IMPLICIT_MEMBERS = {"NamedTuple": frozenset({"count", "index"}), "Enum": frozenset({"name", "value"})}
 
 
 @dataclass(frozen=True)
@@ -99,12 +104,44 @@ class ModuleSurface:
     name: str
     classes: dict[str, ClassSurface] = field(default_factory=dict)
     names: dict[str, Member] = field(default_factory=dict)  # module-level functions and constants
+    # Public names the module binds by importing them (``Rect`` in ``lunavl.sdk.base``): importable from it.
+    imports: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
 class Surface:
     commit: str
     modules: dict[str, ModuleSurface]
+
+    def importable_names(self) -> dict[str, frozenset[str]]:
+        """Module path -> every public name ``from <module> import <name>`` finds there."""
+        return {
+            name: frozenset(module.classes) | frozenset(module.names) | frozenset(module.imports)
+            for name, module in self.modules.items()
+        }
+
+    def class_members(self) -> dict[str, frozenset[str]]:
+        """Class name -> its public members, with those of its bases in the reference and those every enum or
+        ``NamedTuple`` has (``name``, ``value``; ``count``, ``index``)."""
+        return {
+            name: frozenset(member for member in _with_inherited(self, cls).members if not member.startswith("_"))
+            | _implicit_members(cls)
+            for module in self.modules.values() for name, cls in module.classes.items()
+        }
+
+    def keyword_parameters(self) -> dict[str, frozenset[str] | None]:
+        """``"Class.method"`` (``__init__`` for the constructor) -> the parameter names a caller may pass by
+        keyword; None where the method takes ``**kwargs``. Only what each class defines itself."""
+        found: dict[str, frozenset[str] | None] = {}
+        for module in self.modules.values():
+            for cls in module.classes.values():
+                for member in cls.members.values():
+                    if member.kind in _CALLABLE_KINDS and (member.name == "__init__" or not member.name.startswith("_")):
+                        kinds = {p.kind for p in member.params}
+                        found[f"{cls.name}.{member.name}"] = None if "VAR_KEYWORD" in kinds else frozenset(
+                            p.name for p in member.params if p.kind in ("POSITIONAL_OR_KEYWORD", "KEYWORD_ONLY")
+                        )
+        return found
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=1, sort_keys=True) + "\n"
@@ -124,6 +161,7 @@ class Surface:
                     for cname, c in raw["classes"].items()
                 },
                 names={n: member(v) for n, v in raw["names"].items()},
+                imports=tuple(raw["imports"]),
             )
             for name, raw in data["modules"].items()
         }
@@ -149,6 +187,15 @@ class Difference:
 
 
 # --- the reference, by ast -------------------------------------------------------------------------------------
+
+
+_CALLABLE_KINDS = frozenset({"method", "classmethod", "staticmethod"})
+
+
+def _implicit_members(cls: ClassSurface) -> frozenset[str]:
+    """What ``cls`` has by being an enum or a ``NamedTuple`` (bases by bare name: ``enum.Enum`` is ``Enum``)."""
+    bare = {base.split("[")[0].split(".")[-1] for base in cls.bases}
+    return frozenset().union(*(_IMPLICIT_MEMBERS.get(base, frozenset()) for base in bare))
 
 
 def _default_text(node: ast.expr) -> str:
@@ -233,7 +280,10 @@ def extract_surface(reference_dir: str | Path) -> Surface:
     for path in sorted((root / "lunavl").rglob("*.py")):
         tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
         module = ModuleSurface(_module_name(path, root))
+        imported: set[str] = set()
         for node in tree.body:
+            if isinstance(node, (ast.Import, ast.ImportFrom)):
+                imported.update((alias.asname or alias.name).split(".")[0] for alias in node.names)
             if isinstance(node, ast.ClassDef) and _is_public(node.name):
                 module.classes[node.name] = _class_surface(node)
             elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and _is_public(node.name):
@@ -242,6 +292,8 @@ def extract_surface(reference_dir: str | Path) -> Surface:
                 for target in node.targets:
                     if isinstance(target, ast.Name) and _is_public(target.id):
                         module.names[target.id] = Member(target.id, "constant", value=ast.unparse(node.value))
+        module = ModuleSurface(module.name, module.classes, module.names,
+                               tuple(sorted(name for name in imported if not name.startswith("_") and name != "*")))
         modules[module.name] = module
     return Surface(commit=commit, modules=modules)
 
@@ -450,7 +502,8 @@ def coverage_markdown(reference: Surface, differences: Iterable[Difference], all
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m workbench.surface [--reference DIR] [--snapshot] [--markdown PATH]``."""
+    """``python -m workbench.surface [--reference DIR] [--markdown PATH]``: regenerate the snapshot from DIR
+    (when given) and the coverage table."""
     import argparse
 
     parser = argparse.ArgumentParser(prog="python -m workbench.surface", description=main.__doc__)
