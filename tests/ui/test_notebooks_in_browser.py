@@ -33,7 +33,14 @@ _RUN_STATE = """() => {
     if (cell.sharedModel.getSource().trim() && cell.executionCount == null) pending += 1;
   }
   const idle = kernel && kernel.status === 'idle';
-  return {done: errors.length > 0 || (idle && pending === 0), errors: errors, pending: pending};
+  const waiting = [];
+  for (const cell of panel.content.model.cells) {
+    if (cell.type === 'code' && cell.sharedModel.getSource().trim() && cell.executionCount == null) {
+      waiting.push(cell.sharedModel.getSource().split('\\n')[0]);
+    }
+  }
+  return {done: errors.length > 0 || (idle && pending === 0), errors: errors, pending: pending,
+          kernel: kernel ? kernel.status : 'none', waiting: waiting.slice(0, 2)};
 }"""
 
 _NOTEBOOK_READY = """() => {
@@ -52,8 +59,14 @@ def run_all(lab: Lab, browser_context: Any, name: str) -> Any:
     page.wait_for_function(_NOTEBOOK_READY, timeout=RUN_ALL_TIMEOUT_MS)
     started = time.perf_counter()
     page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
-    handle = page.wait_for_function(f"() => {{ const s = ({_RUN_STATE})(); return s.done ? s : false; }}",
-                                    timeout=RUN_ALL_TIMEOUT_MS, polling=500)
+    try:
+        handle = page.wait_for_function(f"() => {{ const s = ({_RUN_STATE})(); return s.done ? s : false; }}",
+                                        timeout=RUN_ALL_TIMEOUT_MS, polling=500)
+    except Exception as error:  # a Playwright timeout: say where the notebook stopped
+        state = page.evaluate(_RUN_STATE)
+        page.screenshot(path=str(SCREENSHOTS / f"{name}-stuck.png"), full_page=True)
+        pytest.fail(f"{name}: Run All did not finish in {RUN_ALL_TIMEOUT_MS / 1000:.0f} s ({type(error).__name__}): "
+                    f"kernel {state['kernel']}, {state['pending']} cells not run, first {state['waiting']}")
     state = handle.json_value()
     print(f"{name}: Run All {time.perf_counter() - started:.1f} s in the browser")
     page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
