@@ -24,7 +24,7 @@ MAX_MAE_SHARE_OF_MEAN = 0.2
 # Strict: the day a bundled model meets the bar, these xfails fail and must be turned into plain tests.
 NOT_YET = pytest.mark.xfail(
     strict=True,
-    reason="issue 11 open for the model: the bundled wbcount, trained on photos only, finds ~1 of 35 drawn heads; "
+    reason="issue 11 open for the model: the bundled wbcount, trained on photos only, finds 7 of 198 drawn heads; "
     "a fine-tune that learnt the drawings lost crowd-mini accuracy and was not shipped (models/MODEL_CARD.md)",
 )
 
