@@ -162,3 +162,15 @@ def test_huge_image_peaks_under_2_gib(tmp_path: Path) -> None:
     count, mode, peak_kib = run.stdout.split()[-3:]
     assert mode == "tile"
     assert int(peak_kib) * 1024 < 2 * 1024**3, f"peak RSS {int(peak_kib) / 1024:.0f} MiB"
+
+
+@pytest.mark.parametrize("mode", ["tile", "resize"])
+def test_bgr_images_count_as_their_rgb_twins(inner, drawn: VLImage, mode: str) -> None:
+    """The SDK's images may be BGR: the resized path once handed those pixels to the model unconverted."""
+    from workbench.sdk import ColorFormat
+
+    bgr = drawn.convert(ColorFormat.B8G8R8)
+    tiler = TilingEstimator(inner, max_pixels=300_000, mode=mode)
+    [from_rgb] = _estimate(tiler, [drawn])
+    [from_bgr] = _estimate(tiler, [bgr])
+    np.testing.assert_allclose(from_bgr.densityMap, from_rgb.densityMap, atol=1e-6)

@@ -66,6 +66,13 @@ def load_image(source: Any, filename: str = "") -> VLImage:
     )
 
 
+def rgb_pixels(image: VLImage, area: Rect | None = None) -> np.ndarray:
+    """The RGB pixels of ``image`` (or of ``area`` in it), as the models take them: the SDK's images may be
+    BGR, grey or padded."""
+    picture = image if area is None else image.crop(area)
+    return (picture if picture.format is ColorFormat.R8G8B8 else picture.convert(ColorFormat.R8G8B8)).asNPArray()
+
+
 def image_size(image: VLImage) -> tuple[int, int]:
     """``(width, height)`` in pixels."""
     rect = image.rect

@@ -27,7 +27,7 @@ from typing import Any, Literal
 import numpy as np
 
 from ..plugins import EstimatorBase
-from ..images import parse_targets
+from ..images import image_size, parse_targets, rgb_pixels
 from ..result import CountResult
 from ..sdk import EstimationTargets, ImageForPeopleEstimation, Rect, VLImage
 
@@ -189,7 +189,7 @@ class TilingEstimator(EstimatorBase):
 
         left, top, right, bottom = box
         scale = math.sqrt(self.max_pixels / ((right - left) * (bottom - top)))
-        pixels = image.asNPArray()[top:bottom, left:right]
+        pixels = rgb_pixels(image, Rect(left, top, right - left, bottom - top))
         size = (max(1, int((right - left) * scale)), max(1, int((bottom - top) * scale)))
         small = VLImage(np.asarray(Image.fromarray(pixels).resize(size, Image.Resampling.BILINEAR)))
         del pixels
@@ -243,7 +243,7 @@ def _region(entry: Any, index: int) -> tuple[VLImage, tuple[int, int, int, int]]
     if not isinstance(image, VLImage):
         raise TypeError(f"image {index}: expected a VLImage, an ImageForPeopleEstimation or a (VLImage, Rect) pair, "
                         f"got {type(image).__name__}")
-    width, height = image.asNPArray().shape[1], image.asNPArray().shape[0]
+    width, height = image_size(image)
     if area is None:
         return image, (0, 0, width, height)
     x0, y0 = max(0, int(area.x)), max(0, int(area.y))

@@ -53,8 +53,8 @@ import onnxruntime as ort
 from ..plugins import EstimatorBase
 from ..plugins._config import check_device_class
 from ..result import CountResult
-from ..images import image_size, parse_targets, pixel_bounds
-from ..sdk import ColorFormat, EstimationTargets, ImageForPeopleEstimation, Rect, VLImage
+from ..images import image_size, parse_targets, pixel_bounds, rgb_pixels
+from ..sdk import EstimationTargets, ImageForPeopleEstimation, Rect, VLImage
 from ._graph import MIN_OPSET, add_preprocessing, opset, takes_pixels
 from .model import ModelDescription, ModelGeometry, measure_geometry, stack_padded
 from .points import PointStrategy, resolve_point_strategy
@@ -84,9 +84,7 @@ class _Item:
 
     def pixels(self) -> np.ndarray:
         """The area's RGB pixels (a copy: runs in the worker thread, not on the event loop)."""
-        picture = self.image if self.area is None else self.image.crop(Rect(self.left, self.top, self.width, self.height))
-        # The SDK's images may be BGR, grey or padded; the model takes RGB.
-        return (picture if picture.format is ColorFormat.R8G8B8 else picture.convert(ColorFormat.R8G8B8)).asNPArray()
+        return rgb_pixels(self.image, None if self.area is None else Rect(self.left, self.top, self.width, self.height))
 
 
 class _Call:
