@@ -17,6 +17,7 @@ NOTEBOOKS = ROOT / "notebooks"
 
 RUN_ALL_TIMEOUT_MS = 240_000
 REDRAW_TIMEOUT_MS = 60_000
+START_TIMEOUT_MS = 20_000
 
 # True once every non-empty code cell has run and the kernel is idle, or once a cell has an error output
 # (Run All stops there); returns the errors so the test can show them.
@@ -43,6 +44,17 @@ _RUN_STATE = """() => {
           kernel: kernel ? kernel.status : 'none', waiting: waiting.slice(0, 2)};
 }"""
 
+# True once Run All has started: the kernel is busy or a cell has run.
+_STARTED = """() => {
+  const panel = window.jupyterapp.shell.currentWidget;
+  const kernel = panel.sessionContext.session && panel.sessionContext.session.kernel;
+  if (kernel && kernel.status === 'busy') return true;
+  for (const cell of panel.content.model.cells) {
+    if (cell.type === 'code' && cell.executionCount != null) return true;
+  }
+  return false;
+}"""
+
 _NOTEBOOK_READY = """() => {
   const app = window.jupyterapp;
   const panel = app && app.shell.currentWidget;
@@ -58,7 +70,19 @@ def run_all(lab: Lab, browser_context: Any, name: str) -> Any:
     page.goto(lab.url(f"lab/tree/notebooks/{name}.ipynb"))
     page.wait_for_function(_NOTEBOOK_READY, timeout=RUN_ALL_TIMEOUT_MS)
     started = time.perf_counter()
-    page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
+    for _ in range(3):
+        # The command acts on the notebook tracker's current panel, which follows focus and can lag behind
+        # the page's load: activate the panel, run, and try again if no cell started.
+        page.evaluate("""async () => {
+          const app = window.jupyterapp;
+          app.shell.activateById(app.shell.currentWidget.id);
+          await app.commands.execute('notebook:run-all-cells');
+        }""")
+        try:
+            page.wait_for_function(_STARTED, timeout=START_TIMEOUT_MS, polling=250)
+            break
+        except Exception:  # a Playwright timeout: nothing started, run again
+            continue
     try:
         handle = page.wait_for_function(f"() => {{ const s = ({_RUN_STATE})(); return s.done ? s : false; }}",
                                         timeout=RUN_ALL_TIMEOUT_MS, polling=500)
