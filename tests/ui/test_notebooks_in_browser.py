@@ -67,7 +67,9 @@ _NOTEBOOK_READY = """() => {
 def run_all(lab: Lab, browser_context: Any, name: str) -> Any:
     """Open ``notebooks/<name>.ipynb``, Run All, wait for the end; returns the page (errors fail the test)."""
     page = browser_context.new_page()
-    page.goto(lab.url(f"lab/tree/notebooks/{name}.ipynb"))
+    # A workspace of its own: JupyterLab would otherwise restore the notebooks of earlier tests as tabs, and
+    # Run All could then act on one of those (seen: the command ran nothing in the notebook on show).
+    page.goto(lab.url(f"lab/workspaces/ui-{name}/tree/notebooks/{name}.ipynb"))
     page.wait_for_function(_NOTEBOOK_READY, timeout=RUN_ALL_TIMEOUT_MS)
     started = time.perf_counter()
     for _ in range(3):
