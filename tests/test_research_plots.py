@@ -171,3 +171,12 @@ def test_ranked_errors() -> None:
     assert "top 3 of 4" in ax.get_title()
     with pytest.raises(ValueError, match="one of each per image"):
         plot_ranked_errors(["a"], [1, 2], [1, 2])
+
+
+def test_plots_take_an_image_path(tmp_path: Path) -> None:
+    from PIL import Image
+
+    path = tmp_path / "grey.png"
+    Image.fromarray(np.full((60, 80), 90, np.uint8)).save(path)
+    fig = plot_points(path, people_count([(10.0, 20.0)]))
+    assert fig.axes[0].images[0].get_array().shape == (60, 80, 3)

@@ -47,9 +47,9 @@ def _rgb(image: Any) -> np.ndarray:
     if hasattr(image, "image_path"):  # a dataset Sample: decode the same way estimators see it
         return image.image.asNPArray()
     if isinstance(image, (str, Path)):
-        from workbench.sdk import VLImage
+        from workbench.images import load_image
 
-        return VLImage.load(image).asNPArray()
+        return load_image(image).asNPArray()
     if isinstance(image, Image.Image):
         return np.asarray(image)
     array = np.asarray(image)
