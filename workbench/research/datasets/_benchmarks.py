@@ -20,7 +20,6 @@ own counts would not reproduce published tables.
 """
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +34,7 @@ from ._core import (
     _load_mat_variable,
     _natural_key,
     _pair,
+    _read_json,
     _points_array,
     _resolve_root,
 )
@@ -113,12 +113,7 @@ def _read_nwpu_list(path: Path) -> dict[str, dict[str, int]]:
 
 
 def _read_nwpu_json(path: Path, image: Path) -> np.ndarray:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise DatasetError(f"{path}: not readable JSON ({exc})") from exc
-    except RecursionError:
-        raise DatasetError(f"{path}: JSON nested too deeply to read; is it an annotation file?") from None
+    data = _read_json(path)
     if not isinstance(data, dict) or "points" not in data:
         keys = ", ".join(map(str, data)) if isinstance(data, dict) else type(data).__name__
         raise DatasetError(

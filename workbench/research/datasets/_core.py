@@ -385,13 +385,18 @@ def _points_array(raw: object, source: Path) -> np.ndarray:
     return points
 
 
-def _read_json_points(path: Path, image: Path) -> np.ndarray:
+def _read_json(path: Path) -> Any:
+    """An annotation file's JSON, or a DatasetError saying why it cannot be read."""
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        return json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise DatasetError(f"{path}: not readable JSON ({exc})") from exc
     except RecursionError:
         raise DatasetError(f"{path}: JSON nested too deeply to read; is it an annotation file?") from None
+
+
+def _read_json_points(path: Path, image: Path) -> np.ndarray:
+    data = _read_json(path)
     if not isinstance(data, dict) or "points" not in data:
         raise DatasetError(
             f'{path}: expected an object {{"image": ..., "points": [[x, y], ...], "count": N}} with a "points" key'
