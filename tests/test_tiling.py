@@ -32,8 +32,8 @@ CROWD_MINI = ROOT.parent / "shared" / "data" / "crowd-mini" / "images"
 
 @pytest.fixture(scope="module")
 def crowd() -> VLImage:
-    """Four crowd-mini test photos as one 2048x1536 mosaic (62 people by the default model): real heads, so
-    that agreement means something (the model counts almost nothing in the synthetic drawings)."""
+    """Four crowd-mini test photos as one 2048x1536 mosaic (70 people by the default model): real heads, so
+    that agreement is checked on photos, not only on the synthetic drawings."""
     photos = sorted(CROWD_MINI.glob("*_test_*.jpg"))[:4]
     if len(photos) < 4:
         pytest.skip(f"needs the crowd-mini photos in {CROWD_MINI} (../shared/data, see its README)")
