@@ -9,6 +9,7 @@ import argparse
 import functools
 import json
 import math
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -277,3 +278,54 @@ def test_report_is_a_comparison_report(wb, spots_dataset):
     report = compare(wb, spots_dataset[:1], ["default"], progress=False)
     assert isinstance(report, ComparisonReport)
     assert "MAE 0.00" in repr(report)
+
+
+def test_the_next_calls_images_are_decoded_while_the_current_call_runs(wb, spots_dataset, monkeypatch):
+    """Decoding used to wait for the estimate to return: the estimator idled while every JPEG was read."""
+    from workbench.research.datasets import Sample
+
+    decoding_started: dict[str, threading.Event] = {sample.name: threading.Event() for sample in spots_dataset}
+    decode = Sample.image.fget
+
+    def recorded_decode(sample: Sample):
+        decoding_started[sample.name].set()
+        return decode(sample)
+
+    monkeypatch.setattr(Sample, "image", property(recorded_decode))
+    real_estimate = wb.estimate
+    overlapped = []
+
+    def estimate(broker, images, targets):
+        call = len(overlapped)
+        upcoming = spots_dataset[call + 1].name if call + 1 < len(spots_dataset) else None
+        # Holds the call open until the next image's decoding starts (it never did before the read-ahead).
+        overlapped.append(upcoming is None or decoding_started[upcoming].wait(timeout=10))
+        return real_estimate(broker, images, targets)
+
+    monkeypatch.setattr(wb, "estimate", estimate)
+    report = compare(wb, spots_dataset, ["default"], progress=False, batch_size=1)
+    assert overlapped == [True, True, True]
+    assert report.per_image["pred_count"].tolist() == [3, 2, 4]
+
+
+def test_an_image_that_fails_to_decode_fails_the_run_after_the_earlier_results_are_kept(
+    wb, spots_dataset, tmp_path, monkeypatch
+):
+    from workbench.images import ImageDecodeError
+    from workbench.research.cache import PredictionCache
+    from workbench.research.datasets import Sample
+
+    decode = Sample.image.fget
+
+    def failing_decode(sample: Sample):
+        if sample.name == "spots_3":
+            raise ImageDecodeError(f"{sample.image_path}: the image data is truncated or corrupt")
+        return decode(sample)
+
+    monkeypatch.setattr(Sample, "image", property(failing_decode))
+    cache = tmp_path / "predictions.sqlite"
+    with pytest.raises(ImageDecodeError, match="spots_3.png: the image data is truncated"):
+        compare(wb, spots_dataset, ["default"], progress=False, batch_size=1, cache=cache)
+    with PredictionCache(cache) as store:
+        assert len(store) == 2, "the two images before the unreadable one were estimated and stored"
+    assert wb.estimators["peopleCountEstimator"] == "DensityPlugin"

@@ -10,9 +10,12 @@ itself (threads, an event loop, ONNX sessions) cannot travel to another process.
 """
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
+from operator import attrgetter
 from typing import TYPE_CHECKING, Any
 
 from ..result import CountResult
@@ -21,11 +24,15 @@ from .cache import PredictionCache, image_digest, prediction_key
 
 if TYPE_CHECKING:
     from ..host import Workbench
+    from ..sdk import VLImage
     from .datasets import Sample
 
 __all__ = ["ENGINES", "HostSpec", "OnResult", "estimate_dataset", "run_local"]
 
 ENGINES = ("local", "ray")
+# Two decoders let a call's images decode in parallel on a machine with the cores for it; more would only
+# take cores from the estimator.
+_DECODERS = min(2, os.cpu_count() or 1)
 OnResult = Callable[[int, CountResult], None]
 
 
@@ -76,16 +83,33 @@ def run_local(
     batch_size: int,
     on_result: OnResult,
 ) -> float:
-    """The estimator in use on ``wb`` over ``items``, ``batch_size`` images per call; returns busy seconds."""
+    """The estimator in use on ``wb`` over ``items``, ``batch_size`` images per call; returns busy seconds.
+
+    The next call's images are decoded in background threads while the current call is estimated (Pillow
+    and onnxruntime both release the GIL), so the estimator does not wait for JPEG decoding between calls;
+    at most two calls' images are held decoded at a time. A file that cannot be decoded fails the run when
+    its call comes, after the earlier calls' results have been delivered, as without the read-ahead.
+    """
+    chunks = [items[start:start + batch_size] for start in range(0, len(items), batch_size)]
     busy = 0.0
-    for start in range(0, len(items), batch_size):
-        chunk = items[start:start + batch_size]
-        # Decoding is outside the timed call: it is the same for every estimator and not theirs to pay.
-        images = [sample.image for _, sample in chunk]
-        batch, seconds = estimate_timed(wb, broker, images, targets)
-        busy += seconds
-        for (index, _), result in zip(chunk, batch):
-            on_result(index, result)
+    with ThreadPoolExecutor(max_workers=_DECODERS, thread_name_prefix="workbench-decode") as decoders:
+
+        def decode(chunk: Sequence[tuple[int, Sample]]) -> list[Future[VLImage]]:
+            return [decoders.submit(attrgetter("image"), sample) for _, sample in chunk]
+
+        upcoming = decode(chunks[0]) if chunks else []
+        try:
+            for position, chunk in enumerate(chunks):
+                # Decoding is outside the timed call: it is the same for every estimator and not theirs to pay.
+                images = [future.result() for future in upcoming]
+                upcoming = decode(chunks[position + 1]) if position + 1 < len(chunks) else []
+                batch, seconds = estimate_timed(wb, broker, images, targets)
+                busy += seconds
+                for (index, _), result in zip(chunk, batch):
+                    on_result(index, result)
+        finally:
+            for future in upcoming:
+                future.cancel()
     return busy
 
 

@@ -16,7 +16,7 @@ import os
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
 
 from ._pixel_budget import ImageTooLargeError, check_pixel_budget
 from .errors import LunaSDKException
@@ -77,8 +77,10 @@ def pillowToRgb(picture: Image.Image, source: str) -> np.ndarray:
     try:
         picture.load()
         # Cameras store portrait photos as landscape pixels plus an EXIF rotation tag; applying it gives
-        # the orientation a person sees, which is what head points are annotated against.
-        upright = ImageOps.exif_transpose(picture)
+        # the orientation a person sees, which is what head points are annotated against. Checked first:
+        # exif_transpose copies every pixel even when there is nothing to turn.
+        turned = picture.getexif().get(ExifTags.Base.Orientation, 1) != 1
+        upright = ImageOps.exif_transpose(picture) if turned else picture
     except OSError as error:
         raise ImageDecodeError(f"{source}: the image data is truncated or corrupt ({error})") from None
     mode = upright.mode
