@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image, features
 
-from workbench.images import ImageDecodeError, load_image
+from workbench.images import ImageDecodeError, load_image, rgb_pixels
 from workbench.sdk import ColorFormat, LunaSDKException, Rect, VLImage
 
 RED = (255, 0, 0)
@@ -357,3 +357,14 @@ def test_repr_png_keeps_small_images(pixels: np.ndarray) -> None:
 def test_repr_without_filename(pixels: np.ndarray) -> None:
     assert repr(load_image(pixels)) == "VLImage(8x6 R8G8B8)"
     assert repr(load_image(pixels, filename="a.png")) == "VLImage(8x6 R8G8B8, filename='a.png')"
+
+
+def test_rgb_pixels_reads_an_rgb_image_without_copying_it_and_converts_the_others() -> None:
+    pixels = np.arange(4 * 6 * 3, dtype=np.uint8).reshape(4, 6, 3)
+    image = VLImage(pixels)
+    whole = rgb_pixels(image)
+    assert np.array_equal(whole, pixels) and not whole.flags.writeable
+    assert np.shares_memory(whole, rgb_pixels(image)), "an estimator's batch is the only copy it makes"
+    assert np.array_equal(rgb_pixels(image, Rect(1, 2, 3, 2)), pixels[2:4, 1:4])
+    bgr = VLImage.fromNumpyArray(pixels[:, :, ::-1].copy(), ColorFormat.B8G8R8)
+    assert np.array_equal(rgb_pixels(bgr), pixels)

@@ -68,9 +68,12 @@ def load_image(source: Any, filename: str = "") -> VLImage:
 
 def rgb_pixels(image: VLImage, area: Rect | None = None) -> np.ndarray:
     """The RGB pixels of ``image`` (or of ``area`` in it), as the models take them: the SDK's images may be
-    BGR, grey or padded."""
+    BGR, grey or padded. Read-only: it may share the image's memory."""
     picture = image if area is None else image.crop(area)
-    return (picture if picture.format is ColorFormat.R8G8B8 else picture.convert(ColorFormat.R8G8B8)).asNPArray()
+    rgb = picture if picture.format is ColorFormat.R8G8B8 else picture.convert(ColorFormat.R8G8B8)
+    # A workbench image's pixels are read-only for its whole life, so they are handed out without the copy
+    # asNPArray makes (an estimator stacks them into its batch anyway: a second copy of every image).
+    return rgb._pixels if isinstance(rgb, VLImage) else rgb.asNPArray()
 
 
 def image_size(image: VLImage) -> tuple[int, int]:

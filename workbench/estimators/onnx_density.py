@@ -83,7 +83,7 @@ class _Item:
         self.height, self.width = bounds[3] - bounds[1], bounds[2] - bounds[0]
 
     def pixels(self) -> np.ndarray:
-        """The area's RGB pixels (a copy: runs in the worker thread, not on the event loop)."""
+        """The area's RGB pixels, read-only (runs in the helper thread, not on the event loop)."""
         return rgb_pixels(self.image, None if self.area is None else Rect(self.left, self.top, self.width, self.height))
 
 
