@@ -157,3 +157,12 @@ def test_bundled_model_mae_on_crowd_mini_test_split(repo_root: Path, crowd_mini:
     result = evaluate_model(str(repo_root / "models" / "wbcount.onnx"), load_images(crowd_mini, "test"), repeats=1)
     assert result.stride == 8
     assert result.mae <= card_mae + MAE_MARGIN
+
+
+def test_evaluate_reads_family_descriptions_from_the_installed_package(tmp_path):
+    from workbench.estimators.default import bundled_models_dir
+    from workbench.training.evaluate import find_description
+
+    path, description = find_description(str(tmp_path / "mcnn_shtechB.onnx"))
+    assert path == tmp_path / "mcnn_shtechB.onnx"
+    assert description == json.loads((bundled_models_dir() / "mcnn.json").read_text())

@@ -22,9 +22,11 @@ import numpy as np
 import onnxruntime as ort
 from PIL import Image
 
+from workbench.estimators.default import bundled_models_dir
 from workbench.training.data import load_split, mosaic_samples, normalise, read_points, split_files
 
-BUNDLED_DESCRIPTIONS = Path(__file__).resolve().parents[2] / "models"
+# The installed package's models (mcnn.json, wbcount.json), not a checkout's folder: evaluate runs from a wheel too.
+BUNDLED_DESCRIPTIONS = bundled_models_dir()
 # Description channel names (those of workbench.estimators) -> Pillow modes; "gray" is ITU-R 601 luma.
 PIL_MODES = {"RGB": "RGB", "gray": "L"}
 
