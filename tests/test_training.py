@@ -161,7 +161,6 @@ def test_bundled_model_mae_on_crowd_mini_test_split(repo_root: Path, crowd_mini:
 
 def test_evaluate_reads_family_descriptions_from_the_installed_package(tmp_path):
     from workbench.estimators.default import bundled_models_dir
-    from workbench.training.evaluate import find_description
 
     path, description = find_description(str(tmp_path / "mcnn_shtechB.onnx"))
     assert path == tmp_path / "mcnn_shtechB.onnx"
