@@ -67,6 +67,22 @@ def test_workbench_default_model_replaces_the_bundled_one(plugins, raw_pixel_mod
     assert result.count == 3 and result.estimatorName == "mine"
 
 
+def test_a_ray_actor_builds_its_host_with_the_same_default_model_and_strict_mode(plugins, raw_pixel_model):
+    """The actors' host recipe once dropped ``default_model`` and ``strict``: a remote comparison ran the
+    bundled model under the user's model's name."""
+    from workbench.research._runners import HostSpec
+
+    with Workbench(plugins, [], default_model=raw_pixel_model, strict="warn") as wb:
+        spec = HostSpec.from_host(wb)
+    assert spec.default_model == str(raw_pixel_model.resolve()) and spec.strict == "warn"
+    remote = spec.build()
+    try:
+        [result] = remote.estimate(BROKER, [ones(32, 48, [(1, 1), (20, 9)])])
+        assert result.count == 2 and result.estimatorName == "mine" and remote.strict == "warn"
+    finally:
+        remote.close()
+
+
 def test_a_described_float_model_is_fed_as_its_json_says(plugins, tmp_path):
     model = make_pool_model(tmp_path / "described.onnx", layout="NCHW", dtype="float32", stride=8,
                             description={"scale": 1.0})

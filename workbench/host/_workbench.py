@@ -129,6 +129,8 @@ class Workbench:
         self.ctx = SimpleNamespace(logger=logger or logging.getLogger("workbench.plugins"))
         if default_estimators is not None and default_model is not None:
             raise ValueError("pass default_model (your people-count model) or default_estimators (every factory), not both")
+        #: The people-count model given as ``default_model`` (``None``: the environment's or the bundled one).
+        self.default_model = None if default_model is None else Path(default_model).expanduser().resolve()
         # Resolved (and a user's model checked) here, so that a bad model file fails before anything starts.
         self._default_estimators = (
             default_estimators if default_estimators is not None else _default_estimator_factories(default_model)

@@ -38,26 +38,34 @@ OnResult = Callable[[int, CountResult], None]
 
 @dataclass(frozen=True)
 class HostSpec:
-    """What a remote process needs to build a host like ``wb``: its plugins folder, active list and device.
+    """What a remote process needs to build a host like ``wb``: its plugins folder, active list, device,
+    default model and strict mode.
 
-    The plugins folder must exist at the same path where the host is built (on a cluster: a shared file
-    system, or the same checkout on every node). The default model comes from the environment there
-    (``$WORKBENCH_DEFAULT_MODEL``, else the bundled one).
+    The plugins folder and a ``default_model`` file must exist at the same paths where the host is built (on
+    a cluster: a shared file system, or the same checkout on every node). Without ``default_model`` the
+    default model comes from the environment there (``$WORKBENCH_DEFAULT_MODEL``, else the bundled one).
+    A host built with custom ``default_estimators`` factories cannot send them: its actors use that default.
     """
 
     plugins_dir: str
     active_plugins: tuple[str, ...]
     device: str = "cpu"
+    default_model: str | None = None
+    strict: str | None = None
 
     @classmethod
     def from_host(cls, wb: Workbench) -> HostSpec:
-        return cls(str(wb.plugins_dir), tuple(wb.active_plugins), wb.config.globalDeviceClass)
+        model = None if wb.default_model is None else str(wb.default_model)
+        return cls(str(wb.plugins_dir), tuple(wb.active_plugins), wb.config.globalDeviceClass, model, wb.strict)
 
     def build(self) -> Workbench:
         """A started host; one estimator worker (an actor runs one image batch at a time)."""
         from ..host import Workbench
 
-        return Workbench(self.plugins_dir, list(self.active_plugins), device=self.device).start()
+        return Workbench(
+            self.plugins_dir, list(self.active_plugins), device=self.device, default_model=self.default_model,
+            strict=self.strict or False,
+        ).start()
 
 
 def estimate_timed(
