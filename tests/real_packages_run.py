@@ -85,6 +85,10 @@ def main() -> None:
 
         [from_service_image] = wb.estimate("peopleCountEstimator", [ServiceVLImage(image.asNPArray())])
         assert from_service_image.count == 3, "an image built with the service's lunavl is taken as input too"
+        from lunavl.sdk.image_utils.geometry import Rect as ServiceRect
+
+        [service_pair] = wb.estimate("peopleCountEstimator", [(ServiceVLImage(image.asNPArray()), ServiceRect(32, 0, 32, 48))])
+        assert service_pair.count == 2 and all(p.x >= 32 for p in service_pair.coordinates), service_pair
         [count_only] = wb.estimate("peopleCountEstimator", [image], "T2")
         assert count_only.count == 3 and count_only.coordinates == (), count_only
         json.dumps(whole.asDict())

@@ -82,6 +82,17 @@ def image_size(image: VLImage) -> tuple[int, int]:
     return int(rect.width), int(rect.height)
 
 
+def workbench_rect(area: Any) -> Any:
+    """A ``Rect`` of the service's real ``lunavl`` (where it is installed) as the workbench's ``Rect``; anything
+    else is returned as it is, for the caller's own check to name."""
+    if isinstance(area, Rect) or type(area).__name__ != "Rect":
+        return area
+    try:
+        return Rect(area.x, area.y, area.width, area.height)
+    except (AttributeError, TypeError, ValueError):
+        return area
+
+
 def pixel_bounds(rect: Rect, width: int, height: int, what: str) -> tuple[int, int, int, int]:
     """Check that ``rect`` is a non-empty area inside a ``width`` x ``height`` image; return its pixels.
 
@@ -93,7 +104,8 @@ def pixel_bounds(rect: Rect, width: int, height: int, what: str) -> tuple[int, i
         ValueError: ``rect`` is empty or not entirely inside the image; the message names both sizes.
     """
     if not isinstance(rect, Rect):
-        raise TypeError(f"{what} must be a Rect, got {type(rect).__name__}")
+        kind = type(rect)
+        raise TypeError(f"{what} must be a Rect (lunavl.sdk.image_utils.geometry), got {kind.__module__}.{kind.__qualname__}")
     if not rect.isValid():
         raise ValueError(f"{what} {rect!r} is empty: width and height must be positive")
     if not rect.isInside(Rect(0, 0, width, height)):
@@ -117,13 +129,11 @@ def estimation_input(image: Any, index: int) -> VLImage | ImageForPeopleEstimati
     """
     try:
         if isinstance(image, tuple) and len(image) == 2 and not isinstance(image, np.ndarray):
-            picture, area = image
-            picture = load_image(picture)
+            picture, area = load_image(image[0]), workbench_rect(image[1])
             width, height = image_size(picture)
             pixel_bounds(area, width, height, "detectArea")
-            return image if isinstance(image, ImageForPeopleEstimation) and image.image is picture else (
-                ImageForPeopleEstimation(picture, area)
-            )
+            unchanged = isinstance(image, ImageForPeopleEstimation) and picture is image.image and area is image.detectArea
+            return image if unchanged else ImageForPeopleEstimation(picture, area)
         return load_image(image)
     except (TypeError, ValueError) as error:
         raise type(error)(f"image {index}: {error}") from error
