@@ -13,16 +13,17 @@ import re
 from aiohttp import web
 
 from ..host import PLUGIN_FAILURES, PluginTimeoutError
-from ..plugins import PluginHTTPResponse
+from ..plugins import PluginHTTPResponse, Route
 from ._errors import ApiError, ErrorCode
 from ._request import BadRequestBody, PluginRequest, read_body
 from ._state import EXCHANGE, STATE
 
 CATCH_ALL = "/{plugin_route_path:.*}"
 
-# RFC 9110 header names are tokens; values may not hold CR, LF or NUL (they would split the response).
+# RFC 9110 header names are tokens; values may not hold CR, LF or NUL (they would split the response), and
+# are ASCII here: one pattern checks a value in a single pass.
 _HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
-_BAD_HEADER_VALUE = re.compile(r"[\r\n\x00]")
+_HEADER_VALUE = re.compile(r"[^\r\n\x00\x80-\U0010ffff]*")
 # Headers the server computes from the body itself; a plugin's own would contradict it.
 _SERVER_HEADERS = frozenset({"content-length", "transfer-encoding", "connection"})
 
@@ -35,47 +36,48 @@ async def plugin_route(request: web.Request) -> web.StreamResponse:
     """Dispatch to the plugin route at the request's path, on the host's loop."""
     state = request.app[STATE]
     exchange = request[EXCHANGE]
+    method = request.method
     route = state.routes.find(request.path)
     if route is None:
         raise await _unmatched(request)
-    exchange.route = f"{request.method}:{route.path}"
-    if request.method.lower() not in route.methods:
+    exchange.route = f"{method}:{route.path}"
+    if method.lower() not in route.methods:
         allowed = ", ".join(sorted(m.upper() for m in route.methods))
         raise ApiError(
             405, ErrorCode.METHOD_NOT_ALLOWED,
-            f"{request.method} is not allowed on {route.path} (plugin {route.plugin}); allowed: {allowed}",
+            f"{method} is not allowed on {route.path} (plugin {route.plugin}); allowed: {allowed}",
             headers={"Allow": allowed},
         )
     body = await read_body(request, state)
     plugin_request = PluginRequest.from_aiohttp(request, body, exchange.request_id)
-    what = f"plugin route {request.method} {route.path} of plugin {route.plugin}"
     try:
-        answer = await state.wb.run_on_host(route.dispatch(request.method, plugin_request, state.wb.plugin_app))
+        answer = await state.wb.run_on_host(route.dispatch(method, plugin_request, state.wb.plugin_app))
         return to_web_response(answer)
     except BadRequestBody:
         raise
     except BadPluginResponse as error:
+        what = _describe(method, route)
         state.logger.error("%s answered a malformed response (request %s): %s", what, exchange.request_id, error)
         raise ApiError(500, ErrorCode.BAD_RESPONSE, f"{what} answered a malformed response: {error}") from None
     except PluginTimeoutError as error:
-        raise ApiError(504, ErrorCode.TIMEOUT, f"{what}: {error}") from None
+        raise ApiError(504, ErrorCode.TIMEOUT, f"{_describe(method, route)}: {error}") from None
     except asyncio.CancelledError:
         if _being_cancelled():
             raise  # the client went away: the request itself is cancelled
+        what = _describe(method, route)
         state.logger.error("%s raised CancelledError (request %s)", what, exchange.request_id)
         raise ApiError(
             500, ErrorCode.INTERNAL, f"{what} failed with CancelledError; a handler must not raise it"
         ) from None
     except PLUGIN_FAILURES as error:
-        state.logger.exception(
-            "plugin route %s %s of plugin %s failed (request %s)", request.method, route.path, route.plugin,
-            exchange.request_id,
-        )
-        raise ApiError(
-            500, ErrorCode.INTERNAL,
-            f"plugin route {request.method} {route.path} of plugin {route.plugin} failed with "
-            f"{type(error).__name__}: {error}",
-        ) from error
+        what = _describe(method, route)
+        state.logger.exception("%s failed (request %s)", what, exchange.request_id)
+        raise ApiError(500, ErrorCode.INTERNAL, f"{what} failed with {type(error).__name__}: {error}") from error
+
+
+def _describe(method: str, route: Route) -> str:
+    # Built only when a request fails: formatting it for every request costs as much as a header check.
+    return f"plugin route {method} {route.path} of plugin {route.plugin}"
 
 
 async def _unmatched(request: web.Request) -> ApiError:
@@ -104,22 +106,51 @@ def to_web_response(answer: PluginHTTPResponse) -> web.Response:
     status = getattr(answer, "statusCode", None)
     if isinstance(status, bool) or not isinstance(status, int) or not 200 <= status <= 599:
         raise BadPluginResponse(f"statusCode must be an int from 200 to 599, got {status!r}")
-    if not isinstance(answer.headers, dict):
-        raise BadPluginResponse(f"headers must be a dict of str to str, got {type(answer.headers).__name__}")
-    headers = {}
-    for name, value in answer.headers.items():
-        name, value = str(name), str(value)
-        if not _HEADER_NAME.fullmatch(name):
-            raise BadPluginResponse(f"header name {name!r} is not a valid HTTP header name")
-        if _BAD_HEADER_VALUE.search(value) or not value.isascii():
-            raise BadPluginResponse(f"header {name!r} has a value with CR, LF, NUL or non-ASCII characters: {value!r}")
-        if name.lower() in _SERVER_HEADERS:
-            raise BadPluginResponse(f"header {name!r} is set by the server from the body; leave it out")
-        headers[name] = value
-    if not any(name.lower() == "content-type" for name in headers):
-        headers["Content-Type"] = answer.contentType()
+    headers, typed = _checked_headers(answer.headers)
+    if not typed:
+        headers = {**headers, "Content-Type": answer.contentType()}
     try:
         body = answer.bodyBytes()
     except PLUGIN_FAILURES as error:
         raise BadPluginResponse(f"its body cannot be encoded: {type(error).__name__}: {error}") from None
+    # aiohttp copies the headers into the response's own multidict: the checked dict is never changed.
     return web.Response(status=status, body=body, headers=headers)
+
+
+# Header sets already checked, as (name, value) pairs -> (the checked dict, whether it sets Content-Type).
+# A route answers the same few header sets again and again; checking one costs more than finding it here.
+# Only sets of plain str names and values are kept (a str always prints the same), at most _CHECKED_LIMIT.
+_CHECKED: dict[tuple[tuple[str, str], ...], tuple[dict[str, str], bool]] = {}
+_CHECKED_LIMIT = 512
+
+
+def _checked_headers(raw: object) -> tuple[dict[str, str], bool]:
+    """``raw`` as a dict of valid header names and values, and whether it sets Content-Type."""
+    if not isinstance(raw, dict):
+        raise BadPluginResponse(f"headers must be a dict of str to str, got {type(raw).__name__}")
+    try:
+        key = tuple(raw.items())
+        return _CHECKED[key]
+    except (KeyError, TypeError):  # not seen yet, or a value that cannot be a key (a list): checked below
+        pass
+    headers = {}
+    typed = False
+    plain = True
+    for name, value in raw.items():
+        if type(name) is not str or type(value) is not str:
+            plain = False
+            name, value = str(name), str(value)
+        if _HEADER_NAME.fullmatch(name) is None:
+            raise BadPluginResponse(f"header name {name!r} is not a valid HTTP header name")
+        if _HEADER_VALUE.fullmatch(value) is None:
+            raise BadPluginResponse(f"header {name!r} has a value with CR, LF, NUL or non-ASCII characters: {value!r}")
+        lowered = name.lower()
+        if lowered in _SERVER_HEADERS:
+            raise BadPluginResponse(f"header {name!r} is set by the server from the body; leave it out")
+        typed = typed or lowered == "content-type"
+        headers[name] = value
+    if plain:
+        if len(_CHECKED) >= _CHECKED_LIMIT:
+            _CHECKED.clear()  # a route that varies its headers (an ETag, a timestamp) keeps this bounded
+        _CHECKED[key] = (headers, typed)
+    return headers, typed

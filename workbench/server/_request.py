@@ -44,9 +44,17 @@ async def read_body(request: web.BaseRequest, state: ServerState) -> bytes:
     (aiohttp's own decoder breaks the connection), and a small body that inflates past ``max_body_size``
     is refused without being inflated further.
     """
+    encoding = request.headers.get("Content-Encoding")
+    if encoding is None and not request.body_exists:
+        return b""  # no body (a GET): nothing to read or decode
     try:
-        async with asyncio.timeout(state.read_timeout):
+        if request.content.is_eof():
+            # The whole body has arrived: reading it cannot wait on the client, so it needs no deadline,
+            # which would cost more than the rest of a small request's handling.
             body = await request.read()
+        else:
+            async with asyncio.timeout(state.read_timeout):
+                body = await request.read()
     except TimeoutError:
         raise body_too_slow(state) from None
     except BODY_ERRORS as error:
@@ -56,8 +64,10 @@ async def read_body(request: web.BaseRequest, state: ServerState) -> bytes:
             f"the request body cannot be read ({type(cause).__name__}: {cause}); check its Content-Encoding "
             "and Transfer-Encoding",
         ) from None
-    encoding = request.headers.get("Content-Encoding", "identity").strip().lower()
-    if not state.raw_bodies or encoding in ("", "identity"):
+    if not state.raw_bodies or encoding is None:
+        return body
+    encoding = encoding.strip().lower()
+    if encoding in ("", "identity"):
         return body
     return _decoded_body(body, encoding, state.max_body_size)
 
