@@ -186,11 +186,13 @@ def main() -> int:
         for run in configs.values():
             run()  # warm-up: allocations, thread pools, lazy estimator creation
         times: dict[str, list[float]] = {name: [] for name in configs}
+        cpu: dict[str, list[float]] = {name: [] for name in configs}
         for _ in range(args.rounds):
             for name, run in configs.items():
-                started = time.perf_counter()
+                started, cpu_started = time.perf_counter(), time.process_time()
                 run()
                 times[name].append(time.perf_counter() - started)
+                cpu[name].append(time.process_time() - cpu_started)
 
     rates = {name: [n_images / t for t in ts] for name, ts in times.items()}
     per_second = {name: statistics.median(r) for name, r in rates.items()}
@@ -200,8 +202,12 @@ def main() -> int:
     labels = {A: f"(a) raw session.run, runs of {RAW_BATCH}", A_RUNS: f"(a') raw, runs of {run_size}",
               B: "(b) reference plugin, verbatim", B_PATTERN: "(b') run_async pattern, count only",
               C: "(c) wb.estimate", C_NUMPY: "(c') wb.estimate, numpy pre.", D: f"(d) compare, batch {args.compare_batch}"}
+    # CPU time (all threads of this process) per image: what each configuration costs, which other processes'
+    # load moves far less than it moves images/s; with 2 busy cores it is about twice the wall time.
     for name, rate in per_second.items():
-        print(f"  {labels[name]:34s} {rate:6.2f} images/s   (rounds: {min(rates[name]):.2f} to {max(rates[name]):.2f})")
+        cpu_ms = statistics.median(cpu[name]) * 1000 / n_images
+        print(f"  {labels[name]:34s} {rate:6.2f} images/s   (rounds: {min(rates[name]):.2f} to {max(rates[name]):.2f})"
+              f"   CPU {cpu_ms:6.1f} ms/image")
 
     def ratio(top: str, bottom: str) -> str:
         # Per round, so that a burst of load that hits one round hits both sides of the ratio.
