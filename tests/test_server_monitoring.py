@@ -12,7 +12,7 @@ from fake_estimators import default_factories
 from reference_plugins import write_reference_plugins
 from workbench import MonitoringPoint
 from workbench.server import ErrorCode, build_app
-from workbench.server._monitoring import MonitoringDispatcher
+from workbench.server._monitoring import MonitoringDispatcher, RequestOutcome
 from workbench.testing import WORKBENCH
 
 EVENT_PLUGINS = """
@@ -238,3 +238,67 @@ async def test_reference_monitoring_plugin_verbatim(reference_docs, plugin_folde
         await client.close()
     finally:
         await asyncio.to_thread(service_cm.__exit__, None, None, None)
+
+
+# -- request outcomes: plain values queued by requests, points built only for listeners --------------------------
+
+OK = RequestOutcome("GET:/ping", 200, "id-ok", 0.001, 1700000000.0, None)
+FAILED = RequestOutcome("GET:/teapot", 418, "id-failed", 0.002, 1700000001.0, 10)
+
+
+def _on_host(wb, coro):
+    return asyncio.run_coroutine_threadsafe(coro, wb.loop).result(10)
+
+
+def test_outcomes_become_request_and_error_points(workbench_factory, plugin_folder):
+    module = plugin_folder.add("events", EVENT_PLUGINS)
+    wb = workbench_factory(plugin_folder.root, [module], default_estimators={})
+    dispatcher = MonitoringDispatcher(wb, service_name="remote-sdk")
+
+    async def submit_all():
+        dispatcher.submit((OK,))
+        dispatcher.submit((FAILED,))
+        await dispatcher.aclose()
+
+    _on_host(wb, submit_all())
+    points = wb.plugins["Collector"].instance.points
+    assert [(p.series, p.tags["route"], p.fields["request_id"]) for p in points] == [
+        ("request", "GET:/ping", "id-ok"), ("request", "GET:/teapot", "id-failed"), ("error", "GET:/teapot", "id-failed"),
+    ]
+    assert points[0].tags == {"service": "remote-sdk", "route": "GET:/ping", "status_code": 200}
+    assert points[0].fields == {"request_id": "id-ok", "execution_time": 0.001} and points[0].eventTime == 1700000000.0
+    assert points[2].fields == {"request_id": "id-failed", "error_code": 10}
+
+
+def test_no_points_are_built_without_a_listener(workbench_factory, plugin_folder, monkeypatch):
+    wb = workbench_factory(plugin_folder.root, [], default_estimators={})
+    built = []
+    monkeypatch.setattr(RequestOutcome, "points", lambda self, service: built.append(self) or [])
+    dispatcher = MonitoringDispatcher(wb)
+
+    async def submit_all():
+        for _ in range(3):
+            dispatcher.submit((OK,))
+        await dispatcher.aclose()
+
+    _on_host(wb, submit_all())
+    assert built == []
+
+
+def test_an_overflowing_intake_counts_an_error_outcome_as_two_points(workbench_factory, plugin_folder):
+    module = plugin_folder.add("events", EVENT_PLUGINS)
+    wb = workbench_factory(plugin_folder.root, [module], default_estimators={})
+    dispatcher = MonitoringDispatcher(wb, batch_size=1, batch_interval=30.0, max_pending=1)
+
+    async def submit_all():
+        dispatcher.submit((OK,))
+        while "Collector" not in dispatcher.stats():  # the fan-out has met the listener
+            await asyncio.sleep(0.01)
+        dispatcher.submit((OK,))  # fills the intake, as a loop too busy to fan out would leave it
+        dispatcher.submit((FAILED,))  # no room: both of its points are lost
+        stats = dispatcher.stats()
+        await dispatcher.aclose()
+        return stats
+
+    stats = _on_host(wb, submit_all())
+    assert stats["Collector"]["dropped"] == 2

@@ -56,7 +56,7 @@ def build_app(
         max_pixels=max_pixels_budget(max_pixels),
         read_timeout=float(read_timeout),
         allow_estimator_switching=bool(allow_estimator_switching),
-        monitoring=MonitoringDispatcher(wb, logger=logger),
+        monitoring=MonitoringDispatcher(wb, logger=logger, service_name=service_name),
         logger=logger,
     )
     app = web.Application(client_max_size=max_body_size)

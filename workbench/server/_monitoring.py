@@ -1,6 +1,7 @@
 """Delivering the server's monitoring points to the event plugins, off the request's path.
 
-A request only appends its points to an intake queue. A fan-out task on the host's loop takes them in
+A request only appends its outcome (a few plain values) to an intake queue; its points are built in the
+fan-out, and only when a ``monitoring_event`` plugin listens. A fan-out task on the host's loop takes them in
 batches (``batch_size`` points, or whatever came within ``batch_interval`` seconds of the first one),
 looks up the ``monitoring_event`` listeners once per batch, and hands the batch to each listener's own
 bounded queue, which its own delivery task empties. A slow plugin therefore delays no response and no
@@ -15,6 +16,7 @@ import contextlib
 import logging
 import time
 from collections import deque
+from typing import NamedTuple, Union
 
 from ..host import PluginRecord, Workbench
 from ..plugins import MONITORING_EVENT, MonitoringPoint
@@ -22,6 +24,34 @@ from ._host import host_loop
 
 # Seconds between two "points dropped" warnings for the same plugin, so a stuck plugin does not flood the log.
 _DROP_WARNING_INTERVAL = 10.0
+
+
+class RequestOutcome(NamedTuple):
+    """What one request tells the monitoring: its ``request`` point, and its ``error`` point when it failed."""
+
+    route: str
+    status: int
+    request_id: str
+    execution_time: float
+    event_time: float
+    error_code: int | None  # set for a status of 400 and over
+
+    def points(self, service: str) -> list[MonitoringPoint]:
+        tags = {"service": service, "route": self.route, "status_code": self.status}
+        fields = {"request_id": self.request_id, "execution_time": self.execution_time}
+        request = MonitoringPoint("request", tags=tags, fields=fields, eventTime=self.event_time)
+        if self.error_code is None:
+            return [request]
+        fields = {"request_id": self.request_id, "error_code": self.error_code}
+        return [request, MonitoringPoint("error", tags=dict(tags), fields=fields, eventTime=self.event_time)]
+
+
+# What the intake holds: points submitted as such, and request outcomes whose points are not built yet.
+_Item = Union[MonitoringPoint, RequestOutcome]
+
+
+def _point_count(items: list[_Item]) -> int:
+    return sum(2 if isinstance(item, RequestOutcome) and item.error_code is not None else 1 for item in items)
 
 
 class _ListenerQueue:
@@ -120,14 +150,16 @@ class MonitoringDispatcher:
         max_pending: int = 10_000,
         flush_timeout: float = 5.0,
         logger: logging.Logger | None = None,
+        service_name: str = "workbench",
     ) -> None:
         self.wb = wb
+        self.service_name = service_name
         self.batch_size = batch_size
         self.batch_interval = batch_interval
         self.max_pending = max_pending
         self.flush_timeout = flush_timeout
         self.logger = logger or logging.getLogger("workbench.server")
-        self._intake: deque[MonitoringPoint] = deque()
+        self._intake: deque[_Item] = deque()
         self._wake = asyncio.Event()
         self._full = asyncio.Event()
         self._fan_out_task: asyncio.Task[None] | None = None
@@ -137,8 +169,11 @@ class MonitoringDispatcher:
         self._closing: asyncio.Task[None] | None = None
         self._seen_host_loop: asyncio.AbstractEventLoop | None = None
 
-    def submit(self, points: list[MonitoringPoint]) -> None:
-        """Queue ``points`` for every listener; returns at once, from any thread or loop."""
+    def submit(self, points: list[MonitoringPoint] | tuple[_Item, ...]) -> None:
+        """Queue ``points`` for every listener; returns at once, from any thread or loop.
+
+        A ``RequestOutcome`` stands for its points, which are built only if a listener is there to take them.
+        """
         if self._closed:
             return
         try:
@@ -160,16 +195,17 @@ class MonitoringDispatcher:
             with contextlib.suppress(RuntimeError):  # the host closed its loop meanwhile: nobody to tell
                 loop.call_soon_threadsafe(self._take, points)
 
-    def _take(self, points: list[MonitoringPoint]) -> None:
+    def _take(self, items: list[_Item] | tuple[_Item, ...]) -> None:
         if self._closed:
             return
         room = self.max_pending - len(self._intake)
-        if room < len(points):
+        if room < len(items):
             # The host's loop is too busy to fan out: every listener misses these points.
+            missed = _point_count(list(items[max(room, 0):]))
             for queue in self._queues.values():
-                queue.count_dropped(len(points) - max(room, 0))
-            points = points[: max(room, 0)]
-        self._intake.extend(points)
+                queue.count_dropped(missed)
+            items = items[: max(room, 0)]
+        self._intake.extend(items)
         if self._fan_out_task is None:
             self._fan_out_task = asyncio.create_task(self._fan_out_loop(), name="monitoring fan-out")
         self._wake.set()
@@ -192,8 +228,15 @@ class MonitoringDispatcher:
             if self._closed:
                 return
 
-    def _fan_out(self, points: list[MonitoringPoint]) -> None:
+    def _fan_out(self, items: list[_Item]) -> None:
         listeners = self.wb.listeners(MONITORING_EVENT)
+        points: list[MonitoringPoint] = []
+        if listeners:
+            for item in items:
+                if isinstance(item, RequestOutcome):
+                    points.extend(item.points(self.service_name))
+                else:
+                    points.append(item)
         for record in listeners:
             queue = self._queues.get(id(record))
             if queue is None or queue.record is not record:

@@ -13,8 +13,8 @@ from typing import Awaitable, Callable
 
 from aiohttp import web
 
-from ..plugins import MonitoringPoint
 from ._errors import ApiError, ErrorCode, error_response
+from ._monitoring import RequestOutcome
 from ._state import EXCHANGE, Exchange, ServerState
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -70,28 +70,14 @@ def observed(state: ServerState, handler: Handler, template: str) -> Handler:
             response = error_response(500, "internal server error; the server log has the details", exchange.request_id)
         response.headers[REQUEST_ID_HEADER] = exchange.request_id
         status = response.status
-        route = exchange.route or f"{request.method}:{template}"
-        tags = {"service": state.service_name, "route": route, "status_code": status}
-        points = [
-            MonitoringPoint(
-                "request",
-                tags=tags,
-                fields={"request_id": exchange.request_id, "execution_time": time.perf_counter() - started},
-                eventTime=event_time,
-            )
-        ]
-        if status >= 400:
-            if error_code is None:  # only a plugin route answers an error status without raising
-                error_code = ErrorCode.PLUGIN_STATUS
-            points.append(
-                MonitoringPoint(
-                    "error",
-                    tags=dict(tags),
-                    fields={"request_id": exchange.request_id, "error_code": int(error_code)},
-                    eventTime=event_time,
-                )
-            )
-        state.monitoring.submit(points)
+        if status >= 400 and error_code is None:
+            error_code = ErrorCode.PLUGIN_STATUS  # only a plugin route answers an error status without raising
+        # Plain values only: the dispatcher builds the points in its fan-out, when a listener wants them.
+        outcome = RequestOutcome(
+            exchange.route or f"{request.method}:{template}", status, exchange.request_id,
+            time.perf_counter() - started, event_time, int(error_code) if status >= 400 else None,
+        )
+        state.monitoring.submit((outcome,))
         return response
 
     return observe
