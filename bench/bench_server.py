@@ -346,8 +346,9 @@ def main() -> int:
             for url, body, method in ((bare.url + "/hello", None, "GET"), (ping, None, "GET"), (estimate, image, "POST")):
                 client.load(url, 300 // scale, 8, method, body)  # warm-up: connections, code paths, model
 
+            print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}\n")
             print("1. throughput and latency, medians of 5 interleaved rounds (plugin route goal: >= 0.9 x bare)")
-            ratios = []
+            ratios, spreads, cpu_pairs = [], [], []
             for concurrency, requests in ((1, 2000), (8, 4000), (32, 4000)):
                 requests //= scale
                 rounds: dict[str, list[dict[str, Any]]] = {"bare": [], "route": []}
@@ -357,14 +358,21 @@ def main() -> int:
                 base, route = median_result(rounds["bare"]), median_result(rounds["route"])
                 per_round = [r["rps"] / b["rps"] for r, b in zip(rounds["route"], rounds["bare"])]
                 ratios.append(statistics.median(per_round))
+                spreads.append((min(per_round), max(per_round)))
+                cpu_pairs.append((base["cpu_us"], route["cpu_us"]))
                 estimated = client.load(estimate, requests // 2, concurrency, "POST", image)
                 print(f" {concurrency} concurrent client(s):")
                 print(row("bare hello-world", base))
                 print(row("plugin route /loop/ping", route, base))
                 print(row("estimate endpoint", estimated, base))
                 print(f"  plugin route / bare per round: {', '.join(f'{r:.2f}' for r in per_round)}")
-            print(f"  -> plugin route req/s vs bare: {', '.join(f'{r:.2f}' for r in ratios)} at 1, 8, 32 clients: "
-                  f"{'OK' if min(ratios) >= 0.9 else 'MISSED'}\n")
+                extra = [r["cpu_us"] - b["cpu_us"] for r, b in zip(rounds["route"], rounds["bare"])]
+                print(f"  route - bare server CPU per round: {', '.join(f'{x:+.0f}' for x in extra)} us/req")
+            print(f"  -> plugin route req/s vs bare (median, round range): "
+                  f"{', '.join(f'{r:.2f} ({lo:.2f}-{hi:.2f})' for r, (lo, hi) in zip(ratios, spreads))} at 1, 8, 32 clients: "
+                  f"{'OK' if min(ratios) >= 0.9 else 'MISSED'}")
+            print(f"  -> server CPU per request, route vs bare: "
+                  f"{', '.join(f'{r:.0f} vs {b:.0f} us (+{r - b:.0f})' for b, r in cpu_pairs)} at 1, 8, 32 clients\n")
 
             print("2. estimate endpoint vs wb.estimate on the same encoded image (goal: adds <= 2 ms)")
             direct = []
@@ -434,7 +442,7 @@ def main() -> int:
             plain.close()
             bare.close()
             client.close()
-    print(f"\nbench took {time.perf_counter() - started:.0f} s")
+    print(f"\nload average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}; bench took {time.perf_counter() - started:.0f} s")
     return 0
 
 
