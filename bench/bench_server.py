@@ -1,4 +1,4 @@
-"""Benchmark of the embedded server, on loopback only; run by hand (about 2 to 4 minutes):
+"""Benchmark of the embedded server, on loopback only; run by hand (under a minute on a quiet machine, minutes under load):
 
     .venv/bin/python bench/bench_server.py            # add --quick for a 4x shorter smoke run
 
