@@ -171,7 +171,7 @@ def test_graph_and_numpy_preprocessing_agree(tmp_path, model_kind):
         model = make_conv_model(tmp_path / "conv.onnx")
     images = [VLImage(im) for im in random_images(2, 45, 70, seed=4)]
     requests = [images[0], images[1], (images[0], Rect(3, 5, 33, 29))]
-    graph, numpy_ = OnnxDensityEstimator(model), OnnxDensityEstimator(model, graph_preprocessing=False)
+    graph, numpy_ = OnnxDensityEstimator(model, graph_preprocessing=True), OnnxDensityEstimator(model)
     try:
         assert (graph.preprocessing, numpy_.preprocessing) == ("graph", "numpy")
         for a, b in zip(graph.estimate(requests), numpy_.estimate(requests)):

@@ -93,7 +93,8 @@ def test_io_binding_gives_the_same_results(pool_model):
     bound = OnnxDensityEstimator(pool_model, intra_op_threads=1, io_binding=True, graph_preprocessing=True)
     try:
         assert not plain.io_binding and bound.io_binding and bound.preprocessing == "graph"
-        assert plain.preprocessing == "graph" and plain.max_batch == 2  # the CPU defaults
+        # The CPU defaults: numpy preprocessing (in-graph costs more CPU there), runs of 2.
+        assert plain.preprocessing == "numpy" and plain.max_batch == 2
         for a, b in zip(plain.estimate(images), bound.estimate(images)):
             assert a.count == b.count
             np.testing.assert_allclose(a.densityMap, b.densityMap, rtol=1e-6)

@@ -19,15 +19,15 @@ estimator or be wrapped in a replacement plugin. How it works, and why:
   ``RunOptions.terminate``.
 * **Off the loop.** All the work of a call runs in the estimator's own threads, so the host's event loop
   keeps serving meanwhile.
-* **Preprocessing.** Inside the onnxruntime session by default: the preprocessing (cast, luma,
-  normalisation, transpose) is put in front of the model in memory (``workbench.estimators._graph``, the
-  same graph ``workbench model wrap`` ships), so onnxruntime runs it on its intra-op threads and receives
-  uint8, a quarter of the bytes (which also pays where the input is copied to a GPU, with IO binding there).
-  The helper thread then only stacks and pads. On the shared 2-core CPU it beat numpy preprocessing in
-  the helper thread in four interleaved runs of five (e.g. 0.96 against 0.76 of a raw batched run) and
-  lost one, all within that machine's noise (bench/README.md). ``graph_preprocessing=False``
-  keeps it in numpy (``ModelDescription.preprocess``, vectorised, in the helper thread); models below opset
-  13 always use numpy. Both give the same maps.
+* **Preprocessing.** On the CPU, in numpy in the helper thread (``ModelDescription.preprocess``: one
+  multiply-add per element written straight into the model's layout), overlapped with the previous run. On a
+  GPU, inside the onnxruntime session: the preprocessing (cast, luma, normalisation, transpose) is put in
+  front of the model in memory (``workbench.estimators._graph``, the same graph ``workbench model wrap``
+  ships), so the input copied to the device is uint8, a quarter of the bytes (with IO binding there). On the
+  2-core CPU the in-graph variant cost 2 to 9 ms more CPU per 1024x768 image than numpy (process CPU time,
+  quiet machine, bench/bench_estimation.py): onnxruntime's cast, normalisation and transpose are separate
+  passes over the image. ``graph_preprocessing=`` chooses either way; models below opset 13 always use
+  numpy. Both give the same maps.
 * **Geometry.** Each image is padded to a multiple of the model's stride (see ``workbench.estimators.model``);
   points are put at map-cell centres and shifted by the detect area's offset into original-image pixels,
   then clipped to the detect area (a cell in the padding can hold a head cut by the edge).
@@ -124,7 +124,7 @@ class OnnxDensityEstimator(EstimatorBase):
             runs to overlap), 8 on a GPU. Also bounds the memory of a large same-size request (a 1024x768
             image needs tens of MB of activations in a typical counter).
         graph_preprocessing: run the preprocessing inside the onnxruntime session instead of numpy (same
-            results; see above); ``None``: wherever the model allows it (opset >= 13).
+            results; see above); ``None``: on a GPU, where the model allows it (opset >= 13).
         parallel_runs: concurrent ``session.run`` lanes a request's runs are spread over.
         io_binding: feed and fetch through an onnxruntime IO binding; ``None``: on a GPU only.
 
@@ -201,7 +201,7 @@ class OnnxDensityEstimator(EstimatorBase):
         self._feed = self.description
         on_gpu = _CUDA in session.get_providers()
         if graph_preprocessing is None:
-            graph_preprocessing = True
+            graph_preprocessing = on_gpu
         if graph_preprocessing and not takes_pixels(self.description, self.description.batched):
             proto = onnx.load(str(self.model_path))
             if opset(proto) >= MIN_OPSET:
