@@ -8,6 +8,7 @@ reference plugin's pattern, all on the same model, and ``compare`` against ``wb.
     ../shared/reference/service-plugins.txt), in a ``Workbench`` host, on the same model with the
     preprocessing inside the graph (uint8 HWC input, as it feeds the model): one ``run_async`` per image,
     gathered, and its T1 post-processing (``int(sum)``, an argsort of the map for the points, ``PeopleCount``);
+    its session takes onnxruntime's default intra-op threads (one per physical core), whatever ``--threads``;
 (b') the reference's inference pattern alone: one ``run_async`` per image, gathered, the count only (no
     points, no host): what (b) was before this bench ran the plugin itself;
 (c) workbench: ``wb.estimate`` through a ``Workbench`` host with ``OnnxDensityEstimator`` as the default
@@ -120,7 +121,8 @@ def main() -> int:
         wrapped = Path(tmp) / "wrapped_hwc.onnx"
         wrap_preprocessing(model, description, wrapped)
         raw = session(model, args.threads)
-        reference = session(wrapped, args.threads)
+        # run_async needs an intra-op pool, which one thread does not have.
+        reference = session(wrapped, max(2, args.threads))
         plugins = Path(tmp) / "plugins"
         plugins.mkdir()
 
@@ -201,7 +203,7 @@ def main() -> int:
           f"threads, median of {args.rounds} interleaved rounds; load average {load_before} before, "
           f"{load_average()} after (shared CPU: figures move with load)")
     labels = {A: f"(a) raw session.run, runs of {RAW_BATCH}", A_RUNS: f"(a') raw, runs of {run_size}",
-              B: "(b) reference plugin, verbatim", B_PATTERN: "(b') run_async pattern, count only",
+              B: "(b) reference plugin, verbatim", B_PATTERN: f"(b') run_async pattern, count only{'' if args.threads >= 2 else ', 2 thr.'}",
               C: "(c) wb.estimate", C_GRAPH: "(c') wb.estimate, in-graph pre.", D: f"(d) compare, batch {args.compare_batch}"}
     # CPU time (all threads of this process) per image: what each configuration costs, which other processes'
     # load moves far less than it moves images/s; with 2 busy cores it is about twice the wall time.
