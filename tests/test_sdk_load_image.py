@@ -368,3 +368,12 @@ def test_rgb_pixels_reads_an_rgb_image_without_copying_it_and_converts_the_other
     assert np.array_equal(rgb_pixels(image, Rect(1, 2, 3, 2)), pixels[2:4, 1:4])
     bgr = VLImage.fromNumpyArray(pixels[:, :, ::-1].copy(), ColorFormat.B8G8R8)
     assert np.array_equal(rgb_pixels(bgr), pixels)
+
+
+def test_pixels_backed_by_immutable_bytes_are_kept_without_a_copy_and_others_are_copied() -> None:
+    decoded = np.frombuffer(bytes(range(96)) * 2, np.uint8).reshape(4, 16, 3)  # as Pillow's decoding hands them
+    assert np.shares_memory(rgb_pixels(VLImage(decoded)), decoded)
+    writable = decoded.copy()
+    image = VLImage(writable)
+    writable[:] = 0
+    assert rgb_pixels(image).max() > 0, "a caller's writable array is copied: changing it later changes no image"

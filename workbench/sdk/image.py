@@ -199,6 +199,8 @@ def _layout(array: np.ndarray, colorFormat: ColorFormat) -> np.ndarray:
 
 def _freeze(array: np.ndarray) -> np.ndarray:
     """C-contiguous and read-only: an image never changes, and crops and conversions may share buffers."""
+    if isinstance(array.base, bytes) and array.flags.c_contiguous and not array.flags.writeable:
+        return array  # a view of immutable bytes (Pillow's decoded pixels): nothing can change it, no copy needed
     array = np.array(array, order="C", copy=True)
     array.flags.writeable = False
     return array
