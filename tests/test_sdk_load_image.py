@@ -371,7 +371,7 @@ def test_rgb_pixels_reads_an_rgb_image_without_copying_it_and_converts_the_other
 
 
 def test_pixels_backed_by_immutable_bytes_are_kept_without_a_copy_and_others_are_copied() -> None:
-    decoded = np.frombuffer(bytes(range(96)) * 2, np.uint8).reshape(4, 16, 3)  # as Pillow's decoding hands them
+    decoded = np.asarray(Image.new("RGB", (16, 4), (9, 80, 200)))  # a read-only view of Pillow's bytes
     assert np.shares_memory(rgb_pixels(VLImage(decoded)), decoded)
     writable = decoded.copy()
     image = VLImage(writable)
