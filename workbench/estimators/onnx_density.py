@@ -24,8 +24,8 @@ estimator or be wrapped in a replacement plugin. How it works, and why:
   GPU, inside the onnxruntime session: the preprocessing (cast, luma, normalisation, transpose) is put in
   front of the model in memory (``workbench.estimators._graph``, the same graph ``workbench model wrap``
   ships), so the input copied to the device is uint8, a quarter of the bytes (with IO binding there). On the
-  2-core CPU the two measured within noise of each other (four interleaved runs on a quiet machine: numpy
-  ahead in images/s in three; CPU per 1024x768 image from 9 ms less to 6 ms more than in-graph); numpy is the
+  2-core CPU the two measured within noise of each other (six interleaved runs on a quiet machine: numpy
+  ahead in images/s in four; CPU per 1024x768 image from 9 ms less to 9 ms more than in-graph); numpy is the
   CPU default because it keeps onnxruntime's threads for the model and needs no graph rewrite.
   ``graph_preprocessing=`` chooses either way; models below opset 13 always use numpy. Both give the same
   maps.
