@@ -15,27 +15,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from event_plugins import COLLECTING_EVENT_PLUGIN
 from reference_plugins import write_reference_plugins
 from service_packages import LUNA_PLUGINS_VERSION, write_service_packages
 from test_estimators_model import make_pool_model
 
 TESTS = Path(__file__).resolve().parent
 REPO = TESTS.parent
-
-EVENT_PLUGIN = '''
-from luna_plugins.base.plugins_meta.base_plugins import BaseEventPlugin
-
-
-class CollectingPlugin(BaseEventPlugin):
-    eventName = "monitoring_event"
-
-    def __init__(self, app):
-        super().__init__(app)
-        self.points = []
-
-    async def handleEvent(self, points, logger):
-        self.points.extend(points)
-'''
 
 
 def _env(service_root: Path) -> dict[str, str]:
@@ -59,7 +45,7 @@ def test_a_plugin_subclassing_the_service_class_loads(tmp_path, service_root):
     plugins = tmp_path / "plugins"
     (plugins / "evt").mkdir(parents=True)
     (plugins / "evt" / "__init__.py").write_text("")
-    (plugins / "evt" / "plugin.py").write_text(EVENT_PLUGIN)
+    (plugins / "evt" / "plugin.py").write_text(COLLECTING_EVENT_PLUGIN)
     code = (
         "import sys; from workbench import Workbench\n"
         f"with Workbench({str(plugins)!r}, ['evt.plugin']) as wb:\n"
@@ -87,7 +73,7 @@ def test_published_examples_compare_server_and_check_against_the_service_package
         "onnxruntime>=1.22.0\nonnxruntime-gpu>=1.16.0\nnumpy>=1.24.0\n")
     (plugins / "evt").mkdir()
     (plugins / "evt" / "__init__.py").write_text("")
-    (plugins / "evt" / "plugin.py").write_text(EVENT_PLUGIN)
+    (plugins / "evt" / "plugin.py").write_text(COLLECTING_EVENT_PLUGIN)
     dataset = _dataset(tmp_path / "dataset")
     done = _run([str(TESTS / "real_packages_run.py"), str(plugins), str(dataset), "evt.plugin"], service_root, tmp_path)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-6000:]

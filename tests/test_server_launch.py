@@ -12,23 +12,10 @@ import time
 import aiohttp
 import pytest
 
+from event_plugins import COLLECTING_EVENT_PLUGIN
 from fake_estimators import default_factories
 from workbench import Workbench
 from workbench.server import ServerHandle, astart_server, start_server
-
-EVENTS = """
-    from luna_plugins.base.plugins_meta.base_plugins import BaseEventPlugin
-
-    class Collector(BaseEventPlugin):
-        eventName = "monitoring_event"
-
-        def __init__(self, app):
-            super().__init__(app)
-            self.points = []
-
-        async def handleEvent(self, points, logger):
-            self.points.extend(points)
-"""
 
 
 def fetch(url: str, method: str = "GET") -> tuple[int, str]:
@@ -49,7 +36,7 @@ def host_tasks(wb: Workbench) -> list[str]:
 
 
 def test_start_server_serves_from_the_hosts_loop_and_stops_cleanly(plugin_folder):
-    module = plugin_folder.add("events", EVENTS)
+    module = plugin_folder.add("events", COLLECTING_EVENT_PLUGIN)
     with Workbench(plugin_folder.root, [module], default_estimators=default_factories()) as wb:
         idle = host_tasks(wb)
         handle = start_server(wb)
