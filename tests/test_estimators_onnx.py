@@ -29,15 +29,18 @@ def dots(height: int, width: int, xy: list[tuple[int, int]]) -> VLImage:
 
 
 class CountingSession:
-    """Wraps an onnxruntime session and records each run's input shape and thread."""
+    """Wraps an onnxruntime session and records each run's input shape and thread (in ``runs``, which two
+    spies may share) and how many runs went through this session (``own_runs``)."""
 
-    def __init__(self, session: ort.InferenceSession) -> None:
+    def __init__(self, session: ort.InferenceSession, runs: list | None = None) -> None:
         self._session = session
-        self.runs: list[tuple[tuple[int, ...], str]] = []
+        self.runs: list[tuple[tuple[int, ...], str]] = [] if runs is None else runs
+        self.own_runs = 0
 
     def run(self, outputs, feed, run_options=None):
         (tensor,) = feed.values()
         self.runs.append((tensor.shape, threading.current_thread().name))
+        self.own_runs += 1
         return self._session.run(outputs, feed, run_options)
 
     def __getattr__(self, name):
@@ -57,8 +60,10 @@ def estimator(pool_model):
 
 
 def counting(est: OnnxDensityEstimator) -> CountingSession:
+    """Records the runs of both of the estimator's sessions (one image's, and the lanes' when they differ)."""
     spy = CountingSession(est._session)
-    est._session = spy
+    lanes = spy if est._lane_session is est._session else CountingSession(est._lane_session, spy.runs)
+    est._session, est._lane_session = spy, lanes
     return spy
 
 
@@ -130,7 +135,7 @@ def test_parallel_runs_split_a_group_between_workers(pool_model):
 
 
 def test_max_batch_splits_a_large_group(pool_model):
-    est = OnnxDensityEstimator(pool_model, max_batch=2)
+    est = OnnxDensityEstimator(pool_model, max_batch=2, parallel_runs=1)
     try:
         spy = counting(est)
         est.estimate([dots(32, 32, [(3, 3)])] * 5)
@@ -171,7 +176,8 @@ def test_graph_and_numpy_preprocessing_agree(tmp_path, model_kind):
         model = make_conv_model(tmp_path / "conv.onnx")
     images = [VLImage(im) for im in random_images(2, 45, 70, seed=4)]
     requests = [images[0], images[1], (images[0], Rect(3, 5, 33, 29))]
-    graph, numpy_ = OnnxDensityEstimator(model, graph_preprocessing=True), OnnxDensityEstimator(model)
+    graph = OnnxDensityEstimator(model, graph_preprocessing=True)
+    numpy_ = OnnxDensityEstimator(model, graph_preprocessing=False)
     try:
         assert (graph.preprocessing, numpy_.preprocessing) == ("graph", "numpy")
         for a, b in zip(graph.estimate(requests), numpy_.estimate(requests)):

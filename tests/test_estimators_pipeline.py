@@ -73,6 +73,45 @@ def test_results_come_back_in_the_images_order_across_many_runs(pool_model, para
         assert batched.elapsed is not None and batched.elapsed > 0
 
 
+def test_on_the_cpu_several_runs_share_the_threads_in_two_lanes_and_one_image_keeps_them_all(pool_model):
+    # A two-thread run waits at every operator for a thread the work around inference pre-empted; two
+    # one-thread runs side by side do not (bench/bench_estimation.py), but one image still wants both threads.
+    est = OnnxDensityEstimator(pool_model, intra_op_threads=2, max_batch=2)
+    try:
+        assert est.parallel_runs == 2 and est.preprocessing == "graph"  # each lane preprocesses its own run
+        assert est._session.get_session_options().intra_op_num_threads == 2
+        assert est._lane_session.get_session_options().intra_op_num_threads == 1
+        spy = counting(est)
+        assert [r.count for r in est.estimate(mixed_images(1))] == [0]
+        assert spy.own_runs == 1 and est._lane_session.own_runs == 0
+        assert [r.count for r in est.estimate([dots(32, 32, [(4, 4)])] * 6)] == [1] * 6
+        assert spy.own_runs == 1 and est._lane_session.own_runs == 4  # runs of 2, 1, 2, 1 images
+    finally:
+        est.close()
+
+
+def test_a_single_thread_or_a_gpu_style_setting_keeps_one_session(pool_model):
+    for est in (OnnxDensityEstimator(pool_model, intra_op_threads=1), OnnxDensityEstimator(pool_model, parallel_runs=1)):
+        try:
+            assert est.parallel_runs == 1 and est._lane_session is est._session and est.preprocessing == "numpy"
+        finally:
+            est.close()
+
+
+def test_runs_are_cut_so_that_every_lane_gets_the_same_number_of_images(pool_model):
+    est = OnnxDensityEstimator(pool_model, intra_op_threads=2, max_batch=2, parallel_runs=2)
+    try:
+        spy = counting(est)
+        est.estimate([dots(32, 32, [(4, 4)])] * 38)
+    finally:
+        est.close()
+    per_lane: dict[str, int] = {}
+    for shape, thread in spy.runs:
+        per_lane[thread] = per_lane.get(thread, 0) + shape[0]
+    # 19 runs of 2 dealt in turn would give one lane 20 images and leave it running alone at the end.
+    assert sorted(per_lane.values()) == [19, 19]
+
+
 def test_points_and_results_are_made_off_the_inference_thread(pool_model):
     strategy = RecordingPeaks()
     est = OnnxDensityEstimator(pool_model, intra_op_threads=1, points=strategy)

@@ -6,12 +6,18 @@ estimator or be wrapped in a replacement plugin. How it works, and why:
 * **Batching.** Images (or detect areas) of one size are stacked into runs of at most ``max_batch`` images
   (2 on the CPU, 8 on a GPU by default): the host hands the estimator a whole request at once, and on a GPU
   one run of N images costs much less than N runs, while on the CPU a run of 2 costs the same per image as a
-  run of 8 and leaves room for the pipeline below. ``parallel_runs`` > 1 spreads the runs over that many
-  concurrent ``session.run`` lanes. HWC models (one image per run) and models with a static batch of 1 run
-  image by image.
+  run of 8 and leaves room for the pipeline below. HWC models (one image per run) and models with a static
+  batch of 1 run image by image.
+* **Lanes.** A call of several runs spreads them over ``parallel_runs`` concurrent ``session.run`` lanes,
+  the runs cut so that every lane gets the same number of images. On the CPU (2 lanes by default where
+  there are 2 threads or more) the lanes run on a second session whose runs each take an equal share of
+  ``intra_op_threads``: on 2 cores, two one-thread runs side by side instead of one two-thread run. A
+  one-thread run never waits at onnxruntime's per-operator barrier for a thread that the work around
+  inference has pre-empted, which is what held a two-thread run back (measured in ``bench/bench_estimation.py``);
+  a call of a single run (one image) keeps the first session, with all the threads, for its latency.
 * **Pipeline.** Each lane runs ``session.run`` on its runs one after the other in an inference thread,
-  while one helper thread stacks and preprocesses the next run's input and turns the previous run's maps
-  into points and ``CountResult`` objects. Only the first run's input and the last run's results are
+  while a helper thread of its own stacks and preprocesses the lane's next input and turns the previous
+  run's maps into points and ``CountResult`` objects. Only the first run's input and the last run's results are
   prepared with nothing to overlap, so the work around inference mostly hides behind it. Results come back
   in the images' order whatever order the runs end in. An error in one run fails the call with a note
   naming its images and stops the call's other runs; other calls on the same estimator are not affected.
@@ -19,14 +25,14 @@ estimator or be wrapped in a replacement plugin. How it works, and why:
   ``RunOptions.terminate``.
 * **Off the loop.** All the work of a call runs in the estimator's own threads, so the host's event loop
   keeps serving meanwhile.
-* **Preprocessing.** On the CPU, in numpy in the helper thread (``ModelDescription.preprocess``: one
-  multiply-add per element written straight into the model's layout), overlapped with the previous run. On a
-  GPU, inside the onnxruntime session: the preprocessing (cast, luma, normalisation, transpose) is put in
-  front of the model in memory (``workbench.estimators._graph``, the same graph ``workbench model wrap``
-  ships), so the input copied to the device is uint8, a quarter of the bytes (with IO binding there). On the
-  2-core CPU the two measured within noise of each other (six interleaved runs on a quiet machine: numpy
-  ahead in images/s in four; CPU per 1024x768 image from 9 ms less to 9 ms more than in-graph); numpy is the
-  CPU default because it keeps onnxruntime's threads for the model and needs no graph rewrite.
+* **Preprocessing.** By default inside the onnxruntime session: the preprocessing (cast, luma,
+  normalisation, transpose) is put in front of the model in memory (``workbench.estimators._graph``, the
+  same graph ``workbench model wrap`` ships), so the helper only stacks uint8 pixels. On a GPU the input
+  copied to the device is then a quarter of the bytes (with IO binding there); on the CPU each lane
+  preprocesses its own run on its own thread, which measured ahead of numpy in the helper thread (2 cores,
+  lanes of one thread: 0.98 against 0.92 to 0.93 of the raw run, two interleaved runs). With a single lane
+  (one thread) it is done in numpy in the helper thread (``ModelDescription.preprocess``: one multiply-add
+  per element written straight into the model's layout), overlapped with the run on another core.
   ``graph_preprocessing=`` chooses either way; models below opset 13 always use numpy. Both give the same
   maps.
 * **Geometry.** Each image is padded to a multiple of the model's stride (see ``workbench.estimators.model``);
@@ -108,6 +114,24 @@ class _Call:
 _Indexed = tuple[int, CountResult]  # a result and the index of its image in the call
 
 
+def _usable_cpus() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def _session_options(intra_op_threads: int | None) -> ort.SessionOptions:
+    options = ort.SessionOptions()
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    if intra_op_threads is not None:
+        options.intra_op_num_threads = intra_op_threads
+    # Idle intra-op threads sleep instead of spinning: the helper threads work while a run is in flight,
+    # and spinning threads would take their cores (the runs are tens of ms, so waking costs nothing).
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    return options
+
+
 class OnnxDensityEstimator(EstimatorBase):
     """Counts people with an ONNX density-map model; returns ``CountResult`` with points and the map.
 
@@ -119,14 +143,18 @@ class OnnxDensityEstimator(EstimatorBase):
             where it is unavailable a ``GpuUnavailableWarning`` is issued and the CPU is used.
         gpu_device: the CUDA device index.
         points: ``"peaks"``, ``"topk"`` or a ``PointStrategy`` (e.g. ``get_point_strategy("peaks", size=5)``).
-        intra_op_threads: onnxruntime intra-op threads; ``None`` lets onnxruntime choose (all physical cores).
+        intra_op_threads: onnxruntime intra-op threads of a run of one image, shared equally by the lanes of a
+            call of several runs; ``None``: onnxruntime's choice (all physical cores) for the former, the
+            CPUs this process may use for the latter.
         name: the ``estimatorName`` of the results; defaults to the description's name.
         max_batch: the most images stacked into one run; ``None``: 2 on the CPU (so that the pipeline has
             runs to overlap), 8 on a GPU. Also bounds the memory of a large same-size request (a 1024x768
             image needs tens of MB of activations in a typical counter).
         graph_preprocessing: run the preprocessing inside the onnxruntime session instead of numpy (same
-            results; see above); ``None``: on a GPU, where the model allows it (opset >= 13).
-        parallel_runs: concurrent ``session.run`` lanes a request's runs are spread over.
+            results; see above); ``None``: on a GPU, or with more than one lane, where the model allows it
+            (opset >= 13).
+        parallel_runs: concurrent ``session.run`` lanes a call's runs are spread over; ``None``: on the CPU 2
+            where there are at least 2 threads (see Lanes above), else 1.
         io_binding: feed and fetch through an onnxruntime IO binding; ``None``: on a GPU only.
 
     Raises:
@@ -148,7 +176,7 @@ class OnnxDensityEstimator(EstimatorBase):
         name: str | None = None,
         max_batch: int | None = None,
         graph_preprocessing: bool | None = None,
-        parallel_runs: int = 1,
+        parallel_runs: int | None = None,
         io_binding: bool | None = None,
     ) -> None:
         self.model_path = Path(model_path)
@@ -169,18 +197,14 @@ class OnnxDensityEstimator(EstimatorBase):
             raise ValueError(f"intra_op_threads must be a whole number >= 1 or None, got {intra_op_threads!r}")
         if max_batch is not None and (isinstance(max_batch, bool) or not isinstance(max_batch, int) or max_batch < 1):
             raise ValueError(f"max_batch must be a whole number >= 1 or None, got {max_batch!r}")
-        if isinstance(parallel_runs, bool) or not isinstance(parallel_runs, int) or parallel_runs < 1:
-            raise ValueError(f"parallel_runs must be a whole number >= 1, got {parallel_runs!r}")
+        if parallel_runs is not None and (
+            isinstance(parallel_runs, bool) or not isinstance(parallel_runs, int) or parallel_runs < 1
+        ):
+            raise ValueError(f"parallel_runs must be a whole number >= 1 or None, got {parallel_runs!r}")
         self.points = resolve_point_strategy(points)
         self.name = name or self.description.name
 
-        options = ort.SessionOptions()
-        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        if intra_op_threads is not None:
-            options.intra_op_num_threads = intra_op_threads
-        # Idle intra-op threads sleep instead of spinning: the helper thread works while a run is in flight,
-        # and spinning threads would take its core (the runs are tens of ms, so waking costs nothing).
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        options = _session_options(intra_op_threads)
         providers: list[Any] = ["CPUExecutionProvider"]
         if device_class == "gpu":
             if _CUDA in ort.get_available_providers():
@@ -200,16 +224,22 @@ class OnnxDensityEstimator(EstimatorBase):
         # Checked and measured on the model as described, so that errors speak of the user's description.
         self.geometry: ModelGeometry = measure_geometry(session, self.description, str(self.model_path))
         self._feed = self.description
+        source: str | bytes = str(self.model_path)
         on_gpu = _CUDA in session.get_providers()
+        threads = intra_op_threads or _usable_cpus()
+        if parallel_runs is None:
+            parallel_runs = 1 if on_gpu or threads < 2 else 2
+        self.parallel_runs = parallel_runs
         if graph_preprocessing is None:
-            graph_preprocessing = on_gpu
+            graph_preprocessing = on_gpu or parallel_runs > 1
         if graph_preprocessing and not takes_pixels(self.description, self.description.batched):
             proto = onnx.load(str(self.model_path))
             if opset(proto) >= MIN_OPSET:
                 self._feed = add_preprocessing(
                     proto, self.description, batched=self.description.batched, model=str(self.model_path)
                 )
-                session = ort.InferenceSession(proto.SerializeToString(), options, providers=providers)
+                source = proto.SerializeToString()
+                session = ort.InferenceSession(source, options, providers=providers)
         self._session: ort.InferenceSession | None = session
         if device_class == "gpu" and len(providers) > 1 and _CUDA not in self._session.get_providers():
             # onnxruntime falls back to the CPU by itself when the CUDA provider fails to start (no driver).
@@ -219,15 +249,19 @@ class OnnxDensityEstimator(EstimatorBase):
                 stacklevel=2,
             )
         self.max_batch = max_batch or (8 if on_gpu else 2)
-        self.parallel_runs = parallel_runs
+        # The lanes' session: on the CPU each lane's run takes its share of the threads (see Lanes above).
+        self._lane_session: ort.InferenceSession | None = session
+        if parallel_runs > 1 and not on_gpu:
+            lane_options = _session_options(max(1, threads // parallel_runs))
+            self._lane_session = ort.InferenceSession(source, lane_options, providers=["CPUExecutionProvider"])
         self.io_binding = on_gpu if io_binding is None else bool(io_binding)
         self._executor: ThreadPoolExecutor | None = ThreadPoolExecutor(
             max_workers=parallel_runs, thread_name_prefix=f"onnx-density-{self.name}"
         )
-        # One thread for the work around inference (stacking, preprocessing, points, results), so that it
-        # overlaps the runs without competing with itself for the GIL.
+        # A helper thread per lane for the work around inference (stacking, preprocessing, points, results),
+        # so that it overlaps the lane's runs; numpy releases the GIL for the heavy part.
         self._helper: ThreadPoolExecutor | None = ThreadPoolExecutor(
-            max_workers=1, thread_name_prefix=f"onnx-density-{self.name}-helper"
+            max_workers=parallel_runs, thread_name_prefix=f"onnx-density-{self.name}-helper"
         )
 
     @property
@@ -258,7 +292,7 @@ class OnnxDensityEstimator(EstimatorBase):
         if self._helper is not None:
             self._helper.shutdown(wait=True)
             self._helper = None
-        self._session = None
+        self._session = self._lane_session = None
 
     async def estimateBatch(
         self,
@@ -352,16 +386,19 @@ class OnnxDensityEstimator(EstimatorBase):
             groups[(item.height, item.width)].append(item)
         chunks = []
         for group in groups.values():
-            runs = max(-(-len(group) // self.max_batch), min(self.parallel_runs, len(group)))
+            runs = -(-len(group) // self.max_batch)
+            # A whole number of runs per lane, so that no lane is left running alone at the end.
+            runs = min(len(group), -(-runs // self.parallel_runs) * self.parallel_runs)
             chunks += [list(part) for part in np.array_split(np.array(group, dtype=object), runs)]
         return chunks
 
     def _submit(self, items: list[_Item], targets: EstimationTargets, call: _Call) -> list[Future[list[_Indexed]]]:
-        """One pipeline per lane, the runs dealt out in turn."""
+        """One pipeline per lane, the runs dealt out in turn; a single run takes the first session."""
         executor = self._require_executor()
         chunks = self._chunks(items)
         lanes = [chunks[lane :: self.parallel_runs] for lane in range(min(self.parallel_runs, len(chunks)))]
-        return [executor.submit(self._pipeline, lane, targets, call) for lane in lanes]
+        session = self._session if len(chunks) == 1 else self._lane_session
+        return [executor.submit(self._pipeline, session, lane, targets, call) for lane in lanes]
 
     @staticmethod
     def _wait(lanes: list[Future[list[_Indexed]]], call: _Call) -> list[list[_Indexed]]:
@@ -382,7 +419,9 @@ class OnnxDensityEstimator(EstimatorBase):
                 results[index] = result
         return results  # type: ignore[return-value]
 
-    def _pipeline(self, chunks: list[list[_Item]], targets: EstimationTargets, call: _Call) -> list[_Indexed]:
+    def _pipeline(
+        self, session: ort.InferenceSession | None, chunks: list[list[_Item]], targets: EstimationTargets, call: _Call
+    ) -> list[_Indexed]:
         """Runs in an inference thread: ``session.run`` on each chunk in turn, while the helper thread
         prepares the next chunk's input and turns finished maps into results.
 
@@ -404,7 +443,7 @@ class OnnxDensityEstimator(EstimatorBase):
                 if position + 1 < len(chunks):
                     upcoming = helper.submit(self._model_input, chunks[position + 1])
                 started = time.perf_counter()
-                maps = self._infer(batch, len(current), call)
+                maps = self._infer(session, batch, len(current), call)
                 share = (preparing + time.perf_counter() - started) / len(current)
                 finishing.append(helper.submit(self._finish, current, maps, targets, share))
             parts = []
@@ -434,9 +473,10 @@ class OnnxDensityEstimator(EstimatorBase):
             batch = np.concatenate([batch, np.zeros((fixed - len(chunk), *batch.shape[1:]), np.uint8)])
         return self._feed.preprocess(batch), time.perf_counter() - started
 
-    def _infer(self, batch: np.ndarray, n_images: int, call: _Call) -> np.ndarray:
+    def _infer(self, session: ort.InferenceSession | None, batch: np.ndarray, n_images: int, call: _Call) -> np.ndarray:
         """Density maps ``(n_images, H', W')`` from one ``session.run`` on a prepared input."""
-        session = self._require_session()
+        if session is None or self._session is None:
+            raise RuntimeError(f"estimator {self.name!r} is closed; create a new OnnxDensityEstimator")
         feed = self._feed
         if self.io_binding:
             binding = session.io_binding()
