@@ -90,6 +90,31 @@ def test_on_the_cpu_several_runs_share_the_threads_in_two_lanes_and_one_image_ke
         est.close()
 
 
+def test_a_single_image_beside_a_call_in_flight_runs_as_a_lane(pool_model):
+    # Concurrent one-image calls (a server's clients, the Explorer's prefetch) would each ask for every thread.
+    strategy = GatedPeaks()
+    est = OnnxDensityEstimator(pool_model, intra_op_threads=2, points=strategy)
+    spy = counting(est)
+
+    async def two_calls():
+        first = asyncio.ensure_future(est.estimateBatch([dots(32, 32, [(4, 4)])]))
+        assert await asyncio.to_thread(strategy.entered.wait, 10)  # the first call is in flight
+        second = asyncio.ensure_future(est.estimateBatch([dots(32, 32, [(8, 8)])]))
+        await asyncio.sleep(0.2)
+        strategy.release.set()
+        return await asyncio.gather(first, second)
+
+    try:
+        first, second = asyncio.run(two_calls())
+        assert (first[0].count, second[0].count) == (1, 1)
+        assert spy.own_runs == 1 and est._lane_session.own_runs == 1
+        assert [r.count for r in est.estimate([dots(32, 32, [(4, 4)])])] == [1]
+        assert spy.own_runs == 2  # idle again: one image has all the threads
+    finally:
+        strategy.release.set()
+        est.close()
+
+
 def test_a_single_thread_or_a_gpu_style_setting_keeps_one_session(pool_model):
     for est in (OnnxDensityEstimator(pool_model, intra_op_threads=1), OnnxDensityEstimator(pool_model, parallel_runs=1)):
         try:

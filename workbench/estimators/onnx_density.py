@@ -14,7 +14,9 @@ estimator or be wrapped in a replacement plugin. How it works, and why:
   ``intra_op_threads``: on 2 cores, two one-thread runs side by side instead of one two-thread run. A
   one-thread run never waits at onnxruntime's per-operator barrier for a thread that the work around
   inference has pre-empted, which is what held a two-thread run back (measured in ``bench/bench_estimation.py``);
-  a call of a single run (one image) keeps the first session, with all the threads, for its latency.
+  a call of a single run (one image) keeps the first session, with all the threads, for its latency, unless
+  another call is in flight (concurrent requests to a server, a prefetch beside the Explorer's own call):
+  then it is a lane too, so that concurrent calls never ask for more threads than there are.
 * **Pipeline.** Each lane runs ``session.run`` on its runs one after the other in an inference thread,
   while a helper thread of its own stacks and preprocesses the lane's next input and turns the previous
   run's maps into points and ``CountResult`` objects. Only the first run's input and the last run's results are
@@ -46,6 +48,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import threading
 import time
 import warnings
 from collections import defaultdict
@@ -258,6 +261,8 @@ class OnnxDensityEstimator(EstimatorBase):
         self._executor: ThreadPoolExecutor | None = ThreadPoolExecutor(
             max_workers=parallel_runs, thread_name_prefix=f"onnx-density-{self.name}"
         )
+        self._lanes_in_flight = 0
+        self._in_flight_lock = threading.Lock()
         # A helper thread per lane for the work around inference (stacking, preprocessing, points, results),
         # so that it overlaps the lane's runs; numpy releases the GIL for the heavy part.
         self._helper: ThreadPoolExecutor | None = ThreadPoolExecutor(
@@ -393,12 +398,23 @@ class OnnxDensityEstimator(EstimatorBase):
         return chunks
 
     def _submit(self, items: list[_Item], targets: EstimationTargets, call: _Call) -> list[Future[list[_Indexed]]]:
-        """One pipeline per lane, the runs dealt out in turn; a single run takes the first session."""
+        """One pipeline per lane, the runs dealt out in turn; a single run on an idle estimator takes the
+        first session."""
         executor = self._require_executor()
         chunks = self._chunks(items)
         lanes = [chunks[lane :: self.parallel_runs] for lane in range(min(self.parallel_runs, len(chunks)))]
-        session = self._session if len(chunks) == 1 else self._lane_session
-        return [executor.submit(self._pipeline, session, lane, targets, call) for lane in lanes]
+        with self._in_flight_lock:
+            alone = len(chunks) == 1 and self._lanes_in_flight == 0
+            self._lanes_in_flight += len(lanes)
+        session = self._session if alone else self._lane_session
+        futures = [executor.submit(self._pipeline, session, lane, targets, call) for lane in lanes]
+        for future in futures:
+            future.add_done_callback(self._lane_done)
+        return futures
+
+    def _lane_done(self, _future: Future[list[_Indexed]]) -> None:
+        with self._in_flight_lock:
+            self._lanes_in_flight -= 1
 
     @staticmethod
     def _wait(lanes: list[Future[list[_Indexed]]], call: _Call) -> list[list[_Indexed]]:
