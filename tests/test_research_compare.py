@@ -308,6 +308,38 @@ def test_the_next_calls_images_are_decoded_while_the_current_call_runs(wb, spots
     assert report.per_image["pred_count"].tolist() == [3, 2, 4]
 
 
+def test_each_result_is_scored_while_the_next_images_are_estimated(wb, spots_dataset, monkeypatch):
+    """Scoring (and reading the image sizes) used to wait for the last estimate, on one core."""
+    import sys
+
+    compare_module = sys.modules["workbench.research.compare"]
+    scoring_started = [threading.Event() for _ in spots_dataset]
+    scoring_threads: list[str] = []
+    real_score = compare_module._score
+
+    def recorded_score(sample, *args, **kwargs):
+        scoring_threads.append(threading.current_thread().name)
+        scoring_started[[s.name for s in spots_dataset].index(sample.name)].set()
+        return real_score(sample, *args, **kwargs)
+
+    monkeypatch.setattr(compare_module, "_score", recorded_score)
+    real_estimate = wb.estimate
+    overlapped = []
+
+    def estimate(broker, images, targets):
+        call = len(overlapped)
+        # Holds the call open until the previous image's scoring starts (it never did before).
+        overlapped.append(call == 0 or scoring_started[call - 1].wait(timeout=10))
+        return real_estimate(broker, images, targets)
+
+    monkeypatch.setattr(wb, "estimate", estimate)
+    report = compare(wb, spots_dataset, ["default"], progress=False, batch_size=1)
+    assert overlapped == [True, True, True]
+    assert scoring_threads and all(name.startswith("workbench-score") for name in scoring_threads)
+    assert report.per_image["pred_count"].tolist() == [3, 2, 4]
+    assert report.per_image["image"].tolist() == [sample.name for sample in spots_dataset]
+
+
 def test_an_image_that_fails_to_decode_fails_the_run_after_the_earlier_results_are_kept(
     wb, spots_dataset, tmp_path, monkeypatch
 ):

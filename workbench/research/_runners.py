@@ -134,12 +134,14 @@ def estimate_dataset(
     actors: int = 2,
     ray_address: str | None = None,
     cache: PredictionCache | None = None,
+    on_each: OnResult | None = None,
 ) -> tuple[list[CountResult], float, list[bool]]:
     """Every image's result from estimator ``name``: from ``cache`` where it has them, the rest computed by
     ``engine`` (and stored in ``cache`` one by one, so an interrupted run resumes).
 
     Returns the results in dataset order, the busy seconds spent computing, and which results were cache hits
     (flagged ``extras["cached"] = True``; their ``elapsed`` is the original run's, not this one's).
+    ``on_each(index, result)`` is called for every result as soon as it is known, cache hits first.
     """
     results: list[CountResult | None] = [None] * len(dataset)
     hits = [False] * len(dataset)
@@ -154,6 +156,8 @@ def estimate_dataset(
             if key in found:
                 results[index] = found[key].replace(extras={**found[key].extras, "cached": True})
                 hits[index] = True
+                if on_each is not None:
+                    on_each(index, results[index])
         bar.update(sum(hits))
 
     def on_result(index: int, result: CountResult) -> None:
@@ -161,6 +165,8 @@ def estimate_dataset(
         if cache is not None:
             key, digest = keys[index]
             cache.put(key, result, estimator=identity, image_sha256=digest, targets=targets.name)
+        if on_each is not None:
+            on_each(index, result)
         bar.update(1)
 
     todo = [(index, sample) for index, sample in enumerate(dataset) if results[index] is None]

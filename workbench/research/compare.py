@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -108,21 +109,36 @@ def compare(
     rows: list[dict[str, Any]] = []
     results: dict[str, list[CountResult]] = {}
     busy_seconds: dict[str, float] = {}
-    sizes = [sample.size for sample in dataset]
+    sizes: dict[int, tuple[int, int]] = {}  # read from the file headers once, in the scoring thread
     in_use = wb.estimators[broker]
     store = PredictionCache(cache) if isinstance(cache, (str, Path)) else cache
+    # Each result is scored as it comes, in a thread of its own, while the next images are estimated: scored
+    # afterwards, the scoring (and reading the sizes) ran on one core with the estimator idle.
+    scorer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="workbench-score")
+
+    def score(index: int, name: str, result: CountResult) -> dict[str, Any]:
+        if index not in sizes:
+            sizes[index] = dataset[index].size
+        return _score(dataset[index], sizes[index], name, result, parsed_targets, thresholds, levels, game_convention)
+
     try:
         for name in names:
+            scored: dict[int, Future[dict[str, Any]]] = {}
+
+            def score_later(index: int, result: CountResult, name: str = name) -> None:
+                scored[index] = scorer.submit(score, index, name, result)
+
             # One bar per estimator, named after it: a finished bar keeps saying whose run it was.
             with tqdm(total=len(dataset), desc=f"{name}: estimating", disable=not progress, unit="img") as bar:
                 results[name], busy_seconds[name], hits = estimate_dataset(
                     wb, broker, name, dataset, parsed_targets, batch_size, bar,
-                    engine=engine, actors=actors, ray_address=ray_address, cache=store,
+                    engine=engine, actors=actors, ray_address=ray_address, cache=store, on_each=score_later,
                 )
-            for index, (sample, result) in enumerate(zip(dataset, results[name])):
-                row = _score(sample, sizes[index], name, result, parsed_targets, thresholds, levels, game_convention)
+            for index in range(len(dataset)):
+                row = scored[index].result()
                 rows.append({**row, "cached": hits[index], **({"latency_ms": math.nan} if hits[index] else {})})
     finally:
+        scorer.shutdown(wait=True, cancel_futures=True)
         if store is not None and store is not cache:
             store.close()
         if wb.running and wb.estimators.get(broker) != in_use:
