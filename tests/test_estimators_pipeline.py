@@ -119,8 +119,20 @@ def test_a_single_thread_or_a_gpu_style_setting_keeps_one_session(pool_model):
     for est in (OnnxDensityEstimator(pool_model, intra_op_threads=1), OnnxDensityEstimator(pool_model, parallel_runs=1)):
         try:
             assert est.parallel_runs == 1 and est._lane_session is est._session and est.preprocessing == "numpy"
+            assert est.max_batch == 2
         finally:
             est.close()
+
+
+def test_two_lanes_run_one_image_each_so_that_two_images_are_in_flight_as_before(pool_model):
+    est = OnnxDensityEstimator(pool_model, intra_op_threads=2)
+    try:
+        assert est.parallel_runs == 2 and est.max_batch == 1
+        spy = counting(est)
+        assert [r.count for r in est.estimate([dots(32, 32, [(4, 4)])] * 5)] == [1] * 5
+        assert sorted(shape[0] for shape, _ in spy.runs) == [1] * 5
+    finally:
+        est.close()
 
 
 def test_runs_are_cut_so_that_every_lane_gets_the_same_number_of_images(pool_model):

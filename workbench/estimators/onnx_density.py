@@ -4,9 +4,10 @@ It honours the service's estimator contract (``EstimatorBase``) and so can be th
 estimator or be wrapped in a replacement plugin. How it works, and why:
 
 * **Batching.** Images (or detect areas) of one size are stacked into runs of at most ``max_batch`` images
-  (2 on the CPU, 8 on a GPU by default): the host hands the estimator a whole request at once, and on a GPU
-  one run of N images costs much less than N runs, while on the CPU a run of 2 costs the same per image as a
-  run of 8 and leaves room for the pipeline below. HWC models (one image per run) and models with a static
+  (8 on a GPU; on the CPU 1 with two lanes, else 2): the host hands the estimator a whole request at once,
+  and on a GPU one run of N images costs much less than N runs, while on the CPU runs of 1, 2 and 8 cost the
+  same per image, so the CPU's runs are kept small: two images in flight bound the memory, and small runs
+  leave room for the pipeline below. HWC models (one image per run) and models with a static
   batch of 1 run image by image.
 * **Lanes.** A call of several runs spreads them over ``parallel_runs`` concurrent ``session.run`` lanes,
   the runs cut so that every lane gets the same number of images. On the CPU (2 lanes by default where
@@ -150,8 +151,8 @@ class OnnxDensityEstimator(EstimatorBase):
             call of several runs; ``None``: onnxruntime's choice (all physical cores) for the former, the
             CPUs this process may use for the latter.
         name: the ``estimatorName`` of the results; defaults to the description's name.
-        max_batch: the most images stacked into one run; ``None``: 2 on the CPU (so that the pipeline has
-            runs to overlap), 8 on a GPU. Also bounds the memory of a large same-size request (a 1024x768
+        max_batch: the most images stacked into one run; ``None``: 8 on a GPU; on the CPU 1 with two lanes,
+            else 2 (so that the pipeline has runs to overlap). Also bounds the memory of a large same-size request (a 1024x768
             image needs tens of MB of activations in a typical counter).
         graph_preprocessing: run the preprocessing inside the onnxruntime session instead of numpy (same
             results; see above); ``None``: on a GPU, or with more than one lane, where the model allows it
@@ -251,7 +252,9 @@ class OnnxDensityEstimator(EstimatorBase):
                 GpuUnavailableWarning,
                 stacklevel=2,
             )
-        self.max_batch = max_batch or (8 if on_gpu else 2)
+        # On the CPU a run of 1, 2 or 8 costs the same per image; with two lanes, runs of 1 keep two images'
+        # activations in flight, as one lane's runs of 2 did.
+        self.max_batch = max_batch or (8 if on_gpu else 1 if parallel_runs > 1 else 2)
         # The lanes' session: on the CPU each lane's run takes its share of the threads (see Lanes above).
         self._lane_session: ort.InferenceSession | None = session
         if parallel_runs > 1 and not on_gpu:
