@@ -7,21 +7,22 @@ estimator or be wrapped in a replacement plugin. How it works, and why:
   (8 on a GPU; on the CPU 1 with two lanes, else 2): the host hands the estimator a whole request at once,
   and on a GPU one run of N images costs much less than N runs, while on the CPU runs of 1, 2 and 8 cost the
   same per image, so the CPU's runs are kept small: two images in flight bound the memory, and small runs
-  leave room for the pipeline below. HWC models (one image per run) and models with a static
-  batch of 1 run image by image.
+  leave room for the pipeline below. HWC models (one image per run) and models with a static batch of 1 run
+  image by image.
 * **Lanes.** A call of several runs spreads them over ``parallel_runs`` concurrent ``session.run`` lanes,
   the runs cut so that every lane gets the same number of images. On the CPU (2 lanes by default where
   there are 2 threads or more) the lanes run on a second session whose runs each take an equal share of
   ``intra_op_threads``: on 2 cores, two one-thread runs side by side instead of one two-thread run. A
   one-thread run never waits at onnxruntime's per-operator barrier for a thread that the work around
-  inference has pre-empted, which is what held a two-thread run back (measured in ``bench/bench_estimation.py``);
-  a call of a single run (one image) keeps the first session, with all the threads, for its latency, unless
-  another call is in flight (concurrent requests to a server, a prefetch beside the Explorer's own call):
-  then it is a lane too, so that concurrent calls never ask for more threads than there are.
+  inference has pre-empted, which is what held a two-thread run back (``bench/bench_estimation.py``: CPU
+  per image 10 to 13 ms over the raw run's before, within a few ms of it after). A call of a single run
+  (one image) keeps the first session, with all the threads, for its latency, unless another call is in
+  flight (concurrent requests to a server, a prefetch beside the Explorer's own call): then it is a lane
+  too, so that concurrent calls never ask for more threads than there are.
 * **Pipeline.** Each lane runs ``session.run`` on its runs one after the other in an inference thread,
   while a helper thread of its own stacks and preprocesses the lane's next input and turns the previous
-  run's maps into points and ``CountResult`` objects. Only the first run's input and the last run's results are
-  prepared with nothing to overlap, so the work around inference mostly hides behind it. Results come back
+  run's maps into points and ``CountResult`` objects. Only the first run's input and the last run's results
+  are prepared with nothing to overlap, so the work around inference mostly hides behind it. Results come back
   in the images' order whatever order the runs end in. An error in one run fails the call with a note
   naming its images and stops the call's other runs; other calls on the same estimator are not affected.
   A cancelled call stops its lanes at the next run and ends a run in progress through onnxruntime's
@@ -32,9 +33,9 @@ estimator or be wrapped in a replacement plugin. How it works, and why:
   normalisation, transpose) is put in front of the model in memory (``workbench.estimators._graph``, the
   same graph ``workbench model wrap`` ships), so the helper only stacks uint8 pixels. On a GPU the input
   copied to the device is then a quarter of the bytes (with IO binding there); on the CPU each lane
-  preprocesses its own run on its own thread, which measured ahead of numpy in the helper thread (2 cores,
-  lanes of one thread: 0.98 against 0.92 to 0.93 of the raw run, two interleaved runs). With a single lane
-  (one thread) it is done in numpy in the helper thread (``ModelDescription.preprocess``: one multiply-add
+  preprocesses its own run on its own thread, leaving the helper threads only the stacking. With lanes the
+  two measured within noise of each other on 2 cores (in-graph ahead in images/s in five interleaved runs
+  of ten, CPU per image within 5 ms either way). With a single lane (one thread) it is done in numpy in the helper thread (``ModelDescription.preprocess``: one multiply-add
   per element written straight into the model's layout), overlapped with the run on another core.
   ``graph_preprocessing=`` chooses either way; models below opset 13 always use numpy. Both give the same
   maps.
@@ -152,8 +153,8 @@ class OnnxDensityEstimator(EstimatorBase):
             CPUs this process may use for the latter.
         name: the ``estimatorName`` of the results; defaults to the description's name.
         max_batch: the most images stacked into one run; ``None``: 8 on a GPU; on the CPU 1 with two lanes,
-            else 2 (so that the pipeline has runs to overlap). Also bounds the memory of a large same-size request (a 1024x768
-            image needs tens of MB of activations in a typical counter).
+            else 2 (so that the pipeline has runs to overlap). Also bounds the memory of a large same-size
+            request (a 1024x768 image needs tens of MB of activations in a typical counter).
         graph_preprocessing: run the preprocessing inside the onnxruntime session instead of numpy (same
             results; see above); ``None``: on a GPU, or with more than one lane, where the model allows it
             (opset >= 13).
