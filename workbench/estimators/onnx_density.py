@@ -410,7 +410,8 @@ class OnnxDensityEstimator(EstimatorBase):
         with self._in_flight_lock:
             alone = len(chunks) == 1 and self._lanes_in_flight == 0
             self._lanes_in_flight += len(lanes)
-        session = self._session if alone else self._lane_session
+        session = self._require_session() if alone else self._lane_session
+        assert session is not None  # the lanes' session is dropped with the first one, in close()
         futures = [executor.submit(self._pipeline, session, lane, targets, call) for lane in lanes]
         for future in futures:
             future.add_done_callback(self._lane_done)
@@ -440,7 +441,7 @@ class OnnxDensityEstimator(EstimatorBase):
         return results  # type: ignore[return-value]
 
     def _pipeline(
-        self, session: ort.InferenceSession | None, chunks: list[list[_Item]], targets: EstimationTargets, call: _Call
+        self, session: ort.InferenceSession, chunks: list[list[_Item]], targets: EstimationTargets, call: _Call
     ) -> list[_Indexed]:
         """Runs in an inference thread: ``session.run`` on each chunk in turn, while the helper thread
         prepares the next chunk's input and turns finished maps into results.
@@ -493,10 +494,9 @@ class OnnxDensityEstimator(EstimatorBase):
             batch = np.concatenate([batch, np.zeros((fixed - len(chunk), *batch.shape[1:]), np.uint8)])
         return self._feed.preprocess(batch), time.perf_counter() - started
 
-    def _infer(self, session: ort.InferenceSession | None, batch: np.ndarray, n_images: int, call: _Call) -> np.ndarray:
+    def _infer(self, session: ort.InferenceSession, batch: np.ndarray, n_images: int, call: _Call) -> np.ndarray:
         """Density maps ``(n_images, H', W')`` from one ``session.run`` on a prepared input."""
-        if session is None or self._session is None:
-            raise RuntimeError(f"estimator {self.name!r} is closed; create a new OnnxDensityEstimator")
+        self._require_session()  # closed since the call was submitted: say so rather than run on
         feed = self._feed
         if self.io_binding:
             binding = session.io_binding()
