@@ -16,6 +16,7 @@ import contextlib
 import logging
 import time
 from collections import deque
+from collections.abc import Sequence
 from typing import NamedTuple, Union
 
 from ..host import PluginRecord, Workbench
@@ -50,7 +51,7 @@ class RequestOutcome(NamedTuple):
 _Item = Union[MonitoringPoint, RequestOutcome]
 
 
-def _point_count(items: list[_Item]) -> int:
+def _point_count(items: Sequence[_Item]) -> int:
     return sum(2 if isinstance(item, RequestOutcome) and item.error_code is not None else 1 for item in items)
 
 
@@ -201,7 +202,7 @@ class MonitoringDispatcher:
         room = self.max_pending - len(self._intake)
         if room < len(items):
             # The host's loop is too busy to fan out: every listener misses these points.
-            missed = _point_count(list(items[max(room, 0):]))
+            missed = _point_count(items[max(room, 0):])
             for queue in self._queues.values():
                 queue.count_dropped(missed)
             items = items[: max(room, 0)]
