@@ -242,6 +242,17 @@ def test_pad_pixel_normalises_to_about_zero_and_stack_padded():
     assert (batch[:, 3] == [1, 2, 3]).all() and (batch[:, :, 5:] == [1, 2, 3]).all()
 
 
+def test_stack_padded_hands_back_a_single_image_that_fills_the_size_as_a_read_only_view():
+    [image] = random_images(1, 4, 8)
+    batch = stack_padded([image], 4, 8, np.zeros(3, np.uint8))
+    assert batch.shape == (1, 4, 8, 3) and np.shares_memory(batch, image) and not batch.flags.writeable
+    np.testing.assert_array_equal(batch[0], image)
+    # A margin to fill, a second image or strided pixels (a crop) still need the stacked copy.
+    for images, size in (([image], (8, 8)), ([image, image], (4, 8)), ([image[:, ::2]], (4, 4))):
+        copied = stack_padded(images, *size, np.zeros(3, np.uint8))
+        assert not np.shares_memory(copied, image) and copied.flags.writeable
+
+
 # -- geometry ---------------------------------------------------------------------------------------------
 
 

@@ -72,7 +72,7 @@ def rgb_pixels(image: VLImage, area: Rect | None = None) -> np.ndarray:
     picture = image if area is None else image.crop(area)
     rgb = picture if picture.format is ColorFormat.R8G8B8 else picture.convert(ColorFormat.R8G8B8)
     # A workbench image's pixels are read-only for its whole life, so they are handed out without the copy
-    # asNPArray makes (an estimator stacks them into its batch anyway: a second copy of every image).
+    # asNPArray makes: an estimator copies them into its batch only where it stacks or pads them.
     return rgb._pixels if isinstance(rgb, VLImage) else rgb.asNPArray()
 
 
