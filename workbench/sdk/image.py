@@ -199,11 +199,19 @@ def _layout(array: np.ndarray, colorFormat: ColorFormat) -> np.ndarray:
 
 def _freeze(array: np.ndarray) -> np.ndarray:
     """C-contiguous and read-only: an image never changes, and crops and conversions may share buffers."""
-    if isinstance(array.base, bytes) and array.flags.c_contiguous and not array.flags.writeable:
+    if isinstance(_memory_owner(array), bytes) and array.flags.c_contiguous and not array.flags.writeable:
         return array  # a view of immutable bytes (Pillow's decoded pixels): nothing can change it, no copy needed
     array = np.array(array, order="C", copy=True)
     array.flags.writeable = False
     return array
+
+
+def _memory_owner(array: np.ndarray) -> object:
+    """The object that owns ``array``'s memory: a reshaped view's ``base`` is the view it was made from."""
+    owner: object = array
+    while isinstance(owner, np.ndarray) and owner.base is not None:
+        owner = owner.base
+    return owner
 
 
 class VLImage:
