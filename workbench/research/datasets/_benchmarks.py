@@ -98,6 +98,8 @@ def load_nwpu(path: str | Path, *, split: str | None = None, pattern: str | None
 
 
 def _read_nwpu_list(path: Path) -> dict[str, dict[str, int]]:
+    # The column order is the one the benchmark's own evaluation code reads (id, illumination, scene level;
+    # its ground-truth file adds the count): checked there, since the dataset's readme does not spell it out.
     rows: dict[str, dict[str, int]] = {}
     for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
         fields = line.split()
