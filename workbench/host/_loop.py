@@ -279,15 +279,19 @@ class LoopThread:
             future.cancel()
             raise
 
-    async def arun(self, coro: Coroutine[Any, Any, T]) -> T:
-        """Run ``coro`` on the loop from async code on any loop."""
+    def arun(self, coro: Coroutine[Any, Any, T]) -> Awaitable[T]:
+        """``coro`` run on the loop, to await from async code on any loop.
+
+        Not a coroutine itself: on the loop's own thread (every request of the embedded server) the caller
+        awaits ``coro`` with no extra frame in between.
+        """
         try:
             current = asyncio.get_running_loop()
         except RuntimeError:
             current = None
         if current is not None and current is self._loop:
-            return await contained(coro)
-        return await asyncio.wrap_future(self.submit(coro))
+            return contained(coro)
+        return asyncio.wrap_future(self.submit(coro))
 
     def stop(self, timeout: float = 10.0) -> None:
         """Cancel what is left on the loop (abandoning what will not stop within ``timeout``), end the thread."""

@@ -111,15 +111,16 @@ class Route:
 
     @property
     def isClassHandler(self) -> bool:
-        return inspect.isclass(self.handler)
+        return isinstance(self.handler, type)
 
     async def dispatch(self, method: str, request: Any, app: Any) -> PluginHTTPResponse:
         """Call the handler for ``method``; the caller has checked ``method`` is allowed."""
-        verb = method.lower()
         if self.isClassHandler:
-            result = getattr(self.handler(app), verb)(request)
+            result = getattr(self.handler(app), method.lower())(request)
         else:
             result = self.handler(request)
+        if type(result) is PluginHTTPResponse:  # a sync handler's usual answer: nothing to await or convert
+            return result
         if inspect.isawaitable(result):
             result = await result
         response = _as_plugin_response(result)
