@@ -56,11 +56,12 @@ from workbench.estimators import ModelDescription, OnnxDensityEstimator
 from workbench.estimators.tools import wrap_preprocessing
 from workbench.research import compare, load_dataset
 
+from _verdict import verdict
+
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared" / "data"
 REFERENCE_DOCS = REPO.parent / "shared" / "reference"
 RAW_BATCH = 8
-BOOTSTRAP = 10_000  # resamples of the rounds for a ratio's interval
 A, A_RUNS, B, B_PATTERN, C, C_OTHER, D = "a", "a'", "b", "b'", "c", "c'", "d"
 MCNN = SHARED / "models" / "mcnn_shtechB.onnx"
 MCNN_DESCRIPTION = ModelDescription(name="mcnn_shtechB", layout="NCHW", dtype="float32", channels="gray")
@@ -223,14 +224,8 @@ def main() -> int:
         per_round = [t / b for t, b in zip(rates[top], rates[bottom])]
         return f"{statistics.median(per_round):.2f} (rounds {min(per_round):.2f} to {max(per_round):.2f})"
 
-    def verdict(top: str, bottom: str, goal: float) -> str:
-        # A goal a few per cent from the median cannot be told from round-to-round noise of 10-30 %: the
-        # median's 90 % bootstrap interval says whether this run settles it.
-        per_round = np.array([t / b for t, b in zip(rates[top], rates[bottom])])
-        medians = np.median(np.random.default_rng(0).choice(per_round, (BOOTSTRAP, len(per_round))), axis=1)
-        low, high = np.percentile(medians, [5, 95])
-        said = "met" if low >= goal else "missed" if high < goal else "not settled by this run"
-        return f"goal >= {goal}: {said} (median's 90 % interval {low:.2f}-{high:.2f})"
+    def goal(top: str, bottom: str, target: float) -> str:
+        return verdict([t / b for t, b in zip(rates[top], rates[bottom])], target)
 
     def work_ratio(top: str, bottom: str) -> str:
         # CPU seconds per image, bottom over top: how much of the machine each configuration needs for the same
@@ -239,12 +234,12 @@ def main() -> int:
         per_round = [b / t for t, b in zip(cpu[top], cpu[bottom])]
         return f"{statistics.median(per_round):.2f} (rounds {min(per_round):.2f} to {max(per_round):.2f})"
 
-    print(f"  (c)/(a) = {ratio(C, A)}  {verdict(C, A, 0.95)}   CPU per image (a)/(c) = {work_ratio(C, A)}")
+    print(f"  (c)/(a) = {ratio(C, A)}  {goal(C, A, 0.95)}   CPU per image (a)/(c) = {work_ratio(C, A)}")
     if B in rates:
-        print(f"  (c)/(b) = {ratio(C, B)}  {verdict(C, B, 1.5)}")
+        print(f"  (c)/(b) = {ratio(C, B)}  {goal(C, B, 1.5)}")
     print(f"  (c)/(b') = {ratio(C, B_PATTERN)}   (c')/(a) = {ratio(C_OTHER, A)}   (c)/(a') = {ratio(C, A_RUNS)}")
     if D in rates:
-        print(f"  (d)/(c) = {ratio(D, C)}  {verdict(D, C, 0.9)}   CPU per image (c)/(d) = {work_ratio(D, C)}")
+        print(f"  (d)/(c) = {ratio(D, C)}  {goal(D, C, 0.9)}   CPU per image (c)/(d) = {work_ratio(D, C)}")
     return 0
 
 

@@ -48,6 +48,8 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+from _verdict import overall, verdict
+
 REPO = Path(__file__).resolve().parents[1]
 PAGE = os.sysconf("SC_PAGE_SIZE")
 
@@ -319,6 +321,7 @@ def row(label: str, result: dict[str, Any], baseline: dict[str, Any] | None = No
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="a 4x shorter run, to check the bench itself")
+    parser.add_argument("--rounds", type=int, default=5, help="interleaved rounds of the route-vs-bare figures (more settle the goal on a noisy machine)")
     args = parser.parse_args()
     scale = 4 if args.quick else 1
 
@@ -347,18 +350,19 @@ def main() -> int:
                 client.load(url, 300 // scale, 8, method, body)  # warm-up: connections, code paths, model
 
             print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}\n")
-            print("1. throughput and latency, medians of 5 interleaved rounds (plugin route goal: >= 0.9 x bare)")
-            ratios, spreads, cpu_pairs = [], [], []
+            print(f"1. throughput and latency, medians of {args.rounds} interleaved rounds (plugin route goal: >= 0.9 x bare)")
+            ratios, spreads, verdicts, cpu_pairs = [], [], [], []
             for concurrency, requests in ((1, 2000), (8, 4000), (32, 4000)):
                 requests //= scale
                 rounds: dict[str, list[dict[str, Any]]] = {"bare": [], "route": []}
-                for _ in range(5):
+                for _ in range(args.rounds):
                     rounds["bare"].append(client.load(bare.url + "/hello", requests // 5, concurrency))
                     rounds["route"].append(client.load(ping, requests // 5, concurrency))
                 base, route = median_result(rounds["bare"]), median_result(rounds["route"])
                 per_round = [r["rps"] / b["rps"] for r, b in zip(rounds["route"], rounds["bare"])]
                 ratios.append(statistics.median(per_round))
                 spreads.append((min(per_round), max(per_round)))
+                verdicts.append(verdict(per_round, 0.9))
                 cpu_pairs.append((base["cpu_us"], route["cpu_us"]))
                 estimated = client.load(estimate, requests // 2, concurrency, "POST", image)
                 print(f" {concurrency} concurrent client(s):")
@@ -368,9 +372,10 @@ def main() -> int:
                 print(f"  plugin route / bare per round: {', '.join(f'{r:.2f}' for r in per_round)}")
                 extra = [r["cpu_us"] - b["cpu_us"] for r, b in zip(rounds["route"], rounds["bare"])]
                 print(f"  route - bare server CPU per round: {', '.join(f'{x:+.0f}' for x in extra)} us/req")
+                print(f"  plugin route / bare: {verdicts[-1]}")
             print(f"  -> plugin route req/s vs bare (median, round range): "
                   f"{', '.join(f'{r:.2f} ({lo:.2f}-{hi:.2f})' for r, (lo, hi) in zip(ratios, spreads))} at 1, 8, 32 clients: "
-                  f"{'OK' if min(ratios) >= 0.9 else 'MISSED'}")
+                  f"{overall(verdicts)}")
             print(f"  -> server CPU per request, route vs bare: "
                   f"{', '.join(f'{r:.0f} vs {b:.0f} us (+{r - b:.0f})' for b, r in cpu_pairs)} at 1, 8, 32 clients\n")
 
