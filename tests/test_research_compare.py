@@ -264,6 +264,26 @@ def test_cli_compare_on_synthetic_data(plugin_folder, tmp_path, monkeypatch, cap
     assert (out / "data" / "images").is_dir()
 
 
+def test_cli_compare_sends_batch_size_images_per_call(plugin_folder, tmp_path, monkeypatch):
+    """The CLI had no way to set compare's batch_size: every estimator got one image per call."""
+    import workbench.research._cli as cli
+
+    counter = BrightPixelCounter(threshold=245)
+    monkeypatch.setattr(cli, "Workbench", functools.partial(
+        Workbench, default_estimators={"peopleCountEstimator": lambda config: counter}))
+    args = _cli(["compare", "synthetic", "--estimators", "default", "--plugins-dir", str(plugin_folder.root),
+                 "--active", "", "--out", str(tmp_path / "r"), "--no-progress", "--limit", "5", "--batch-size", "2"])
+    assert args.func(args) == 0
+    assert counter.batches == 3  # 2 + 2 + 1 images
+    assert len(pd.read_csv(tmp_path / "r" / "per_image.csv")) == 5
+
+
+def test_cli_compare_refuses_a_batch_size_below_one(capsys):
+    with pytest.raises(SystemExit):
+        _cli(["compare", "synthetic", "--out", "r", "--batch-size", "0"])
+    assert "--batch-size: '0' must be at least 1" in capsys.readouterr().err
+
+
 def test_cli_compare_reports_an_unknown_estimator(plugin_folder, tmp_path, monkeypatch, capsys):
     import workbench.research._cli as cli
 

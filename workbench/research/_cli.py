@@ -46,6 +46,9 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     parser.add_argument("--targets", default="T1", choices=["T1", "T2"], help="T1: count and points; T2: count only")
     parser.add_argument("--broker", default="peopleCountEstimator", help=argparse.SUPPRESS)
     parser.add_argument("--limit", type=whole_number, metavar="N", help="run only the first N images")
+    parser.add_argument("--batch-size", type=whole_number, default=1, metavar="N",
+                        help="images per wb.estimate call (default 1: each image's latency is its own call's; more "
+                        "lets an estimator stack images, as a request of several images does in the service)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.add_argument("--game-convention", default="exact", choices=["exact", "blocks"],
                         help="GAME cells: exact (area-weighted, default) or blocks (the published code's integer blocks)")
@@ -94,6 +97,7 @@ def run_compare(args: argparse.Namespace) -> int:
                 args.estimators,
                 broker=args.broker,
                 targets=args.targets,
+                batch_size=args.batch_size,
                 progress=not args.no_progress,
                 game_convention=args.game_convention,
                 cache=args.cache,
