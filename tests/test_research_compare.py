@@ -328,6 +328,27 @@ def test_the_next_calls_images_are_decoded_while_the_current_call_runs(wb, spots
     assert report.per_image["pred_count"].tolist() == [3, 2, 4]
 
 
+def test_decoding_threads_follow_the_cpus_the_process_may_use_not_the_machines(wb, spots_dataset, monkeypatch):
+    """The decoders counted the machine's CPUs: in a container limited to one CPU, two threads decoded on it."""
+    import os
+
+    from workbench.research.datasets import Sample
+
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0}, raising=False)
+    monkeypatch.setattr(os, "cpu_count", lambda: 4)
+    decode = Sample.image.fget
+    decoding_threads: set[str] = set()
+
+    def recorded_decode(sample: Sample):
+        decoding_threads.add(threading.current_thread().name)
+        return decode(sample)
+
+    monkeypatch.setattr(Sample, "image", property(recorded_decode))
+    report = compare(wb, spots_dataset, ["default"], progress=False, batch_size=3)  # three images submitted at once
+    assert len(decoding_threads) == 1, decoding_threads
+    assert report.per_image["pred_count"].tolist() == [3, 2, 4]
+
+
 def test_each_result_is_scored_while_the_next_images_are_estimated(wb, spots_dataset, monkeypatch):
     """Scoring (and reading the image sizes) used to wait for the last estimate, on one core."""
     import sys

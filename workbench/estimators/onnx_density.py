@@ -62,6 +62,7 @@ import numpy as np
 import onnx
 import onnxruntime as ort
 
+from .._system import usable_cpus
 from ..plugins import EstimatorBase
 from ..plugins._config import check_device_class
 from ..result import CountResult
@@ -117,13 +118,6 @@ class _Call:
 
 
 _Indexed = tuple[int, CountResult]  # a result and the index of its image in the call
-
-
-def _usable_cpus() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
 
 
 def _session_options(intra_op_threads: int | None) -> ort.SessionOptions:
@@ -231,7 +225,7 @@ class OnnxDensityEstimator(EstimatorBase):
         self._feed = self.description
         source: str | bytes = str(self.model_path)
         on_gpu = _CUDA in session.get_providers()
-        threads = intra_op_threads or _usable_cpus()
+        threads = intra_op_threads or usable_cpus()
         if parallel_runs is None:
             parallel_runs = 1 if on_gpu or threads < 2 else 2
         self.parallel_runs = parallel_runs

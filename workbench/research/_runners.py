@@ -10,7 +10,6 @@ itself (threads, an event loop, ONNX sessions) cannot travel to another process.
 """
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -18,6 +17,7 @@ from dataclasses import dataclass
 from operator import attrgetter
 from typing import TYPE_CHECKING, Any
 
+from .._system import usable_cpus
 from ..result import CountResult
 from ..sdk import EstimationTargets
 from .cache import PredictionCache, image_digest, prediction_key
@@ -30,9 +30,9 @@ if TYPE_CHECKING:
 __all__ = ["ENGINES", "HostSpec", "OnResult", "estimate_dataset", "run_local"]
 
 ENGINES = ("local", "ray")
-# Two decoders let a call's images decode in parallel on a machine with the cores for it; more would only
+# Two decoders let a call's images decode in parallel where the process has the cores for it; more would only
 # take cores from the estimator.
-_DECODERS = min(2, os.cpu_count() or 1)
+_MAX_DECODERS = 2
 OnResult = Callable[[int, CountResult], None]
 
 
@@ -100,7 +100,8 @@ def run_local(
     """
     chunks = [items[start:start + batch_size] for start in range(0, len(items), batch_size)]
     busy = 0.0
-    with ThreadPoolExecutor(max_workers=_DECODERS, thread_name_prefix="workbench-decode") as decoders:
+    decoders_wanted = min(_MAX_DECODERS, usable_cpus())
+    with ThreadPoolExecutor(max_workers=decoders_wanted, thread_name_prefix="workbench-decode") as decoders:
 
         def decode(chunk: Sequence[tuple[int, Sample]]) -> list[Future[VLImage]]:
             return [decoders.submit(attrgetter("image"), sample) for _, sample in chunk]
