@@ -56,7 +56,7 @@ from workbench.estimators import ModelDescription, OnnxDensityEstimator
 from workbench.estimators.tools import wrap_preprocessing
 from workbench.research import compare, load_dataset
 
-from _verdict import verdict
+from _verdict import Verdict, verdict
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared" / "data"
@@ -219,20 +219,24 @@ def main() -> int:
         print(f"  {labels[name]:34s} {rate:6.2f} images/s   (rounds: {min(rates[name]):.2f} to {max(rates[name]):.2f})"
               f"   CPU {cpu_ms:6.1f} ms/image")
 
-    def ratio(top: str, bottom: str) -> str:
+    def rate_ratios(top: str, bottom: str) -> list[float]:
         # Per round, so that a burst of load that hits one round hits both sides of the ratio.
-        per_round = [t / b for t, b in zip(rates[top], rates[bottom])]
+        return [t / b for t, b in zip(rates[top], rates[bottom])]
+
+    def spread(per_round: list[float]) -> str:
         return f"{statistics.median(per_round):.2f} (rounds {min(per_round):.2f} to {max(per_round):.2f})"
 
-    def goal(top: str, bottom: str, target: float) -> str:
-        return verdict([t / b for t, b in zip(rates[top], rates[bottom])], target)
+    def ratio(top: str, bottom: str) -> str:
+        return spread(rate_ratios(top, bottom))
+
+    def goal(top: str, bottom: str, target: float) -> Verdict:
+        return verdict(rate_ratios(top, bottom), target)
 
     def work_ratio(top: str, bottom: str) -> str:
         # CPU seconds per image, bottom over top: how much of the machine each configuration needs for the same
         # images, a second view of the same rounds (the goals themselves are in images/s). On a shared virtual
         # machine it moves from round to round too, less when the machine is quiet.
-        per_round = [b / t for t, b in zip(cpu[top], cpu[bottom])]
-        return f"{statistics.median(per_round):.2f} (rounds {min(per_round):.2f} to {max(per_round):.2f})"
+        return spread([b / t for t, b in zip(cpu[top], cpu[bottom])])
 
     print(f"  (c)/(a) = {ratio(C, A)}  {goal(C, A, 0.95)}   CPU per image (a)/(c) = {work_ratio(C, A)}")
     if B in rates:
