@@ -291,6 +291,14 @@ class ModelDescription:
         # A gray (v, v, v) pixel has luma exactly v.
         return np.repeat(colour, 3) if self.channels == "gray" else colour
 
+    @property
+    def gain_and_bias(self) -> tuple[np.ndarray, np.ndarray]:
+        """The normalisation ``(pixels * scale - mean) / std`` as ``pixels * gain - bias``, one float64 value
+        per channel each."""
+        std = np.asarray(self.std, dtype=np.float64)
+        ones = np.ones(self.n_channels)
+        return self.scale / std * ones, np.asarray(self.mean, dtype=np.float64) / std * ones
+
     def preprocess(self, images: np.ndarray) -> np.ndarray:
         """Turn a uint8 RGB batch ``(N, H, W, 3)`` into the model input (layout, dtype, colour, normalisation).
 
@@ -322,10 +330,7 @@ class ModelDescription:
             return out[0] if self.layout == "HWC" else out
         # (pixels * scale - mean) / std folded into one multiply-add per element, written straight into the
         # target layout so that the batch is traversed once and no float32 HWC intermediate is kept.
-        gain = (self.scale / np.asarray(self.std, dtype=np.float64)) * np.ones(self.n_channels)
-        bias = (np.asarray(self.mean, dtype=np.float64) / np.asarray(self.std, dtype=np.float64)) * np.ones(
-            self.n_channels
-        )
+        gain, bias = self.gain_and_bias
         out = np.empty(self.input_shape(n, height, width) if self.batched else (1, height, width, self.n_channels),
                        dtype=np.float32)
         for c in range(self.n_channels):

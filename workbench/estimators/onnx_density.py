@@ -31,14 +31,15 @@ estimator or be wrapped in a replacement plugin. How it works, and why:
   keeps serving meanwhile.
 * **Preprocessing.** By default inside the onnxruntime session: the preprocessing (cast, luma, normalisation,
   transpose) is put in front of the model in memory (``workbench.estimators._graph``, the same graph
-  ``workbench model wrap`` ships), so the helper only stacks uint8 pixels. On a GPU the input copied to the
-  device is then a quarter of the bytes (with IO binding there); on the CPU each lane preprocesses its own run
-  on its own thread, leaving the helper threads only the stacking. With lanes the two measured within noise of
-  each other on 2 cores (in-graph ahead in images/s in five interleaved runs of ten, CPU per image within 5 ms
-  either way). With a single lane (one thread) it is done in numpy in the helper thread
-  (``ModelDescription.preprocess``: one multiply-add per element written straight into the model's layout),
-  overlapped with the run on another core. ``graph_preprocessing=`` chooses either way; models below opset 13
-  always use numpy. Both give the same maps.
+  ``workbench model wrap`` ships), so the helper only stacks uint8 pixels. A model that starts with a
+  convolution over RGB has that convolution read the pixels in place, with no transpose (``_graph``). On a
+  GPU the input copied to the device is then a quarter of the bytes (with IO binding there); on the CPU each
+  lane preprocesses its own run on its own thread, leaving the helper threads only the stacking (2 cores,
+  ``wbcount``: 44.7 images/s in the graph against 39.1 in numpy, ``bench/bench_estimation.py``). With a
+  single lane (one thread) it is done in numpy in the helper thread (``ModelDescription.preprocess``: one
+  multiply-add per element written straight into the model's layout), overlapped with the run on another
+  core. ``graph_preprocessing=`` chooses either way; models below opset 13 always use numpy. Both give the
+  same maps.
 * **Geometry.** Each image is padded to a multiple of the model's stride (see ``workbench.estimators.model``);
   points are put at map-cell centres and shifted by the detect area's offset into original-image pixels,
   then clipped to the detect area (a cell in the padding can hold a head cut by the edge).
