@@ -101,6 +101,62 @@ def test_estimate_accepts_every_image_form(plugin_folder):
         assert cropped.pointsArray.tolist() == [[40.0, 30.0]], "points come back in full-image pixels"
 
 
+def _spot_files(folder, n: int) -> list:
+    from PIL import Image
+
+    paths = []
+    for k in range(n):
+        path = folder / f"spots{k}.png"
+        Image.fromarray(spot_image([(2 * j + 1, 3) for j in range(k + 1)]).asNPArray()).save(path)
+        paths.append(path)
+    return paths
+
+
+def test_the_image_files_of_one_call_are_decoded_in_parallel_in_the_calls_order(plugin_folder, tmp_path, monkeypatch):
+    """Decoded one by one, the files of a call kept a core idle while the estimator waited for them all."""
+    import threading
+
+    import workbench.host._workbench as host_module
+    from workbench import images
+
+    monkeypatch.setattr(host_module, "usable_cpus", lambda: 2, raising=False)
+    together = threading.Barrier(2, timeout=5)  # two decodes must be in progress at once, or this breaks
+    load_image = images.load_image
+
+    def meeting_load_image(source, *args):
+        together.wait()
+        return load_image(source, *args)
+
+    monkeypatch.setattr(images, "load_image", meeting_load_image)
+    with Workbench(plugin_folder.root, [], default_estimators=default_factories()) as wb:
+        results = wb.estimate("peopleCountEstimator", [str(path) for path in _spot_files(tmp_path, 4)])
+    assert [result.count for result in results] == [1, 2, 3, 4]
+
+
+def test_one_usable_cpu_decodes_in_the_calling_thread_and_the_first_bad_entry_is_named(plugin_folder, tmp_path, monkeypatch):
+    import threading
+
+    import workbench.host._workbench as host_module
+    from workbench import images
+
+    monkeypatch.setattr(host_module, "usable_cpus", lambda: 1)
+    threads = set()
+    load_image = images.load_image
+
+    def recording_load_image(source, *args):
+        threads.add(threading.get_ident())
+        return load_image(source, *args)
+
+    monkeypatch.setattr(images, "load_image", recording_load_image)
+    good = _spot_files(tmp_path, 2)
+    with Workbench(plugin_folder.root, [], default_estimators=default_factories()) as wb:
+        assert [r.count for r in wb.estimate("peopleCountEstimator", good)] == [1, 2]
+        assert threads == {threading.get_ident()}
+        monkeypatch.setattr(host_module, "usable_cpus", lambda: 2)
+        with pytest.raises(ValueError, match=r"^image 1: .*not an image"):
+            wb.estimate("peopleCountEstimator", [good[0], b"not a picture", tmp_path / "absent.png"])
+
+
 async def test_async_api_and_sync_calls_inside_a_running_loop(plugin_folder):
     """A notebook cell runs inside the kernel's loop: sync calls must still work there."""
     module = plugin_folder.add("dim_pixels", REPLACEMENT)
