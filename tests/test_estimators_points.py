@@ -124,3 +124,21 @@ def test_strategy_api_errors():
         Peaks(limit="all")
     with pytest.raises(TypeError, match="strategy name"):
         resolve_point_strategy(3)
+
+
+@pytest.mark.parametrize("size", [1, 3, 5, 7])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.int32, np.uint8])
+def test_peak_neighbourhoods_are_scipys_maximum_filter_with_the_border_left_out(size, dtype):
+    from scipy.ndimage import maximum_filter
+
+    from workbench.estimators.points import _neighbourhood_max
+
+    rng = np.random.default_rng(size)
+    # Few distinct values, so that ties between neighbours are common.
+    array = rng.integers(0, 6, (13, 21)).astype(dtype)
+    border = np.iinfo(dtype).min if np.issubdtype(dtype, np.integer) else -np.inf
+    expected = maximum_filter(array, size=size, mode="constant", cval=border)
+    actual = _neighbourhood_max(array, size)
+    assert actual.dtype == array.dtype
+    np.testing.assert_array_equal(actual, expected)
+
