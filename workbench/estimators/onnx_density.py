@@ -35,7 +35,7 @@ estimator or be wrapped in a replacement plugin. How it works, and why:
   convolution over RGB has that convolution read the pixels in place, with no transpose (``_graph``). On a
   GPU the input copied to the device is then a quarter of the bytes (with IO binding there); on the CPU each
   lane preprocesses its own run on its own thread, leaving the helper threads only the stacking (2 cores,
-  ``wbcount``: 44.7 images/s in the graph against 39.1 in numpy, ``bench/bench_estimation.py``). With a
+  ``wbcount``: 45.7 images/s in the graph against 39.4 in numpy, ``bench/bench_estimation.py``). With a
   single lane (one thread) it is done in numpy in the helper thread (``ModelDescription.preprocess``: one
   multiply-add per element written straight into the model's layout), overlapped with the run on another
   core. ``graph_preprocessing=`` chooses either way; models below opset 13 always use numpy. Both give the
