@@ -149,3 +149,14 @@ def test_models_the_interleaving_does_not_fit_keep_the_transposed_preprocessing(
     assert "Transpose" in ops(proto)
     images = random_images(2, 45, 70, seed=14)
     np.testing.assert_allclose(run(proto, images), original(model, images), rtol=1e-5, atol=1e-5)
+
+
+def test_the_bundled_model_reads_its_pixels_in_place_and_gives_the_original_maps():
+    from workbench.estimators.default import DEFAULT_MODEL, bundled_models_dir
+
+    model = bundled_models_dir() / DEFAULT_MODEL
+    proto, _ = wrapped(model)
+    assert "Transpose" not in ops(proto)
+    images = random_images(2, 96, 136, seed=15)
+    expected = original(model, images)
+    np.testing.assert_allclose(run(proto, images), expected, rtol=1e-5, atol=1e-6)
