@@ -157,6 +157,31 @@ def test_one_usable_cpu_decodes_in_the_calling_thread_and_the_first_bad_entry_is
             wb.estimate("peopleCountEstimator", [good[0], b"not a picture", tmp_path / "absent.png"])
 
 
+def test_a_bad_entry_stops_the_decoding_of_the_files_queued_behind_it(plugin_folder, tmp_path, monkeypatch):
+    import threading
+    import time
+
+    import workbench.host._workbench as host_module
+    from workbench import images
+
+    monkeypatch.setattr(host_module, "usable_cpus", lambda: 2)
+    decoded = []
+    load_image = images.load_image
+
+    def slow_load_image(source, *args):
+        if not isinstance(source, bytes):
+            time.sleep(0.02)
+            decoded.append(threading.get_ident())
+        return load_image(source, *args)
+
+    monkeypatch.setattr(images, "load_image", slow_load_image)
+    files = _spot_files(tmp_path, 1) * 40
+    with Workbench(plugin_folder.root, [], default_estimators=default_factories()) as wb:
+        with pytest.raises(ValueError, match=r"^image 0: "):
+            wb.estimate("peopleCountEstimator", [b"not a picture", *files])
+    assert len(decoded) < 10, f"{len(decoded)} of 40 files were decoded after the call had failed"
+
+
 async def test_async_api_and_sync_calls_inside_a_running_loop(plugin_folder):
     """A notebook cell runs inside the kernel's loop: sync calls must still work there."""
     module = plugin_folder.add("dim_pixels", REPLACEMENT)
