@@ -13,7 +13,7 @@ reference plugin's pattern, all on the same model, and ``compare`` against ``wb.
     points, no host): what (b) was before this bench ran the plugin itself;
 (c) workbench: ``wb.estimate`` through a ``Workbench`` host with ``OnnxDensityEstimator`` as the default
     estimator (T1: preprocessing, batching, inference, peaks, ``CountResult``), CPU defaults (with 2 threads
-    or more: two lanes of one-thread runs of 2 images, preprocessing inside the graph; with ``--threads 1``:
+    or more: two lanes of one-thread runs of 1 image, preprocessing inside the graph; with ``--threads 1``:
     one lane, numpy preprocessing in the helper thread);
 (c') the same with the other preprocessing (``graph_preprocessing=`` the opposite of the default; a second
     host);
