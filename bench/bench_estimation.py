@@ -22,8 +22,8 @@ reference plugin's pattern, all on the same model, and ``compare`` against ``wb.
 (cf) ``wb.estimate`` on the same image files, in the same calls as (d) makes: what a user's own loop over the
     files costs, so that (d)/(cf) is what ``compare`` adds to it (scoring, bookkeeping), decoding on both sides.
 
-Goals: (c) >= 0.95 x (a), (c) >= 1.5 x (b), (d) >= 0.9 x (c); (d)/(cf) is printed beside the last. (b) and (c) both answer T1 (count and points)
-through a host, so they do the same job; (b') leaves out the reference's points and is printed for comparison. The configurations are interleaved round by
+Goals: (c) >= 0.95 x (a), (c) >= 1.5 x (b), (d) >= 0.9 x (c); (d)/(cf) is printed beside the last. (b) and (c)
+both answer T1 (count and points) through a host, so they do the same job; (b') leaves out the reference's points and is printed for comparison. The configurations are interleaved round by
 round so that a burst of load from other processes hits all of them alike; the median round is reported with
 the spread, and the load average before and after. Each goal's ratio is the median of the per-round ratios,
 with that median's 90 % bootstrap interval: "met" or "missed" only when the whole interval is on one side of

@@ -8,7 +8,7 @@ service. Conveniences the SDK lacks live here, off the plugin surface:
   and reads files through ``VLImage.load(filename=...)``);
 * ``estimation_input``: one entry of ``wb.estimate(...)`` as the SDK's estimators take it, the detect area
   checked against the image (the SDK's ``ImageForPeopleEstimation`` is a plain ``NamedTuple`` that checks
-  nothing);
+  nothing); ``needs_decoding`` says whether it will decode a file or encoded bytes for it;
 * ``pixel_bounds``: the whole pixels a rectangle covers, checked to lie inside an image;
 * ``parse_targets``: ``EstimationTargets`` from a member or its name, as configs and query strings give it.
 
@@ -27,7 +27,12 @@ from PIL import Image
 from .sdk import ColorFormat, EstimationTargets, ImageForPeopleEstimation, Rect, VLImage
 from .sdk._decode import ImageDecodeError, arrayToRgb, decodeBytes, pillowToRgb, readFile
 
-__all__ = ["ImageDecodeError", "estimation_input", "image_size", "load_image", "parse_targets", "pixel_bounds"]
+__all__ = [
+    "ImageDecodeError", "estimation_input", "image_size", "load_image", "needs_decoding", "parse_targets", "pixel_bounds",
+]
+
+_FILE_SOURCES = (str, os.PathLike)
+_ENCODED_SOURCES = (bytes, bytearray, memoryview)
 
 
 def load_image(source: Any, filename: str = "") -> VLImage:
@@ -44,10 +49,10 @@ def load_image(source: Any, filename: str = "") -> VLImage:
     """
     if isinstance(source, VLImage):
         return source
-    if isinstance(source, (str, os.PathLike)):
+    if isinstance(source, _FILE_SOURCES):
         name = filename or str(source)
         return VLImage(decodeBytes(readFile(Path(source), name), name), filename=name)
-    if isinstance(source, (bytes, bytearray, memoryview)):
+    if isinstance(source, _ENCODED_SOURCES):
         return VLImage(bytes(source), filename=filename)
     if isinstance(source, np.ndarray):
         rgb = arrayToRgb(source, filename or f"numpy array {source.dtype} {source.shape}")
@@ -128,7 +133,7 @@ def estimation_input(image: Any, index: int) -> VLImage | ImageForPeopleEstimati
             ``image {index}:``.
     """
     try:
-        if isinstance(image, tuple) and len(image) == 2 and not isinstance(image, np.ndarray):
+        if _is_pair(image):
             picture, area = load_image(image[0]), workbench_rect(image[1])
             width, height = image_size(picture)
             pixel_bounds(area, width, height, "detectArea")
@@ -137,6 +142,17 @@ def estimation_input(image: Any, index: int) -> VLImage | ImageForPeopleEstimati
         return load_image(image)
     except (TypeError, ValueError) as error:
         raise type(error)(f"image {index}: {error}") from error
+
+
+def needs_decoding(image: Any) -> bool:
+    """Whether ``estimation_input`` decodes ``image``: a file or encoded bytes, alone or with its ``Rect``."""
+    source = image[0] if _is_pair(image) else image
+    return isinstance(source, (*_FILE_SOURCES, *_ENCODED_SOURCES))
+
+
+def _is_pair(image: Any) -> bool:
+    # An (image, Rect) pair or an ImageForPeopleEstimation; a 2-row numpy array is an image.
+    return isinstance(image, tuple) and len(image) == 2 and not isinstance(image, np.ndarray)
 
 
 def parse_targets(value: EstimationTargets | str) -> EstimationTargets:

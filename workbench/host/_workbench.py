@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import sys
 import warnings
 from concurrent.futures import ThreadPoolExecutor
@@ -32,7 +31,7 @@ from ..plugins._loader import (
     import_plugin_module,
     purge_modules,
 )
-from ..images import estimation_input, parse_targets
+from ..images import estimation_input, needs_decoding, parse_targets
 from ..result import CountResult
 from ..sdk import EstimationTargets, Rect
 from ._estimators import DEFAULT, EstimatorSlot, UnknownEstimatorError, close_quietly
@@ -658,7 +657,6 @@ class Workbench:
         )
 
 
-_ENCODED = (str, os.PathLike, bytes, bytearray, memoryview)
 # Decoding threads for one call's image files: enough to use the cores, few enough to start in no time.
 _MAX_DECODERS = 8
 
@@ -671,10 +669,7 @@ def _estimation_inputs(images: Sequence[Any]) -> list[Any]:
     38 crowd-mini photos spent 150 ms on one core with the other idle, 15 % of the call's time on 2 cores.
     The error raised is that of the first bad entry in the call's order, as when decoding one by one.
     """
-    encoded = sum(
-        isinstance(entry[0] if isinstance(entry, tuple) and len(entry) == 2 else entry, _ENCODED) for entry in images
-    )
-    decoders = min(encoded, usable_cpus(), _MAX_DECODERS)
+    decoders = min(sum(map(needs_decoding, images)), usable_cpus(), _MAX_DECODERS)
     if decoders < 2:
         return [estimation_input(image, index) for index, image in enumerate(images)]
     with ThreadPoolExecutor(decoders, thread_name_prefix="workbench-decode") as pool:
