@@ -4,9 +4,14 @@ from __future__ import annotations
 import asyncio
 import re
 
+import aiohttp
 import pytest
+from aiohttp import web
 
 from reference_plugins import write_reference_plugins
+from workbench.server import build_app, start_server
+from workbench.server._plugin_routes import AnyPath
+from workbench.server._state import STATE
 from workbench.testing import WORKBENCH
 
 ROUTES = """
@@ -69,10 +74,52 @@ ROUTES = """
 """
 
 
-@pytest.fixture
-async def routes_client(workbench_client, plugin_folder):
+class ServedClient:
+    """A client of ``start_server``, with the test client's calls: the same tests run on both servings."""
+
+    def __init__(self, session: aiohttp.ClientSession, wb) -> None:
+        self._session = session
+        self.app = {WORKBENCH: wb}
+
+    def get(self, path, **options):
+        return self._session.get(path, **options)
+
+    def post(self, path, **options):
+        return self._session.post(path, **options)
+
+    def put(self, path, **options):
+        return self._session.put(path, **options)
+
+
+# The test client serves the app on the test's loop (each handler call crosses to the host's loop);
+# start_server serves it on the host's loop, where the route calls the handler in place.
+@pytest.fixture(params=["test client", "start_server"])
+async def routes_client(request, workbench_client, workbench_factory, plugin_folder):
     module = plugin_folder.add("routes", ROUTES)
-    return await workbench_client(plugin_folder.root, [module], default_estimators={})
+    if request.param == "test client":
+        yield await workbench_client(plugin_folder.root, [module], default_estimators={})
+        return
+    wb = workbench_factory(plugin_folder.root, [module], default_estimators={})
+    handle = start_server(wb)
+    async with aiohttp.ClientSession(base_url=handle.url) as session:
+        yield ServedClient(session, wb)
+    handle.stop()
+
+
+def test_only_start_server_calls_plugin_handlers_in_place(workbench_factory, project_plugins):
+    wb = workbench_factory(project_plugins, ["loop_watch.plugin"], default_estimators={})
+    assert not build_app(wb)[STATE].on_host_loop, "an app served elsewhere must cross to the host's loop"
+    assert start_server(wb).app[STATE].on_host_loop
+
+
+def test_the_catch_all_matches_any_path_without_a_pattern(workbench_factory, project_plugins):
+    app = build_app(workbench_factory(project_plugins, ["loop_watch.plugin"], default_estimators={}))
+    catch_all = list(app.router.resources())[-1]
+    assert isinstance(catch_all, AnyPath) and catch_all.get_info() == {"path": "*"}
+    assert not any(isinstance(resource, web.DynamicResource) and resource.canonical.startswith("/{")
+                   for resource in app.router.resources())
+    with pytest.raises(TypeError, match="no URL of its own"):
+        catch_all.url_for()
 
 
 async def json_error(response, status):

@@ -113,14 +113,27 @@ class Route:
     def isClassHandler(self) -> bool:
         return isinstance(self.handler, type)
 
-    async def dispatch(self, method: str, request: Any, app: Any) -> PluginHTTPResponse:
-        """Call the handler for ``method``; the caller has checked ``method`` is allowed."""
+    def call(self, method: str, request: Any, app: Any) -> PluginHTTPResponse | Awaitable[PluginHTTPResponse]:
+        """Call the handler for ``method`` on the running loop; the caller has checked ``method`` is allowed.
+
+        A sync handler's ``PluginHTTPResponse`` comes back as it is, with nothing to await; any other answer
+        comes back as an awaitable of the ``PluginHTTPResponse``, which raises ``TypeError`` for an answer
+        that is not one.
+        """
         if self.isClassHandler:
             result = getattr(self.handler(app), method.lower())(request)
         else:
             result = self.handler(request)
         if type(result) is PluginHTTPResponse:  # a sync handler's usual answer: nothing to await or convert
             return result
+        return self._converted(result)
+
+    async def dispatch(self, method: str, request: Any, app: Any) -> PluginHTTPResponse:
+        """``call``, awaited: the handler's answer as a ``PluginHTTPResponse``."""
+        answer = self.call(method, request, app)
+        return answer if type(answer) is PluginHTTPResponse else await answer
+
+    async def _converted(self, result: Any) -> PluginHTTPResponse:
         if inspect.isawaitable(result):
             result = await result
         response = _as_plugin_response(result)

@@ -10,7 +10,7 @@ from ..sdk._pixel_budget import max_pixels_budget
 from ._api import BUILT_IN_ROUTES
 from ._observe import UNMATCHED_ROUTE, observed
 from ._monitoring import MonitoringDispatcher
-from ._plugin_routes import CATCH_ALL, plugin_route
+from ._plugin_routes import AnyPath, plugin_route
 from ._route_table import RouteTable
 from ._state import STATE, ServerState
 
@@ -67,7 +67,9 @@ def build_app(
         else:
             app.router.add_route(method, path, observed(state, handler, path))
     # Registered last, so that it only takes what no built-in route matches.
-    app.router.add_route("*", CATCH_ALL, observed(state, plugin_route, UNMATCHED_ROUTE))
+    catch_all = AnyPath()
+    catch_all.add_route("*", observed(state, plugin_route, UNMATCHED_ROUTE))
+    app.router.register_resource(catch_all)
     app.on_startup.append(_on_startup)
     app.on_cleanup.append(_on_cleanup)
     return app

@@ -127,6 +127,7 @@ async def _start(wb: Workbench, app: web.Application, host: str, port: int, idle
         auto_decompress=False,
     )
     app[STATE].raw_bodies = True
+    app[STATE].on_host_loop = True  # _start runs on the host's loop, and so will the server
     await runner.setup()
     assert runner.server is not None
     runner.server.request_factory = functools.partial(app._make_request, _cls=_IdentifiedRequest)

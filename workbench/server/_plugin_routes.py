@@ -1,9 +1,9 @@
 """Plugin routes: resolved per request from the host's plugins, so ``wb.reload`` changes them live.
 
-One catch-all route, registered after the built-in ones, takes every request the built-in routes do not
-match and looks its path up among the routes of the active background plugins. Built-in routes therefore
-win over a plugin route at the same path and method; when no plugin route matches either, the catch-all
-answers 404, or 405 with ``Allow`` for a built-in path asked with another method.
+One catch-all route (``AnyPath``), registered after the built-in ones, takes every request the built-in
+routes do not match and looks its path up among the routes of the active background plugins. Built-in
+routes therefore win over a plugin route at the same path and method; when no plugin route matches either,
+the catch-all answers 404, or 405 with ``Allow`` for a built-in path asked with another method.
 """
 from __future__ import annotations
 
@@ -11,14 +11,13 @@ import asyncio
 import re
 
 from aiohttp import web
+from yarl import URL
 
 from ..host import PLUGIN_FAILURES, PluginTimeoutError
 from ..plugins import PluginHTTPResponse, Route
 from ._errors import ApiError, ErrorCode
-from ._request import BadRequestBody, PluginRequest, read_body
+from ._request import BadRequestBody, PluginRequest, read_body, sends_body
 from ._state import EXCHANGE, STATE
-
-CATCH_ALL = "/{plugin_route_path:.*}"
 
 # RFC 9110 header names are tokens; values may not hold CR, LF or NUL (they would split the response), and
 # are ASCII here: one pattern checks a value in a single pass.
@@ -30,6 +29,33 @@ _SERVER_HEADERS = frozenset({"content-length", "transfer-encoding", "connection"
 
 class BadPluginResponse(ValueError):
     """A plugin route's answer cannot be sent as an HTTP response."""
+
+
+class AnyPath(web.Resource):
+    """The catch-all's resource: it matches every path without a pattern.
+
+    A ``/{path:.*}`` resource runs a regular expression and unquotes its match on every request; the plugin
+    route finds its route by the request's path instead, so the match needs no variables.
+    """
+
+    @property
+    def canonical(self) -> str:
+        return "/"  # indexed under "/", which aiohttp's router tries after every longer prefix
+
+    def _match(self, path: str) -> dict[str, str]:
+        return {}
+
+    def raw_match(self, path: str) -> bool:
+        return False  # never the resource of a route added at some path after it
+
+    def get_info(self) -> dict[str, str]:
+        return {"path": "*"}
+
+    def url_for(self, **kwargs: str) -> URL:
+        raise TypeError("the plugin routes' catch-all has no URL of its own; use the plugin route's path")
+
+    def add_prefix(self, prefix: str) -> None:
+        raise TypeError("the plugin routes' catch-all cannot move under a prefix")
 
 
 async def plugin_route(request: web.Request) -> web.StreamResponse:
@@ -48,10 +74,16 @@ async def plugin_route(request: web.Request) -> web.StreamResponse:
             f"{method} is not allowed on {route.path} (plugin {route.plugin}); allowed: {allowed}",
             headers={"Allow": allowed},
         )
-    body = await read_body(request, state)
+    body = await read_body(request, state) if sends_body(request) else b""
     plugin_request = PluginRequest.from_aiohttp(request, body, exchange.request_id)
     try:
-        answer = await state.wb.run_on_host(route.dispatch(method, plugin_request, state.wb.plugin_app))
+        if state.on_host_loop:
+            # The handler is called in place: a sync handler's answer needs no coroutine and no loop hop.
+            answer = route.call(method, plugin_request, state.wb.plugin_app)
+            if type(answer) is not PluginHTTPResponse:
+                answer = await answer
+        else:
+            answer = await state.wb.run_on_host(route.dispatch(method, plugin_request, state.wb.plugin_app))
         return to_web_response(answer)
     except BadRequestBody:
         raise

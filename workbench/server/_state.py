@@ -27,6 +27,8 @@ class ServerState:
     raw_bodies: bool = False
     # Seconds a request body may take to arrive; a client trickling one in gets 408.
     read_timeout: float = 60.0
+    # True when the app serves on the host's loop (start_server does): plugin handlers are called in place.
+    on_host_loop: bool = False
 
 
 STATE = web.AppKey("workbench_server_state", ServerState)
