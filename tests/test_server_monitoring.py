@@ -285,6 +285,22 @@ def test_no_points_are_built_without_a_listener(workbench_factory, plugin_folder
     assert built == []
 
 
+async def test_a_listener_that_joins_later_gets_the_requests_after_it(workbench_client, project_plugins):
+    # A guard for any shortcut taken while nobody listens: it must not outlive the first listener.
+    client = await workbench_client(project_plugins, ["loop_watch.plugin"], default_estimators={})
+    for _ in range(3):
+        assert (await client.get("/loop/ping")).status == 200
+    wb = client.app[WORKBENCH]
+    await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(wb.areload("request_stats.plugin"), wb.loop))
+    ids = set()
+    for _ in range(2):
+        response = await client.get("/loop/ping")
+        assert response.status == 200
+        ids.add(response.headers["X-Request-Id"])
+    stats = plugin(client, "RequestStatsPlugin")
+    await eventually(lambda: ids <= {point.fields["request_id"] for point in stats.recent})
+
+
 def test_an_overflowing_intake_counts_an_error_outcome_as_two_points(workbench_factory, plugin_folder):
     module = plugin_folder.add("events", EVENT_PLUGINS)
     wb = workbench_factory(plugin_folder.root, [module], default_estimators={})
