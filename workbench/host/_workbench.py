@@ -674,4 +674,3 @@ def _estimation_inputs(images: Sequence[Any]) -> list[Any]:
         return [estimation_input(image, index) for index, image in enumerate(images)]
     with ThreadPoolExecutor(decoders, thread_name_prefix="workbench-decode") as pool:
         return list(pool.map(estimation_input, images, range(len(images))))
-
