@@ -1,5 +1,6 @@
 """OnnxDensityEstimator's pipeline: runs in an inference thread while a helper thread prepares inputs and
-results; order, failures, concurrent calls and cancellation. Functional only: speed is in bench/."""
+results (or the lane itself, where the lanes take every CPU); order, failures, concurrent calls and
+cancellation. Functional only: speed is in bench/."""
 from __future__ import annotations
 
 import asyncio
@@ -10,6 +11,7 @@ import pytest
 
 from test_estimators_model import make_pool_model
 from test_estimators_onnx import counting, dots
+import workbench.estimators.onnx_density as onnx_density
 from workbench.estimators import OnnxDensityEstimator, PointStrategy, peaks
 
 
@@ -49,6 +51,19 @@ def pool_model(tmp_path):
     return make_pool_model(tmp_path / "pool.onnx", stride=4)
 
 
+def pretend_cpus(monkeypatch, n: int) -> None:
+    """Make the estimators built from here on see ``n`` usable CPUs."""
+    monkeypatch.setattr(onnx_density, "usable_cpus", lambda: n)
+
+
+@pytest.fixture(params=["helper threads", "the lanes themselves"])
+def work_around_runs(request, monkeypatch):
+    """Who prepares inputs and results for the one-thread lanes of these tests: a helper thread (a CPU to
+    spare) or each lane between its runs (the lanes take every CPU)."""
+    pretend_cpus(monkeypatch, 64 if request.param == "helper threads" else 1)
+    return request.param
+
+
 def mixed_images(n: int) -> list:
     """Three sizes interleaved, image ``i`` holding ``i % 5`` white pixels."""
     sizes = [(32, 32), (64, 96), (48, 40)]
@@ -56,7 +71,7 @@ def mixed_images(n: int) -> list:
 
 
 @pytest.mark.parametrize("parallel_runs", [1, 2])
-def test_results_come_back_in_the_images_order_across_many_runs(pool_model, parallel_runs):
+def test_results_come_back_in_the_images_order_across_many_runs(pool_model, work_around_runs, parallel_runs):
     images = mixed_images(11)
     est = OnnxDensityEstimator(pool_model, intra_op_threads=1, max_batch=2, parallel_runs=parallel_runs)
     try:
@@ -149,7 +164,8 @@ def test_runs_are_cut_so_that_every_lane_gets_the_same_number_of_images(pool_mod
     assert sorted(per_lane.values()) == [19, 19]
 
 
-def test_points_and_results_are_made_off_the_inference_thread(pool_model):
+def test_with_a_cpu_to_spare_points_and_results_are_made_off_the_inference_thread(pool_model, monkeypatch):
+    pretend_cpus(monkeypatch, 2)  # one one-thread lane: the helper has the other CPU
     strategy = RecordingPeaks()
     est = OnnxDensityEstimator(pool_model, intra_op_threads=1, points=strategy)
     try:
@@ -161,6 +177,36 @@ def test_points_and_results_are_made_off_the_inference_thread(pool_model):
     assert strategy.threads and all(thread.endswith(tuple("0123456789")) for thread in run_threads)
     assert all("-helper" in thread for thread in strategy.threads)
     assert not run_threads & set(strategy.threads)
+
+
+@pytest.mark.parametrize(
+    ("cpus", "settings", "by_the_lanes"),
+    [
+        (2, {}, True),  # the default on 2 CPUs: two one-thread lanes
+        (4, {"parallel_runs": 4, "intra_op_threads": 4}, True),
+        (1, {}, True),  # one lane, one thread, one CPU
+        (4, {}, False),  # two two-thread lanes: a helper fills their runs' barriers
+        (2, {"intra_op_threads": 1}, False),  # one one-thread lane: the helper has the other CPU
+    ],
+)
+def test_lanes_that_take_every_cpu_prepare_their_own_inputs_and_results(pool_model, monkeypatch, cpus, settings, by_the_lanes):
+    # A helper thread with no CPU of its own pre-empts a lane's run: that lane ends later than the others
+    # (bench/bench_estimation.py; 2 CPUs: 1.3 % more images/s when each lane does this work itself).
+    pretend_cpus(monkeypatch, cpus)
+    strategy = RecordingPeaks()
+    est = OnnxDensityEstimator(pool_model, points=strategy, **settings)
+    try:
+        spy = counting(est)
+        assert [r.count for r in est.estimate([dots(32, 32, [(4, 4)])] * 8)] == [1] * 8
+    finally:
+        est.close()
+    run_threads = {thread for _, thread in spy.runs}
+    assert len(strategy.threads) == 8
+    if by_the_lanes:
+        assert set(strategy.threads) <= run_threads
+    else:
+        assert all("-helper" in thread for thread in strategy.threads)
+        assert not run_threads & set(strategy.threads)
 
 
 def test_io_binding_gives_the_same_results(pool_model):
@@ -179,7 +225,7 @@ def test_io_binding_gives_the_same_results(pool_model):
         bound.close()
 
 
-def test_a_failing_run_names_its_images_and_the_estimator_keeps_working(pool_model):
+def test_a_failing_run_names_its_images_and_the_estimator_keeps_working(pool_model, work_around_runs):
     images = [dots(32, 32, [(4 * k, 4) for k in range(i)]) for i in range(6)]  # image i: i points
     est = OnnxDensityEstimator(pool_model, intra_op_threads=1, max_batch=2, points=RecordingPeaks(poison=5))
     try:
@@ -191,7 +237,7 @@ def test_a_failing_run_names_its_images_and_the_estimator_keeps_working(pool_mod
         est.close()
 
 
-def test_a_failing_call_does_not_disturb_a_concurrent_call(pool_model):
+def test_a_failing_call_does_not_disturb_a_concurrent_call(pool_model, work_around_runs):
     poisoned = [dots(32, 32, [(4 * k, 4) for k in range(i)]) for i in range(6)]
     healthy = mixed_images(9)
     est = OnnxDensityEstimator(pool_model, intra_op_threads=1, max_batch=1, parallel_runs=2,
@@ -208,7 +254,7 @@ def test_a_failing_call_does_not_disturb_a_concurrent_call(pool_model):
         est.close()
 
 
-def test_cancelling_a_call_stops_its_remaining_runs(pool_model):
+def test_cancelling_a_call_stops_its_remaining_runs(pool_model, work_around_runs):
     strategy = GatedPeaks()
     est = OnnxDensityEstimator(pool_model, intra_op_threads=1, max_batch=1, points=strategy)
     spy = counting(est)
@@ -236,7 +282,7 @@ def test_cancelling_a_call_stops_its_remaining_runs(pool_model):
         est_again.close()
 
 
-def test_the_sync_wait_cancels_the_other_lanes_when_one_fails(pool_model):
+def test_the_sync_wait_cancels_the_other_lanes_when_one_fails(pool_model, work_around_runs):
     images = [dots(32, 32, [(4 * k, 4) for k in range(i % 6)]) for i in range(12)]
     est = OnnxDensityEstimator(pool_model, intra_op_threads=1, max_batch=1, parallel_runs=2,
                                points=RecordingPeaks(poison=1))
