@@ -22,7 +22,11 @@ class Verdict(NamedTuple):
     high: float
 
     def __str__(self) -> str:
-        return f"goal >= {self.goal}: {self.said} (median's 90 % interval {self.low:.2f}-{self.high:.2f})"
+        # Two decimals, or more where two would round an end of the interval onto the goal and hide its side.
+        digits = 2
+        while digits < 4 and f"{self.goal:.{digits}f}" in (f"{self.low:.{digits}f}", f"{self.high:.{digits}f}"):
+            digits += 1
+        return f"goal >= {self.goal}: {self.said} (median's 90 % interval {self.low:.{digits}f}-{self.high:.{digits}f})"
 
 
 def verdict(per_round: Sequence[float], goal: float) -> Verdict:
