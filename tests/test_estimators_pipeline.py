@@ -189,9 +189,11 @@ def test_with_a_cpu_to_spare_points_and_results_are_made_off_the_inference_threa
         (2, {"intra_op_threads": 1}, False),  # one one-thread lane: the helper has the other CPU
     ],
 )
-def test_lanes_that_take_every_cpu_prepare_their_own_inputs_and_results(pool_model, monkeypatch, cpus, settings, by_the_lanes):
+def test_lanes_that_take_every_cpu_prepare_their_own_inputs_and_results(
+    pool_model, monkeypatch, cpus, settings, by_the_lanes
+):
     # A helper thread with no CPU of its own pre-empts a lane's run: that lane ends later than the others
-    # (bench/bench_estimation.py; 2 CPUs: 1.1 % more images/s when each lane does this work itself).
+    # (bench/bench_lanes.py; 2 CPUs: 0.7 % more images/s when each lane does this work itself, 5.9 % with numpy).
     pretend_cpus(monkeypatch, cpus)
     strategy = RecordingPeaks()
     est = OnnxDensityEstimator(pool_model, points=strategy, **settings)
