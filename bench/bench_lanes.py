@@ -37,22 +37,11 @@ from workbench import VLImage
 from workbench.estimators import OnnxDensityEstimator
 
 from _verdict import verdict
+from bench_estimation import load_average, load_images
 
 REPO = Path(__file__).resolve().parents[1]
-CROWD_MINI = REPO.parent / "shared" / "data" / "crowd-mini" / "images"
 TICKS = os.sysconf("SC_CLK_TCK")
-
-
-def load_images() -> list[VLImage]:
-    files = sorted(CROWD_MINI.glob("*.jpg")) if CROWD_MINI.is_dir() else []
-    if files:
-        return [VLImage.load(filename=str(path)) for path in files]
-    rng = np.random.default_rng(0)
-    return [VLImage(rng.integers(0, 256, (768, 1024, 3), dtype=np.uint8)) for _ in range(16)]
-
-
-def load_average() -> str:
-    return " ".join(f"{x:.2f}" for x in os.getloadavg())
+RANDOM_IMAGES = 16  # when crowd-mini is absent
 
 
 def thread_cpu_seconds() -> dict[int, float]:
@@ -152,7 +141,7 @@ def main() -> int:
     parser.add_argument("--numpy", action="store_true", help="numpy preprocessing (in the work around the runs)")
     args = parser.parse_args()
 
-    images = load_images()
+    images, _ = load_images(RANDOM_IMAGES, "all")
     timed = TimedEstimator(args.model, args.threads, graph_preprocessing=not args.numpy)
     try:
         for way in timed.ways:
