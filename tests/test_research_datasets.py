@@ -88,8 +88,12 @@ def test_sequence_protocol_and_repr(crowd_json: Path) -> None:
 
 def test_listing_does_not_decode_and_image_is_vlimage(crowd_json: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     decoded = []
-    original = ImageFile.ImageFile.load  # where JPEG/PNG pixel decoding happens
-    monkeypatch.setattr(ImageFile.ImageFile, "load", lambda self: decoded.append(1) or original(self))
+    original = ImageFile.ImageFile.load  # where Pillow decodes pixels
+    monkeypatch.setattr(ImageFile.ImageFile, "load", lambda self: decoded.append("pillow") or original(self))
+    from workbench.sdk import image as image_module
+
+    decode_bytes = image_module.decodeBytes  # every encoded image's way to pixels (a JPEG may skip Pillow's load)
+    monkeypatch.setattr(image_module, "decodeBytes", lambda *args: decoded.append("bytes") or decode_bytes(*args))
     ds = load_dataset(crowd_json)
     assert decoded == []
     from workbench.sdk import VLImage

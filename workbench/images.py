@@ -25,7 +25,7 @@ import numpy as np
 from PIL import Image
 
 from .sdk import ColorFormat, EstimationTargets, ImageForPeopleEstimation, Rect, VLImage
-from .sdk._decode import ImageDecodeError, arrayToRgb, decodeBytes, pillowToRgb, readFile
+from .sdk._decode import ImageDecodeError, arrayToRgb, pillowToRgb, readFile
 
 __all__ = [
     "ImageDecodeError", "estimation_input", "image_size", "load_image", "needs_decoding", "parse_targets", "pixel_bounds",
@@ -51,7 +51,7 @@ def load_image(source: Any, filename: str = "") -> VLImage:
         return source
     if isinstance(source, _FILE_SOURCES):
         name = filename or str(source)
-        return VLImage(decodeBytes(readFile(Path(source), name), name), filename=name)
+        return VLImage(readFile(Path(source), name), filename=name)
     if isinstance(source, _ENCODED_SOURCES):
         return VLImage(bytes(source), filename=filename)
     if isinstance(source, np.ndarray):

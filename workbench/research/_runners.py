@@ -93,8 +93,8 @@ def run_local(
 ) -> float:
     """The estimator in use on ``wb`` over ``items``, ``batch_size`` images per call; returns busy seconds.
 
-    The next call's images are decoded in background threads while the current call is estimated (Pillow
-    and onnxruntime both release the GIL), so the estimator does not wait for JPEG decoding between calls;
+    The next call's images are decoded in background threads while the current call is estimated (the image
+    decoders and onnxruntime release the GIL), so the estimator does not wait for JPEG decoding between calls;
     at most two calls' images are held decoded at a time. A file that cannot be decoded fails the run when
     its call comes, after the earlier calls' results have been delivered, as without the read-ahead.
     """

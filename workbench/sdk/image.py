@@ -197,10 +197,13 @@ def _layout(array: np.ndarray, colorFormat: ColorFormat) -> np.ndarray:
     return array
 
 
-def _freeze(array: np.ndarray) -> np.ndarray:
-    """C-contiguous and read-only: an image never changes, and crops and conversions may share buffers."""
-    if isinstance(_memory_owner(array), bytes) and array.flags.c_contiguous and not array.flags.writeable:
-        return array  # a view of immutable bytes (Pillow's decoded pixels): nothing can change it, no copy needed
+def _freeze(array: np.ndarray, *, unshared: bool = False) -> np.ndarray:
+    """C-contiguous and read-only: an image never changes, and crops and conversions may share buffers.
+
+    ``unshared``: ``array`` was made for this image and nothing else refers to it (pixels just decoded).
+    """
+    if array.flags.c_contiguous and not array.flags.writeable and (unshared or isinstance(_memory_owner(array), bytes)):
+        return array  # nothing can change it (a view of immutable bytes, or nobody else holds it): no copy needed
     array = np.array(array, order="C", copy=True)
     array.flags.writeable = False
     return array
@@ -243,7 +246,8 @@ class VLImage:
         target = _checkFormat(colorFormat) or ColorFormat.R8G8B8
         if isinstance(body, bytearray):
             body = bytes(body)
-        if isinstance(body, bytes):
+        decoded = isinstance(body, bytes)
+        if decoded:
             pixels, source = decodeBytes(body, filename or f"bytes ({len(body)} bytes)"), ColorFormat.R8G8B8
         elif isinstance(body, np.ndarray):
             source = _arrayFormat(body)
@@ -253,7 +257,7 @@ class VLImage:
         else:
             hint = " (to read a file use VLImage.load(filename=...))" if isinstance(body, (str, Path)) else ""
             raise TypeError(f"Bad image type: {type(body)}{hint}")
-        self._pixels = _freeze(_convert(pixels, source, target))
+        self._pixels = _freeze(_convert(pixels, source, target), unshared=decoded)
         self._format = target
         self.source = body
         self.filename = filename
