@@ -497,7 +497,6 @@ def test_a_plain_jpeg_is_decoded_without_pillows_four_byte_image(monkeypatch: py
     pixels = _decode.decodeBytes(data, "photo.jpg")
     assert loads == [], "Pillow decoded the pixels"
     assert not pixels.flags.writeable and pixels.flags.c_contiguous
-    loads.clear()
     mpo = io.BytesIO()
     Image.fromarray(photo_like(48, 64)).save(mpo, "MPO", save_all=True, append_images=[Image.new("RGB", (8, 6))])
     assert Image.open(mpo).format == "MPO", "the test must really write an MPO file"
@@ -507,7 +506,7 @@ def test_a_plain_jpeg_is_decoded_without_pillows_four_byte_image(monkeypatch: py
     assert loads == []
 
 
-def test_jpegs_libjpeg_turbo_does_not_take_are_pillows(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def test_jpegs_libjpeg_turbo_does_not_take_are_pillows(monkeypatch: pytest.MonkeyPatch) -> None:
     loads: list[str] = []
     real_load = ImageFile.ImageFile.load
     monkeypatch.setattr(ImageFile.ImageFile, "load", lambda self: loads.append(self.mode) or real_load(self))
