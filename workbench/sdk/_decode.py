@@ -4,8 +4,8 @@ images to 8-bit pixels, with errors that name the source, say what is wrong and 
 The SDK decodes with its C++ core; here Pillow does it, except that a plain colour or grey JPEG (no EXIF
 rotation) is decoded by simplejpeg: the same libjpeg-turbo with the same settings, pixel for pixel Pillow's
 result, written straight into the array (Pillow decodes into an image of 4 bytes per pixel and packs that into a
-second buffer: 5.4 ms of CPU per 1024x768 photo against 3.7, ``bench/bench_decode.py``). Decoding applies the EXIF orientation (a photo comes
-out upright, as a viewer and the annotations see it). Grayscale, palette, CMYK and 16-bit images become 8-bit
+second buffer: 5.4 ms of CPU per 1024x768 photo against 3.7, ``bench/bench_decode.py``). Decoding applies the
+EXIF orientation (a photo comes out upright, as a viewer and the annotations see it). Grayscale, palette, CMYK and 16-bit images become 8-bit
 RGB; transparency is composited over white. Of a multi-frame file the first frame is used. Pillow's
 decompression-bomb guard (``PIL.Image.MAX_IMAGE_PIXELS``) stays on.
 
