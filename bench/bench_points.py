@@ -67,7 +67,7 @@ def main() -> int:
     base_f1 = {t: rows["topk"][2][i].f1 for i, t in enumerate(THRESHOLDS_PX)}
     header = "strategy".ljust(50) + "ms/map " + "".join(f"  P/R/F1 @{t:.0f}px        " for t in THRESHOLDS_PX)
     print(header)
-    for name, (strategy, ms, scores) in rows.items():
+    for strategy, ms, scores in rows.values():
         cells = "".join(f"  {s.precision:.3f}/{s.recall:.3f}/{s.f1:.3f}" for s in scores)
         ratios = ", ".join(
             f"F1@{t:.0f} x{s.f1 / base_f1[t]:.2f}" if base_f1[t] else f"F1@{t:.0f} (topk 0)" for t, s in zip(THRESHOLDS_PX, scores)

@@ -1,7 +1,6 @@
 """workbench check: each finding kind at its exact line, clean plugins pass, exit codes."""
 from __future__ import annotations
 
-import shutil
 import subprocess
 import sys
 

@@ -14,7 +14,6 @@ import pytest
 from workbench.estimators import OnnxDensityEstimator
 from workbench.research import make_synthetic_dataset
 from workbench.research.metrics import localisation, localisation_summary
-from workbench.sdk import VLImage
 
 # What `workbench compare synthetic` (and so `make demo` without ../shared) generates: see research/_cli.py.
 DEMO_IMAGES = 12

@@ -7,7 +7,7 @@ import time
 import pytest
 
 from bucket_service import bucket_service
-from fake_estimators import BrightPixelCounter, default_factories, spot_image
+from fake_estimators import default_factories, spot_image
 from reference_plugins import write_reference_plugins
 from workbench import CountResult, MonitoringPoint, Workbench
 
@@ -62,7 +62,6 @@ def test_project_event_and_background_plugins(project_plugins):
 def test_replacement_estimator_swaps_live_across_workers(plugin_folder):
     module = plugin_folder.add("dim_pixels", REPLACEMENT)
     image = spot_image([(3, 4), (10, 20)])
-    image.asNPArray  # the image is decoded once, up front
     pixels = image.asNPArray().copy()
     pixels[0, 0] = 100  # dim: seen by the replacement (threshold 50), not by the default (threshold 200)
     dim_image = type(image)(pixels)

@@ -17,7 +17,7 @@ import pytest
 
 from event_plugins import COLLECTING_EVENT_PLUGIN
 from reference_plugins import write_reference_plugins
-from service_packages import LUNA_PLUGINS_VERSION, write_service_packages
+from service_packages import write_service_packages
 from test_estimators_model import make_pool_model
 
 TESTS = Path(__file__).resolve().parent

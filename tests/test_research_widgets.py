@@ -4,7 +4,6 @@ from __future__ import annotations
 import io
 import threading
 
-import numpy as np
 import pytest
 from PIL import Image
 

@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from hostile_helpers import bomb_png, http, read_response, request, small_jpeg
+from hostile_helpers import bomb_png, http, request, small_jpeg
 
 ESTIMATE = "/estimators/peopleCountEstimator/estimate"
 

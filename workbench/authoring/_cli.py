@@ -34,7 +34,7 @@ def _run_package(args: argparse.Namespace) -> int:
         print(f"workbench package: {error}", file=sys.stderr)
         return 2
     print(f"wrote {result.dockerfile} and {result.context}/ (build with: docker build -t IMAGE {result.dockerfile.parent})")
-    print(f"set in the service (add to the modules already active there, comma-separated):")
+    print("set in the service (add to the modules already active there, comma-separated):")
     print(result.environment)
     return 0
 

@@ -54,7 +54,7 @@ def dockerfile_text(name: str, base: str, *, install_requirements: bool) -> str:
     lines = [
         f"FROM {base}",
         "",
-        f"# Copy the plugin into the service's plugins folder, owned by the service's user",
+        "# Copy the plugin into the service's plugins folder, owned by the service's user",
         f"COPY --chown={PLUGIN_OWNER} {name} {target}",
     ]
     if install_requirements:

@@ -484,7 +484,7 @@ class OnnxDensityEstimator(EstimatorBase):
                 share = (preparing + time.perf_counter() - started) / len(current)
                 finishing.append(helper.submit(self._finish, current, maps, targets, share))
             parts = []
-            for current, future in zip(chunks, finishing):
+            for future in finishing:
                 parts += future.result()
             return parts
         except BaseException as error:

@@ -7,7 +7,7 @@ import logging
 import time
 from typing import Any, Callable
 
-from ..plugins import EstimatorBase, EstimatorContractError, EstimatorReplacementPlugin
+from ..plugins import EstimatorContractError, EstimatorReplacementPlugin
 from ._loop import PLUGIN_FAILURES, Deadlines, PluginTimeoutError, describe_failure, within
 from ..result import CountResult
 from ._service_sdk import InputConverter, service_input_converter

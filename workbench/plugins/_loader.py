@@ -14,7 +14,6 @@ import keyword
 import os
 import sys
 import traceback
-from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 from typing import Iterable

@@ -125,7 +125,9 @@ def compare(
         for name in names:
             scored: dict[int, Future[dict[str, Any]]] = {}
 
-            def score_later(index: int, result: CountResult, name: str = name) -> None:
+            def score_later(
+                index: int, result: CountResult, name: str = name, scored: dict[int, Future[dict[str, Any]]] = scored
+            ) -> None:
                 scored[index] = scorer.submit(score, index, name, result)
 
             # One bar per estimator, named after it: a finished bar keeps saying whose run it was.
