@@ -32,17 +32,20 @@ class RecordingPeaks(PointStrategy):
 
 
 class GatedPeaks(RecordingPeaks):
-    """Blocks on its first map until ``release`` is set, after setting ``entered``."""
+    """Blocks on its first map until ``release`` is set, after setting ``entered``; sets ``later`` on any other map."""
 
     def __init__(self) -> None:
         super().__init__()
         self.entered = threading.Event()
         self.release = threading.Event()
+        self.later = threading.Event()
 
     def locate(self, density, count, *, scale, offset=(0.0, 0.0)):
         if not self.entered.is_set():
             self.entered.set()
             assert self.release.wait(10), "the test never released the first map"
+        else:
+            self.later.set()
         return super().locate(density, count, scale=scale, offset=offset)
 
 
@@ -115,7 +118,8 @@ def test_a_single_image_beside_a_call_in_flight_runs_as_a_lane(pool_model):
         first = asyncio.ensure_future(est.estimateBatch([dots(32, 32, [(4, 4)])]))
         assert await asyncio.to_thread(strategy.entered.wait, 10)  # the first call is in flight
         second = asyncio.ensure_future(est.estimateBatch([dots(32, 32, [(8, 8)])]))
-        await asyncio.sleep(0.2)
+        # Its map is located while the first call is still held: it ran beside it, not after it.
+        assert await asyncio.to_thread(strategy.later.wait, 10)
         strategy.release.set()
         return await asyncio.gather(first, second)
 
