@@ -3,11 +3,11 @@ images to 8-bit pixels, with errors that name the source, say what is wrong and 
 
 The SDK decodes with its C++ core; here Pillow does it, except that a plain colour or grey JPEG (no EXIF
 rotation) is decoded by simplejpeg: the same libjpeg-turbo with the same settings, pixel for pixel Pillow's
-result, written straight into the array (Pillow decodes into an image of 4 bytes per pixel and packs that into a
-second buffer: 5.4 ms of CPU per 1024x768 photo against 3.7, ``bench/bench_decode.py``). Decoding applies the
-EXIF orientation (a photo comes out upright, as a viewer and the annotations see it). Grayscale, palette, CMYK and 16-bit images become 8-bit
-RGB; transparency is composited over white. Of a multi-frame file the first frame is used. Pillow's
-decompression-bomb guard (``PIL.Image.MAX_IMAGE_PIXELS``) stays on.
+result, written straight into the array (Pillow decodes into an image of 4 bytes per pixel and packs that
+into a second buffer: 5.4 ms of CPU per 1024x768 photo against 3.7, ``bench/bench_decode.py``). Decoding
+applies the EXIF orientation (a photo comes out upright, as a viewer and the annotations see it). Grayscale,
+palette, CMYK and 16-bit images become 8-bit RGB; transparency is composited over white. Of a multi-frame
+file the first frame is used. Pillow's decompression-bomb guard (``PIL.Image.MAX_IMAGE_PIXELS``) stays on.
 
 ``ImageDecodeError`` subclasses the SDK's ``LunaSDKException`` (what the SDK raises when an image does not
 load) and ``ValueError`` (what the workbench's callers have caught so far).
@@ -101,7 +101,7 @@ def _plainJpegPixels(data: bytes, picture: Image.Image) -> np.ndarray | None:
     """
     if simplejpeg is None or picture.format not in ("JPEG", "MPO") or picture.mode not in _PLAIN_JPEG_MODES:
         return None
-    if picture.getexif().get(ExifTags.Base.Orientation, 1) != 1:
+    if _exifTurned(picture):
         return None
     try:
         pixels = simplejpeg.decode_jpeg(data, colorspace="RGB", fastdct=False, fastupsample=False, strict=True)
@@ -113,14 +113,18 @@ def _plainJpegPixels(data: bytes, picture: Image.Image) -> np.ndarray | None:
     return pixels
 
 
+def _exifTurned(picture: Image.Image) -> bool:
+    """Whether the image's EXIF orientation asks for its pixels to be turned or mirrored to stand upright."""
+    return picture.getexif().get(ExifTags.Base.Orientation, 1) != 1
+
+
 def pillowToRgb(picture: Image.Image, source: str) -> np.ndarray:
     try:
         picture.load()
         # Cameras store portrait photos as landscape pixels plus an EXIF rotation tag; applying it gives
         # the orientation a person sees, which is what head points are annotated against. Checked first:
         # exif_transpose copies every pixel even when there is nothing to turn.
-        turned = picture.getexif().get(ExifTags.Base.Orientation, 1) != 1
-        upright = ImageOps.exif_transpose(picture) if turned else picture
+        upright = ImageOps.exif_transpose(picture) if _exifTurned(picture) else picture
     except OSError as error:
         raise ImageDecodeError(f"{source}: the image data is truncated or corrupt ({error})") from None
     mode = upright.mode

@@ -202,7 +202,9 @@ def _freeze(array: np.ndarray, *, unshared: bool = False) -> np.ndarray:
 
     ``unshared``: ``array`` was made for this image and nothing else refers to it (pixels just decoded).
     """
-    if array.flags.c_contiguous and not array.flags.writeable and (unshared or isinstance(_memory_owner(array), bytes)):
+    if array.flags.c_contiguous and not array.flags.writeable and (
+        unshared or isinstance(_memory_owner(array), bytes)
+    ):
         return array  # nothing can change it (a view of immutable bytes, or nobody else holds it): no copy needed
     array = np.array(array, order="C", copy=True)
     array.flags.writeable = False
