@@ -17,6 +17,8 @@ def _run_check(args: argparse.Namespace) -> int:
         return 2
     for finding in report.findings:
         print(finding)
+    for unverified in report.unverified:
+        print(f"cannot verify: {unverified}")
     print(report.summary, file=sys.stderr)
     return report.exit_code
 
@@ -42,7 +44,8 @@ def _run_package(args: argparse.Namespace) -> int:
 def register(subparsers: argparse._SubParsersAction) -> None:
     check = subparsers.add_parser(
         "check",
-        help="would these plugins run in the service? exit 0 yes, 1 with one line per finding, 2 usage error",
+        help="would these plugins run in the service? exit 0 yes, 1 with one line per finding, 2 usage error, "
+        "3 no findings but something it could not verify (said how to)",
         description="Static scan, then a strict-mode run that loads, starts and exercises each active plugin. "
         "Prints one line per finding: file:line: what is wrong; how to fix it.",
     )

@@ -14,6 +14,9 @@ SYNTAX = "syntax"
 MISSING = "missing-module"
 RUNTIME = "runtime"
 INSTALL = "install"
+# Not a problem found: something check could not tell either way here (a requirement whose import names are
+# unknown without installing it, ...). Reported apart from the findings, with how to find out; never a failure.
+CANNOT_VERIFY = "cannot-verify"
 KINDS = (
     WORKBENCH_IMPORT, UNDECLARED_IMPORT, SDK_SURFACE, REQUIREMENTS, DUPLICATE_ACTIVATION, SYNTAX, MISSING, RUNTIME, INSTALL,
 )

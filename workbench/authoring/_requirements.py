@@ -4,6 +4,7 @@ from __future__ import annotations
 import functools
 import importlib.metadata
 import re
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -100,3 +101,31 @@ def distributions_of(top_level: str) -> list[str]:
     if installed:
         return sorted(set(installed))
     return [IMPORT_TO_DISTRIBUTION.get(top_level, top_level)]
+
+
+@dataclass(frozen=True)
+class ImportVerdict:
+    """Whether the service would find a module a plugin imports: ``status`` is "provided" (stdlib or the
+    service's image), "declared" (a requirement provides it), "undeclared" (nothing does: a finding) or
+    "unknown" (cannot tell here, e.g. a declared distribution that is not installed and not in the table);
+    ``message`` and ``fix`` say what and how, for the last two."""
+
+    status: str
+    message: str = ""
+    fix: str = ""
+
+
+def judge_import(module: str, requirements: Requirements, requirements_path: str) -> ImportVerdict:
+    """Would ``import module`` (a dotted name) find its module in the service, given the plugin's requirements?"""
+    top = module.split(".")[0]
+    if top in sys.stdlib_module_names or top == "__future__" or top in SERVICE_PROVIDED:
+        return ImportVerdict("provided")
+    distributions = distributions_of(top)
+    if any(requirements.declares(d) for d in distributions):
+        return ImportVerdict("declared")
+    return ImportVerdict(
+        "undeclared",
+        f"imports {top} ({' or '.join(distributions)}), which the plugin's requirements.txt does not declare and the "
+        "service does not provide",
+        f"add {distributions[0]} to {requirements_path}",
+    )

@@ -8,12 +8,12 @@ classes and ``self.app``); absolute imports of plugin modules (the duplicate-act
 from __future__ import annotations
 
 import ast
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..host._surface import APP_MEMBERS, ServiceSurface
 from ._findings import (
+    CANNOT_VERIFY,
     DUPLICATE_ACTIVATION,
     SDK_SURFACE,
     SYNTAX,
@@ -22,7 +22,7 @@ from ._findings import (
     Finding,
     display_path,
 )
-from ._requirements import SERVICE_PROVIDED, Requirements, distributions_of, read_requirements
+from ._requirements import Requirements, judge_import, read_requirements
 
 
 def plugin_files(plugins_dir: Path, package: str) -> list[Path]:
@@ -135,19 +135,14 @@ class _FileScanner(ast.NodeVisitor):
                 "module's namespace holds, so a class reached under a second name is activated twice",
                 "use a relative import (from .module import Name)", DUPLICATE_ACTIVATION,
             )
-        elif (
-            top not in sys.stdlib_module_names and top != "__future__" and top not in SERVICE_PROVIDED
-            and not self.optional_import_depth
-        ):
-            distributions = distributions_of(top)
-            if not any(self.requirements.declares(d) for d in distributions):
-                where = (f"{self.plugins_dir / self.package / 'requirements.txt'}" if (self.plugins_dir / self.package).is_dir()
-                         else "a requirements.txt in a plugin folder")
-                self._add(
-                    node, f"imports {top} ({' or '.join(distributions)}), which the plugin's requirements.txt does not "
-                    "declare and the service does not provide",
-                    f"add {distributions[0]} to {display_path(where)}", UNDECLARED_IMPORT,
-                )
+        elif not self.optional_import_depth:
+            where = (f"{self.plugins_dir / self.package / 'requirements.txt'}" if (self.plugins_dir / self.package).is_dir()
+                     else "a requirements.txt in a plugin folder")
+            verdict = judge_import(module, self.requirements, display_path(where))
+            if verdict.status == "undeclared":
+                self._add(node, verdict.message, verdict.fix, UNDECLARED_IMPORT)
+            elif verdict.status == "unknown":
+                self._add(node, verdict.message, verdict.fix, CANNOT_VERIFY)
 
     # -- classes, functions, names ---------------------------------------------------------------------
 

@@ -9,7 +9,7 @@ from .._compat import service_providers
 from ..host._surface import service_surface
 from ..plugins import ACTIVE_PLUGINS_ENV, parse_active_plugins
 from ._exercise import exercise_plugins
-from ._findings import MISSING, Finding, display_path
+from ._findings import CANNOT_VERIFY, MISSING, Finding, display_path
 from ._install import install_and_import
 from ._static import scan_plugin
 
@@ -21,6 +21,8 @@ class CheckReport:
     plugins_dir: Path
     active: list[str]
     findings: list[Finding] = field(default_factory=list)
+    # What check could not tell either way here, each with how to find out: not findings, not a pass.
+    unverified: list[Finding] = field(default_factory=list)
     reference_commit: str = ""
     ran: bool = True
     installed: bool = False
@@ -32,13 +34,18 @@ class CheckReport:
 
     @property
     def exit_code(self) -> int:
-        """0 when the plugins would run in the service, 1 when there are findings."""
-        return 0 if self.ok else 1
+        """0: no findings and nothing left unverified; 1: findings; 3: no findings, but something could not
+        be verified here (see ``unverified``)."""
+        if self.findings:
+            return 1
+        return 3 if self.unverified else 0
 
     @property
     def summary(self) -> str:
         steps = ["static scan"] + (["strict run"] if self.ran else []) + (["clean install"] if self.installed else [])
         verdict = "no findings" if self.ok else f"{len(self.findings)} finding{'s' * (len(self.findings) != 1)}"
+        if self.unverified:
+            verdict += f", {len(self.unverified)} thing{'s' * (len(self.unverified) != 1)} it could not verify"
         answered = "; ".join(f"{name} from {provider}" for name, provider in self.providers.items())
         return (
             f"workbench check: {verdict} in {', '.join(self.active)} ({' + '.join(steps)}; lunavl reference "
@@ -46,12 +53,13 @@ class CheckReport:
         )
 
     def __str__(self) -> str:
-        return "\n".join([*map(str, self.findings), self.summary])
+        return "\n".join([*map(str, self.findings), *(f"cannot verify: {u}" for u in self.unverified), self.summary])
 
     def _repr_html_(self) -> str:
         import html
 
         rows = "".join(f"<li><code>{html.escape(str(f))}</code></li>" for f in self.findings)
+        rows += "".join(f"<li>cannot verify: <code>{html.escape(str(u))}</code></li>" for u in self.unverified)
         return f"<div><b>{html.escape(self.summary)}</b><ul>{rows}</ul></div>"
 
 
@@ -95,7 +103,9 @@ def check_plugins(
     if install:
         for package in packages:
             report.findings += install_and_import(folder, package, [m for m in present if m.split(".")[0] == package])
-    report.findings = _deduplicated(report.findings)
+    everything = _deduplicated(report.findings)
+    report.findings = [f for f in everything if f.kind != CANNOT_VERIFY]
+    report.unverified = [f for f in everything if f.kind == CANNOT_VERIFY]
     return report
 
 
