@@ -5,6 +5,7 @@ import argparse
 import sys
 
 from ..plugins import ACTIVE_PLUGINS_ENV
+from ._findings import KINDS
 from .check import check_plugins
 from .package import PackageRefused, package_plugin
 
@@ -15,27 +16,30 @@ def _run_check(args: argparse.Namespace) -> int:
     except (FileNotFoundError, ValueError) as error:
         print(f"workbench check: {error}", file=sys.stderr)
         return 2
-    for finding in report.findings:
-        print(finding)
-    for unverified in report.unverified:
-        print(f"cannot verify: {unverified}")
+    for line in report.lines():
+        print(line)
     print(report.summary, file=sys.stderr)
     return report.exit_code
 
 
 def _run_package(args: argparse.Namespace) -> int:
     active = [m.strip() for m in args.active.split(",") if m.strip()] if args.active else None
+    allow = [kind.strip() for value in args.allow for kind in value.split(",") if kind.strip()]
     try:
-        result = package_plugin(args.plugin_dir, base=args.base, out=args.out, active=active)
+        result = package_plugin(args.plugin_dir, base=args.base, out=args.out, active=active, allow=allow)
     except PackageRefused as refused:
-        for finding in refused.report.findings:
-            print(finding)
-        print(f"workbench package: {refused}; fix them and run it again", file=sys.stderr)
+        for line in refused.report.lines():
+            print(line)
+        print(f"workbench package: {refused}; fix them (or, for a finding you know to be wrong, add "
+              "# workbench: ignore[KIND] on its line or pass --allow KIND) and run it again", file=sys.stderr)
         return 1
     except (FileNotFoundError, ValueError) as error:
         print(f"workbench package: {error}", file=sys.stderr)
         return 2
-    print(f"wrote {result.dockerfile} and {result.context}/ (build with: docker build -t IMAGE {result.dockerfile.parent})")
+    for line in result.report.lines():
+        print(line)
+    print(f"wrote {result.dockerfile} and {result.context}/ (build with: docker build -t IMAGE {result.dockerfile.parent}); "
+          f"what check waived or could not verify is in {result.record}")
     print("set in the service (add to the modules already active there, comma-separated):")
     print(result.environment)
     return 0
@@ -69,4 +73,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     package.add_argument("--base", required=True, metavar="IMAGE", help="the service's image, e.g. my-registry/luna-remote-sdk:v.x.x.x")
     package.add_argument("--out", required=True, metavar="DIR", help="folder for the Dockerfile and the build context")
     package.add_argument("--active", default=None, metavar="MOD1,MOD2", help="modules to activate (default: NAME.plugin)")
+    package.add_argument("--allow", action="append", default=[], metavar="KIND",
+                         help=f"package despite findings of this kind, recorded in OUT/check-record.txt (repeat or "
+                         f"comma-separate; kinds: {', '.join(KINDS)}); for one line, prefer # workbench: ignore[KIND]")
     package.set_defaults(func=_run_package)

@@ -17,8 +17,11 @@ INSTALL = "install"
 # Not a problem found: something check could not tell either way here (a requirement whose import names are
 # unknown without installing it, ...). Reported apart from the findings, with how to find out; never a failure.
 CANNOT_VERIFY = "cannot-verify"
+# A ``# workbench: ignore`` comment that names no kind or an unknown one.
+IGNORE_COMMENT = "ignore-comment"
 KINDS = (
     WORKBENCH_IMPORT, UNDECLARED_IMPORT, SDK_SURFACE, REQUIREMENTS, DUPLICATE_ACTIVATION, SYNTAX, MISSING, RUNTIME, INSTALL,
+    IGNORE_COMMENT,
 )
 
 

@@ -11,7 +11,8 @@ from ..plugins import ACTIVE_PLUGINS_ENV, parse_active_plugins
 from ._exercise import exercise_plugins
 from ._findings import CANNOT_VERIFY, MISSING, Finding, display_path
 from ._install import install_and_import
-from ._static import scan_plugin
+from ._static import plugin_files, scan_plugin
+from ._waivers import IgnoreComment, Waived, read_ignore_comments, waive_by_comment
 
 
 @dataclass
@@ -23,6 +24,10 @@ class CheckReport:
     findings: list[Finding] = field(default_factory=list)
     # What check could not tell either way here, each with how to find out: not findings, not a pass.
     unverified: list[Finding] = field(default_factory=list)
+    # Findings the author accepted (``# workbench: ignore[KIND]``, ``package --allow KIND``), with how.
+    waived: list[Waived] = field(default_factory=list)
+    # Ignore comments that matched no finding in this check (stale, or for a step that did not run).
+    unused_ignores: list[IgnoreComment] = field(default_factory=list)
     reference_commit: str = ""
     ran: bool = True
     installed: bool = False
@@ -46,6 +51,8 @@ class CheckReport:
         verdict = "no findings" if self.ok else f"{len(self.findings)} finding{'s' * (len(self.findings) != 1)}"
         if self.unverified:
             verdict += f", {len(self.unverified)} thing{'s' * (len(self.unverified) != 1)} it could not verify"
+        if self.waived:
+            verdict += f", {len(self.waived)} waived"
         answered = "; ".join(f"{name} from {provider}" for name, provider in self.providers.items())
         return (
             f"workbench check: {verdict} in {', '.join(self.active)} ({' + '.join(steps)}; lunavl reference "
@@ -53,13 +60,21 @@ class CheckReport:
         )
 
     def __str__(self) -> str:
-        return "\n".join([*map(str, self.findings), *(f"cannot verify: {u}" for u in self.unverified), self.summary])
+        return "\n".join(self.lines() + [self.summary])
+
+    def lines(self) -> list[str]:
+        """The findings, then what could not be verified, what was waived and the ignore comments unused."""
+        return [
+            *map(str, self.findings),
+            *(f"cannot verify: {u}" for u in self.unverified),
+            *(f"waived: {w}" for w in self.waived),
+            *(f"unused ignore comment: {c}" for c in self.unused_ignores),
+        ]
 
     def _repr_html_(self) -> str:
         import html
 
-        rows = "".join(f"<li><code>{html.escape(str(f))}</code></li>" for f in self.findings)
-        rows += "".join(f"<li>cannot verify: <code>{html.escape(str(u))}</code></li>" for u in self.unverified)
+        rows = "".join(f"<li><code>{html.escape(line)}</code></li>" for line in self.lines())
         return f"<div><b>{html.escape(self.summary)}</b><ul>{rows}</ul></div>"
 
 
@@ -103,9 +118,14 @@ def check_plugins(
     if install:
         for package in packages:
             report.findings += install_and_import(folder, package, [m for m in present if m.split(".")[0] == package])
-    everything = _deduplicated(report.findings)
-    report.findings = [f for f in everything if f.kind != CANNOT_VERIFY]
+    comments, bad_comments = read_ignore_comments(
+        file for package in packages for file in (*plugin_files(folder, package), folder / package / "requirements.txt")
+    )
+    everything = _deduplicated(report.findings + bad_comments)
     report.unverified = [f for f in everything if f.kind == CANNOT_VERIFY]
+    report.findings, report.waived, report.unused_ignores = waive_by_comment(
+        [f for f in everything if f.kind != CANNOT_VERIFY], comments
+    )
     return report
 
 
@@ -113,8 +133,6 @@ def _module_exists(plugins_dir: Path, module: str) -> bool:
     base = plugins_dir.joinpath(*module.split("."))
     package_ok = all((plugins_dir.joinpath(*module.split(".")[:i]) / "__init__.py").is_file() for i in range(1, module.count(".") + 1))
     return package_ok and (base.with_suffix(".py").is_file() or (base / "__init__.py").is_file())
-
-
 
 
 def _deduplicated(findings: list[Finding]) -> list[Finding]:

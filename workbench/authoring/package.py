@@ -3,7 +3,9 @@
 Writes what the service's documentation describes for containers: a Dockerfile ``FROM`` the service's
 image that copies the plugin folder into ``./luna_remote_sdk/plugins/<name>`` owned by ``1001:0`` and
 installs its ``requirements.txt``, beside a copy of the plugin (the build context). Refuses when
-``check_plugins`` finds a problem.
+``check_plugins`` finds a problem, except findings of the kinds the author allows (``allow``, the CLI's
+``--allow KIND``); what was allowed, waived by comment or could not be verified is written beside the
+Dockerfile (``check-record.txt``) and listed in the output.
 """
 from __future__ import annotations
 
@@ -11,9 +13,10 @@ import re
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Iterable, Mapping
 
 from ..plugins import ACTIVE_PLUGINS_ENV
+from ._waivers import waive_kinds
 from .check import CheckReport, check_plugins
 
 SERVICE_PLUGINS_FOLDER = "./luna_remote_sdk/plugins"
@@ -37,6 +40,7 @@ class PackageResult:
     context: Path
     active_plugins: str
     report: CheckReport
+    record: Path
 
     @property
     def environment(self) -> str:
@@ -69,13 +73,18 @@ def package_plugin(
     base: str,
     out: str | Path,
     active: list[str] | None = None,
+    allow: Iterable[str] = (),
     default_estimators: Mapping[str, Any] | None = None,
 ) -> PackageResult:
     """Check the plugin in ``plugin_dir`` and write ``out/Dockerfile`` and ``out/<name>/`` for ``docker build out``.
 
-    ``active``: the plugin's modules to activate (default: ``<name>.plugin``). Raises ``PackageRefused`` when
-    the check finds problems, ``ValueError``/``FileNotFoundError`` for bad arguments.
+    ``active``: the plugin's modules to activate (default: ``<name>.plugin``). ``allow``: finding kinds the
+    author knows to be wrong here; they do not refuse the package and are recorded in ``out/check-record.txt``.
+    Raises ``PackageRefused`` when the check finds other problems, ``ValueError``/``FileNotFoundError`` for bad
+    arguments.
     """
+    allowed = list(allow)
+    waive_kinds([], allowed)  # an unknown kind is a usage error before anything runs
     folder = Path(plugin_dir).expanduser().resolve()
     if not (folder / "__init__.py").is_file():
         raise FileNotFoundError(f"{folder} is not a plugin folder (a package with an __init__.py)")
@@ -86,6 +95,8 @@ def package_plugin(
     if foreign:
         raise ValueError(f"modules {foreign} are not in the plugin {folder.name}: name modules like {folder.name}.plugin")
     report = check_plugins(folder.parent, modules, default_estimators=default_estimators)
+    report.findings, allowed_findings = waive_kinds(report.findings, allowed)
+    report.waived += allowed_findings
     if not report.ok:
         raise PackageRefused(report)
     destination = Path(out).expanduser().resolve()
@@ -99,6 +110,8 @@ def package_plugin(
     requirements = folder / "requirements.txt"
     dockerfile = destination / "Dockerfile"
     dockerfile.write_text(dockerfile_text(folder.name, base, install_requirements=requirements.is_file()))
-    result = PackageResult(dockerfile, context, ",".join(modules), report)
+    record = destination / "check-record.txt"
+    record.write_text(str(report) + "\n")
+    result = PackageResult(dockerfile, context, ",".join(modules), report, record)
     (destination / "active-plugins.env").write_text(result.environment + "\n")
     return result
