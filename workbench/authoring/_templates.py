@@ -63,15 +63,18 @@ class {cls}(BaseEventPlugin):
         logger.debug("{name}: %d points", len(points))
 ''',
     "background": '''"""{name}: a background plugin serving ``GET /{name}/hello``."""
+import json
+
 from luna_plugins.base.plugins_meta.base_plugins import BaseBackgroundHandler, BaseBackgroundPlugin
 
 
 class HelloHandler(BaseBackgroundHandler):
-    """Answers GET with the plugin's name and how many requests it has answered."""
+    """Answers GET with the plugin's name and how many requests it has answered, as JSON."""
 
     async def get(self, request):
         {cls}.answered += 1
-        body = {{"plugin": "{name}", "answered": {cls}.answered}}
+        # The body is text with its content type, as in the service's examples: encode JSON yourself.
+        body = json.dumps({{"plugin": "{name}", "answered": {cls}.answered}})
         return self.response(body=body, headers={{"Content-Type": "application/json"}}, statusCode=200)
 
 
@@ -90,12 +93,14 @@ class {cls}(BaseBackgroundPlugin):
         pass
 ''',
     "estimator": '''"""{name}: a people-count estimator replacement (a toy counter of bright spots: put your model here)."""
+import asyncio
 from typing import Literal
 
 import numpy as np
 from luna_plugins.estimator_plugins.estimator_replacement_plugin import EstimatorBase, EstimatorReplacementPlugin
 from lunavl.sdk.estimators.image_estimators.people_count import EstimationTargets, ImageForPeopleEstimation, PeopleCount
 from lunavl.sdk.image_utils.geometry import Vec2D
+from lunavl.sdk.image_utils.image import VLImage
 
 # A pixel brighter than this (0..255, mean of R, G, B) belongs to a spot.
 BRIGHT = 128
@@ -130,18 +135,28 @@ class {cls}Estimator(EstimatorBase):
         return len(xs), [(float(x) + 0.5, float(y) + 0.5) for x, y in zip(xs, ys)]
 
     async def estimateBatch(self, images, estimationTargets=EstimationTargets.T1, asyncEstimate=True):
-        results = []
-        for image in images:
-            offsetX = offsetY = 0
-            if isinstance(image, ImageForPeopleEstimation):
-                image, area = image.image, image.detectArea
-                if area is not None:
-                    image, offsetX, offsetY = image.crop(area), int(area.x), int(area.y)
-            count, points = self.estimateOne(image.asNPArray())
-            if estimationTargets != EstimationTargets.T1:
-                points = []
-            results.append(PeopleCount(Estimation(count, [(x + offsetX, y + offsetY) for x, y in points])))
-        return results
+        """One PeopleCount per entry of ``images``, in order (the images may differ in size).
+
+        An entry is what the service's people counter takes: a ``VLImage``, or an image with the area to count
+        in, as an ``ImageForPeopleEstimation`` or a plain ``(VLImage, Rect)`` tuple. T1 asks for the count and
+        the head points, T2 for the count only.
+        """
+        return [await self.estimateEntry(entry, estimationTargets) for entry in images]
+
+    async def estimateEntry(self, entry: "VLImage | ImageForPeopleEstimation | tuple", estimationTargets):
+        if isinstance(entry, VLImage):
+            image, area = entry, None
+        else:
+            # ImageForPeopleEstimation is a named tuple: indexing reads it and a plain (image, Rect) pair alike.
+            image, area = entry[0], entry[1]
+        offsetX = offsetY = 0
+        if area is not None:
+            image, offsetX, offsetY = image.crop(area), int(area.x), int(area.y)
+        # Off the event loop, as a model's inference must be: the service serves other requests meanwhile.
+        count, points = await asyncio.to_thread(self.estimateOne, image.asNPArray())
+        if estimationTargets != EstimationTargets.T1:
+            points = []
+        return PeopleCount(Estimation(count, [(x + offsetX, y + offsetY) for x, y in points]))
 
     def close(self):
         pass
@@ -194,7 +209,7 @@ PLUGINS = Path(__file__).resolve().parents[1] / "{plugins}"
 async def test_hello_route(workbench_client):
     client = await workbench_client(PLUGINS, ["{name}.plugin"])
     response = await client.get("/{name}/hello")
-    assert response.status == 200
+    assert response.status == 200 and response.headers["Content-Type"] == "application/json"
     body = await response.json()
     assert body["plugin"] == "{name}" and body["answered"] >= 1
 
@@ -206,9 +221,11 @@ def test_the_plugin_is_active(workbench_factory):
     "estimator": '''"""{name} through the workbench: it replaces the people counter and counts a generated image."""
 from pathlib import Path
 
+import asyncio
+
 import numpy as np
 
-from workbench import VLImage
+from workbench import EstimationTargets, ImageForPeopleEstimation, Rect, VLImage
 
 PLUGINS = Path(__file__).resolve().parents[1] / "{plugins}"
 
@@ -226,6 +243,19 @@ def test_estimates_a_generated_image(workbench_factory):
     [result] = wb.estimate("peopleCountEstimator", [spots([(5, 5), (30, 20), (70, 50)])])
     assert result.count == 3
     assert sorted(result.pointsArray.tolist()) == [[5.5, 5.5], [30.5, 20.5], [70.5, 50.5]]
+
+
+def test_every_input_form_in_one_batch(workbench_factory):
+    """The service sends a VLImage, an ImageForPeopleEstimation or a (VLImage, Rect) tuple, of any size."""
+    wb = workbench_factory(PLUGINS, ["{name}.plugin"])
+    estimator = wb.plugins["{cls}"].instance.createReplacementEstimator()
+    small, large = spots([(5, 5)], height=30, width=40), spots([(10, 10), (50, 40)], height=90, width=120)
+    batch = [small, ImageForPeopleEstimation(large, Rect(40, 30, 60, 50)), (large, Rect(0, 0, 40, 40))]
+    t1 = asyncio.run(estimator.estimateBatch(batch, EstimationTargets.T1))
+    assert [result.count for result in t1] == [1, 1, 1]
+    assert [(point.x, point.y) for result in t1 for point in result.coordinates] == [(5.5, 5.5), (50.5, 40.5), (10.5, 10.5)]
+    t2 = asyncio.run(estimator.estimateBatch(batch, EstimationTargets.T2))
+    assert [result.count for result in t2] == [1, 1, 1] and all(not result.coordinates for result in t2)
 
 
 async def test_estimates_over_http(workbench_client):

@@ -7,19 +7,21 @@ workbench's pytest fixtures). It never overwrites: if any of those files exists,
 from __future__ import annotations
 
 import argparse
-import keyword
 import os
 import re
 import sys
 from pathlib import Path
 
+from .._compat import SERVICE_PACKAGES
+from ..plugins._errors import PluginError
+from ..plugins._loader import MAX_MODULE_NAME, check_plugin_module_name
 from . import _templates
 
 __all__ = ["KINDS", "ScaffoldRefused", "register", "scaffold_plugin"]
 
 KINDS: tuple[str, ...] = ("event", "background", "estimator")
-# Names a plugin package must not take: it would shadow the service's packages or the workbench.
-_RESERVED = {"luna_plugins", "lunavl", "workbench", "tests", "test"}
+# The module the service is told to activate, inside the plugin's package.
+_MODULE = "plugin"
 
 
 class ScaffoldRefused(Exception):
@@ -27,17 +29,37 @@ class ScaffoldRefused(Exception):
 
 
 def _class_name(name: str) -> str:
-    return "".join(part.capitalize() for part in name.split("_") if part) + "Plugin"
+    return "".join(part[:1].upper() + part[1:] for part in name.split("_") if part) + "Plugin"
 
 
-def _check_name(name: str) -> None:
-    if not re.fullmatch(r"[a-z][a-z0-9_]*", name) or keyword.iskeyword(name):
-        raise ScaffoldRefused(
-            f"plugin name {name!r} must be a lower-case Python identifier (letters, digits, underscores, starting "
-            "with a letter), e.g. my_plugin: it is the package the service imports"
-        )
-    if name in _RESERVED:
-        raise ScaffoldRefused(f"plugin name {name!r} would shadow the package of that name; choose another")
+def _refusal(name: str, folder: Path) -> str | None:
+    """Why the service's host would refuse to load ``name``'s plugin module, or None when it would load it."""
+    if name in SERVICE_PACKAGES:
+        # Not installed here, but installed in the service, where the host resolves the name to that package.
+        return f"{name!r} is the service's own package, which its host imports instead of the plugin"
+    try:
+        check_plugin_module_name(folder, f"{name}.{_MODULE}", written=False)
+    except PluginError as error:
+        return error.reason
+    return None
+
+
+def _suggested_name(name: str, folder: Path) -> str | None:
+    """A name close to ``name`` that the host accepts: ``json_plugin`` for ``json``, ``my_plugin`` for ``My-Plugin``."""
+    stem = re.sub(r"\W+", "_", name).strip("_").lower()
+    if not stem[:1].isalpha():
+        stem = f"plugin_{stem}".rstrip("_")
+    stem = stem[:MAX_MODULE_NAME - len(f"_plugin.{_MODULE}")]
+    return next((c for c in (stem, f"{stem}_plugin") if c != name and _refusal(c, folder) is None), None)
+
+
+def _check_name(name: str, folder: Path) -> None:
+    """Refuse a name the service's host would refuse, with the host's reason and a name it would accept."""
+    reason = _refusal(name, folder)
+    if reason is not None:
+        suggestion = _suggested_name(name, folder)
+        instead = f"; try {suggestion!r}" if suggestion else "; choose another name"
+        raise ScaffoldRefused(f"plugin name {name!r} is refused, as the service would refuse it: {reason}{instead}")
 
 
 def scaffold_plugin(name: str, kind: str, plugins_dir: str | os.PathLike = "plugins",
@@ -47,11 +69,11 @@ def scaffold_plugin(name: str, kind: str, plugins_dir: str | os.PathLike = "plug
     Returns the files written. Raises ``ScaffoldRefused`` (writing nothing) for a bad name or kind, or when
     any of the files exists already.
     """
-    _check_name(name)
     if kind not in KINDS:
         raise ScaffoldRefused(f"kind {kind!r} is not one of {', '.join(KINDS)}")
     root_dir = Path(root).resolve()
     folder = (root_dir / plugins_dir).resolve()
+    _check_name(name, folder)
     package = folder / name
     # The test finds the plugins folder from its own place, so the repository can be checked out anywhere.
     plugins_relative = Path(os.path.relpath(folder, root_dir)).as_posix()

@@ -116,12 +116,14 @@ def check_requirements(plugins_dir: Path, module: str) -> None:
 MAX_MODULE_NAME = 200
 
 
-def check_plugin_module_name(plugins_dir: Path, module: str) -> None:
+def check_plugin_module_name(plugins_dir: Path, module: str, *, written: bool = True) -> None:
     """Refuse, before anything is imported, a name that is not a module of the plugins folder.
 
     The name must be dotted identifiers, its top-level package (or module) must be in ``plugins_dir``, and the
     import system must resolve that top-level name to the plugins folder, not to the standard library or an
     installed package (the folder comes last on ``sys.path``, so those win and must not be executed here).
+    ``written=False`` asks about a plugin not written yet (``workbench new``): the folder's content is not
+    looked at, and a name the import system resolves to nothing is free.
     """
     if len(module) > MAX_MODULE_NAME:
         raise PluginError(module[:40] + "...", f"the module name is {len(module)} characters; at most {MAX_MODULE_NAME} are accepted")
@@ -131,20 +133,23 @@ def check_plugin_module_name(plugins_dir: Path, module: str) -> None:
     top = parts[0]
     if top in sys.stdlib_module_names or top in sys.builtin_module_names:
         raise PluginError(module, f"{top!r} is a standard-library module name; rename the plugin folder")
-    in_folder = importlib.machinery.PathFinder.find_spec(top, [str(plugins_dir)])
-    if in_folder is None:
-        looked = " or ".join(str(p) for p in _module_file_candidates(plugins_dir, module))
-        raise PluginError(
-            module,
-            f"no such module in {plugins_dir} (looked for {looked}); check the name in the active plugin "
-            f"list ({ACTIVE_PLUGINS_ENV}) and that the folder has an __init__.py",
-        )
-    if in_folder.origin is None:
-        raise PluginError(module, f"{plugins_dir / top} has no __init__.py; add one to make it a plugin package")
+    if written:
+        in_folder = importlib.machinery.PathFinder.find_spec(top, [str(plugins_dir)])
+        if in_folder is None:
+            looked = " or ".join(str(p) for p in _module_file_candidates(plugins_dir, module))
+            raise PluginError(
+                module,
+                f"no such module in {plugins_dir} (looked for {looked}); check the name in the active plugin "
+                f"list ({ACTIVE_PLUGINS_ENV}) and that the folder has an __init__.py",
+            )
+        if in_folder.origin is None:
+            raise PluginError(module, f"{plugins_dir / top} has no __init__.py; add one to make it a plugin package")
     loaded = sys.modules.get(top)
     where = getattr(loaded, "__file__", None) if loaded is not None else None
     if loaded is None:
         spec = importlib.util.find_spec(top)
+        if spec is None and not written:
+            return
         where = spec.origin if spec is not None else None
     if where is None or plugins_dir.resolve() not in Path(where).resolve().parents:
         raise PluginError(
