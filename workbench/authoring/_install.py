@@ -18,19 +18,26 @@ from pathlib import Path
 from packaging.requirements import Requirement
 
 from ._findings import INSTALL, Finding, display_path
-from ._requirements import SERVICE_PROVIDED, normalise
+from ..plugins._requirements_file import normalise_name, read_requirements_file
+from ._requirements import SERVICE_PROVIDED
 
 _STANDIN_DEPENDENCIES = ("packaging",)
 _INSTALL_TIMEOUT = 900
+
+# The service has no ``workbench`` package, so the clean environment must not have one either (a plugin's
+# ``importlib.import_module("workbench")`` must fail there as in the service): the stand-ins for ``lunavl`` and
+# ``luna_plugins`` come from the workbench's folder registered under a private name, and ``_compat.install()``
+# resolves the service's module paths to modules of that package.
+STANDIN_PACKAGE = "_luna_service_standin"
 
 _BOOTSTRAP = """
 import importlib, sys, types
 sys.path.append({layer!r})
 sys.path.insert(0, {plugins_dir!r})
-package = types.ModuleType("workbench")
+package = types.ModuleType({standin!r})
 package.__path__ = [{workbench_dir!r}]
-sys.modules["workbench"] = package
-importlib.import_module("workbench._compat").install()
+sys.modules[{standin!r}] = package
+importlib.import_module({standin!r} + "._compat").install()
 for module in {modules!r}:
     importlib.import_module(module)
 """
@@ -41,7 +48,7 @@ def _closure(names: list[str]) -> list[importlib.metadata.Distribution]:
     found: dict[str, importlib.metadata.Distribution] = {}
     pending = list(names)
     while pending:
-        name = normalise(pending.pop())
+        name = normalise_name(pending.pop())
         if name in found:
             continue
         try:
@@ -62,7 +69,7 @@ def _service_layer(folder: Path) -> None:
     for distribution in _closure([*SERVICE_PROVIDED.values(), *_STANDIN_DEPENDENCIES]):
         for file in distribution.files or []:
             top = file.parts[0]
-            source = Path(distribution.locate_file(top))
+            source = Path(str(distribution.locate_file(top)))
             target = folder / top
             if top not in ("..", "__pycache__") and source.exists() and not target.exists():
                 target.symlink_to(source)
@@ -72,9 +79,9 @@ def install_and_import(plugins_dir: Path, package: str, modules: list[str]) -> l
     """Install ``package``'s requirements.txt in a new virtual environment and import ``modules`` there."""
     requirements = plugins_dir / package / "requirements.txt"
     where = display_path(requirements if requirements.is_file() else plugins_dir / package)
-    has_requirements = requirements.is_file() and any(
-        line.strip() and not line.strip().startswith("#") for line in requirements.read_text().splitlines()
-    )
+    # pip itself installs the file (includes, options and all); it is read here only to skip creating pip in
+    # the environment (slow, and online) when nothing would be installed.
+    has_requirements = requirements.is_file() and bool(read_requirements_file(requirements).requirements)
     with tempfile.TemporaryDirectory(prefix="workbench-check-") as scratch:
         environment = Path(scratch) / "venv"
         venv.EnvBuilder(with_pip=has_requirements, clear=True).create(environment)
@@ -92,7 +99,7 @@ def install_and_import(plugins_dir: Path, package: str, modules: list[str]) -> l
         layer = Path(scratch) / "service"
         _service_layer(layer)
         script = _BOOTSTRAP.format(
-            layer=str(layer), plugins_dir=str(plugins_dir),
+            layer=str(layer), plugins_dir=str(plugins_dir), standin=STANDIN_PACKAGE,
             workbench_dir=str(Path(__file__).resolve().parents[1]), modules=modules,
         )
         step = subprocess.run([str(python), "-I", "-c", script], capture_output=True, text=True,

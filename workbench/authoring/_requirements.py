@@ -1,17 +1,13 @@
 """Reading a plugin's ``requirements.txt`` as ``pip install -r`` would, and mapping imports to distributions."""
 from __future__ import annotations
 
-import functools
-import importlib.metadata
-import re
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from packaging.requirements import InvalidRequirement, Requirement
-
-from ..plugins._loader import _INTERCHANGEABLE_DISTRIBUTIONS
+from ..plugins._requirements_file import DeclaredRequirement, read_requirements_file
 from ._findings import REQUIREMENTS, Finding, display_path
+from ._import_names import distributions_providing, import_names, provides
 
 # What the service's environment provides to every plugin: the SDK and plugin framework with what they
 # import (lunavl's image module imports numpy, PIL and requests), and aiohttp, which the service's own
@@ -26,81 +22,34 @@ SERVICE_PROVIDED: dict[str, str] = {
     "requests": "requests",
 }
 
-# Import names whose distribution is named otherwise, for when it is not installed here to ask.
-IMPORT_TO_DISTRIBUTION: dict[str, str] = {
-    "cv2": "opencv-python",
-    "PIL": "pillow",
-    "sklearn": "scikit-learn",
-    "skimage": "scikit-image",
-    "yaml": "PyYAML",
-    "bs4": "beautifulsoup4",
-    "dateutil": "python-dateutil",
-    "jwt": "PyJWT",
-    "attr": "attrs",
-    "Crypto": "pycryptodome",
-    "serial": "pyserial",
-    "dotenv": "python-dotenv",
-    "google": "protobuf",
-    "onnxruntime": "onnxruntime",
-    "redis": "redis",
-    "aio_pika": "aio-pika",
-}
-
-_PIP_OPTION = re.compile(r"^(-r|-c|-e|-i|-f|--requirement|--constraint|--editable|--index-url|--extra-index-url"
-                         r"|--find-links|--no-binary|--only-binary|--pre|--trusted-host|--prefer-binary)\b")
-
-
-def normalise(name: str) -> str:
-    return re.sub(r"[-_.]+", "-", name).lower()
-
 
 @dataclass
 class Requirements:
-    """The distributions a ``requirements.txt`` declares, and the lines pip could not read."""
+    """What a plugin's ``requirements.txt`` declares (read as pip reads it), and the lines pip would refuse.
+
+    ``declared`` holds normalised distribution names; ``unnamed`` the requirements whose distribution pip
+    learns only by building them (a local path, a URL without ``#egg=``), which could provide any module.
+    """
 
     file: Path | None
     declared: set[str] = field(default_factory=set)
+    unnamed: list[DeclaredRequirement] = field(default_factory=list)
     findings: list[Finding] = field(default_factory=list)
-
-    def declares(self, distribution: str) -> bool:
-        name = normalise(distribution)
-        # Distributions that install the same module (ONNX Runtime's builds): declaring one declares it.
-        family = next((f for f in _INTERCHANGEABLE_DISTRIBUTIONS if name in f), {name})
-        return bool(family & self.declared)
 
 
 def read_requirements(file: Path) -> Requirements:
-    """Parse ``file`` line by line (comments, pip options and continuation lines as pip reads them)."""
+    """Read ``file`` with the reader the host uses (includes, options, continuations, markers, URLs)."""
     result = Requirements(file if file.is_file() else None)
     if result.file is None:
         return result
-    for number, raw in enumerate(file.read_text().splitlines(), start=1):
-        line = re.split(r"(^|\s)#", raw, maxsplit=1)[0].strip()
-        if not line or _PIP_OPTION.match(line):
-            continue
-        try:
-            requirement = Requirement(line)
-        except InvalidRequirement as error:
-            result.findings.append(Finding(
-                display_path(file), number, f"{line!r} is not a requirement pip can read ({error})",
-                "write one distribution per line, e.g. numpy>=1.24 or onnxruntime==1.22.0", REQUIREMENTS,
-            ))
-            continue
-        result.declared.add(normalise(requirement.name))
+    parsed = read_requirements_file(file)
+    for requirement in parsed.requirements:
+        if requirement.name is None:
+            result.unnamed.append(requirement)
+        else:
+            result.declared.add(requirement.name)
+    result.findings = [Finding(display_path(p.file), p.line, p.message, p.fix, REQUIREMENTS) for p in parsed.problems]
     return result
-
-
-@functools.lru_cache(maxsize=1)
-def _installed_distributions() -> dict[str, list[str]]:
-    return importlib.metadata.packages_distributions()
-
-
-def distributions_of(top_level: str) -> list[str]:
-    """The distributions that provide the import name ``top_level``: installed ones first, else the table."""
-    installed = _installed_distributions().get(top_level)
-    if installed:
-        return sorted(set(installed))
-    return [IMPORT_TO_DISTRIBUTION.get(top_level, top_level)]
 
 
 @dataclass(frozen=True)
@@ -116,16 +65,39 @@ class ImportVerdict:
 
 
 def judge_import(module: str, requirements: Requirements, requirements_path: str) -> ImportVerdict:
-    """Would ``import module`` (a dotted name) find its module in the service, given the plugin's requirements?"""
+    """Would ``import module`` (a dotted name) find its module in the service, given the plugin's requirements?
+
+    "undeclared" only when that is certain: every declared distribution's modules are known (installed here or
+    in the table) and none is ``module``. Where some are unknown, "unknown", with how to find out.
+    """
     top = module.split(".")[0]
     if top in sys.stdlib_module_names or top == "__future__" or top in SERVICE_PROVIDED:
         return ImportVerdict("provided")
-    distributions = distributions_of(top)
-    if any(requirements.declares(d) for d in distributions):
-        return ImportVerdict("declared")
+    unknown: list[str] = []
+    for distribution in sorted(requirements.declared):
+        names = import_names(distribution)
+        if names is None:
+            unknown.append(distribution)
+        elif provides(names, module):
+            return ImportVerdict("declared")
+    unknown += [f"{r.text} (line {r.line})" for r in requirements.unnamed]
+    if unknown:
+        return ImportVerdict(
+            "unknown",
+            f"imports {module}, which may come from {', '.join(unknown)} in {requirements_path}: the workbench cannot "
+            "tell which modules that installs (it is not installed here and not in the workbench's table)",
+            f"install the requirements here (pip install -r {requirements_path}) and check again, or run "
+            "workbench check --install",
+        )
+    providers = distributions_providing(module)
+    if providers:
+        others = f" (or {', '.join(providers[1:])})" if len(providers) > 1 else ""
+        fix = f"add {providers[0]}{others} to {requirements_path}"
+    else:
+        fix = (f"declare in {requirements_path} the distribution that provides the module {top} "
+               f"(its name on PyPI may differ from {top})")
     return ImportVerdict(
         "undeclared",
-        f"imports {top} ({' or '.join(distributions)}), which the plugin's requirements.txt does not declare and the "
-        "service does not provide",
-        f"add {distributions[0]} to {requirements_path}",
+        f"imports {module}, which the plugin's requirements.txt does not declare and the service does not provide",
+        fix,
     )

@@ -18,12 +18,11 @@ from pathlib import Path
 from types import ModuleType
 from typing import Iterable
 
-from packaging.requirements import InvalidRequirement, Requirement
-
 from ._base import BaseBackgroundPlugin, BaseEventPlugin
 from ._contract import SERVICE_PLUGIN_BASES, derives_from, is_service_base
 from ._errors import PluginError, PluginRequirementsError
 from ._estimator import EstimatorReplacementPlugin
+from ._requirements_file import DeclaredRequirement, normalise_name, read_requirements_file
 
 ACTIVE_PLUGINS_ENV = "LUNA_REMOTE_SDK_ACTIVE_PLUGINS"
 
@@ -64,15 +63,11 @@ def plugin_folder(plugins_dir: Path, module: str) -> Path:
     return plugins_dir / module.split(".")[0]
 
 
-def _normalise(name: str) -> str:
-    return name.lower().replace("_", "-").replace(".", "-")
-
-
 def _installed_version(distribution: str) -> str | None:
     names = [distribution]
     for family in _INTERCHANGEABLE_DISTRIBUTIONS:
-        if _normalise(distribution) in family:
-            names += sorted(family - {_normalise(distribution)})
+        if normalise_name(distribution) in family:
+            names += sorted(family - {normalise_name(distribution)})
     for name in names:
         try:
             return importlib.metadata.version(name)
@@ -82,25 +77,33 @@ def _installed_version(distribution: str) -> str | None:
 
 
 def unmet_requirements(requirements_file: Path) -> list[str]:
-    """The lines of ``requirements_file`` the running environment does not satisfy, with what is installed."""
-    unmet: list[str] = []
-    for number, line in enumerate(requirements_file.read_text().splitlines(), start=1):
-        line = line.split(" #", 1)[0].strip()
-        if not line or line.startswith(("#", "-")):
+    """The requirements of ``requirements_file`` (and the files it includes) the running environment does not
+    satisfy, with what is installed, and the lines pip would refuse; read as ``pip install -r`` reads them."""
+    parsed = read_requirements_file(requirements_file)
+    unmet = [str(problem) for problem in parsed.problems]
+    constraints = [c for c in parsed.constraints if c.requirement is not None and c.applies_here()]
+    for declared in parsed.requirements:
+        # Where pip learns the name only by building the source (a path, a bare URL), nothing here can say
+        # whether it is installed; importing the plugin will tell.
+        if declared.name is None or not declared.applies_here():
             continue
-        try:
-            requirement = Requirement(line)
-        except InvalidRequirement as error:
-            unmet.append(f"{line!r} (line {number} is not a valid requirement: {error})")
-            continue
-        if requirement.marker is not None and not requirement.marker.evaluate():
-            continue
-        installed = _installed_version(requirement.name)
+        installed = _installed_version(declared.name)
         if installed is None:
-            unmet.append(f"{requirement} (not installed)")
-        elif requirement.specifier and not requirement.specifier.contains(installed, prereleases=True):
-            unmet.append(f"{requirement} (installed {installed})")
+            unmet.append(f"{declared.text} (not installed)")
+            continue
+        # A constraint file limits the version pip installs of a distribution the requirements name.
+        for limit in [declared, *(c for c in constraints if c.name == declared.name)]:
+            specifier = limit.requirement.specifier if limit.requirement is not None else None
+            if specifier and not specifier.contains(installed, prereleases=True):
+                unmet.append(f"{limit.text} (installed {installed}{_origin(limit, requirements_file)})")
     return unmet
+
+
+def _origin(requirement: DeclaredRequirement, requirements_file: Path) -> str:
+    """Where a line comes from, when that is not the plugin's own requirements file."""
+    if requirement.file == requirements_file and not requirement.constraint:
+        return ""
+    return f"; {'constraint' if requirement.constraint else 'requirement'} at {requirement.where}"
 
 
 def check_requirements(plugins_dir: Path, module: str) -> None:
