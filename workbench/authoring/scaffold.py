@@ -2,7 +2,8 @@
 
 Writes ``<dir>/NAME/__init__.py``, ``plugin.py``, ``requirements.txt``, ``README.md`` (a working minimal plugin
 of that kind, importing only the service's names) and ``tests/test_NAME.py`` (which runs it through the
-workbench's pytest fixtures). It never overwrites: if any of those files exists, nothing is written.
+workbench's pytest fixtures). It never overwrites: if any of those files exists, nothing is written. A name
+the service's host would refuse to load (the host's own check decides) is refused, with a name it would take.
 """
 from __future__ import annotations
 
