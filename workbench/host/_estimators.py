@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import asyncio
+import importlib
 import inspect
 import logging
 import time
@@ -13,6 +14,8 @@ from ..result import CountResult
 from ._service_sdk import InputConverter, service_input_converter
 
 DEFAULT = "default"
+# Where the SDK defines the result type of the people-count estimator a plugin replaces.
+PEOPLE_COUNT_MODULE = "lunavl.sdk.estimators.image_estimators.people_count"
 
 EstimatorFactory = Callable[[], Any]
 
@@ -60,10 +63,13 @@ def check_estimator(estimator: Any, owner: str) -> None:
 
 
 def check_results(results: Any, n_images: int, owner: str, estimator: Any) -> list[Any]:
-    """The estimator's results, once checked to be one ``PeopleCount``-like result per image.
+    """The estimator's results, once checked to be one ``PeopleCount`` per image.
 
-    Checked by shape (``.count`` and ``.coordinates``), not by class, so the service's real ``PeopleCount``
-    passes where the real SDK is installed, as does the workbench's own ``CountResult``.
+    Checked by class, as the service's code takes them: the ``PeopleCount`` that the SDK's import path gives
+    here (the service's real class where its ``lunavl`` is installed, else the stand-in's). An object that
+    merely has ``.count`` and ``.coordinates`` (a namedtuple, a dataclass) is refused: the service's own code
+    is written against the SDK's class. The workbench's own ``CountResult`` is accepted too: it is what the
+    workbench's estimators return, and a plugin that returns it imports ``workbench``, which check reports.
     """
     where = f"{type(estimator).__name__}.estimateBatch"
     if not isinstance(results, (list, tuple)):
@@ -72,13 +78,22 @@ def check_results(results: Any, n_images: int, owner: str, estimator: Any) -> li
         )
     if len(results) != n_images:
         raise EstimatorContractError(owner, f"{where} returned {len(results)} results for {n_images} images")
-    wrong = [type(r).__name__ for r in results if not (hasattr(r, "count") and hasattr(r, "coordinates"))]
+    accepted = (_service_people_count(), CountResult)
+    wrong = [r for r in results if not isinstance(r, accepted)]
     if wrong:
+        looks_alike = hasattr(wrong[0], "count") and hasattr(wrong[0], "coordinates")
         raise EstimatorContractError(
-            owner, f"{where} returned {wrong[0]} objects; return "
-            "lunavl.sdk.estimators.image_estimators.people_count.PeopleCount, one per image"
+            owner, f"{where} returned {type(wrong[0]).__name__} objects; return "
+            f"{PEOPLE_COUNT_MODULE}.PeopleCount, one per image"
+            + (" (having .count and .coordinates is not enough: the service's code takes the SDK's class; build "
+               "PeopleCount(estimation) from an object with .count and .points.getPoints())" if looks_alike else "")
         )
     return list(results)
+
+
+def _service_people_count() -> type:
+    """The ``PeopleCount`` class a plugin gets from the SDK's import path in this process."""
+    return importlib.import_module(PEOPLE_COUNT_MODULE).PeopleCount
 
 
 class EstimatorPool:
