@@ -331,7 +331,7 @@ def test_estimators_get_t1_and_t2_and_a_failure_is_named_at_the_raising_line(plu
     module = plugin_folder.add("t1only", ESTIMATOR)
     report = _check(plugin_folder, [module])
     assert _lines(report, RUNTIME) == [(str(plugin_folder.root / "t1only" / "plugin.py"), 20)]
-    assert "T1OnlyPlugin failed on a sample image (T2): NotImplementedError: T2" in str(report.findings[0])
+    assert "T1OnlyPlugin failed on a batch of 1 image (320x240), T2: NotImplementedError: T2" in str(report.findings[0])
 
 
 def test_a_module_that_is_not_there_is_a_finding_even_without_the_run(plugin_folder):

@@ -12,7 +12,8 @@ from .package import PackageRefused, package_plugin
 
 def _run_check(args: argparse.Namespace) -> int:
     try:
-        report = check_plugins(args.plugins_dir, args.active, run=not args.static_only, install=args.install)
+        report = check_plugins(args.plugins_dir, args.active, run=not args.static_only, install=args.install,
+                               exercise_writes=args.exercise_writes)
     except (FileNotFoundError, ValueError) as error:
         print(f"workbench check: {error}", file=sys.stderr)
         return 2
@@ -60,6 +61,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     check.add_argument("--install", action="store_true",
                        help="also install each plugin's requirements.txt in a clean virtual environment and import it "
                        "there (slow; needs the package index for non-empty requirements)")
+    check.add_argument("--exercise-writes", action="store_true",
+                       help="also send POST, PUT, PATCH and DELETE to the plugins' routes (by default only GET, HEAD "
+                       "and OPTIONS are sent, and the others are listed as not verified): only against plugins "
+                       "not wired to a store that matters")
     check.set_defaults(func=_run_check)
 
     package = subparsers.add_parser(

@@ -1,21 +1,33 @@
 """The running half of ``workbench check``: load the plugins in a strict host and use them as the service would.
 
-Each event plugin gets a monitoring batch, each route of each background plugin a request over the embedded
-server (whose requests also produce monitoring points), each replacement estimator a generated image with
-T1, with T2 and with a detect area. Whatever strict mode reports, what fails to load or start, what fails
-while used and each duplicate activation becomes a finding at the plugin's line.
+The run happens in a new, empty working folder: the service's is not the plugin's folder, so code that opens
+a file relative to the working folder fails here as there, and the verdict does not depend on where check
+runs. Background plugins are started (the service starts them). Each event plugin gets a monitoring batch;
+each route of each background plugin a request over the embedded server (whose requests also produce
+monitoring points), with the safe methods only (GET, HEAD, OPTIONS) unless writes are asked for; each
+replacement estimator the batches the service can send: one image, several of mixed sizes and
+orientations, plain images and detect areas mixed, each with T1 and with T2. Whatever strict mode reports,
+what fails to load or start, what fails while used (a route's escaped exception, not a status it chose) and
+each duplicate activation becomes a finding at the plugin's line; a method not sent is reported as not
+verified.
 """
 from __future__ import annotations
 
 import ast
+import contextlib
 import inspect
+import logging
 import re
+import tempfile
 import traceback
+import uuid
 import urllib.error
 import urllib.request
 import warnings
+from collections import Counter
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Iterator, Mapping
 
 import numpy as np
 
@@ -23,9 +35,32 @@ from .._facade import Workbench
 from ..host import DuplicateActivationWarning
 from ..plugins import MonitoringPoint
 from ..sdk import ImageForPeopleEstimation, Rect, VLImage
-from ._findings import DUPLICATE_ACTIVATION, RUNTIME, SDK_SURFACE, WORKBENCH_IMPORT, Finding, display_path
+from ._findings import (
+    CANNOT_VERIFY,
+    DUPLICATE_ACTIVATION,
+    RUNTIME,
+    SDK_SURFACE,
+    WORKBENCH_IMPORT,
+    Finding,
+    display_path,
+)
 
 _REQUEST_TIMEOUT = 30.0
+# Methods that change nothing on the server (RFC 9110's safe methods a route can take): sent unless told not to.
+SAFE_METHODS = ("get", "head", "options")
+# The methods addRoute accepts, in the order they are sent and listed (the safe ones first).
+_METHOD_ORDER = ("get", "head", "options", "post", "put", "patch", "delete")
+# The embedded server logs a request's failure here (an escaped exception, an answer it cannot send) and
+# nothing for a status the handler chose: how a deliberate 5xx is told from a failure.
+_SERVER_LOGGER = "workbench.server"
+# Each estimator batch as (width, height, detect area as (x, y, width, height) or None) per image: one image;
+# several of mixed sizes and orientations; plain images and detect areas in one batch, as the service's
+# batching of concurrent requests makes them.
+SAMPLE_BATCHES: tuple[tuple[tuple[int, int, tuple[int, int, int, int] | None], ...], ...] = (
+    ((320, 240, None),),
+    ((320, 240, None), (257, 419, None), (320, 240, None)),
+    ((320, 240, (40, 30, 200, 150)), (257, 419, None), (257, 419, (17, 33, 180, 301))),
+)
 
 
 def sample_image(width: int = 320, height: int = 240) -> VLImage:
@@ -46,28 +81,78 @@ def sample_points() -> list[MonitoringPoint]:
     ]
 
 
+def sample_batches() -> list[tuple[str, list[Any]]]:
+    """``SAMPLE_BATCHES`` as estimator inputs (new images each time), each with a description of its shape."""
+    batches = []
+    for spec in SAMPLE_BATCHES:
+        described: list[str] = []
+        images: list[Any] = []
+        for width, height, area in spec:
+            image = sample_image(width, height)
+            if area is None:
+                described.append(f"{width}x{height}")
+                images.append(image)
+            else:
+                x, y, area_width, area_height = area
+                described.append(f"{width}x{height} with detect area {area_width}x{area_height} at ({x}, {y})")
+                images.append(ImageForPeopleEstimation(image, Rect(x, y, area_width, area_height)))
+        batches.append((f"{len(images)} image{'s' * (len(images) != 1)} ({', '.join(described)})", images))
+    return batches
+
+
+@dataclass
+class Exercise:
+    """What the strict run found, and what it did to find it (for the check's summary)."""
+
+    findings: list[Finding] = field(default_factory=list)
+    # What was used, and how: "started 2 background plugins", "sent GET to 3 routes", "not sent: POST /x ...".
+    exercised: list[str] = field(default_factory=list)
+    # Answers worth knowing that are no failure: a 5xx a route's handler returned on purpose.
+    information: list[str] = field(default_factory=list)
+
+
 def exercise_plugins(
-    plugins_dir: Path, active: list[str], *, default_estimators: Mapping[str, Any] | None = None
-) -> list[Finding]:
-    """Run the active plugins of ``plugins_dir`` in a strict host, use them, and report what went wrong."""
-    findings: list[Finding] = []
+    plugins_dir: Path, active: list[str], *, default_estimators: Mapping[str, Any] | None = None,
+    exercise_writes: bool = False,
+) -> Exercise:
+    """Run the active plugins of ``plugins_dir`` in a strict host, use them, and report what went wrong.
+
+    The run happens in a new, empty working folder, the caller's restored afterwards; routes get only the
+    safe methods (GET, HEAD, OPTIONS) unless ``exercise_writes``, and each method not sent is a
+    ``CANNOT_VERIFY`` finding.
+    """
+    exercise = Exercise()
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         wb = Workbench(plugins_dir, active, strict="warn", default_estimators=default_estimators)
-        try:
-            wb.start()
-            findings += _failed_plugins(wb)
-            findings += _deliver_events(wb)
-            findings += _request_routes(wb)
-            findings += _run_estimators(wb)
-        finally:
-            wb.close()
+        with _empty_working_folder():
+            try:
+                wb.start()
+                exercise.findings += _failed_plugins(wb)
+                _note_started(wb, exercise)
+                _deliver_events(wb, exercise)
+                _request_routes(wb, exercise, exercise_writes)
+                _run_estimators(wb, exercise)
+            finally:
+                wb.close()
+    # Paths were found as absolute ones in the empty folder; shown relative to the caller's, as the rest.
+    findings = [replace(f, file=display_path(f.file)) if Path(f.file).is_absolute() else f for f in exercise.findings]
     for violation in wb.strict_violations:
         kind = WORKBENCH_IMPORT if violation.kind == "import" and violation.member.split(".")[0] == "workbench" else SDK_SURFACE
         findings.append(Finding(display_path(violation.file), violation.line, violation.message.split("; ", 1)[0],
                                 violation.instead, kind))
     findings += _duplicate_activations(plugins_dir, caught)
-    return findings
+    exercise.findings = findings
+    return exercise
+
+
+@contextlib.contextmanager
+def _empty_working_folder() -> Iterator[None]:
+    """Run in a new, empty working folder; the caller's comes back afterwards, also on error or when plugin
+    code changed folders itself."""
+    with tempfile.TemporaryDirectory(prefix="workbench-check-", ignore_cleanup_errors=True) as empty:
+        with contextlib.chdir(empty):
+            yield
 
 
 def _module_file(plugins_dir: Path, module: str) -> Path:
@@ -87,7 +172,7 @@ def _where(wb: Workbench, record: Any) -> tuple[str, int]:
     elif file.is_file():
         match = re.search(rf"{re.escape(str(file))}, line (\d+)", record.error or "")
         line = int(match.group(1)) if match else 1
-    return display_path(file), line
+    return str(file), line
 
 
 def _failed_plugins(wb: Workbench) -> list[Finding]:
@@ -99,43 +184,136 @@ def _failed_plugins(wb: Workbench) -> list[Finding]:
     return findings
 
 
-def _deliver_events(wb: Workbench) -> list[Finding]:
-    findings = []
+def _active(wb: Workbench, kind: str) -> list[Any]:
+    """The records of the plugins of ``kind`` that loaded and started."""
+    return [record for record in wb.plugins if record.kind == kind and record.status == "active"]
+
+
+def _note_started(wb: Workbench, exercise: Exercise) -> None:
+    started = len(_active(wb, "background"))
+    if started:
+        exercise.exercised.append(f"started {_counted(started, 'background plugin')}")
+
+
+def _counted(number: int, thing: str) -> str:
+    return f"{number} {thing}{'s' * (number != 1)}"
+
+
+def _deliver_events(wb: Workbench, exercise: Exercise) -> None:
     records = {record.name: record for record in wb.plugins}
-    events = {record.instance.eventName for record in wb.plugins if record.kind == "event" and record.status == "active"}
-    for event in sorted(events):
+    listeners = _active(wb, "event")
+    if listeners:
+        exercise.exercised.append(f"delivered a monitoring batch to {_counted(len(listeners), 'event plugin')}")
+    for event in sorted({record.instance.eventName for record in listeners}):
         for delivery in wb.emit(event, sample_points()):
             if delivery.error:
                 file, line = _where(wb, records[delivery.plugin])
-                findings.append(Finding(file, line, f"{delivery.plugin}.handleEvent failed on a {event} batch: {delivery.error}",
-                                        "make handleEvent take the points the service sends (series, tags, fields, eventTime)",
-                                        RUNTIME))
-    return findings
+                exercise.findings.append(Finding(
+                    file, line, f"{delivery.plugin}.handleEvent failed on a {event} batch: {delivery.error}",
+                    "make handleEvent take the points the service sends (series, tags, fields, eventTime)", RUNTIME,
+                ))
 
 
-def _request_routes(wb: Workbench) -> list[Finding]:
+def _request_routes(wb: Workbench, exercise: Exercise, exercise_writes: bool) -> None:
+    """Request each route with each method it takes (the safe ones only, unless ``exercise_writes``).
+
+    A 5xx is a finding when the server logged a failure for that request (the handler raised, or answered
+    something that cannot be sent), and information when it did not (the handler chose the status).
+    """
     routes = wb.routes
     if not routes:
-        return []
-    findings = []
+        return
+    sent: Counter[str] = Counter()
+    not_sent: list[str] = []
     server = wb.serve(port=0)
     try:
-        for route in routes:
-            path = re.sub(r"\{[^}]+\}", "1", route.path)
-            for method in sorted(route.methods):
-                status, detail = _request(server.url + path, method.upper())
-                if status >= 500:
-                    file, line = _handler_location(route.handler, method)
-                    findings.append(Finding(file, line, f"{method.upper()} {route.path} answered {status} {detail}".rstrip(),
-                                            "see the log (workbench -v check) for the handler's error", RUNTIME))
+        with _server_failures() as failures:
+            for route in routes:
+                path = re.sub(r"\{[^}]+\}", "1", route.path)
+                held_back: dict[tuple[str, int], list[str]] = {}
+                for method in sorted(route.methods, key=_METHOD_ORDER.index):
+                    verb = method.upper()
+                    if method not in SAFE_METHODS and not exercise_writes:
+                        held_back.setdefault(_handler_location(route.handler, method), []).append(verb)
+                        not_sent.append(f"{verb} {route.path}")
+                        continue
+                    request_id = f"workbench-check-{uuid.uuid4().hex}"
+                    status, detail = _request(server.url + path, verb, request_id)
+                    sent[method] += 1
+                    if status < 500:
+                        continue
+                    failure = next((r for r in failures if request_id in r.getMessage()), None)
+                    if failure is None:
+                        exercise.information.append(
+                            f"{verb} {route.path} answered {status} (the handler returned it: not a failure)")
+                    else:
+                        exercise.findings.append(_route_failure(wb, route, method, status, detail, failure))
+                exercise.findings += [_not_sent(route, file, line, verbs) for (file, line), verbs in held_back.items()]
     finally:
         server.stop()
-    return findings
+    counts = [f"{method.upper()} to {_counted(sent[method], 'route')}" for method in _METHOD_ORDER if sent[method]]
+    if counts:
+        exercise.exercised.append(f"sent {', '.join(counts)}")
+    if not_sent:
+        exercise.exercised.append(f"not sent: {', '.join(not_sent)} (--exercise-writes)")
 
 
-def _request(url: str, method: str) -> tuple[int, str]:
+def _not_sent(route: Any, file: str, line: int, verbs: list[str]) -> Finding:
+    return Finding(file, line, f"did not send {', '.join(verbs)} {route.path}: it may write (check sends only GET, "
+                   "HEAD and OPTIONS unless asked)", "pass --exercise-writes to send it (check_plugins(..., "
+                   "exercise_writes=True)), with the plugin wired to nothing that matters", CANNOT_VERIFY)
+
+
+def _route_failure(
+    wb: Workbench, route: Any, method: str, status: int, detail: str, failure: logging.LogRecord
+) -> Finding:
+    """The finding for a request the server logged as failed: at the raising line when the handler raised."""
+    error = failure.exc_info[1] if failure.exc_info else None
+    where = _raising_plugin_line(error, wb.plugins_dir) if error is not None else None
+    file, line = where or _handler_location(route.handler, method)
+    if error is not None and where is not None:
+        what = f"raised {type(error).__name__}: {error} (the server answered {status})"
+    else:
+        what = f"answered {status} {detail}".rstrip()
+    return Finding(file, line, f"{method.upper()} {route.path} {what}",
+                   "an exception that escapes a handler is a 500 in the service too: catch it and answer the "
+                   "status you mean (see workbench -v check for the server's log)", RUNTIME)
+
+
+class _Collector(logging.Handler):
+    """Keeps the records it is given."""
+
+    def __init__(self, level: int) -> None:
+        super().__init__(level)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+@contextlib.contextmanager
+def _server_failures() -> Iterator[list[logging.LogRecord]]:
+    """The errors the embedded server logs meanwhile, collected (its logger enabled for them meanwhile)."""
+    logger = logging.getLogger(_SERVER_LOGGER)
+    handler = _Collector(logging.ERROR)
+    level, disabled = logger.level, logger.disabled
+    logger.addHandler(handler)
+    # Unseen failures would read as deliberate answers: the logger must pass errors on while routes run.
+    logger.disabled = False
+    if not logger.isEnabledFor(logging.ERROR):
+        logger.setLevel(logging.ERROR)
+    try:
+        yield handler.records
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+        logger.disabled = disabled
+
+
+def _request(url: str, method: str, request_id: str) -> tuple[int, str]:
     body = b"{}" if method in ("POST", "PUT", "PATCH") else None
-    request = urllib.request.Request(url, data=body, method=method, headers={"Content-Type": "application/json"})
+    headers = {"Content-Type": "application/json", "X-Request-Id": request_id}
+    request = urllib.request.Request(url, data=body, method=method, headers=headers)
     try:
         with urllib.request.urlopen(request, timeout=_REQUEST_TIMEOUT) as response:
             return response.status, ""
@@ -146,36 +324,39 @@ def _request(url: str, method: str) -> tuple[int, str]:
 def _handler_location(handler: Any, method: str) -> tuple[str, int]:
     target = getattr(handler, method, handler) if inspect.isclass(handler) else handler
     try:
-        return display_path(inspect.getsourcefile(target) or "?"), inspect.getsourcelines(target)[1]
+        return inspect.getsourcefile(target) or "?", inspect.getsourcelines(target)[1]
     except (OSError, TypeError):
         return "?", 1
 
 
-def _run_estimators(wb: Workbench) -> list[Finding]:
-    findings = []
+def _run_estimators(wb: Workbench, exercise: Exercise) -> None:
+    """Each replacement estimator on each sample batch, with T1 and with T2; its first failure is a finding."""
     records = {record.name: record for record in wb.plugins}
-    image = sample_image()
+    batches = sample_batches()
+    ran = 0
     for broker, choices in wb.estimator_choices.items():
         for name in choices:
             if name not in records:
                 continue
+            ran += 1
             file, line = _where(wb, records[name])
-            for label, images, targets in (
-                ("T1", [image], "T1"),
-                ("T2", [image], "T2"),
-                ("T1 with a detect area", [ImageForPeopleEstimation(image, Rect(40, 30, 200, 150))], "T1"),
-            ):
+            runs = [(shape, images, targets) for shape, images in batches for targets in ("T1", "T2")]
+            for shape, images, targets in runs:
                 try:
                     wb.use(broker, name)
                     wb.estimate(broker, images, targets)
                 except Exception as error:  # a plugin's estimator can raise anything; report it, go on
                     file, line = _raising_plugin_line(error, wb.plugins_dir) or (file, line)
-                    findings.append(Finding(file, line, f"{name} failed on a sample image ({label}): "
-                                            f"{type(error).__name__}: {error}",
-                                            "make estimateBatch return one PeopleCount per image for T1 and T2",
-                                            RUNTIME))
+                    exercise.findings.append(Finding(
+                        file, line, f"{name} failed on a batch of {shape}, {targets}: {type(error).__name__}: {error}",
+                        "make estimateBatch return one PeopleCount per image, in order, for any batch: several images "
+                        "of different sizes, VLImage and ImageForPeopleEstimation(image, detectArea) mixed, T1 and T2",
+                        RUNTIME,
+                    ))
                     break
-    return findings
+    if ran:
+        exercise.exercised.append(f"ran {_counted(ran, 'replacement estimator')} on {len(batches)} batches of 1 to "
+                                  f"{max(map(len, SAMPLE_BATCHES))} images, each with T1 and T2")
 
 
 def _raising_plugin_line(error: BaseException, plugins_dir: Path) -> tuple[str, int] | None:
@@ -186,7 +367,7 @@ def _raising_plugin_line(error: BaseException, plugins_dir: Path) -> tuple[str, 
         seen.add(id(current))
         frames = [f for f in traceback.extract_tb(current.__traceback__) if plugins_dir in Path(f.filename).resolve().parents]
         if frames:
-            return display_path(frames[-1].filename), frames[-1].lineno or 1
+            return frames[-1].filename, frames[-1].lineno or 1
         current = current.__cause__ or current.__context__
     return None
 

@@ -32,6 +32,10 @@ class CheckReport:
     ran: bool = True
     installed: bool = False
     providers: dict[str, str] = field(default_factory=dict)
+    # What the strict run did (plugins started, requests sent and not sent, batches run), for the summary.
+    exercised: list[str] = field(default_factory=list)
+    # What the run saw that is no failure, said so that nobody mistakes it for one (a route's deliberate 503).
+    information: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -54,10 +58,14 @@ class CheckReport:
         if self.waived:
             verdict += f", {len(self.waived)} waived"
         answered = "; ".join(f"{name} from {provider}" for name, provider in self.providers.items())
-        return (
+        lines = [
             f"workbench check: {verdict} in {', '.join(self.active)} ({' + '.join(steps)}; lunavl reference "
             f"{self.reference_commit[:12]}, plugin framework per the service's docs; {answered})"
-        )
+        ]
+        if self.exercised:
+            lines.append(f"  exercised: {'; '.join(self.exercised)}")
+        lines += [f"  information: {note}" for note in self.information]
+        return "\n".join(lines)
 
     def __str__(self) -> str:
         return "\n".join(self.lines() + [self.summary])
@@ -85,13 +93,17 @@ def check_plugins(
     run: bool = True,
     install: bool = False,
     default_estimators: Mapping[str, Any] | None = None,
+    exercise_writes: bool = False,
 ) -> CheckReport:
     """Check the ``active`` modules (``None``: ``$LUNA_REMOTE_SDK_ACTIVE_PLUGINS``) of ``plugins_dir``.
 
     Always a static scan of each active plugin's files and requirements.txt; with ``run`` (the default) a
-    strict-mode run that loads, starts and exercises them; with ``install`` a clean virtual environment
-    where requirements.txt is installed and each module imported (slow). Raises ``FileNotFoundError`` or
-    ``ValueError`` for a usage error (no such folder, nothing active).
+    strict-mode run that loads, starts and exercises them, in a new, empty working folder (the service's is
+    not the plugin's folder); with ``install`` a clean virtual environment where requirements.txt is
+    installed and each module imported (slow). The run sends routes only GET, HEAD and OPTIONS requests:
+    a method that may write is reported as not verified, and sent only with ``exercise_writes`` (against a
+    plugin not wired to a store that matters). ``report.exercised`` says what the run did. Raises
+    ``FileNotFoundError`` or ``ValueError`` for a usage error (no such folder, nothing active).
     """
     folder = Path(plugins_dir).expanduser().resolve()
     if not folder.is_dir():
@@ -114,7 +126,10 @@ def check_plugins(
     for package in packages:
         report.findings += scan_plugin(folder, package, surface)
     if run and present:
-        report.findings += exercise_plugins(folder, present, default_estimators=default_estimators)
+        exercise = exercise_plugins(folder, present, default_estimators=default_estimators,
+                                    exercise_writes=exercise_writes)
+        report.findings += exercise.findings
+        report.exercised, report.information = exercise.exercised, exercise.information
     if install:
         for package in packages:
             report.findings += install_and_import(folder, package, [m for m in present if m.split(".")[0] == package])
