@@ -1,13 +1,16 @@
 """The static half of ``workbench check``: read a plugin's files (ast) without running them.
 
 Rules in the style of ruff's banned-api and deptry: imports of ``workbench``; third-party imports its
-``requirements.txt`` does not declare; names and members the service's SDK and plugin framework lack
+``requirements.txt`` does not declare (import statements, and ``importlib.import_module``/``__import__`` calls
+and ``exec``/``eval``/``compile`` code strings whose name or code is a constant expression; an import in a
+``try`` counts as optional only where the handler gives a fallback); names and members the service's SDK and plugin framework lack
 (through the names a file imports from the service's modules, instances made from them, ``self`` in plugin
 classes and ``self.app``); absolute imports of plugin modules (the duplicate-activation pitfall).
 """
 from __future__ import annotations
 
 import ast
+import collections
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,6 +24,15 @@ from ._findings import (
     WORKBENCH_IMPORT,
     Finding,
     display_path,
+)
+from ._import_sites import (
+    import_finding,
+    imports_made_by_call,
+    local_module_names,
+    makes_imports_optional,
+    name_loads,
+    qualified_name,
+    requirements_location,
 )
 from ._requirements import Requirements, judge_import, read_requirements
 
@@ -38,7 +50,7 @@ def scan_plugin(plugins_dir: Path, package: str, surface: ServiceSurface) -> lis
     """Every static finding in the plugin ``package`` of ``plugins_dir``, its requirements.txt included."""
     requirements = read_requirements(plugins_dir / package / "requirements.txt")
     findings = list(requirements.findings)
-    local_modules = {p.stem if p.suffix == ".py" else p.name for p in plugins_dir.iterdir() if not p.name.startswith(".")}
+    local_modules = local_module_names(plugins_dir)
     for file in plugin_files(plugins_dir, package):
         try:
             tree = ast.parse(file.read_text(), filename=str(file))
@@ -76,14 +88,22 @@ class _FileScanner(ast.NodeVisitor):
         self.scopes: list[_Scope] = [_Scope()]
         self.plugin_class: list[tuple[str, set[str]]] = []   # (service base, the class's own attributes)
         self.optional_import_depth = 0
+        self.imported: dict[str, str] = {}         # local name -> the module or module.name imported under it
+        self.loads_in_file: collections.Counter[str] | None = None
 
     def _add(self, node: ast.AST, message: str, fix: str, kind: str) -> None:
         self.findings.append(Finding(self.file, getattr(node, "lineno", 1), message, fix, kind))
 
     # -- imports ---------------------------------------------------------------------------------------
 
+    def visit_Module(self, node: ast.Module) -> None:
+        # The file's own tree comes first; a code string an exec call runs is parsed into a Module later.
+        if self.loads_in_file is None:
+            self.loads_in_file = name_loads(node)
+        self.generic_visit(node)
+
     def visit_Try(self, node: ast.Try) -> None:
-        guarded = any(_catches_import_error(handler) for handler in node.handlers)
+        guarded = makes_imports_optional(node, self.loads_in_file or collections.Counter())
         self.optional_import_depth += guarded
         for statement in node.body:
             self.visit(statement)
@@ -101,6 +121,8 @@ class _FileScanner(ast.NodeVisitor):
     def visit_Import(self, node: ast.Import) -> None:
         for alias in node.names:
             self._check_module(node, alias.name, ())
+            local = alias.asname or alias.name.split(".")[0]
+            self.imported[local] = alias.name if alias.asname else local
             if alias.name in self.surface.modules:
                 if alias.asname:
                     self.modules[alias.asname] = alias.name
@@ -110,6 +132,7 @@ class _FileScanner(ast.NodeVisitor):
             return
         names = [alias.name for alias in node.names]
         self._check_module(node, node.module, names)
+        self.imported.update({alias.asname or alias.name: f"{node.module}.{alias.name}" for alias in node.names})
         known = self.surface.modules.get(node.module)
         if known is None:
             return
@@ -136,13 +159,16 @@ class _FileScanner(ast.NodeVisitor):
                 "use a relative import (from .module import Name)", DUPLICATE_ACTIVATION,
             )
         elif not self.optional_import_depth:
-            where = (f"{self.plugins_dir / self.package / 'requirements.txt'}" if (self.plugins_dir / self.package).is_dir()
-                     else "a requirements.txt in a plugin folder")
-            verdict = judge_import(module, self.requirements, display_path(where))
-            if verdict.status == "undeclared":
-                self._add(node, verdict.message, verdict.fix, UNDECLARED_IMPORT)
-            elif verdict.status == "unknown":
-                self._add(node, verdict.message, verdict.fix, CANNOT_VERIFY)
+            verdict = judge_import(module, self.requirements, requirements_location(self.plugins_dir, self.package))
+            finding = import_finding(self.file, getattr(node, "lineno", 1), verdict)
+            if finding is not None:
+                self.findings.append(finding)
+
+    def _check_dynamic_import(self, node: ast.Call) -> None:
+        """``importlib.import_module("x")``, ``__import__("x")``, ``exec("import x")``: checked as the import
+        statements they amount to, where the name or code is a constant expression."""
+        for statement in imports_made_by_call(node, qualified_name(node.func, self.imported)):
+            self.visit(statement)
 
     # -- classes, functions, names ---------------------------------------------------------------------
 
@@ -192,6 +218,7 @@ class _FileScanner(ast.NodeVisitor):
         return None
 
     def visit_Call(self, node: ast.Call) -> None:
+        self._check_dynamic_import(node)
         method = self._service_method(node.func)
         if method is not None:
             self._check_call(node, method)
@@ -278,14 +305,6 @@ def _class_of_annotation(annotation: ast.AST | None, classes: dict[str, str]) ->
     if isinstance(annotation, ast.Constant) and isinstance(annotation.value, str):
         return classes.get(annotation.value)
     return None
-
-
-def _catches_import_error(handler: ast.ExceptHandler) -> bool:
-    caught = handler.type
-    names = caught.elts if isinstance(caught, ast.Tuple) else [caught]
-    return caught is None or any(
-        isinstance(n, ast.Name) and n.id in ("ImportError", "ModuleNotFoundError", "Exception") for n in names
-    )
 
 
 def _is_type_checking(test: ast.AST) -> bool:

@@ -2,8 +2,11 @@
 
 While a strict host runs, three hooks watch code whose file lies in a strict host's plugins folder:
 
-- ``import workbench...`` and names the service's modules lack (``from lunavl...image import X``), through a
-  wrapper around ``builtins.__import__``;
+- ``import workbench...`` and names the service's modules lack (``from lunavl...image import X``), through
+  wrappers around every way Python code reaches a module: ``builtins.__import__`` (the ``import`` statement and
+  explicit ``__import__(...)`` calls), ``importlib.import_module``, ``importlib.__import__`` and
+  ``importlib.util.module_from_spec``; an import run by code compiled from a string (``exec("import x")``,
+  ``eval``, ``compile``) is attributed to the plugin line that ran that code;
 - members the stand-in classes have and the service's do not (``BaseBackgroundPlugin.routes``, ``MonitoringPoint.asDict``),
   through descriptors put in their place on the classes;
 - members of ``self.app`` other than the service application's (``ctx``, ``config``), through a view of the
@@ -13,16 +16,22 @@ Like ``unittest.mock``'s ``spec_set``, a violation raises (``strict="raise"``, w
 ``StrictAttributeError`` (an ``AttributeError``) or ``StrictImportError`` (a ``ModuleNotFoundError``), the
 errors the service would raise there. ``strict="warn"`` warns (``StrictModeWarning``, attributed to the
 plugin's file and line) and lets the call go on. Every violation is also kept in ``wb.strict_violations``.
+The same import hooks keep each third-party module plugin code imports (neither the standard library, the
+service's packages nor the workbench) with its line in ``StrictScope.imports``: not a violation here, since
+only the plugin's requirements.txt says whether the service will have it (``workbench check`` judges them).
 The hooks are installed while at least one strict host runs and removed after the last one closes.
 """
 from __future__ import annotations
 
 import builtins
+import importlib
+import importlib.util
 import sys
 import threading
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
+from types import FrameType
 from typing import Any, Callable
 
 from ._surface import APP_MEMBERS, ServiceSurface, service_surface, workbench_only_members
@@ -69,6 +78,16 @@ class StrictViolation:
         return f"{what}; {self.instead}"
 
 
+@dataclass(frozen=True)
+class StrictImport:
+    """A third-party module plugin code imported at run time, at one line: the service has it only if the
+    plugin's requirements.txt declares it."""
+
+    module: str
+    file: str
+    line: int
+
+
 def parse_strict(strict: bool | str) -> str | None:
     """``False`` -> None, ``True`` -> "raise", "raise"/"warn" as given; anything else is a ValueError."""
     if strict is False or strict is None:
@@ -87,6 +106,7 @@ class StrictScope:
         self.plugins_dir = plugins_dir
         self.mode = mode
         self.violations: list[StrictViolation] = []
+        self.imports: list[StrictImport] = []
         self._lock = threading.Lock()
 
     def report(self, violation: StrictViolation, error: type[StrictModeError]) -> None:
@@ -99,6 +119,12 @@ class StrictScope:
         if not seen:
             warnings.warn_explicit(violation.message, StrictModeWarning, violation.file, violation.line)
 
+    def note_import(self, record: StrictImport) -> None:
+        with self._lock:
+            if record not in self.imports:
+                self.imports.append(record)
+
+
 
 class _Registry:
     """The strict scopes alive in this process and the hooks they share."""
@@ -108,6 +134,7 @@ class _Registry:
         self._lock = threading.Lock()
         self._scope_of_file: dict[str, StrictScope | None] = {}
         self._original_import: Callable[..., Any] | None = None
+        self._replaced_functions: list[tuple[Any, str, Any]] = []
         self._replaced: list[tuple[type, str, Any]] = []
 
     def add(self, scope: StrictScope) -> None:
@@ -127,13 +154,24 @@ class _Registry:
 
     def caller(self, depth: int) -> tuple[StrictScope, str, int] | None:
         """The strict scope, file and line of the frame ``depth`` levels up, if it is plugin code."""
+        return self._plugin_site(sys._getframe(depth + 1))
+
+    def import_site(self, depth: int) -> tuple[StrictScope, str, int] | None:
+        """Like ``caller``, but past frames of code compiled from a string (``exec("import x")``, ``eval``,
+        ``compile(..., "", "exec")``): their file is ``<string>`` or what ``compile`` was given, so the
+        import belongs to the plugin line that ran them."""
         frame = sys._getframe(depth + 1)
+        while _compiled_from_string(frame.f_code.co_filename) and frame.f_back is not None:
+            frame = frame.f_back
+        return self._plugin_site(frame)
+
+    def _plugin_site(self, frame: FrameType) -> tuple[StrictScope, str, int] | None:
         file = frame.f_code.co_filename
-        scope = self._scope_of_file.get(file, False)
-        if scope is False:
-            scope = self._find_scope(file)
-            self._scope_of_file[file] = scope
+        if file not in self._scope_of_file:
+            self._scope_of_file[file] = self._find_scope(file)
+        scope = self._scope_of_file[file]
         return None if scope is None else (scope, file, frame.f_lineno)
+
 
     def _find_scope(self, file: str) -> StrictScope | None:
         if file.startswith("<"):
@@ -145,7 +183,16 @@ class _Registry:
 
     def _install(self, surface: ServiceSurface) -> None:
         self._original_import = builtins.__import__
-        builtins.__import__ = _make_import_hook(self, self._original_import, surface)
+        watch = _ImportWatch(self, surface)
+        builtins.__import__ = _make_import_hook(watch, self._original_import)
+        for owner, name, make_hook in (
+            (importlib, "__import__", _make_import_hook),
+            (importlib, "import_module", _make_import_module_hook),
+            (importlib.util, "module_from_spec", _make_module_from_spec_hook),
+        ):
+            original_function = getattr(owner, name)
+            setattr(owner, name, make_hook(watch, original_function))
+            self._replaced_functions.append((owner, name, original_function))
         for cls, members in workbench_only_members(surface).items():
             for member, service_class in members.items():
                 original = cls.__dict__[member]
@@ -157,6 +204,9 @@ class _Registry:
         if self._original_import is not None:
             builtins.__import__ = self._original_import
             self._original_import = None
+        for owner, name, original_function in reversed(self._replaced_functions):
+            setattr(owner, name, original_function)
+        self._replaced_functions.clear()
         for cls, member, original in reversed(self._replaced):
             setattr(cls, member, original)
         self._replaced.clear()
@@ -165,36 +215,87 @@ class _Registry:
 _REGISTRY = _Registry()
 
 
-def _make_import_hook(registry: _Registry, original: Callable[..., Any], surface: ServiceSurface) -> Callable[..., Any]:
+def _compiled_from_string(file: str) -> bool:
+    # Python's own frozen modules (<frozen importlib._bootstrap>) are not plugin code run through exec.
+    return file == "" or (file.startswith("<") and not file.startswith("<frozen"))
+
+
+class _ImportWatch:
+    """What the import hooks share: the registry and which top-level packages are the service's."""
+
+    def __init__(self, registry: _Registry, surface: ServiceSurface) -> None:
+        self.registry = registry
+        self.surface = surface
+        self.service_packages = {module.split(".")[0] for module in surface.modules}
+
+    def check(self, name: str, fromlist: Any) -> None:
+        """Report a workbench import or a name the service's module lacks; note a third-party module."""
+        if not self.registry.scopes:
+            return
+        top = name.split(".")[0]
+        checked = top == "workbench" or (name in self.surface.modules and fromlist)
+        third_party = not checked and top not in self.service_packages and top not in sys.stdlib_module_names
+        if not (checked or third_party):
+            return
+        # Frames up: check <- the hook <- the importing code.
+        where = self.registry.import_site(2)
+        if where is None:
+            return
+        scope, file, line = where
+        if third_party:
+            scope.note_import(StrictImport(name, file, line))
+        elif top == "workbench":
+            scope.report(
+                StrictViolation(name, file, line, _instead_of_workbench_import(self.surface, name, fromlist), "import"),
+                StrictImportError,
+            )
+        else:
+            for item in fromlist:
+                if item != "*" and item not in self.surface.modules[name]:
+                    scope.report(
+                        StrictViolation(f"{name}.{item}", file, line, self.surface.module_instead(name, item), "import"),
+                        StrictImportError,
+                    )
+
+
+def _make_import_hook(watch: _ImportWatch, original: Callable[..., Any]) -> Callable[..., Any]:
     def strict_import(name: str, globals: Any = None, locals: Any = None, fromlist: Any = (), level: int = 0) -> Any:
-        if level == 0 and globals is not None and registry.scopes:
-            _check_import(registry, surface, name, fromlist)
+        # An explicit __import__("x") passes no globals: it is checked like the import statement.
+        if level == 0:
+            watch.check(name, fromlist)
         return original(name, globals, locals, fromlist, level)
 
     return strict_import
 
 
-def _check_import(registry: _Registry, surface: ServiceSurface, name: str, fromlist: Any) -> None:
-    top = name.split(".")[0]
-    if top != "workbench" and (name not in surface.modules or not fromlist):
-        return
-    # Frames up: _check_import <- strict_import <- the importing code.
-    where = registry.caller(2)
-    if where is None:
-        return
-    scope, file, line = where
-    if top == "workbench":
-        scope.report(
-            StrictViolation(name, file, line, _instead_of_workbench_import(surface, name, fromlist), "import"),
-            StrictImportError,
-        )
-        return
-    for item in fromlist:
-        if item != "*" and item not in surface.modules[name]:
-            scope.report(
-                StrictViolation(f"{name}.{item}", file, line, surface.module_instead(name, item), "import"),
-                StrictImportError,
-            )
+def _make_import_module_hook(watch: _ImportWatch, original: Callable[..., Any]) -> Callable[..., Any]:
+    def import_module(name: str, package: str | None = None) -> Any:
+        absolute = _absolute_name(name, package)
+        if absolute is not None:
+            watch.check(absolute, ())
+        return original(name, package)
+
+    return import_module
+
+
+def _make_module_from_spec_hook(watch: _ImportWatch, original: Callable[..., Any]) -> Callable[..., Any]:
+    def module_from_spec(spec: Any) -> Any:
+        name = getattr(spec, "name", None)
+        if isinstance(name, str):
+            watch.check(name, ())
+        return original(spec)
+
+    return module_from_spec
+
+
+def _absolute_name(name: str, package: str | None) -> str | None:
+    """``name`` resolved against ``package`` as ``import_module`` would; None where it cannot be (it raises)."""
+    if not name.startswith("."):
+        return name
+    try:
+        return importlib.util.resolve_name(name, package)
+    except (ImportError, ValueError, AttributeError):
+        return None
 
 
 def _instead_of_workbench_import(surface: ServiceSurface, name: str, fromlist: Any) -> str:
@@ -269,6 +370,13 @@ def enter_strict(plugins_dir: Path, mode: str) -> StrictScope:
     scope = StrictScope(plugins_dir, mode)
     _REGISTRY.add(scope)
     return scope
+
+
+def strict_imports(host: Any) -> list[StrictImport]:
+    """The third-party modules a strict host's plugins imported while it ran, in the order met (none for a host
+    that is not strict)."""
+    scope = getattr(host, "_strict_scope", None)
+    return list(scope.imports) if isinstance(scope, StrictScope) else []
 
 
 def leave_strict(scope: StrictScope) -> None:
