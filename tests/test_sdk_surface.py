@@ -16,7 +16,7 @@ import workbench.sdk as sdk
 from workbench import surface
 from workbench.surface import Difference, diff_surfaces, extract_surface, load_allowlist, load_surface
 
-REFERENCE = Path(__file__).resolve().parents[1].parent / "shared" / "reference" / "lunavl"
+REFERENCE = Path(__file__).resolve().parents[1].parent / "shared" / "reference" / "lunasdk"
 
 
 @pytest.fixture(scope="module")
@@ -36,7 +36,7 @@ def test_the_snapshot_is_the_reference_at_its_commit(reference_dir: Path) -> Non
     assert regenerated.commit == (reference_dir / "COMMIT").read_text().strip()
     assert load_surface() == regenerated, (
         "workbench/sdk/reference_surface.json is stale: run `python -m workbench.surface --reference "
-        "../shared/reference/lunavl` and commit it with docs/sdk-coverage.md"
+        "../shared/reference/lunasdk` and commit it with docs/sdk-coverage.md"
     )
 
 
@@ -135,17 +135,102 @@ def test_the_coverage_table_is_current(differences: list[Difference]) -> None:
     assert "NOT ALLOWLISTED" not in committed
 
 
-def test_service_paths_export_only_the_sdks_names(monkeypatch: pytest.MonkeyPatch) -> None:
+def forget_lunavl(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in [n for n in sys.modules if n == "lunavl" or n.startswith("lunavl.")]:
         monkeypatch.delitem(sys.modules, name)
+
+
+def test_service_paths_export_exactly_the_sdks_names(monkeypatch: pytest.MonkeyPatch) -> None:
+    forget_lunavl(monkeypatch)
     reference = load_surface()
-    for service_name, target in surface.STAND_IN_MODULES.items():
+    importable = reference.importable_names()
+    for service_name, module_surface in reference.modules.items():
         module = importlib.import_module(service_name)
-        public = {n for n in vars(module) if not n.startswith("_")}
-        expected = set(reference.modules[service_name].classes) | set(reference.modules[service_name].names)
-        assert public <= expected, f"{service_name} leaks {sorted(public - expected)}"
-        stand_in = importlib.import_module(target)
-        assert all(getattr(module, n) is getattr(stand_in, n) for n in public), "the very same objects"
+        public = {n for n in dir(module) if not n.startswith("_")}
+        submodules = {n for n in public if f"{service_name}.{n}" in reference.modules}
+        assert public - submodules == importable[service_name], service_name
+    for service_name, target in surface.STAND_IN_MODULES.items():
+        module, stand_in = importlib.import_module(service_name), importlib.import_module(target, "workbench")
+        implemented = set(stand_in.__all__)
+        assert all(getattr(module, n) is getattr(stand_in, n) for n in implemented), "the very same objects"
+
+
+def test_the_snapshot_is_the_sdks_whole_public_tree(reference_dir: Path) -> None:
+    """Issue 28, finding 9: every module of the SDK's tree, packages' ``__init__`` included, is in the snapshot."""
+    files = list((reference_dir / "lunavl").rglob("*.py"))
+    assert len(load_surface().modules) == len(files) >= 80
+    assert {"lunavl", "lunavl.sdk", "lunavl.sdk.errors.errors", "lunavl.sdk.faceengine.engine"} <= set(load_surface().modules)
+
+
+def test_every_sdk_module_and_name_imports_and_core_only_ones_say_why(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 28, finding 9: ``lunavl.sdk.errors.errors`` (which the SDK's own image.py imports) and every other
+    module and name of the SDK import; what needs the core raises NotImplementedError, never Import/AttributeError."""
+    forget_lunavl(monkeypatch)
+    reference = load_surface()
+    for service_name, names in reference.importable_names().items():
+        module = importlib.import_module(service_name)
+        for name in names:
+            getattr(module, name)
+    people = importlib.import_module("lunavl.sdk.estimators.image_estimators.people_count")
+    with pytest.raises(NotImplementedError, match="C\\+\\+ core.*the host's people-count estimator"):
+        people.PeopleCountEstimatorV2()
+    with pytest.raises(NotImplementedError, match="postProcessingV2\\(\\) needs the vendor's C\\+\\+ core"):
+        people.postProcessingV2()
+    engine = importlib.import_module("lunavl.sdk.faceengine.engine")
+    with pytest.raises(NotImplementedError, match="VLFaceEngine needs the vendor's C\\+\\+ core"):
+        engine.VLFaceEngine()
+    with pytest.raises(NotImplementedError, match="FaceEngine.CrowdRequest needs the vendor's C\\+\\+ core"):
+        _ = people.FaceEngine.CrowdRequest
+    assert people.Rect is sdk.Rect and importlib.import_module("lunavl.sdk.base").Rect is sdk.Rect
+    with pytest.raises(AttributeError):
+        _ = people.NoSuchName
+
+
+def test_the_sdks_errors_are_implemented() -> None:
+    """Issue 28, finding 9: ``ErrorInfo`` and ``LunaVLError`` (the SDK's table, read from its sources) and a
+    ``LunaSDKException`` that takes them, as the stand-in's own failures do."""
+    from workbench.sdk.error_codes import ErrorInfo, LunaVLError
+    from workbench.sdk.errors import LunaSDKException, assertError
+
+    table = load_surface().modules["lunavl.sdk.errors.errors"].classes["LunaVLError"].members
+    constants = {name for name, member in table.items() if member.kind == "constant"}
+    assert constants and all(isinstance(getattr(LunaVLError, name), ErrorInfo) for name in constants)
+    assert (LunaVLError.UnknownError.errorCode, LunaVLError.InvalidImage.errorCode) == (99999, 100010)
+    error = LunaVLError.InvalidImage.format("why")
+    assert error.asDict() == {"error_code": 100010, "desc": "Invalid image", "detail": "why"}
+    assert LunaSDKException(error).error is error and "why" in str(LunaSDKException(error))
+
+    class Failed:  # shaped like a core FSDKErrorResult
+        isError, what = True, "from the core"
+        error = type("Code", (), {"name": "InvalidRect"})
+
+    with pytest.raises(LunaSDKException) as raised:
+        assertError(Failed())
+    assert raised.value.error.errorCode == LunaVLError.InvalidRect.errorCode
+    with pytest.raises(LunaSDKException) as raised:
+        sdk.VLImage(np.zeros((4, 4, 3), np.uint8)).crop(sdk.Rect(0, 0, 9, 9))
+    assert raised.value.error.errorCode == LunaVLError.InvalidImage.errorCode
+
+
+def test_the_diff_sees_a_class_whose_instances_take_attributes_otherwise(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 28, finding 9: ``__slots__`` where the SDK's class has them, a ``__dict__`` where it has none."""
+    (tmp_path / "slotted_people_count.py").write_text(
+        "from workbench.sdk.people_count import *\n"
+        "from workbench.sdk.people_count import __all__\n"
+        "from workbench.sdk.base import BaseEstimation\n"
+        "class PeopleCount(BaseEstimation):\n    __slots__ = ()\n"  # as the stand-in had it
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    service = "lunavl.sdk.estimators.image_estimators.people_count"
+    found = {d.key for d in diff_surfaces(load_surface(), {service: "slotted_people_count"})}
+    assert f"{service}:PeopleCount attributes" in found
+    (tmp_path / "slotted_image.py").write_text(
+        "from workbench.sdk.image import *\nfrom workbench.sdk.image import __all__\n"
+        "class VLImage:\n    pass\n"
+    )
+    image = "lunavl.sdk.image_utils.image"
+    assert f"{image}:VLImage attributes" in {d.key for d in diff_surfaces(load_surface(), {image: "slotted_image"})}
+    assert not [d for d in diff_surfaces(load_surface()) if d.kind == "attributes"]
 
 
 # --- the SDK's own docstring examples ---------------------------------------------------------------------------
@@ -154,7 +239,7 @@ def test_service_paths_export_only_the_sdks_names(monkeypatch: pytest.MonkeyPatc
 DOCTEST_EXCEPTIONS = {
     "Point.toVector2": "needs FaceEngine's Vector2i/Vector2f (core-only: the stand-in raises NotImplementedError)",
     "Rect.__and__": "the example evaluates `first and second` (Python's `and`, giving `second`) yet shows a third "
-                    "rectangle; test_rect_intersection checks `&` instead",
+                    "rectangle; test_rect_and_is_what_the_sdks_code_does_not_an_intersection checks `&`",
 }
 
 

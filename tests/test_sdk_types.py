@@ -4,6 +4,7 @@ examples run in ``test_sdk_surface.py``."""
 from __future__ import annotations
 
 import json
+import pickle
 
 import numpy as np
 import pytest
@@ -120,11 +121,15 @@ def test_rect_from_core_rect_reads_its_fields() -> None:
     assert Rect.fromCoreRect(Rect(1, 2, 3, 4)) == Rect(1, 2, 3, 4)
 
 
-def test_rect_intersection() -> None:
-    assert (Rect(1, 2, 3, 4) & Rect(2, 1, 3, 3)) == Rect(2, 2, 2, 2)
-    assert (Rect(0, 0, 10, 10) & Rect(20, 20, 5, 5)) == Rect()
-    floats = Rect(0.0, 0.0, 2.5, 2.5) & Rect(1, 1, 5, 5)
-    assert floats.asDict() == {"x": 1.0, "y": 1.0, "width": 1.5, "height": 1.5}
+def test_rect_and_is_what_the_sdks_code_does_not_an_intersection() -> None:
+    """Issue 28, finding 3: the SDK's ``Rect.__and__`` returns ``self.coreRect and other.coreRect`` (the second
+    rect's core rect), so ``&`` must not compute an intersection here; it fails saying why and what to use."""
+    with pytest.raises(NotImplementedError, match=r"not an intersection.*self\.coreRect and other\.coreRect"):
+        _ = Rect(1, 2, 3, 4) & Rect(2, 1, 3, 3)
+    with pytest.raises(NotImplementedError, match=r"Rect\.initByCorners\(Point\(max\(a\.x, b\.x\)"):
+        _ = Rect(0.0, 0.0, 2.5, 2.5) & Rect(1, 1, 5, 5)
+    with pytest.raises(TypeError):
+        _ = Rect(1, 2, 3, 4) | Rect(2, 1, 3, 3)  # type: ignore[operator]  # the SDK defines no other operator
 
 
 def test_rect_equality_is_by_value_and_strict_like_the_sdk() -> None:
@@ -178,7 +183,47 @@ def test_rect_core_members_say_why_they_fail(member: str) -> None:
 
 def test_estimation_targets() -> None:
     assert [member.name for member in EstimationTargets] == ["T1", "T2"]
+    assert EstimationTargets["T1"] is EstimationTargets.T1 and EstimationTargets.T2.name == "T2"
     assert not hasattr(EstimationTargets, "parse"), "parsing names is the workbench's own: workbench.images"
+
+
+def test_estimation_targets_values_are_core_flags_not_strings() -> None:
+    """Issue 28, finding 3: the SDK's values are FaceEngine ``CrowdRequest`` flags, so comparing a value with
+    its name is always false there and building a member from a string raises at import."""
+    assert EstimationTargets.T1.value != "estimateHeadCountAndCoords"
+    assert not (EstimationTargets.T2.value == "estimateHeadCount")
+    assert type(EstimationTargets.T1.value).__name__ == "CrowdRequest"
+    assert EstimationTargets.T1.value.name == "estimateHeadCountAndCoords"
+    for name in ("estimateHeadCount", "estimateHeadCountAndCoords", "T1"):
+        with pytest.raises(ValueError):
+            EstimationTargets(name)
+    assert EstimationTargets(EstimationTargets.T2.value) is EstimationTargets.T2
+    assert pickle.loads(pickle.dumps(EstimationTargets.T1)) is EstimationTargets.T1, "a worker process gets the member"
+
+
+def test_attribute_model_follows_the_sdks_slots(image: VLImage) -> None:
+    """Issue 28, findings 3 and 9: the SDK's ``VLImage`` has ``__slots__`` (no ``_pixels``, no new attributes),
+    its ``PeopleCount`` and ``Rect`` have none (instances take attributes), ``Point`` and ``Size`` have them.
+    The stand-in's own state is class-private, so ``image._pixels`` and ``rect._x`` fail here as there."""
+    for private in ("_pixels", "_format"):
+        with pytest.raises(AttributeError):
+            getattr(image, private)
+    with pytest.raises(AttributeError):
+        image._pixels = np.zeros((1, 1, 3), np.uint8)  # type: ignore[attr-defined]
+    with pytest.raises(AttributeError):
+        image.label = "cam"  # type: ignore[attr-defined]
+    result = PeopleCount(Estimation(2, [(1, 2), (3, 4)]))
+    result.source = "cam"  # type: ignore[attr-defined]
+    assert result.source == "cam" and result.count == 2
+    rect = Rect(1, 2, 3, 4)
+    rect.label = "door"  # type: ignore[attr-defined]
+    assert rect.label == "door" and rect == Rect(1, 2, 3, 4)  # type: ignore[attr-defined]
+    for private in ("_x", "_isFloat", "_astuple", "_store"):
+        with pytest.raises(AttributeError):
+            getattr(rect, private)
+    for value in (Point(1, 2), Size(1, 2)):
+        with pytest.raises(AttributeError):
+            value.label = "x"  # type: ignore[union-attr]
 
 
 @pytest.mark.parametrize(("value", "expected"), [("T1", EstimationTargets.T1), (" t2 ", EstimationTargets.T2),

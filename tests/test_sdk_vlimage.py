@@ -144,7 +144,7 @@ def test_crop_truncates_like_core_rect_i(rgb: np.ndarray) -> None:
 
 @pytest.mark.parametrize("rect", [Rect(10, 10, 2, 2), Rect(6, 4, 4, 4), Rect(-1, 0, 3, 3), Rect(1, 1, 0, 3), Rect()])
 def test_crop_outside_or_empty_is_an_sdk_error(rgb: np.ndarray, rect: Rect) -> None:
-    with pytest.raises(LunaSDKException, match="invalid image or region.*rect & image.rect"):
+    with pytest.raises(LunaSDKException, match="invalid image or region.*clip it to the image first"):
         VLImage(rgb).crop(rect)
 
 

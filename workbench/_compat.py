@@ -3,9 +3,16 @@
 A finder placed *last* on ``sys.meta_path`` answers these names only when no other finder does, so the
 service's real packages always win where they are installed. A name is only answered inside a top-level
 package this finder created, so the real packages are never mixed with these stand-ins.
+
+Every module of the SDK's public tree is answered (the reference snapshot, ``workbench.surface``), with every
+public name: the stand-in's object where the workbench implements it (``STAND_IN_MODULES``), a generated
+placeholder raising ``NotImplementedError`` elsewhere (``workbench.sdk._placeholders``). The framework's paths
+offer exactly the names the service's documentation shows (``FRAMEWORK_MODULES``). Alias targets are resolved
+relative to this package, never as ``workbench.*``.
 """
 from __future__ import annotations
 
+import functools
 import importlib
 import importlib.abc
 import importlib.machinery
@@ -14,18 +21,67 @@ import importlib.util
 import sys
 from dataclasses import dataclass
 from types import ModuleType
+from typing import Any
 
-# Service module path -> the workbench module that provides its names.
-ALIASES: dict[str, str] = {
-    "luna_plugins.base.plugins_meta.base_plugins": "workbench.plugins",
-    "luna_plugins.estimator_plugins.estimator_replacement_plugin": "workbench.plugins",
-    "lunavl.sdk.base": "workbench.sdk.base",
-    "lunavl.sdk.errors.exceptions": "workbench.sdk.errors",
-    "lunavl.sdk.estimators.image_estimators.people_count": "workbench.sdk.people_count",
-    "lunavl.sdk.image_utils.geometry": "workbench.sdk.geometry",
-    "lunavl.sdk.image_utils.image": "workbench.sdk.image",
+from .sdk._placeholders import CoreOnlyValue, placeholder_class, placeholder_constant, placeholder_function
+from .surface import STAND_IN_MODULES, ModuleSurface, load_surface
+
+# The service's plugin framework as its documentation shows it (reference/service-plugins.txt and
+# estimator-replacement-plugins.txt): module -> exactly the names it offers. The workbench's own framework
+# (``workbench.plugins``) has more (``Route``, ``PluginError``...): those are not on the service's paths.
+FRAMEWORK_MODULES: dict[str, frozenset[str]] = {
+    "luna_plugins.base.plugins_meta.base_plugins": frozenset(
+        {"BaseEventPlugin", "BaseBackgroundPlugin", "BaseBackgroundHandler", "pluginHTTPResponse"}
+    ),
+    "luna_plugins.estimator_plugins.estimator_replacement_plugin": frozenset(
+        {"EstimatorBase", "EstimatorReplacementPlugin"}
+    ),
 }
-_PACKAGES = {alias.rsplit(".", i)[0] for alias in ALIASES for i in range(1, alias.count(".") + 1)}
+# Where the framework's names live, relative to this package (the workbench may run under another package
+# name: ``check --install`` loads it privately so that ``import workbench`` fails there, as in the service).
+_FRAMEWORK_SOURCE = ".plugins"
+# Imports of the SDK's modules from outside it that name the core: never imported, always placeholders.
+_CORE_MODULES = frozenset({"FaceEngine", "TrackEngine"})
+
+# The service's top-level packages the aliases stand in for.
+SERVICE_PACKAGES = ("lunavl", "luna_plugins")
+
+
+@functools.lru_cache(maxsize=1)
+def _sdk_modules() -> dict[str, ModuleSurface]:
+    """The SDK's modules, from the reference snapshot (read on the first ``lunavl`` import, not before)."""
+    return load_surface().modules
+
+
+def _is_answered(fullname: str) -> bool:
+    """Whether ``fullname`` is a module or package of the service that the stand-in answers."""
+    if fullname.split(".")[0] not in SERVICE_PACKAGES:
+        return False
+    names = [*FRAMEWORK_MODULES, *_sdk_modules()]
+    return fullname in names or any(name.startswith(fullname + ".") for name in names)
+
+
+def _is_package(fullname: str) -> bool:
+    return any(name.startswith(fullname + ".") for name in [*FRAMEWORK_MODULES, *_sdk_modules()])
+
+
+def _imported(module: ModuleSurface, name: str) -> Any:
+    """What ``module`` binds to ``name`` by importing it: the SDK's own object (through these aliases), the
+    real module outside the SDK where it is importable, a ``CoreOnlyValue`` for the core's."""
+    source = module.import_sources[name]
+    path, _, attribute = source.partition(":")
+    top = path.split(".")[0]
+    if top in _CORE_MODULES:
+        return CoreOnlyValue(source.replace(":", "."))
+    try:
+        target = importlib.import_module(path)
+    except ImportError:
+        return CoreOnlyValue(source.replace(":", "."))
+    if not attribute:
+        return target
+    if hasattr(target, attribute):
+        return getattr(target, attribute)
+    return importlib.import_module(f"{path}.{attribute}")  # ``from package import submodule``
 
 
 class _AliasLoader(importlib.abc.Loader):
@@ -33,27 +89,62 @@ class _AliasLoader(importlib.abc.Loader):
         return None
 
     def exec_module(self, module: ModuleType) -> None:
-        target = ALIASES.get(module.__name__)
-        if target is not None:
-            source = importlib.import_module(target)
-            public = getattr(source, "__all__", None) or [n for n in vars(source) if not n.startswith("_")]
-            module.__dict__.update({name: getattr(source, name) for name in public})
-            module.__doc__ = f"The workbench's stand-in for {module.__name__} (names from {target})."
+        name = module.__name__
+        if name in FRAMEWORK_MODULES:
+            source = importlib.import_module(_FRAMEWORK_SOURCE, __package__)
+            module.__dict__.update({n: getattr(source, n) for n in FRAMEWORK_MODULES[name]})
+            module.__doc__ = f"The workbench's stand-in for {name}: the names the service's plugin docs show."
+        elif name in _sdk_modules():
+            _fill_sdk_module(module, _sdk_modules()[name])
+
+
+def _fill_sdk_module(module: ModuleType, reference: ModuleSurface) -> None:
+    """Every public name of the SDK's module: the stand-in's object where it implements it, else a placeholder;
+    names the module imports are resolved on first use (``from lunavl.sdk.base import Rect``)."""
+    name = reference.name
+    target = STAND_IN_MODULES.get(name)
+    stand_in = importlib.import_module(target, __package__) if target else None
+    implemented = set(getattr(stand_in, "__all__", ()))
+    for class_name, cls in reference.classes.items():
+        module.__dict__[class_name] = (getattr(stand_in, class_name) if class_name in implemented
+                                       else placeholder_class(name, class_name, cls.members))
+    for member_name, member in reference.names.items():
+        if member_name in implemented:
+            module.__dict__[member_name] = getattr(stand_in, member_name)
+        elif member.kind == "function":
+            module.__dict__[member_name] = placeholder_function(name, member_name)
+        else:
+            module.__dict__[member_name] = placeholder_constant(name, member_name, member.value)
+
+    def __getattr__(attribute: str) -> Any:
+        if attribute not in reference.import_sources or attribute in reference.classes or attribute in reference.names:
+            raise AttributeError(f"module {name!r} has no attribute {attribute!r}")
+        value = _imported(reference, attribute)
+        module.__dict__[attribute] = value
+        return value
+
+    def __dir__() -> list[str]:
+        return sorted({*module.__dict__, *reference.import_sources})
+
+    module.__dict__.update(__getattr__=__getattr__, __dir__=__dir__)
+    implemented_here = "the stand-in's objects and " if stand_in is not None else ""
+    module.__doc__ = f"The workbench's stand-in for {name}: {implemented_here}placeholders for what needs the core."
 
 
 class ServiceAliasFinder(importlib.abc.MetaPathFinder):
     """Resolves the service's module names to the workbench's, when nothing else provides them."""
 
     def find_spec(self, fullname: str, path: object = None, target: object = None) -> importlib.machinery.ModuleSpec | None:
-        if fullname not in ALIASES and fullname not in _PACKAGES:
+        if not _is_answered(fullname):
             return None
         top = fullname.split(".")[0]
         if top != fullname:
             parent = sys.modules.get(top)
             if parent is None or not isinstance(getattr(parent.__spec__, "loader", None), _AliasLoader):
                 return None
-        spec = importlib.machinery.ModuleSpec(fullname, _AliasLoader(), is_package=fullname in _PACKAGES)
-        if fullname in _PACKAGES:
+        package = _is_package(fullname)
+        spec = importlib.machinery.ModuleSpec(fullname, _AliasLoader(), is_package=package)
+        if package:
             spec.submodule_search_locations = []
         return spec
 
@@ -62,10 +153,6 @@ def install() -> None:
     """Append the finder to ``sys.meta_path`` once."""
     if not any(isinstance(finder, ServiceAliasFinder) for finder in sys.meta_path):
         sys.meta_path.append(ServiceAliasFinder())
-
-
-# The service's top-level packages the aliases stand in for.
-SERVICE_PACKAGES = ("lunavl", "luna_plugins")
 
 
 @dataclass(frozen=True)

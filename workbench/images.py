@@ -26,6 +26,7 @@ from PIL import Image
 
 from .sdk import ColorFormat, EstimationTargets, ImageForPeopleEstimation, Rect, VLImage
 from .sdk._decode import ImageDecodeError, arrayToRgb, pillowToRgb, readFile
+from .sdk.image import sharedPixels
 
 __all__ = [
     "ImageDecodeError", "estimation_input", "image_size", "load_image", "needs_decoding", "parse_targets", "pixel_bounds",
@@ -78,7 +79,7 @@ def rgb_pixels(image: VLImage, area: Rect | None = None) -> np.ndarray:
     rgb = picture if picture.format is ColorFormat.R8G8B8 else picture.convert(ColorFormat.R8G8B8)
     # A workbench image's pixels are read-only for its whole life, so they are handed out without the copy
     # asNPArray makes: an estimator copies them into its batch only where it stacks or pads them.
-    return rgb._pixels if isinstance(rgb, VLImage) else rgb.asNPArray()
+    return sharedPixels(rgb) if isinstance(rgb, VLImage) else rgb.asNPArray()
 
 
 def image_size(image: VLImage) -> tuple[int, int]:
@@ -116,7 +117,7 @@ def pixel_bounds(rect: Rect, width: int, height: int, what: str) -> tuple[int, i
     if not rect.isInside(Rect(0, 0, width, height)):
         raise ValueError(
             f"{what} {rect!r} is not inside the image ({width}x{height}); it must satisfy 0 <= x, 0 <= y, "
-            f"x + width <= {width}, y + height <= {height} (clip it with rect & image.rect)"
+            f"x + width <= {width}, y + height <= {height} (clip it to the image first)"
         )
     return math.floor(rect.x), math.floor(rect.y), math.ceil(rect.right), math.ceil(rect.bottom)
 

@@ -1,13 +1,16 @@
 """The SDK's public surface, read from its sources, and how the workbench's stand-in differs from it.
 
-The vendor's ``lunavl`` cannot be imported here (it needs the C++ core), so its surface is parsed from the
-reference sources with ``ast`` (``../shared/reference/lunavl``, pinned to the commit in its ``COMMIT`` file):
-module-level names (and those a module imports, which plugins may import from it too), classes, their methods
-with parameter names, kinds and defaults, properties (and whether they have setters), enum members and values,
-``NamedTuple`` fields, and attributes set in ``__init__``.
+The vendor's ``lunavl`` cannot be imported here (it needs the C++ core), so the surface of its whole public
+tree is parsed from the reference sources with ``ast`` (``../shared/reference/lunasdk``, pinned to the commit
+in its ``COMMIT`` file): module-level names (and those a module imports, which plugins may import from it too,
+with where each comes from), classes, their methods with parameter names, kinds and defaults, properties (and
+whether they have setters), enum members and values, ``NamedTuple`` fields, class-level constants (the error
+table of ``LunaVLError``), and attributes set in ``__init__``.
 A snapshot of it ships with the package (``workbench/sdk/reference_surface.json``), so ``load_surface()``
 works on machines without the reference sources; a test regenerates it and fails when it is stale.
 
+``workbench._compat`` answers every module of the snapshot: the stand-in's objects where it implements a name,
+generated placeholders raising ``NotImplementedError`` (``workbench.sdk._placeholders``) everywhere else.
 ``stand_in_modules()`` imports the stand-in modules, ``diff_surfaces`` reads the same facts from them (by introspection) and
 lists every difference (missing names, extra names, other parameters or defaults, other member kinds, other
 enum values), and ``coverage_markdown`` renders the covered / partial / missing table of docs/sdk-coverage.md.
@@ -24,6 +27,7 @@ import enum
 import importlib
 import inspect
 import json
+import textwrap
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -31,6 +35,7 @@ from typing import Any
 
 __all__ = [
     "ALLOWLIST_PATH",
+    "BEHAVIOUR_PATH",
     "LISTED_TYPES",
     "SNAPSHOT_PATH",
     "ClassSurface",
@@ -50,12 +55,17 @@ __all__ = [
 _PACKAGE = Path(__file__).resolve().parent
 SNAPSHOT_PATH = _PACKAGE / "sdk" / "reference_surface.json"
 ALLOWLIST_PATH = _PACKAGE / "sdk" / "reference_allowlist.txt"
-# The SDK's modules the stand-in provides, and where (the service's import path -> the workbench module).
+# Hand-written: how the stand-in behaves otherwise than the SDK where names and signatures agree, and why.
+BEHAVIOUR_PATH = _PACKAGE / "sdk" / "behaviour_differences.md"
+# The SDK's modules the stand-in provides, and where: the service's import path -> the workbench module,
+# relative to this package (the workbench may be loaded under another package name, see workbench._compat).
 STAND_IN_MODULES = {
-    "lunavl.sdk.base": "workbench.sdk.base",
-    "lunavl.sdk.estimators.image_estimators.people_count": "workbench.sdk.people_count",
-    "lunavl.sdk.image_utils.geometry": "workbench.sdk.geometry",
-    "lunavl.sdk.image_utils.image": "workbench.sdk.image",
+    "lunavl.sdk.base": ".sdk.base",
+    "lunavl.sdk.errors.errors": ".sdk.error_codes",
+    "lunavl.sdk.errors.exceptions": ".sdk.errors",
+    "lunavl.sdk.estimators.image_estimators.people_count": ".sdk.people_count",
+    "lunavl.sdk.image_utils.geometry": ".sdk.geometry",
+    "lunavl.sdk.image_utils.image": ".sdk.image",
 }
 # The types the reference README lists: the surface a plugin author uses.
 LISTED_TYPES = (
@@ -97,6 +107,8 @@ class ClassSurface:
     name: str
     bases: tuple[str, ...]
     members: dict[str, Member] = field(default_factory=dict)
+    # Whether the class body declares ``__slots__``: without them its instances take new attributes.
+    slots: bool = False
 
 
 @dataclass(frozen=True)
@@ -106,6 +118,9 @@ class ModuleSurface:
     names: dict[str, Member] = field(default_factory=dict)  # module-level functions and constants
     # Public names the module binds by importing them (``Rect`` in ``lunavl.sdk.base``): importable from it.
     imports: tuple[str, ...] = ()
+    # Imported name -> where it comes from: ``module:name`` (``from module import name``) or ``module`` alone
+    # (``import module``), with relative imports made absolute.
+    import_sources: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -122,12 +137,14 @@ class Surface:
 
     def class_members(self) -> dict[str, frozenset[str]]:
         """Class name -> its public members, with those of its bases in the reference and those every enum or
-        ``NamedTuple`` has (``name``, ``value``; ``count``, ``index``)."""
-        return {
-            name: frozenset(member for member in _with_inherited(self, cls).members if not member.startswith("_"))
-            | _implicit_members(cls)
-            for module in self.modules.values() for name, cls in module.classes.items()
-        }
+        ``NamedTuple`` has (``name``, ``value``; ``count``, ``index``). Classes of one name in several modules
+        get the members of all of them: a member is never refused that one of them has."""
+        found: dict[str, frozenset[str]] = {}
+        for module in self.modules.values():
+            for name, cls in module.classes.items():
+                members = frozenset(m for m in _with_inherited(self, cls).members if not m.startswith("_"))
+                found[name] = found.get(name, frozenset()) | members | _implicit_members(cls)
+        return found
 
     def keyword_parameters(self) -> dict[str, frozenset[str] | None]:
         """``"Class.method"`` (``__init__`` for the constructor) -> the parameter names a caller may pass by
@@ -157,11 +174,13 @@ class Surface:
             name: ModuleSurface(
                 name=name,
                 classes={
-                    cname: ClassSurface(cname, tuple(c["bases"]), {m: member(v) for m, v in c["members"].items()})
+                    cname: ClassSurface(cname, tuple(c["bases"]), {m: member(v) for m, v in c["members"].items()},
+                                        c.get("slots", False))
                     for cname, c in raw["classes"].items()
                 },
                 names={n: member(v) for n, v in raw["names"].items()},
                 imports=tuple(raw["imports"]),
+                import_sources=dict(raw.get("import_sources", {})),
             )
             for name, raw in data["modules"].items()
         }
@@ -171,7 +190,8 @@ class Surface:
 @dataclass(frozen=True)
 class Difference:
     """One way the stand-in differs: ``where`` is ``module:Class.member``; ``kind`` one of ``missing``,
-    ``extra``, ``params``, ``member-kind``, ``setter``, ``value``."""
+    ``extra``, ``params``, ``member-kind``, ``setter``, ``value``, ``attributes`` (instances take new
+    attributes in one and not the other: ``__slots__`` in one class and not the other)."""
 
     where: str
     kind: str
@@ -265,11 +285,31 @@ def _class_surface(node: ast.ClassDef) -> ClassSurface:
             members[name] = Member(name, "enum_member", value=_default_text(item.value))
         elif is_named_tuple and isinstance(item, ast.AnnAssign) and isinstance(item.target, ast.Name):
             members[item.target.id] = Member(item.target.id, "field")
-    return ClassSurface(node.name, bases, members)
+        elif isinstance(item, ast.Assign):
+            for target in item.targets:
+                if isinstance(target, ast.Name) and not target.id.startswith("_"):
+                    members[target.id] = Member(target.id, "constant", value=ast.unparse(item.value))
+    slots = any(isinstance(item, ast.Assign) and any(isinstance(t, ast.Name) and t.id == "__slots__" for t in item.targets)
+                for item in node.body)
+    return ClassSurface(node.name, bases, members, slots)
 
 
 def _module_name(path: Path, root: Path) -> str:
-    return ".".join(path.relative_to(root).with_suffix("").parts)
+    parts = path.relative_to(root).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _import_sources(node: ast.Import | ast.ImportFrom, module: str, is_package: bool) -> dict[str, str]:
+    """Bound name -> ``module:name`` or ``module``, for one import statement of ``module``."""
+    if isinstance(node, ast.Import):
+        # ``import a.b`` binds ``a`` (the package); ``import a.b as c`` binds ``c`` to ``a.b``.
+        return {(alias.asname or alias.name.split(".")[0]): (alias.name if alias.asname else alias.name.split(".")[0])
+                for alias in node.names}
+    base = node.module or ""
+    if node.level:
+        package = module.split(".") if is_package else module.split(".")[:-1]
+        base = ".".join(package[: len(package) - node.level + 1] + ([base] if base else []))
+    return {(alias.asname or alias.name): f"{base}:{alias.name}" for alias in node.names if alias.name != "*"}
 
 
 def extract_surface(reference_dir: str | Path) -> Surface:
@@ -281,9 +321,11 @@ def extract_surface(reference_dir: str | Path) -> Surface:
         tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
         module = ModuleSurface(_module_name(path, root))
         imported: set[str] = set()
+        sources: dict[str, str] = {}
         for node in tree.body:
             if isinstance(node, (ast.Import, ast.ImportFrom)):
                 imported.update((alias.asname or alias.name).split(".")[0] for alias in node.names)
+                sources.update(_import_sources(node, module.name, path.name == "__init__.py"))
             if isinstance(node, ast.ClassDef) and _is_public(node.name):
                 module.classes[node.name] = _class_surface(node)
             elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and _is_public(node.name):
@@ -292,8 +334,9 @@ def extract_surface(reference_dir: str | Path) -> Surface:
                 for target in node.targets:
                     if isinstance(target, ast.Name) and _is_public(target.id):
                         module.names[target.id] = Member(target.id, "constant", value=ast.unparse(node.value))
-        module = ModuleSurface(module.name, module.classes, module.names,
-                               tuple(sorted(name for name in imported if not name.startswith("_") and name != "*")))
+        public_imports = tuple(sorted(name for name in imported if not name.startswith("_") and name != "*"))
+        module = ModuleSurface(module.name, module.classes, module.names, public_imports,
+                               {name: sources[name] for name in public_imports if name in sources})
         modules[module.name] = module
     return Surface(commit=commit, modules=modules)
 
@@ -339,7 +382,8 @@ def _stand_in_member(cls: type, name: str, reference: Member) -> Member | None:
         return Member(name, "field") if name in getattr(cls, "_fields", ()) else None
     found = _own_attribute(cls, name)
     if found is None:
-        return None
+        # An instance attribute of a class without __slots__ is only in its __init__'s code, as in the reference.
+        return Member(name, "attribute") if reference.kind == "attribute" and name in _init_assigns(cls) else None
     _, raw = found
     if isinstance(raw, property):
         return Member(name, "property", settable=raw.fset is not None)
@@ -352,6 +396,19 @@ def _stand_in_member(cls: type, name: str, reference: Member) -> Member | None:
     if inspect.ismemberdescriptor(raw) or reference.kind == "attribute":
         return Member(name, "attribute")
     return Member(name, "constant")
+
+
+def _init_assigns(cls: type) -> set[str]:
+    """The ``self.<name>`` the ``__init__`` methods along ``cls``'s MRO assign (read from their source)."""
+    names: set[str] = set()
+    for klass in cls.__mro__:
+        init = vars(klass).get("__init__")
+        if klass.__module__ in ("builtins", "typing", "enum", "abc") or not inspect.isfunction(init):
+            continue
+        tree = ast.parse(textwrap.dedent(inspect.getsource(init)))
+        names |= {node.attr for node in ast.walk(tree) if isinstance(node, ast.Attribute)
+                  and isinstance(node.ctx, ast.Store) and isinstance(node.value, ast.Name) and node.value.id == "self"}
+    return names
 
 
 def _public_class_names(cls: type) -> set[str]:
@@ -367,17 +424,21 @@ def _public_class_names(cls: type) -> set[str]:
 
 def stand_in_modules(reference: Surface, modules: Mapping[str, str] = STAND_IN_MODULES) -> dict[str, Any]:
     """The stand-in's modules, imported: ``{service module name: module}`` for those it provides."""
-    return {name: importlib.import_module(target) for name, target in modules.items() if name in reference.modules}
+    return {name: importlib.import_module(target, __package__) for name, target in modules.items()
+            if name in reference.modules}
 
 
 def diff_surfaces(reference: Surface, modules: Mapping[str, str] = STAND_IN_MODULES) -> list[Difference]:
-    """Every difference between the reference surface and the stand-in modules, in a stable order."""
+    """Every difference between the reference surface and the stand-in modules, in a stable order.
+
+    Modules the stand-in does not implement are left out: ``workbench._compat`` answers them with generated
+    placeholders (``coverage_markdown`` lists them as core-only). A ``missing`` module-level name of an
+    implemented module is answered by a placeholder too; a ``missing`` class member is absent."""
     stand_ins = stand_in_modules(reference, modules)
     differences: list[Difference] = []
     for module_name, module in sorted(reference.modules.items()):
         stand_in = stand_ins.get(module_name)
         if stand_in is None:
-            differences.append(Difference(module_name, "missing", "the stand-in has no such module"))
             continue
         exported = set(getattr(stand_in, "__all__", ()))
         expected = set(module.classes) | set(module.names)
@@ -393,7 +454,7 @@ def diff_surfaces(reference: Surface, modules: Mapping[str, str] = STAND_IN_MODU
         for class_name, cls in sorted(module.classes.items()):
             if class_name in exported:
                 differences += _diff_class(f"{module_name}:{class_name}", _with_inherited(reference, cls),
-                                           getattr(stand_in, class_name))
+                                           getattr(stand_in, class_name), _takes_attributes(reference, cls))
     return differences
 
 
@@ -406,11 +467,29 @@ def _with_inherited(reference: Surface, cls: ClassSurface) -> ClassSurface:
         if base in classes:
             members.update(_with_inherited(reference, classes[base]).members)
     members.update(cls.members)
-    return ClassSurface(cls.name, cls.bases, members)
+    return ClassSurface(cls.name, cls.bases, members, cls.slots)
 
 
-def _diff_class(where: str, reference: ClassSurface, cls: type) -> list[Difference]:
+def _takes_attributes(reference: Surface, cls: ClassSurface) -> bool | None:
+    """Whether the SDK's instances of ``cls`` take new attributes: some class along its bases lacks
+    ``__slots__``. None for enums and ``NamedTuple``s (their instances are the class's fixed values)."""
+    bare = {base.split("[")[0].split(".")[-1] for base in cls.bases}
+    if bare & {"Enum", "NamedTuple", "IntEnum"}:
+        return None
+    classes = {name: c for module in reference.modules.values() for name, c in module.classes.items()}
+    # Bases outside the SDK: the typing and abc ones have empty __slots__; any other (Exception...) a __dict__.
+    slotted_outside = {"ABC", "Generic", "object"}
+    return not cls.slots or any(
+        _takes_attributes(reference, classes[base]) if base in classes else base not in slotted_outside
+        for base in bare
+    )
+
+
+def _diff_class(where: str, reference: ClassSurface, cls: type, takes_attributes: bool | None = None) -> list[Difference]:
     differences = []
+    if takes_attributes is not None and takes_attributes != bool(cls.__dictoffset__):
+        differences.append(Difference(where, "attributes", f"SDK instances take new attributes: {takes_attributes}, "
+                                                           f"stand-in: {bool(cls.__dictoffset__)}"))
     for name, member in sorted(reference.members.items()):
         got = _stand_in_member(cls, name, member)
         place = f"{where}.{name}"
@@ -452,14 +531,21 @@ def load_allowlist(path: str | Path = ALLOWLIST_PATH) -> dict[str, str]:
     return allowed
 
 
-def coverage_markdown(reference: Surface, differences: Iterable[Difference], allowlist: Mapping[str, str]) -> str:
-    """The covered / core-only / partial / missing table of every name and member of the reference."""
+def coverage_markdown(
+    reference: Surface, differences: Iterable[Difference], allowlist: Mapping[str, str],
+    implemented: Iterable[str] = STAND_IN_MODULES,
+) -> str:
+    """The covered / core-only / partial / missing table of every name and member of the reference's modules
+    the stand-in implements (``implemented``), then the modules answered only by placeholders."""
     found: dict[str, list[Difference]] = {}
     for difference in differences:
         found.setdefault(difference.where, []).append(difference)
     rows: list[str] = []
     counts = dict.fromkeys(("covered", "core-only", "partial", "missing"), 0)
+    implemented = set(implemented)
     for module_name, module in sorted(reference.modules.items()):
+        if module_name not in implemented:
+            continue
         rows += ["", f"## `{module_name}`", "", "| name | kind | status | note |", "|---|---|---|---|"]
         entries = [(name, member.kind) for name, member in sorted(module.names.items())]
         for class_name, cls in sorted(module.classes.items()):
@@ -472,9 +558,12 @@ def coverage_markdown(reference: Surface, differences: Iterable[Difference], all
                 status, notes = "core-only", [allowlist[f"{where} core-only"]]
             owner = where.rsplit(".", 1)[0] if "." in name else None
             if owner is not None and any(d.kind == "missing" for d in found.get(owner, [])):
-                status, notes = "missing", ["its class is absent"]
+                status, notes = "core-only", ["its class is a placeholder"]
             for difference in found.get(where, []):
-                status = "missing" if difference.kind == "missing" else "partial"
+                status = "partial"
+                if difference.kind == "missing":
+                    # A module-level name is answered by a placeholder; an absent class member is missing.
+                    status = "missing" if "." in name else "core-only"
                 notes.append(allowlist.get(difference.key, f"{difference.kind}: {difference.detail} (NOT ALLOWLISTED)"))
             counts[status] += 1
             rows.append(f"| `{name}` | {kind} | {status} | {'; '.join(notes).replace('|', '/')} |")
@@ -483,22 +572,34 @@ def coverage_markdown(reference: Surface, differences: Iterable[Difference], all
         if extras:
             rows += ["", "Names the stand-in has and the SDK does not:", ""]
             rows += [f"- `{d.where.split(':', 1)[1]}`: {allowlist.get(d.key, 'NOT ALLOWLISTED')}" for d in extras]
+    rows += ["", "## Modules answered by placeholders only", "",
+             "Every name of these modules imports; using one (calling, constructing, reading a member) raises",
+             "`NotImplementedError` saying it needs the vendor's C++ core (FaceEngine), which the workbench cannot run.",
+             "", "| module | names |", "|---|---|"]
+    for module_name, module in sorted(reference.modules.items()):
+        if module_name not in implemented:
+            names = sorted({*module.classes, *module.names})
+            counts["core-only"] += len(names)
+            rows.append(f"| `{module_name}` | {', '.join(f'`{n}`' for n in names) or '(no names of its own)'} |")
     header = [
         "# SDK coverage: the workbench's stand-in against the vendor's `lunavl`",
         "",
         f"Generated by `python -m workbench.surface` from the reference sources at commit `{reference.commit}`",
-        "(`../shared/reference/lunavl/COMMIT`, snapshot in `workbench/sdk/reference_surface.json`); do not edit by",
-        "hand: `tests/test_sdk_surface.py` fails when this file is stale.",
+        "(`../shared/reference/lunasdk/COMMIT`, snapshot in `workbench/sdk/reference_surface.json`); do not edit by",
+        "hand: `tests/test_sdk_surface.py` fails when this file is stale. The behaviour differences a surface",
+        "cannot show are listed at the end (from `workbench/sdk/behaviour_differences.md`).",
         "",
         "- **covered**: present with the SDK's name, kind, parameters (names, kinds, defaults), setters and enum values;",
-        "- **core-only**: present, raises `NotImplementedError` saying it needs the vendor's C++ core;",
+        "- **core-only**: importable; raises `NotImplementedError` saying it needs the vendor's C++ core (a member",
+        "  of the stand-in, or a generated placeholder for a name the stand-in does not implement);",
         "- **partial**: present, with a difference that `workbench/sdk/reference_allowlist.txt` explains;",
         "- **missing**: absent, for the reason given.",
         "",
         f"Totals: {counts['covered']} covered, {counts['core-only']} core-only, {counts['partial']} partial, "
         f"{counts['missing']} missing.",
     ]
-    return "\n".join(header + rows) + "\n"
+    behaviour = BEHAVIOUR_PATH.read_text(encoding="utf-8").rstrip("\n")
+    return "\n".join(header + rows) + "\n\n" + behaviour + "\n"
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -15,17 +15,11 @@ from dataclasses import dataclass, field
 
 from .. import plugins as framework
 from .. import sdk
+from .._compat import FRAMEWORK_MODULES
 from ..surface import load_surface
 
-# The service's plugin framework as its documentation shows it: module -> names, class -> members.
-FRAMEWORK_MODULES: dict[str, frozenset[str]] = {
-    "luna_plugins.base.plugins_meta.base_plugins": frozenset(
-        {"BaseEventPlugin", "BaseBackgroundPlugin", "BaseBackgroundHandler", "pluginHTTPResponse"}
-    ),
-    "luna_plugins.estimator_plugins.estimator_replacement_plugin": frozenset(
-        {"EstimatorBase", "EstimatorReplacementPlugin"}
-    ),
-}
+# The service's plugin framework as its documentation shows it: module -> names (FRAMEWORK_MODULES, the very
+# names the luna_plugins paths offer), class -> members.
 _PLUGIN_LIFECYCLE = {"app", "initialize", "start", "close"}
 FRAMEWORK_MEMBERS: dict[str, frozenset[str]] = {
     "BasePlugin": frozenset(_PLUGIN_LIFECYCLE),
@@ -48,7 +42,9 @@ APP_MEMBERS = frozenset({"ctx", "config"})
 _INSTEAD: dict[tuple[str, str], str] = {
     ("Rect", "area"): "use rect.getArea()",
     ("Rect", "contains"): "use other.isInside(rect)",
-    ("Rect", "intersection"): "use rect & other",
+    ("Rect", "intersection"): "compute it from x, y, width and height: Rect.initByCorners(Point(max(a.x, b.x), "
+                              "max(a.y, b.y)), Point(min(a.right, b.right), min(a.bottom, b.bottom))) (the SDK's "
+                              "rect & other is not an intersection: it returns other's core rect)",
     ("Rect", "fromCoordinates"): "use Rect.initByCorners(Point(x1, y1), Point(x2, y2))",
     ("VLImage", "fromPath"): "use VLImage.load(filename=path)",
     ("EstimationTargets", "parse"): "use EstimationTargets.T1 or EstimationTargets.T2",
@@ -56,6 +52,10 @@ _INSTEAD: dict[tuple[str, str], str] = {
     ("BaseBackgroundHandler", "allowedMethods"): "define the verb methods (get, post, ...) you answer",
     ("MonitoringPoint", "asDict"): "read point.series, point.tags, point.fields and point.eventTime",
 }
+
+
+# The workbench's own modules, whatever package name it runs under.
+_OWN_PACKAGE = __name__.split(".")[0] + "."
 
 
 @dataclass(frozen=True)
@@ -118,7 +118,7 @@ def workbench_only_members(surface: ServiceSurface) -> dict[type, dict[str, str]
     extras: dict[type, dict[str, str]] = {}
     for name, cls in surface.standins.items():
         for klass in inspect.getmro(cls):
-            if klass.__module__.startswith("workbench."):
+            if klass.__module__.startswith(_OWN_PACKAGE):
                 for member in vars(klass):
                     if not member.startswith("_") and not _allowed_on(surface, klass, member):
                         extras.setdefault(klass, {})[member] = name

@@ -22,6 +22,7 @@ import numpy as np
 from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
 
 from ._pixel_budget import ImageTooLargeError, check_pixel_budget
+from .error_codes import LunaVLError
 from .errors import LunaSDKException
 
 try:
@@ -37,7 +38,8 @@ class ImageDecodeError(LunaSDKException, ValueError):
     """The input could not be turned into an image; the message names the source and the fix."""
 
     def __init__(self, message: str) -> None:
-        LunaSDKException.__init__(self, message)
+        LunaSDKException.__init__(self, LunaVLError.FailedToLoad.format(message))
+        self.args = (message,)  # shown to users as is: the message names the source and the fix
 
 
 def readFile(path: Path, name: str) -> bytes:

@@ -4,8 +4,10 @@
 Coordinates are image pixels: x grows to the right, y downwards. As in the SDK, a ``Rect`` built from ints is
 an integer rectangle and one built with any float is a float rectangle (the SDK keeps a ``FaceEngine.Rect`` or
 ``RectFloat`` inside); rectangles are mutable (setters, ``adjust``), compare by value and are not hashable.
-What needs the vendor's C++ core (``coreRect``, ``coreRectI``, ``coreRectF``, ``Point.toVector2``) raises
-``NotImplementedError`` saying so.
+What needs the vendor's C++ core (``coreRect``, ``coreRectI``, ``coreRectF``, ``Point.toVector2``, and ``&``,
+which in the SDK returns a core rect rather than an intersection) raises ``NotImplementedError`` saying so.
+As in the SDK, a ``Rect`` takes new attributes (the SDK's has no ``__slots__``) while ``Size`` and ``Point``
+do not; the stand-in's own state is class-private, so nothing the SDK lacks answers under a plain name.
 """
 from __future__ import annotations
 
@@ -17,6 +19,17 @@ __all__ = ["COORDINATE_TYPE", "Point", "Rect", "Size", "Vec2D"]
 COORDINATE_TYPE = TypeVar("COORDINATE_TYPE", float, int)  #: generic type for allowed values type of coordinates
 
 _NO_CORE = "needs the vendor's C++ core (FaceEngine), which the workbench's stand-in does not have"
+
+
+# The SDK's ``Rect.__and__`` evaluates ``self.coreRect and other.coreRect``: Python's ``and`` of two FaceEngine
+# rects, i.e. the second one (a core rect, not a ``Rect``, and not the intersection its docstring promises).
+_AND_IS_NOT_AN_INTERSECTION = (
+    "rect & other needs the vendor's C++ core (FaceEngine), which the workbench's stand-in does not have; and in "
+    "the SDK it is not an intersection: Rect.__and__ returns `self.coreRect and other.coreRect`, i.e. other's "
+    "FaceEngine rect (not a Rect). For the intersection compute it from x, y, width and height: "
+    "Rect.initByCorners(Point(max(a.x, b.x), max(a.y, b.y)), Point(min(a.right, b.right), min(a.bottom, b.bottom))) "
+    "when it is valid (isValid())"
+)
 
 
 def _noCore(member: str) -> NotImplementedError:
@@ -102,7 +115,9 @@ class Rect(Generic[COORDINATE_TYPE]):
     stored in an integer rectangle, as FaceEngine's bindings refuse it).
     """
 
-    __slots__ = ("_isFloat", "_x", "_y", "_width", "_height")
+    # The SDK's Rect has no __slots__ (instances take attributes) and keeps only ``coreRect``: the stand-in's
+    # own numbers live under class-private names, so ``rect._x`` fails here as it does there.
+    __slots__ = ("__dict__", "__isFloat", "__x", "__y", "__width", "__height")
 
     def __init__(
         self,
@@ -112,8 +127,8 @@ class Rect(Generic[COORDINATE_TYPE]):
         height: COORDINATE_TYPE = 0,
     ):
         values = [_number(value, f"Rect {name}") for name, value in zip(("x", "y", "width", "height"), (x, y, width, height))]
-        self._isFloat = any(isinstance(value, float) for value in values)
-        self._x, self._y, self._width, self._height = (float(v) if self._isFloat else v for v in values)
+        self.__isFloat = any(isinstance(value, float) for value in values)
+        self.__x, self.__y, self.__width, self.__height = (float(v) if self.__isFloat else v for v in values)
 
     @property
     def coreRect(self) -> object:
@@ -143,9 +158,9 @@ class Rect(Generic[COORDINATE_TYPE]):
             bottomRightBottom.x - topLeftCorner.x, bottomRightBottom.y - topLeftCorner.y,
         )
 
-    def _store(self, value: object, name: str) -> int | float:
+    def __store(self, value: object, name: str) -> int | float:
         number = _number(value, f"Rect.{name}")
-        if self._isFloat:
+        if self.__isFloat:
             return float(number)
         if isinstance(number, float):
             raise TypeError(
@@ -157,143 +172,137 @@ class Rect(Generic[COORDINATE_TYPE]):
     @property
     def x(self) -> COORDINATE_TYPE:
         """Left edge."""
-        return self._x  # type: ignore[return-value]
+        return self.__x  # type: ignore[return-value]
 
     @x.setter
     def x(self, value: COORDINATE_TYPE) -> None:
-        self._x = self._store(value, "x")
+        self.__x = self.__store(value, "x")
 
     @property
     def y(self) -> COORDINATE_TYPE:
         """Top edge."""
-        return self._y  # type: ignore[return-value]
+        return self.__y  # type: ignore[return-value]
 
     @y.setter
     def y(self, value: COORDINATE_TYPE) -> None:
-        self._y = self._store(value, "y")
+        self.__y = self.__store(value, "y")
 
     @property
     def width(self) -> COORDINATE_TYPE:
         """Width."""
-        return self._width  # type: ignore[return-value]
+        return self.__width  # type: ignore[return-value]
 
     @width.setter
     def width(self, value: COORDINATE_TYPE) -> None:
-        self._width = self._store(value, "width")
+        self.__width = self.__store(value, "width")
 
     @property
     def height(self) -> COORDINATE_TYPE:
         """Height."""
-        return self._height  # type: ignore[return-value]
+        return self.__height  # type: ignore[return-value]
 
     @height.setter
     def height(self, value: COORDINATE_TYPE) -> None:
-        self._height = self._store(value, "height")
+        self.__height = self.__store(value, "height")
 
     @property
     def bottom(self) -> COORDINATE_TYPE:
         """``y + height``."""
-        return self._y + self._height  # type: ignore[return-value]
+        return self.__y + self.__height  # type: ignore[return-value]
 
     @property
     def bottomRight(self) -> Point:
         """The corner ``(x + width, y + height)``."""
-        return Point(self._x + self._width, self._y + self._height)
+        return Point(self.__x + self.__width, self.__y + self.__height)
 
     @property
     def top(self) -> COORDINATE_TYPE:
         """``y``."""
-        return self._y  # type: ignore[return-value]
+        return self.__y  # type: ignore[return-value]
 
     @property
     def topLeft(self) -> Point:
         """The corner ``(x, y)``."""
-        return Point(self._x, self._y)
+        return Point(self.__x, self.__y)
 
     @property
     def left(self) -> COORDINATE_TYPE:
         """``x``."""
-        return self._x  # type: ignore[return-value]
+        return self.__x  # type: ignore[return-value]
 
     @property
     def right(self) -> COORDINATE_TYPE:
         """``x + width``."""
-        return self._x + self._width  # type: ignore[return-value]
+        return self.__x + self.__width  # type: ignore[return-value]
 
     @property
     def center(self) -> Point:
         """The centre; an integer rectangle rounds it down, as FaceEngine's integer arithmetic does."""
-        if self._isFloat:
-            return Point(self._x + self._width / 2, self._y + self._height / 2)
-        return Point(self._x + self._width // 2, self._y + self._height // 2)
+        if self.__isFloat:
+            return Point(self.__x + self.__width / 2, self.__y + self.__height / 2)
+        return Point(self.__x + self.__width // 2, self.__y + self.__height // 2)
 
     def getArea(self) -> COORDINATE_TYPE:
         """``width * height``."""
-        return self._width * self._height  # type: ignore[return-value]
+        return self.__width * self.__height  # type: ignore[return-value]
 
     def isInside(self, other: Rect) -> bool:
         """True when this rectangle lies inside ``other`` (shared edges count as inside)."""
         return (
-            self._x >= other._x
-            and self._y >= other._y
-            and self._x + self._width <= other._x + other._width
-            and self._y + self._height <= other._y + other._height
+            self.__x >= other.__x
+            and self.__y >= other.__y
+            and self.__x + self.__width <= other.__x + other.__width
+            and self.__y + self.__height <= other.__y + other.__height
         )
 
     def isValid(self) -> bool:
         """True when width and height are positive."""
-        return self._width > 0 and self._height > 0
+        return self.__width > 0 and self.__height > 0
 
     @property
     def size(self) -> Size:
         """``Size(width, height)``."""
-        return Size(self._width, self._height)
+        return Size(self.__width, self.__height)
 
     def __and__(self, other: Rect) -> Rect:
-        """The intersection; an empty ``Rect()`` (of the same kind) when the rectangles do not overlap."""
-        left, top = max(self._x, other._x), max(self._y, other._y)
-        right = min(self._x + self._width, other._x + other._width)
-        bottom = min(self._y + self._height, other._y + other._height)
-        kind = float if self._isFloat or other._isFloat else int
-        if right <= left or bottom <= top:
-            return Rect(*(kind(0),) * 4)
-        return Rect(kind(left), kind(top), kind(right - left), kind(bottom - top))
+        """What the SDK's ``&`` does: core-only, and not an intersection (see ``_AND_IS_NOT_AN_INTERSECTION``)."""
+        raise NotImplementedError(_AND_IS_NOT_AN_INTERSECTION)
 
     def __eq__(self, other: object) -> bool:
         # The SDK raises here rather than returning NotImplemented; so does the stand-in.
         if not isinstance(other, Rect):
             raise NotImplementedError
-        return self._astuple() == other._astuple()
+        return self.__astuple() == other.__astuple()
 
     def __ne__(self, other: object) -> bool:
         if not isinstance(other, Rect):
             return False
-        return self._astuple() != other._astuple()
+        return self.__astuple() != other.__astuple()
 
     __hash__ = None  # type: ignore[assignment]  # mutable, compared by value: unhashable, as in the SDK
 
     def adjust(self, dx: COORDINATE_TYPE, dy: COORDINATE_TYPE, dw: COORDINATE_TYPE, dh: COORDINATE_TYPE) -> None:
         """Move the top-left corner by ``(dx, dy)`` and grow the size by ``(dw, dh)``, in place."""
         x, y, width, height = (
-            self._store(value + delta, name)
-            for name, value, delta in zip(("x", "y", "width", "height"), self._astuple(), (dx, dy, dw, dh))
+            self.__store(value + delta, name)
+            for name, value, delta in zip(("x", "y", "width", "height"), self.__astuple(), (dx, dy, dw, dh))
         )
-        self._x, self._y, self._width, self._height = x, y, width, height
+        self.__x, self.__y, self.__width, self.__height = x, y, width, height
 
     def adjusted(self, dx: COORDINATE_TYPE, dy: COORDINATE_TYPE, dw: COORDINATE_TYPE, dh: COORDINATE_TYPE) -> Rect:
         """A copy changed as ``adjust`` would change this one."""
-        copy = Rect(*self._astuple())
+        copy = Rect(*self.__astuple())
         copy.adjust(dx, dy, dw, dh)
         return copy
 
     def asDict(self) -> dict:
         """``{"x", "y", "width", "height"}``."""
-        return {"x": self._x, "y": self._y, "width": self._width, "height": self._height}
+        return {"x": self.__x, "y": self.__y, "width": self.__width, "height": self.__height}
 
     def __repr__(self) -> str:
-        if self._isFloat:
-            return "x = {:f}, y = {:f}, width = {:f}, height = {:f}".format(*self._astuple())
-        return "x = {}, y = {}, width = {}, height = {}".format(*self._astuple())
+        if self.__isFloat:
+            return "x = {:f}, y = {:f}, width = {:f}, height = {:f}".format(*self.__astuple())
+        return "x = {}, y = {}, width = {}, height = {}".format(*self.__astuple())
 
-    def _astuple(self) -> tuple[int | float, int | float, int | float, int | float]:
-        return self._x, self._y, self._width, self._height
+    def __astuple(self) -> tuple[int | float, int | float, int | float, int | float]:
+        return self.__x, self.__y, self.__width, self.__height

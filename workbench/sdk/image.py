@@ -23,6 +23,7 @@ import numpy as np
 from PIL import Image
 
 from ._decode import ImageDecodeError, arrayToRgb, decodeBytes, pillowToRgb
+from .error_codes import LunaVLError
 from .errors import LunaSDKException
 from .geometry import Rect
 
@@ -153,7 +154,9 @@ def _fromRgb(rgb: np.ndarray, colorFormat: ColorFormat) -> np.ndarray:
         return np.clip(np.rint(_luma(rgb)), 0, 255).astype(np.uint8)
     if colorFormat is ColorFormat.R16:
         return np.clip(np.rint(_luma(rgb) * 257), 0, 65535).astype(np.uint16)
-    raise LunaSDKException(f"Invalid conversion: cannot convert an image into the {colorFormat.value} color format")
+    raise LunaSDKException(
+        LunaVLError.InvalidConversion.format(f"cannot convert an image into the {colorFormat.value} color format")
+    )
 
 
 def _convert(pixels: np.ndarray, source: ColorFormat, target: ColorFormat) -> np.ndarray:
@@ -184,16 +187,16 @@ def _arrayFormat(array: np.ndarray) -> ColorFormat:
 def _layout(array: np.ndarray, colorFormat: ColorFormat) -> np.ndarray:
     """``array`` as ``colorFormat`` stores pixels; checks that it fits."""
     if colorFormat is ColorFormat.Unknown:
-        raise LunaSDKException("Invalid input: an image cannot have the Unknown color format")
+        raise LunaSDKException(LunaVLError.InvalidInput.format("an image cannot have the Unknown color format"))
     if array.ndim == 3 and array.shape[2] == 1:
         array = array[:, :, 0]
     channels = 1 if array.ndim == 2 else array.shape[2] if array.ndim == 3 else None
     dtype = np.uint16 if colorFormat is ColorFormat.R16 else np.uint8
     if channels != _CHANNELS[colorFormat] or array.dtype != dtype or array.size == 0:
-        raise LunaSDKException(
-            f"Invalid input: a {array.dtype} array of shape {array.shape} is not {colorFormat.value} pixels "
+        raise LunaSDKException(LunaVLError.InvalidInput.format(
+            f"a {array.dtype} array of shape {array.shape} is not {colorFormat.value} pixels "
             f"({_CHANNELS[colorFormat]} channel(s) of {np.dtype(dtype).name})"
-        )
+        ))
     return array
 
 
@@ -235,7 +238,9 @@ class VLImage:
         LunaSDKException: the body is not a readable image.
     """
 
-    __slots__ = ("_pixels", "_format", "source", "filename")
+    # The SDK's slots are coreImage, source, filename: the stand-in's pixels and format are class-private, so
+    # `image._pixels` fails here as it does there (and, with slots, so does any new attribute).
+    __slots__ = ("__pixels", "__format", "source", "filename")
 
     def __init__(
         self,
@@ -259,16 +264,16 @@ class VLImage:
         else:
             hint = " (to read a file use VLImage.load(filename=...))" if isinstance(body, (str, Path)) else ""
             raise TypeError(f"Bad image type: {type(body)}{hint}")
-        self._pixels = _freeze(_convert(pixels, source, target), unshared=decoded)
-        self._format = target
+        self.__pixels = _freeze(_convert(pixels, source, target), unshared=decoded)
+        self.__format = target
         self.source = body
         self.filename = filename
 
     @classmethod
-    def _wrap(cls, pixels: np.ndarray, colorFormat: ColorFormat, filename: str, source: object) -> VLImage:
+    def __wrap(cls, pixels: np.ndarray, colorFormat: ColorFormat, filename: str, source: object) -> VLImage:
         image = cls.__new__(cls)
-        image._pixels = _freeze(pixels)
-        image._format = colorFormat
+        image.__pixels = _freeze(pixels)
+        image.__format = colorFormat
         image.source = source
         image.filename = filename
         return image
@@ -286,7 +291,7 @@ class VLImage:
     def rotate(cls, image: VLImage, angle: RotationAngle) -> VLImage:
         """A rotated copy: ``ANGLE_90`` counter-clockwise, ``ANGLE_270`` clockwise, ``ANGLE_180`` upside down."""
         turns = {RotationAngle.ANGLE_90: 1, RotationAngle.ANGLE_180: 2, RotationAngle.ANGLE_270: 3}.get(angle, 0)
-        return cls._wrap(np.rot90(image._pixels, turns), image._format, image.filename, image.source)
+        return cls.__wrap(np.rot90(image.__pixels, turns), image.__format, image.filename, image.source)
 
     @classmethod
     def load(
@@ -333,17 +338,17 @@ class VLImage:
             inputColorFormat = _arrayFormat(arr)
         source = _checkFormat(inputColorFormat)
         target = _checkFormat(colorFormat) or source
-        return cls._wrap(_convert(_layout(arr, source), source, target), target, filename, arr)
+        return cls.__wrap(_convert(_layout(arr, source), source, target), target, filename, arr)
 
     @property
     def format(self) -> ColorFormat:
         """The colour format of the pixels."""
-        return self._format
+        return self.__format
 
     @property
     def rect(self) -> Rect:
         """The whole image: ``Rect(0, 0, width, height)``."""
-        return Rect(0, 0, int(self._pixels.shape[1]), int(self._pixels.shape[0]))
+        return Rect(0, 0, int(self.__pixels.shape[1]), int(self.__pixels.shape[0]))
 
     def computePitch(self, rowWidth: int) -> int:
         """Bytes in a row of ``rowWidth`` pixels."""
@@ -357,26 +362,26 @@ class VLImage:
     @property
     def getByteDepth(self) -> int:
         """Bytes per pixel (padding included). A property, named like a method, as in the SDK."""
-        return self.channelStep * self._pixels.dtype.itemsize
+        return self.channelStep * self.__pixels.dtype.itemsize
 
     @property
     def channelCount(self) -> int:
         """Colour channels (padding not counted)."""
-        return 1 if self._pixels.ndim == 2 else 3
+        return 1 if self.__pixels.ndim == 2 else 3
 
     @property
     def channelSize(self) -> int:
         """Bits per channel."""
-        return self._pixels.dtype.itemsize * 8
+        return self.__pixels.dtype.itemsize * 8
 
     @property
     def channelStep(self) -> int:
         """Channels per pixel, padding counted as a channel."""
-        return 1 if self._pixels.ndim == 2 else int(self._pixels.shape[2])
+        return 1 if self.__pixels.ndim == 2 else int(self.__pixels.shape[2])
 
     def asNPArray(self) -> np.ndarray:
         """A fresh, writable copy of the pixels in the image's format (not necessarily RGB: see ``format``)."""
-        return self._pixels.copy()
+        return self.__pixels.copy()
 
     def asPillow(self) -> Image.Image:
         """The pixels as a Pillow image, channel order as stored (a BGR image comes out with red and blue swapped,
@@ -385,11 +390,11 @@ class VLImage:
 
     def isBGR(self) -> bool:
         """True for ``B8G8R8`` and ``B8G8R8X8``."""
-        return self._format in _BGR
+        return self.__format in _BGR
 
     def isPadded(self) -> bool:
         """True for the ``...X8`` formats."""
-        return self._format in _PADDED
+        return self.__format in _PADDED
 
     def save(self, filename: str, colorFormat: Optional[ColorFormat] = None) -> None:
         """Write the image to ``filename``: jpg, png, ppm, tif (and bmp), in ``colorFormat`` if given.
@@ -399,17 +404,17 @@ class VLImage:
         """
         kind = _SAVE_FORMATS.get(Path(filename).suffix.lower())
         if kind is None:
-            raise LunaSDKException(
+            raise LunaSDKException(LunaVLError.FailedToSave.format(
                 f"Failed to save image: unknown file extension in {filename!r}; use one of {', '.join(_SAVE_FORMATS)}"
-            )
-        target = _checkFormat(colorFormat) or self._format
-        pixels = _convert(self._pixels, self._format, target)
+            ))
+        target = _checkFormat(colorFormat) or self.__format
+        pixels = _convert(self.__pixels, self.__format, target)
         # Files hold colours in RGB order whatever the format in memory; 16-bit grey stays 16-bit where it can.
         picture = Image.fromarray(pixels if target in (ColorFormat.R8, ColorFormat.R16) else np.ascontiguousarray(_toRgb(pixels, target)))
         try:
             picture.save(filename, format=kind)
         except (OSError, ValueError) as error:
-            raise LunaSDKException(f"Failed to save image to {filename!r}: {error}") from None
+            raise LunaSDKException(LunaVLError.FailedToSave.format(f"Failed to save image to {filename!r}: {error}")) from None
 
     def convertToBinaryImg(self, imageFormat: ImageFormat = ImageFormat.PPM) -> bytes:
         """Not implemented in the SDK itself (it raises ``NotImplementedError``); the stand-in does the same."""
@@ -417,7 +422,7 @@ class VLImage:
 
     def isValid(self) -> bool:
         """True: a ``VLImage`` here always holds pixels."""
-        return self._pixels.size > 0
+        return self.__pixels.size > 0
 
     def convert(self, colorFormat: ColorFormat) -> VLImage:
         """A copy in another colour format.
@@ -426,7 +431,7 @@ class VLImage:
             LunaSDKException: the conversion is not possible (into ``IR_X8X8X8``... from colour, ``Unknown``).
         """
         target = _checkFormat(colorFormat)
-        return self._wrap(_convert(self._pixels, self._format, target), target, self.filename, self.source)
+        return self.__wrap(_convert(self.__pixels, self.__format, target), target, self.filename, self.source)
 
     def rescale(self, scale: float) -> VLImage:
         """A copy resized by ``scale`` (bilinear).
@@ -434,14 +439,16 @@ class VLImage:
         Raises:
             LunaSDKException: ``scale`` is not positive or gives an empty image.
         """
-        height, width = self._pixels.shape[:2]
+        height, width = self.__pixels.shape[:2]
         size = (round(width * scale), round(height * scale)) if scale > 0 else (0, 0)
         if min(size) < 1:
-            raise LunaSDKException(f"Invalid input: rescaling a {width}x{height} image by {scale} leaves no pixels")
-        rgb = self._format not in (ColorFormat.R8, ColorFormat.R16)
-        pixels = np.ascontiguousarray(_toRgb(self._pixels, self._format)) if rgb else self._pixels
+            raise LunaSDKException(
+                LunaVLError.InvalidInput.format(f"rescaling a {width}x{height} image by {scale} leaves no pixels")
+            )
+        rgb = self.__format not in (ColorFormat.R8, ColorFormat.R16)
+        pixels = np.ascontiguousarray(_toRgb(self.__pixels, self.__format)) if rgb else self.__pixels
         resized = np.asarray(Image.fromarray(pixels).resize(size, Image.Resampling.BILINEAR))
-        return self._wrap(_fromRgb(resized, self._format) if rgb else resized, self._format, self.filename, self.source)
+        return self.__wrap(_fromRgb(resized, self.__format) if rgb else resized, self.__format, self.filename, self.source)
 
     def crop(self, rect: Rect) -> VLImage:
         """The part inside ``rect`` (coordinates truncated to whole pixels, as the SDK's ``coreRectI``).
@@ -452,15 +459,15 @@ class VLImage:
         x, y, width, height = (int(value) for value in (rect.x, rect.y, rect.width, rect.height))
         area = Rect(x, y, width, height)
         if not area.isValid() or not area.isInside(self.rect):
-            raise LunaSDKException(
-                f"Invalid image: invalid image or region (crop {area!r} of a {self.rect.width}x{self.rect.height} "
-                "image; clip it with rect & image.rect)"
-            )
-        return self._wrap(self._pixels[y:y + height, x:x + width], self._format, self.filename, self.source)
+            raise LunaSDKException(LunaVLError.InvalidImage.format(
+                f"invalid image or region (crop {area!r} of a {self.rect.width}x{self.rect.height} "
+                "image; clip it to the image first: x, y >= 0, right <= width, bottom <= height)"
+            ))
+        return self.__wrap(self.__pixels[y:y + height, x:x + width], self.__format, self.filename, self.source)
 
     def _repr_png_(self) -> bytes:
         """PNG for Jupyter, downscaled so that the longest side is at most 512 px."""
-        pixels = self._pixels if self._format is ColorFormat.R8 else _toRgb(self._pixels, self._format)
+        pixels = self.__pixels if self.__format is ColorFormat.R8 else _toRgb(self.__pixels, self.__format)
         picture = Image.fromarray(np.ascontiguousarray(pixels))
         picture.thumbnail((_REPR_MAX_SIDE, _REPR_MAX_SIDE))
         buffer = io.BytesIO()
@@ -469,7 +476,7 @@ class VLImage:
 
     def __repr__(self) -> str:
         name = f", filename={self.filename!r}" if self.filename else ""
-        return f"VLImage({self.rect.width}x{self.rect.height} {self._format.value}{name})"
+        return f"VLImage({self.rect.width}x{self.rect.height} {self.__format.value}{name})"
 
 
 def _fetch(url: str) -> tuple[int, bytes]:
@@ -493,3 +500,13 @@ def _checkResidence(memoryResidence: object) -> None:
     if memoryResidence is MemoryResidence.GPU:
         raise NotImplementedError(f"images in GPU memory (MemoryResidence.GPU) {_NO_CORE}; use MemoryResidence.CPU")
     raise TypeError(f"memoryResidence must be a MemoryResidence or None, got {type(memoryResidence).__name__}")
+
+
+def sharedPixels(image: VLImage) -> np.ndarray:
+    """The workbench's read-only access to an image's pixels without the copy ``asNPArray`` makes.
+
+    Not part of the SDK (so not in ``__all__`` nor on ``lunavl`` paths): the pixels are class-private so that
+    plugin code cannot reach them under a name the SDK's ``VLImage`` lacks.
+    """
+    pixels: np.ndarray = getattr(image, "_VLImage__pixels")
+    return pixels

@@ -17,16 +17,37 @@ from .image import VLImage
 __all__ = ["EstimationTargets", "ImageForPeopleEstimation", "PeopleCount"]
 
 
-class EstimationTargets(Enum):
-    """PeopleCount estimation targets.
+class CrowdRequest:
+    """The stand-in for FaceEngine's ``CrowdRequest`` flags, the SDK's ``EstimationTargets`` values.
 
-    The SDK's values are FaceEngine's ``CrowdRequest`` flags; the stand-in uses their names.
+    A flag is equal only to itself: not to its name or any string, as the core's flags are not, so code that
+    compares ``targets.value`` with a string fails here as it would in the service. The core's integer values
+    are not in the SDK's sources and are not reproduced.
     """
 
+    __slots__ = ("name",)
+
+    def __init__(self, name: str):
+        self.name = name
+
+    # By name among flags only (a pickled copy, as a research worker process gets it, is the same flag).
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, CrowdRequest) and other.name == self.name
+
+    def __hash__(self) -> int:
+        return hash((CrowdRequest, self.name))
+
+    def __repr__(self) -> str:
+        return f"<CrowdRequest.{self.name} (the workbench's stand-in for the FaceEngine flag)>"
+
+
+class EstimationTargets(Enum):
+    """PeopleCount estimation targets: members' values are (stand-ins for) FaceEngine ``CrowdRequest`` flags."""
+
     # return people count and coordinates
-    T1 = "estimateHeadCountAndCoords"
+    T1 = CrowdRequest("estimateHeadCountAndCoords")
     # return only people count
-    T2 = "estimateHeadCount"
+    T2 = CrowdRequest("estimateHeadCount")
 
 
 class PeopleCount(BaseEstimation):
@@ -36,7 +57,8 @@ class PeopleCount(BaseEstimation):
     and ``.y`` in original-image pixels), read on demand as the SDK does.
     """
 
-    __slots__ = ()
+    # No __slots__, as in the SDK: BaseEstimation has them, PeopleCount does not, so its instances take new
+    # attributes (``result.extra = ...``) there and here.
 
     @property
     def count(self) -> Any:
