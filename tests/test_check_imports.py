@@ -60,13 +60,15 @@ STATIC_WORKBENCH_IMPORTS = {
     "exec": "\nexec('from workbench.sdk import Rect')\n",
     "eval_compile": "\neval(compile('import workbench', '<plugin>', 'exec'))\n",
     "eval_dunder_import": "\nsdk = eval(\"__import__('workbench')\")\n",
+    "module_constant": "import importlib\nBACKEND: str = 'work' + 'bench'\nsdk = importlib.import_module(BACKEND + '.sdk')\n",
 }
 
 
 @pytest.mark.parametrize("way", sorted(STATIC_WORKBENCH_IMPORTS))
 def test_workbench_reached_without_an_import_statement_is_found_statically(plugin_folder, way):
     """Finding 1: importlib.import_module, __import__, exec/eval/compile of import statements, with constant names
-    (literals, concatenations, f-strings of constants), are workbench imports at the calling line."""
+    (literals, concatenations, f-strings of constants, a module-level name bound once to a constant), are
+    workbench imports at the calling line."""
     header = STATIC_WORKBENCH_IMPORTS[way]
     module = _event_plugin(plugin_folder, way, header, "pass")
     report = _check(plugin_folder, [module], run=False)
@@ -102,6 +104,11 @@ def test_names_that_are_not_constant_and_relative_names_say_nothing_statically(p
         "helpers = importlib.import_module('.helpers', package=__package__)\n"
         "def load(name):\n"
         "    return importlib.import_module(name), __import__(name), exec(name)\n"
+        "REBOUND = 'workbench'\n"
+        "REBOUND = 'json'\n"
+        "SHADOWED = 'workbench'\n"
+        "def load_shadowed(SHADOWED='json'):\n"
+        "    return importlib.import_module(SHADOWED), importlib.import_module(REBOUND)\n"
     )
     module = _event_plugin(plugin_folder, "dynamic", header, "pass")
     report = _check(plugin_folder, [module], run=False)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import ast
 import collections
 from pathlib import Path
-from typing import Iterable
+from typing import Iterable, Mapping
 
 from ..host._strict import StrictImport
 from ._findings import CANNOT_VERIFY, UNDECLARED_IMPORT, Finding, display_path
@@ -26,23 +26,28 @@ BUILTIN_IMPORTERS = {"__import__": "builtins.__import__", "exec": "builtins.exec
                      "compile": "builtins.compile"}
 _EXITS = {"sys.exit", "exit", "quit", "os._exit", "os.abort"}
 _IMPORT_ERRORS = {"ImportError", "ModuleNotFoundError", "Exception", "BaseException"}
+_NO_CONSTANTS: Mapping[str, str] = {}
 
 
-def constant_string(node: ast.AST | None) -> str | None:
-    """The value of a string expression built only of constants (literals, ``+``, f-strings); else None."""
+def constant_string(node: ast.AST | None, constants: Mapping[str, str] = _NO_CONSTANTS) -> str | None:
+    """The value of a string expression built only of constants (literals, ``+``, f-strings, and names in
+    ``constants``: see ``module_constants``); else None."""
     if isinstance(node, ast.Constant):
         return node.value if isinstance(node.value, str) else None
+    if isinstance(node, ast.Name):
+        return constants.get(node.id)
     if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
-        left, right = constant_string(node.left), constant_string(node.right)
+        left, right = constant_string(node.left, constants), constant_string(node.right, constants)
         return None if left is None or right is None else left + right
     if isinstance(node, ast.JoinedStr):
         parts = []
         for value in node.values:
             if isinstance(value, ast.FormattedValue):
                 # A conversion or format spec changes the text; only a plain constant substitutes as it is.
-                part = constant_string(value.value) if value.conversion == -1 and value.format_spec is None else None
+                plain = value.conversion == -1 and value.format_spec is None
+                part = constant_string(value.value, constants) if plain else None
             else:
-                part = constant_string(value)
+                part = constant_string(value, constants)
             if part is None:
                 return None
             parts.append(part)
@@ -50,17 +55,55 @@ def constant_string(node: ast.AST | None) -> str | None:
     return None
 
 
-def imports_made_by_call(call: ast.Call, function: str | None) -> list[ast.AST]:
+def module_constants(tree: ast.Module) -> dict[str, str]:
+    """Names a module binds once, at its top level, to a constant string (``BACKEND = "redis"``), and never
+    binds otherwise anywhere in the file (no reassignment, parameter, loop target, ``global``, import of that
+    name): where such a name is read, it can only hold that string."""
+    bindings = collections.Counter[str]()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name) and not isinstance(node.ctx, ast.Load):
+            bindings[node.id] += 1
+        elif isinstance(node, ast.arg):
+            bindings[node.arg] += 1
+        elif isinstance(node, (ast.Global, ast.Nonlocal)):
+            bindings.update({name: 2 for name in node.names})
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            bindings.update(alias.asname or alias.name.split(".")[0] for alias in node.names)
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            bindings[node.name] += 1
+        elif isinstance(node, ast.ExceptHandler) and node.name:
+            bindings[node.name] += 1
+        elif isinstance(node, (ast.MatchAs, ast.MatchStar)) and node.name:
+            bindings[node.name] += 1
+    constants: dict[str, str] = {}
+    for statement in tree.body:
+        if isinstance(statement, ast.Assign) and len(statement.targets) == 1:
+            target, value = statement.targets[0], statement.value
+        elif isinstance(statement, ast.AnnAssign) and statement.value is not None:
+            target, value = statement.target, statement.value
+        else:
+            continue
+        if isinstance(target, ast.Name) and bindings[target.id] == 1:
+            text = constant_string(value, constants)
+            if text is not None:
+                constants[target.id] = text
+    return constants
+
+
+def imports_made_by_call(
+    call: ast.Call, function: str | None, constants: Mapping[str, str] = _NO_CONSTANTS
+) -> list[ast.AST]:
     """What the call ``function(...)`` imports, as the statements it amounts to, placed at the call's line.
 
-    ``function`` is the qualified name of the called function (``importlib.import_module``). Nothing when the
-    name or the code is not a constant expression: the run-time hooks see those when the code runs.
+    ``function`` is the qualified name of the called function (``importlib.import_module``); ``constants``
+    the file's ``module_constants``. Nothing when the name or the code is not a constant expression: the
+    run-time hooks see those when the code runs.
     """
     if function in _IMPORT_FUNCTIONS:
-        statement = _import_statement(call, function)
+        statement = _import_statement(call, function, constants)
         return [] if statement is None else [ast.copy_location(statement, call)]
     if function in _CODE_RUNNERS:
-        return _code_string_tree(call, function)
+        return _code_string_tree(call, function, constants)
     return []
 
 
@@ -70,8 +113,8 @@ def _argument(call: ast.Call, position: int, keyword: str) -> ast.AST | None:
     return next((k.value for k in call.keywords if k.arg == keyword), None)
 
 
-def _import_statement(call: ast.Call, function: str) -> ast.stmt | None:
-    name = constant_string(_argument(call, 0, "name"))
+def _import_statement(call: ast.Call, function: str, constants: Mapping[str, str]) -> ast.stmt | None:
+    name = constant_string(_argument(call, 0, "name"), constants)
     if not name:
         return None
     if function == "importlib.import_module":
@@ -84,19 +127,19 @@ def _import_statement(call: ast.Call, function: str) -> ast.stmt | None:
     if fromlist is None or (isinstance(fromlist, (ast.Tuple, ast.List)) and not fromlist.elts):
         return ast.Import(names=[ast.alias(name=name)])
     items = fromlist.elts if isinstance(fromlist, (ast.Tuple, ast.List)) else []
-    names = [constant_string(item) for item in items]
+    names = [constant_string(item, constants) for item in items]
     # A fromlist that is not made of constants still imports the module: its names are not checked.
     known = [ast.alias(name=n) for n in names if n] if all(names) else []
     return ast.ImportFrom(module=name, names=known, level=0)
 
 
-def _code_string_tree(call: ast.Call, function: str) -> list[ast.AST]:
-    source = constant_string(_argument(call, 0, "source"))
+def _code_string_tree(call: ast.Call, function: str, constants: Mapping[str, str]) -> list[ast.AST]:
+    source = constant_string(_argument(call, 0, "source"), constants)
     if source is None:
         return []
     mode = _CODE_RUNNERS[function]
     if function == "builtins.compile":
-        given = constant_string(_argument(call, 2, "mode"))
+        given = constant_string(_argument(call, 2, "mode"), constants)
         mode = given if given in ("exec", "eval", "single") else mode
     try:
         tree = ast.parse(source, mode=mode)

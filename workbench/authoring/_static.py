@@ -30,6 +30,7 @@ from ._import_sites import (
     imports_made_by_call,
     local_module_names,
     makes_imports_optional,
+    module_constants,
     name_loads,
     qualified_name,
     requirements_location,
@@ -90,6 +91,7 @@ class _FileScanner(ast.NodeVisitor):
         self.optional_import_depth = 0
         self.imported: dict[str, str] = {}         # local name -> the module or module.name imported under it
         self.loads_in_file: collections.Counter[str] | None = None
+        self.constants: dict[str, str] = {}          # module-level name -> the constant string it always holds
 
     def _add(self, node: ast.AST, message: str, fix: str, kind: str) -> None:
         self.findings.append(Finding(self.file, getattr(node, "lineno", 1), message, fix, kind))
@@ -100,6 +102,7 @@ class _FileScanner(ast.NodeVisitor):
         # The file's own tree comes first; a code string an exec call runs is parsed into a Module later.
         if self.loads_in_file is None:
             self.loads_in_file = name_loads(node)
+            self.constants = module_constants(node)
         self.generic_visit(node)
 
     def visit_Try(self, node: ast.Try) -> None:
@@ -167,7 +170,7 @@ class _FileScanner(ast.NodeVisitor):
     def _check_dynamic_import(self, node: ast.Call) -> None:
         """``importlib.import_module("x")``, ``__import__("x")``, ``exec("import x")``: checked as the import
         statements they amount to, where the name or code is a constant expression."""
-        for statement in imports_made_by_call(node, qualified_name(node.func, self.imported)):
+        for statement in imports_made_by_call(node, qualified_name(node.func, self.imported), self.constants):
             self.visit(statement)
 
     # -- classes, functions, names ---------------------------------------------------------------------
