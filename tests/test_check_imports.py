@@ -144,6 +144,10 @@ OPTIONAL_GUARDS = {
     "binds_none": "try:\n    import yaml\nexcept ImportError:\n    yaml = None\n",
     "sets_flag": "try:\n    import yaml\n    HAVE_YAML = True\nexcept (ImportError, OSError):\n    HAVE_YAML = False\n",
     "other_module": "try:\n    import simplejson as json\nexcept ModuleNotFoundError:\n    import json\n",
+    "other_module_or_raise": (
+        "try:\n    import simplejson as json\nexcept ImportError:\n    try:\n        import json\n"
+        "    except ImportError:\n        raise SystemExit('no json')\n"
+    ),
     "returns": "def dumper():\n    try:\n        import yaml\n    except ImportError:\n        return None\n    return yaml.safe_dump\n",
     "logs_unused": "import logging\ntry:\n    import yaml  # registers a representer\nexcept ImportError:\n    logging.getLogger().info('no yaml')\n",
 }

@@ -194,12 +194,14 @@ def _catches_import_error(handler: ast.ExceptHandler) -> bool:
 
 def _gives_fallback(handler: ast.ExceptHandler, bound: set[str], read_elsewhere: bool) -> bool:
     nodes = list(_handler_nodes(handler.body))
+    # Another module imported under the same name is the fallback, even where the handler raises when that
+    # one is missing too.
+    if any(isinstance(n, (ast.Import, ast.ImportFrom)) and _names_bound([n]) & bound for n in nodes):
+        return True
     if any(isinstance(n, ast.Raise) or (isinstance(n, ast.Call) and _dotted(n.func) in _EXITS) for n in nodes):
         return False
     for node in nodes:
         if isinstance(node, (ast.Return, ast.Continue, ast.Break)):
-            return True
-        if isinstance(node, (ast.Import, ast.ImportFrom)) and _names_bound([node]) & bound:
             return True
         if isinstance(node, (ast.Assign, ast.AnnAssign)):
             targets = node.targets if isinstance(node, ast.Assign) else [node.target]
