@@ -57,6 +57,7 @@ STATIC_WORKBENCH_IMPORTS = {
     "import_module_fstring": "import importlib as il\npart = 1\nsdk = il.import_module(f\"{'workbench'}.sdk\")\n",
     "dunder_import": "\nsdk = __import__('workbench.sdk', globals(), None, ['Rect'])\n",
     "builtins_dunder_import": "import builtins\nsdk = builtins.__import__('workbench')\n",
+    "importlib_dunder_import": "import importlib\nsdk = importlib.__import__('workbench')\n",
     "exec": "\nexec('from workbench.sdk import Rect')\n",
     "eval_compile": "\neval(compile('import workbench', '<plugin>', 'exec'))\n",
     "eval_dunder_import": "\nsdk = eval(\"__import__('workbench')\")\n",
