@@ -244,7 +244,6 @@ def test_run_time_import_with_a_fallback_is_not_a_finding(plugin_folder):
 
 
 def test_strict_imports_record_third_party_modules_and_hooks_are_removed(plugin_folder):
-    from workbench.host._strict import strict_imports
 
     module = _event_plugin(plugin_folder, "records", "import json\nimport yaml\nimport numpy\n", "pass")
     original = importlib.import_module, importlib.__import__, importlib.util.module_from_spec
@@ -252,7 +251,7 @@ def test_strict_imports_record_third_party_modules_and_hooks_are_removed(plugin_
         warnings.simplefilter("ignore")
         with Workbench(plugin_folder.root, [module], strict="warn", default_estimators=default_factories()) as wb:
             assert importlib.import_module is not original[0]
-            modules = [(record.module, record.line) for record in strict_imports(wb)]
+            modules = [(record.module, record.line) for record in wb.strict_imports]
     # The standard library and the service's packages are not third-party; numpy is (the service provides it).
     assert modules == [("yaml", 2), ("numpy", 3)]
     assert (importlib.import_module, importlib.__import__, importlib.util.module_from_spec) == original

@@ -35,7 +35,6 @@ import numpy as np
 
 from .._facade import Workbench
 from ..host import DuplicateActivationWarning
-from ..host._strict import strict_imports
 from ..plugins import MonitoringPoint
 from ..sdk import ImageForPeopleEstimation, Rect, VLImage
 from ._import_sites import run_time_import_findings
@@ -144,7 +143,7 @@ def exercise_plugins(
         kind = WORKBENCH_IMPORT if violation.kind == "import" and violation.member.split(".")[0] == "workbench" else SDK_SURFACE
         findings.append(Finding(display_path(violation.file), violation.line, violation.message.split("; ", 1)[0],
                                 violation.instead, kind))
-    findings += run_time_import_findings(plugins_dir, strict_imports(wb))
+    findings += run_time_import_findings(plugins_dir, wb.strict_imports)
     findings += _duplicate_activations(plugins_dir, caught)
     exercise.findings = findings
     return exercise

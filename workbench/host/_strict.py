@@ -372,13 +372,6 @@ def enter_strict(plugins_dir: Path, mode: str) -> StrictScope:
     return scope
 
 
-def strict_imports(host: Any) -> list[StrictImport]:
-    """The third-party modules a strict host's plugins imported while it ran, in the order met (none for a host
-    that is not strict)."""
-    scope = getattr(host, "_strict_scope", None)
-    return list(scope.imports) if isinstance(scope, StrictScope) else []
-
-
 def leave_strict(scope: StrictScope) -> None:
     """Stop watching (removes the hooks with the last scope)."""
     _REGISTRY.remove(scope)

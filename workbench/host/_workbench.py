@@ -47,7 +47,7 @@ from ._loop import (
 from ._watchdog import LoopStall, LoopWatchdog
 from ._routes import RESERVED_PATHS, is_reserved_path
 from ._records import ACTIVE, CLOSED, FAILED, PluginRecord, PluginTable
-from ._strict import StrictApp, StrictViolation, enter_strict, leave_strict, parse_strict
+from ._strict import StrictApp, StrictImport, StrictViolation, enter_strict, leave_strict, parse_strict
 
 DefaultEstimatorFactory = Callable[[AppConfig], Any]
 T = TypeVar("T")
@@ -457,6 +457,13 @@ class Workbench:
     def strict_violations(self) -> list[StrictViolation]:
         """What strict mode found plugin code using that the service lacks, in the order it was met."""
         return list(self._strict_scope.violations) if self._strict_scope is not None else []
+
+    @property
+    def strict_imports(self) -> list[StrictImport]:
+        """The third-party modules plugin code imported while this strict host ran (any way: ``import``,
+        ``importlib``, ``__import__``, ``exec``), in the order met; ``workbench check`` judges them against each
+        plugin's requirements.txt. Empty for a host that is not strict."""
+        return list(self._strict_scope.imports) if self._strict_scope is not None else []
 
     @property
     def routes(self) -> list[Route]:
