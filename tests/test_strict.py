@@ -91,3 +91,13 @@ def test_cli_strict_option_reaches_the_host(plugin_folder, capsys):
     code = main(["plugins", "--plugins-dir", str(plugin_folder.root), "--active", module, "--strict"])
     assert code == 1
     assert "StrictAttributeError" in capsys.readouterr().out
+
+
+def test_strict_raise_names_a_top_level_workbench_import_not_a_missing_requirement(plugin_folder):
+    """Strict mode's refusal of ``import workbench`` at a module's top level is said as strict mode says it; it
+    was reported as "it imports '', which is not installed: add it to requirements.txt" (issue 28)."""
+    module = plugin_folder.add("top_level", "import workbench\n" + SOURCE)
+    with Workbench(plugin_folder.root, [module], strict=True, default_estimators=default_factories()) as wb:
+        [record] = wb.plugins.failed
+    error = record.error
+    assert "which the service does not have" in error and "not installed" not in error, error

@@ -177,7 +177,9 @@ def import_plugin_module(plugins_dir: Path, module: str) -> ModuleType:
         imported = importlib.import_module(module)
     except ModuleNotFoundError as error:
         missing = error.name or ""
-        if missing and (module == missing or module.startswith(missing + ".")):
+        if not missing:  # raised by code, not the import system (strict mode's refusal): its message says it all
+            raise PluginError(module, f"import failed: {error}") from error
+        if (module == missing or module.startswith(missing + ".")):
             looked = " or ".join(str(p) for p in _module_file_candidates(plugins_dir, module))
             raise PluginError(
                 module,
