@@ -1,0 +1,49 @@
+"""Clips the requested detect area to the image with Rect's & before cropping."""
+import numpy as np
+from luna_plugins.estimator_plugins.estimator_replacement_plugin import EstimatorBase, EstimatorReplacementPlugin
+from lunavl.sdk.estimators.image_estimators.people_count import EstimationTargets, PeopleCount
+from lunavl.sdk.image_utils.geometry import Vec2D
+from lunavl.sdk.image_utils.image import VLImage
+
+
+class Counted:
+    def __init__(self, centres, withPoints):
+        self.count = len(centres)
+        self.points = self
+        self.centres = centres if withPoints else []
+
+    def getPoints(self):
+        return [Vec2D(x, y) for x, y in self.centres]
+
+
+class ClippingEstimator(EstimatorBase):
+    def close(self):
+        pass
+
+    async def estimateBatch(self, images, estimationTargets=EstimationTargets.T1, asyncEstimate=True):
+        results = []
+        for item in images:
+            image, area = (item, None) if isinstance(item, VLImage) else (item[0], item[1])
+            x0 = y0 = 0
+            if area is not None:
+                # "Calculate an intersection of rects" (Rect.__and__'s docstring)
+                clipped = area & image.rect
+                image = image.crop(clipped)
+                x0, y0 = int(clipped.x), int(clipped.y)
+            gray = image.asNPArray().mean(axis=-1)
+            ys, xs = np.nonzero(gray[::8, ::8] < 40)
+            centres = [(x0 + int(x) * 8, y0 + int(y) * 8) for y, x in zip(ys, xs)]
+            results.append(PeopleCount(Counted(centres, estimationTargets == EstimationTargets.T1)))
+        return results
+
+
+class AreaClipPlugin(EstimatorReplacementPlugin):
+    @property
+    def estimatorBrokerName(self) -> str:
+        return "peopleCountEstimator"
+
+    def createReplacementEstimator(self):
+        return ClippingEstimator()
+
+    def close(self) -> None:
+        pass

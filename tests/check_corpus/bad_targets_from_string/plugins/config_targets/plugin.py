@@ -1,0 +1,48 @@
+"""A replacement whose default targets come from the core's request name, as written in the config."""
+import os
+
+import numpy as np
+from luna_plugins.estimator_plugins.estimator_replacement_plugin import EstimatorBase, EstimatorReplacementPlugin
+from lunavl.sdk.estimators.image_estimators.people_count import EstimationTargets, PeopleCount
+from lunavl.sdk.image_utils.geometry import Vec2D
+from lunavl.sdk.image_utils.image import VLImage
+
+DEFAULT_TARGETS = EstimationTargets(os.environ.get("PEOPLE_COUNT_TARGETS", "estimateHeadCount"))
+
+
+class Counted:
+    def __init__(self, centres, withPoints):
+        self.count = len(centres)
+        self.points = self
+        self.centres = centres if withPoints else []
+
+    def getPoints(self):
+        return [Vec2D(x, y) for x, y in self.centres]
+
+
+class ConfiguredEstimator(EstimatorBase):
+    def close(self):
+        pass
+
+    async def estimateBatch(self, images, estimationTargets=DEFAULT_TARGETS, asyncEstimate=True):
+        results = []
+        for item in images:
+            image, area = (item, item.rect) if isinstance(item, VLImage) else (item[0], item[1])
+            x0, y0 = max(0, int(area.x)), max(0, int(area.y))
+            gray = image.asNPArray().mean(axis=-1)[y0:y0 + int(area.height), x0:x0 + int(area.width)]
+            ys, xs = np.nonzero(gray[::8, ::8] < 40)
+            centres = [(x0 + int(x) * 8, y0 + int(y) * 8) for y, x in zip(ys, xs)]
+            results.append(PeopleCount(Counted(centres, estimationTargets == EstimationTargets.T1)))
+        return results
+
+
+class ConfiguredCountPlugin(EstimatorReplacementPlugin):
+    @property
+    def estimatorBrokerName(self) -> str:
+        return "peopleCountEstimator"
+
+    def createReplacementEstimator(self):
+        return ConfiguredEstimator()
+
+    def close(self) -> None:
+        pass

@@ -1,0 +1,1 @@
+"""tile_counter: a people-count replacement split over several modules."""

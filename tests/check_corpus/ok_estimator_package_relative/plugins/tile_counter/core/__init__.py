@@ -1,0 +1,3 @@
+from .tiles import countTiles
+
+__all__ = ["countTiles"]

@@ -1,0 +1,2 @@
+TILE = 12
+DARKNESS = 0.45

@@ -1,0 +1,1 @@
+DOORS: dict[str, int] = {}
