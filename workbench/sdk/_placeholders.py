@@ -2,8 +2,9 @@
 
 Most of the SDK drives the vendor's C++ core (FaceEngine), which the workbench cannot run. A plugin may still
 import those names (at module level, for type hints, or for a branch it never takes here), so every name of
-the SDK's public tree imports; constructing, calling or reading a member of one raises ``NotImplementedError``
-naming it and saying so, never a bare ``ImportError`` or ``AttributeError``.
+the SDK's public tree imports; constructing, calling or reading a member of one raises ``CoreOnlyError`` (a
+``NotImplementedError``) naming it and saying so, never a bare ``ImportError`` or ``AttributeError``. The
+stand-in's own core-only members raise it too.
 """
 from __future__ import annotations
 
@@ -12,6 +13,12 @@ import ast
 from typing import Any, Iterable, NoReturn
 
 NEEDS_CORE = "needs the vendor's C++ core (FaceEngine), which the workbench cannot run"
+
+
+class CoreOnlyError(NotImplementedError):
+    """What the stand-in raises where the SDK would use its C++ core: the workbench cannot tell what the service
+    does there (``workbench check`` says it cannot verify such code rather than calling it broken)."""
+
 # Where the SDK's name has a workbench counterpart, the message says which.
 _INSTEAD = {
     "PeopleCountEstimator": "in the workbench the host's people-count estimator (the default one or your "
@@ -22,7 +29,7 @@ _INSTEAD = {
 
 def _refuse(what: str, name: str) -> NoReturn:
     hint = next((text for prefix, text in _INSTEAD.items() if name.startswith(prefix)), "")
-    raise NotImplementedError(f"{what} {NEEDS_CORE}" + (f"; {hint}" if hint else ""))
+    raise CoreOnlyError(f"{what} {NEEDS_CORE}" + (f"; {hint}" if hint else ""))
 
 
 class _CoreOnlyClass(abc.ABCMeta):

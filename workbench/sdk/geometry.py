@@ -14,26 +14,24 @@ from __future__ import annotations
 import numbers
 from typing import Generic, NamedTuple, TypeVar
 
+from ._placeholders import NEEDS_CORE, CoreOnlyError
+
 __all__ = ["COORDINATE_TYPE", "Point", "Rect", "Size", "Vec2D"]
 
 COORDINATE_TYPE = TypeVar("COORDINATE_TYPE", float, int)  #: generic type for allowed values type of coordinates
 
-_NO_CORE = "needs the vendor's C++ core (FaceEngine), which the workbench's stand-in does not have"
-
-
 # The SDK's ``Rect.__and__`` evaluates ``self.coreRect and other.coreRect``: Python's ``and`` of two FaceEngine
 # rects, i.e. the second one (a core rect, not a ``Rect``, and not the intersection its docstring promises).
 _AND_IS_NOT_AN_INTERSECTION = (
-    "rect & other needs the vendor's C++ core (FaceEngine), which the workbench's stand-in does not have; and in "
-    "the SDK it is not an intersection: Rect.__and__ returns `self.coreRect and other.coreRect`, i.e. other's "
-    "FaceEngine rect (not a Rect). For the intersection compute it from x, y, width and height: "
+    f"rect & other {NEEDS_CORE}; and in the SDK it is not an intersection: Rect.__and__ returns "
+    "`self.coreRect and other.coreRect`, i.e. other's FaceEngine rect (not a Rect). For the intersection compute it from x, y, width and height: "
     "Rect.initByCorners(Point(max(a.x, b.x), max(a.y, b.y)), Point(min(a.right, b.right), min(a.bottom, b.bottom))) "
     "when it is valid (isValid())"
 )
 
 
-def _noCore(member: str) -> NotImplementedError:
-    return NotImplementedError(f"{member} {_NO_CORE}; use x, y, width, height (or asDict()) instead")
+def _noCore(member: str) -> CoreOnlyError:
+    return CoreOnlyError(f"{member} {NEEDS_CORE}; use x, y, width, height (or asDict()) instead")
 
 
 def _number(value: object, name: str) -> int | float:
@@ -266,7 +264,7 @@ class Rect(Generic[COORDINATE_TYPE]):
 
     def __and__(self, other: Rect) -> Rect:
         """What the SDK's ``&`` does: core-only, and not an intersection (see ``_AND_IS_NOT_AN_INTERSECTION``)."""
-        raise NotImplementedError(_AND_IS_NOT_AN_INTERSECTION)
+        raise CoreOnlyError(_AND_IS_NOT_AN_INTERSECTION)
 
     def __eq__(self, other: object) -> bool:
         # The SDK raises here rather than returning NotImplemented; so does the stand-in.

@@ -23,6 +23,7 @@ import numpy as np
 from PIL import Image
 
 from ._decode import ImageDecodeError, arrayToRgb, decodeBytes, pillowToRgb
+from ._placeholders import NEEDS_CORE, CoreOnlyError
 from .error_codes import LunaVLError
 from .errors import LunaSDKException
 from .geometry import Rect
@@ -31,7 +32,6 @@ __all__ = ["ColorFormat", "ImageFormat", "MemoryResidence", "RotationAngle", "VL
 
 # Longest side of the picture Jupyter shows.
 _REPR_MAX_SIDE = 512
-_NO_CORE = "needs the vendor's C++ core (FaceEngine), which the workbench's stand-in does not have"
 
 
 class ImageFormat(Enum):
@@ -68,7 +68,7 @@ class ColorFormat(Enum):
     @property
     def coreFormat(self) -> object:
         """FaceEngine's ``FormatType``: core-only."""
-        raise NotImplementedError(f"ColorFormat.coreFormat {_NO_CORE}; use the member itself")
+        raise CoreOnlyError(f"ColorFormat.coreFormat {NEEDS_CORE}; use the member itself")
 
     @staticmethod
     def convertCoreFormat(imageFormat: object) -> ColorFormat:
@@ -105,7 +105,7 @@ class MemoryResidence(Enum):
 
     def toCoreMemoryResidence(self) -> object:
         """FaceEngine's ``MemoryResidence``: core-only."""
-        raise NotImplementedError(f"MemoryResidence.toCoreMemoryResidence() {_NO_CORE}")
+        raise CoreOnlyError(f"MemoryResidence.toCoreMemoryResidence() {NEEDS_CORE}")
 
     @classmethod
     def fromCoreMemoryResidence(cls, coreMemoryResidence: object) -> MemoryResidence:
@@ -281,7 +281,7 @@ class VLImage:
     @property
     def coreImage(self) -> object:
         """The FaceEngine image: core-only."""
-        raise NotImplementedError(f"VLImage.coreImage {_NO_CORE}; use asNPArray() for the pixels")
+        raise CoreOnlyError(f"VLImage.coreImage {NEEDS_CORE}; use asNPArray() for the pixels")
 
     def getMemoryResidence(self) -> MemoryResidence:
         """Always ``MemoryResidence.CPU`` here."""
@@ -498,7 +498,7 @@ def _checkResidence(memoryResidence: object) -> None:
     if memoryResidence is None or memoryResidence is MemoryResidence.CPU:
         return
     if memoryResidence is MemoryResidence.GPU:
-        raise NotImplementedError(f"images in GPU memory (MemoryResidence.GPU) {_NO_CORE}; use MemoryResidence.CPU")
+        raise CoreOnlyError(f"images in GPU memory (MemoryResidence.GPU) {NEEDS_CORE}; use MemoryResidence.CPU")
     raise TypeError(f"memoryResidence must be a MemoryResidence or None, got {type(memoryResidence).__name__}")
 
 
