@@ -101,3 +101,26 @@ def test_strict_raise_names_a_top_level_workbench_import_not_a_missing_requireme
         [record] = wb.plugins.failed
     error = record.error
     assert "which the service does not have" in error and "not installed" not in error, error
+
+
+
+def test_an_import_called_straight_from_c_on_a_bare_thread_is_not_an_error(plugin_folder, monkeypatch):
+    """An import hook called from C with no Python frame under it (ONNX Runtime's run_async callback thread)
+    raised "call stack is not deep enough" inside strict mode, and the estimator hung to its deadline."""
+    import _thread
+    import builtins
+    import sys
+    import time
+
+    unraisable: list[object] = []
+    module = plugin_folder.add("idle", "from luna_plugins.base.plugins_meta.base_plugins import BaseEventPlugin\n")
+    with Workbench(plugin_folder.root, [module], strict=True, default_estimators=default_factories()):
+        # Set here, not in setup: pytest puts its own hook in place for the test's body.
+        monkeypatch.setattr(sys, "unraisablehook", lambda report: unraisable.append(report.exc_value))
+        running = _thread._count()
+        # The thread's C code calls the hooked builtin itself: the hook's own frames are the whole stack.
+        _thread.start_new_thread(builtins.__import__, ("numpy",))
+        deadline = time.monotonic() + 10
+        while _thread._count() > running and time.monotonic() < deadline:
+            time.sleep(0.01)
+    assert unraisable == []

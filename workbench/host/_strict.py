@@ -154,13 +154,16 @@ class _Registry:
 
     def caller(self, depth: int) -> tuple[StrictScope, str, int] | None:
         """The strict scope, file and line of the frame ``depth`` levels up, if it is plugin code."""
-        return self._plugin_site(sys._getframe(depth + 1))
+        frame = _frame_above(depth + 1)
+        return None if frame is None else self._plugin_site(frame)
 
     def import_site(self, depth: int) -> tuple[StrictScope, str, int] | None:
         """Like ``caller``, but past frames of code compiled from a string (``exec("import x")``, ``eval``,
         ``compile(..., "", "exec")``): their file is ``<string>`` or what ``compile`` was given, so the
         import belongs to the plugin line that ran them."""
-        frame = sys._getframe(depth + 1)
+        frame = _frame_above(depth + 1)
+        if frame is None:
+            return None
         while _compiled_from_string(frame.f_code.co_filename) and frame.f_back is not None:
             frame = frame.f_back
         return self._plugin_site(frame)
@@ -213,6 +216,16 @@ class _Registry:
 
 
 _REGISTRY = _Registry()
+
+
+def _frame_above(depth: int) -> FrameType | None:
+    """The frame ``depth`` levels above the caller, or None where the stack is shallower: a hook called straight
+    from C (an import made by an extension's callback on its own thread, as ONNX Runtime's ``run_async`` does)
+    has no plugin code under it."""
+    try:
+        return sys._getframe(depth + 1)
+    except ValueError:
+        return None
 
 
 def _compiled_from_string(file: str) -> bool:
