@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import doctest
 import importlib
+import inspect
 import sys
 from pathlib import Path
 
@@ -183,6 +184,9 @@ def test_every_sdk_module_and_name_imports_and_core_only_ones_say_why(monkeypatc
     with pytest.raises(NotImplementedError, match="FaceEngine.CrowdRequest needs the vendor's C\\+\\+ core"):
         _ = people.FaceEngine.CrowdRequest
     assert people.Rect is sdk.Rect and importlib.import_module("lunavl.sdk.base").Rect is sdk.Rect
+    # Tools that scan a plugin's module (the loader, inspect) probe placeholders through hasattr: never a raise.
+    assert not hasattr(people.FaceEngine, "__wrapped__") and not hasattr(people.PeopleCountEstimatorV2, "__wrapped__")
+    assert dict(inspect.getmembers(people))["PeopleCountEstimatorV2"] is people.PeopleCountEstimatorV2
     with pytest.raises(AttributeError):
         _ = people.NoSuchName
 

@@ -77,6 +77,9 @@ class CoreOnlyValue:
         object.__setattr__(self, "_where", where)
 
     def __getattr__(self, name: str) -> NoReturn:
+        if name.startswith("_"):
+            # What tools probe for (``__wrapped__``, ``__abstractmethods__``...) through ``hasattr``: absent.
+            raise AttributeError(name)
         _refuse(f"{self._where}.{name}", self._where.rsplit(".", 1)[-1])
 
     def __call__(self, *args: Any, **kwargs: Any) -> NoReturn:
