@@ -47,8 +47,9 @@ class Estimation:
 
 
 def pixels(item):
-    if isinstance(item, ImageForPeopleEstimation):
-        return item.image.crop(item.detectArea).asNPArray()
+    if isinstance(item, tuple):  # ImageForPeopleEstimation, or the plain (VLImage, Rect) pair
+        image, area = item
+        return image.crop(area).asNPArray()
     return item.asNPArray()
 
 
@@ -98,7 +99,7 @@ def test_stacking_images_of_different_sizes_is_a_finding_at_its_line(plugin_fold
                         "        return [PeopleCount(Estimation(0)) for _ in stacked]")
     report = _check(plugin_folder, [module])
     [finding] = _runtime(report)
-    assert (finding.file, finding.line) == (str(plugin_folder.root / "stacks" / "plugin.py"), 26)
+    assert (finding.file, finding.line) == (str(plugin_folder.root / "stacks" / "plugin.py"), 27)
     assert "a batch of 3 images (320x240, 257x419, 320x240), T1: ValueError" in finding.message
 
 
@@ -110,6 +111,16 @@ def test_a_batch_mixing_plain_images_and_detect_areas_is_sent(plugin_folder):
     report = _check(plugin_folder, [module])
     [finding] = _runtime(report)
     assert "detect area" in finding.message and "AttributeError" in finding.message
+
+
+def test_a_plain_image_and_rect_pair_is_sent(plugin_folder):
+    """Finding 4: the SDK's estimateBatch takes plain (VLImage, Rect) pairs too (its signature, and the service's
+    own example handles them), but check never sent one, so an estimator that reads ``.image`` passed."""
+    module = _estimator(plugin_folder, "named_only", "return [PeopleCount(Estimation(int((i.image.crop(i.detectArea) "
+                        "if isinstance(i, tuple) else i).asNPArray().mean() > 0))) for i in images]")
+    report = _check(plugin_folder, [module])
+    [finding] = _runtime(report)
+    assert "as a plain (VLImage, Rect) pair" in finding.message and "AttributeError" in finding.message
 
 
 def test_a_namedtuple_with_count_and_coordinates_is_not_a_people_count(plugin_folder):

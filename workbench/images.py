@@ -122,9 +122,11 @@ def pixel_bounds(rect: Rect, width: int, height: int, what: str) -> tuple[int, i
     return math.floor(rect.x), math.floor(rect.y), math.ceil(rect.right), math.ceil(rect.bottom)
 
 
-def estimation_input(image: Any, index: int) -> VLImage | ImageForPeopleEstimation:
+def estimation_input(image: Any, index: int) -> VLImage | ImageForPeopleEstimation | tuple[VLImage, Rect]:
     """Entry ``index`` of an estimate request as the SDK's estimators take it: a ``VLImage``, or an
-    ``ImageForPeopleEstimation`` whose detect area was checked to lie inside its image.
+    ``ImageForPeopleEstimation`` or plain ``(VLImage, Rect)`` pair whose detect area was checked to lie inside its
+    image. A pair already of those types keeps its form (the SDK's ``estimateBatch`` takes plain pairs, so an
+    estimator must too); one made of other things (a path, an array) becomes an ``ImageForPeopleEstimation``.
 
     Accepts a ``VLImage``, an ``ImageForPeopleEstimation``, an ``(image, Rect)`` pair, or anything
     ``load_image`` reads.
@@ -138,8 +140,7 @@ def estimation_input(image: Any, index: int) -> VLImage | ImageForPeopleEstimati
             picture, area = load_image(image[0]), workbench_rect(image[1])
             width, height = image_size(picture)
             pixel_bounds(area, width, height, "detectArea")
-            unchanged = isinstance(image, ImageForPeopleEstimation) and picture is image.image and area is image.detectArea
-            return image if unchanged else ImageForPeopleEstimation(picture, area)
+            return image if picture is image[0] and area is image[1] else ImageForPeopleEstimation(picture, area)
         return load_image(image)
     except (TypeError, ValueError) as error:
         raise type(error)(f"image {index}: {error}") from error

@@ -58,10 +58,12 @@ _SERVER_LOGGER = "workbench.server"
 # Each estimator batch as (width, height, detect area as (x, y, width, height) or None) per image: one image;
 # several of mixed sizes and orientations; plain images and detect areas in one batch, as the service's
 # batching of concurrent requests makes them.
-SAMPLE_BATCHES: tuple[tuple[tuple[int, int, tuple[int, int, int, int] | None], ...], ...] = (
-    ((320, 240, None),),
-    ((320, 240, None), (257, 419, None), (320, 240, None)),
-    ((320, 240, (40, 30, 200, 150)), (257, 419, None), (257, 419, (17, 33, 180, 301))),
+# Each entry: width, height, detect area (x, y, width, height) or None, and whether a detect area comes as the
+# SDK's ImageForPeopleEstimation or as the plain (VLImage, Rect) pair its estimateBatch also takes.
+SAMPLE_BATCHES: tuple[tuple[tuple[int, int, tuple[int, int, int, int] | None, bool], ...], ...] = (
+    ((320, 240, None, False),),
+    ((320, 240, None, False), (257, 419, None, False), (320, 240, None, False)),
+    ((320, 240, (40, 30, 200, 150), False), (257, 419, None, False), (257, 419, (17, 33, 180, 301), True)),
 )
 
 
@@ -89,15 +91,17 @@ def sample_batches() -> list[tuple[str, list[Any]]]:
     for spec in SAMPLE_BATCHES:
         described: list[str] = []
         images: list[Any] = []
-        for width, height, area in spec:
+        for width, height, area, plain_pair in spec:
             image = sample_image(width, height)
             if area is None:
                 described.append(f"{width}x{height}")
                 images.append(image)
             else:
                 x, y, area_width, area_height = area
-                described.append(f"{width}x{height} with detect area {area_width}x{area_height} at ({x}, {y})")
-                images.append(ImageForPeopleEstimation(image, Rect(x, y, area_width, area_height)))
+                form = "a plain (VLImage, Rect) pair" if plain_pair else "ImageForPeopleEstimation"
+                described.append(f"{width}x{height} with detect area {area_width}x{area_height} at ({x}, {y}) as {form}")
+                rect = Rect(x, y, area_width, area_height)
+                images.append((image, rect) if plain_pair else ImageForPeopleEstimation(image, rect))
         batches.append((f"{len(images)} image{'s' * (len(images) != 1)} ({', '.join(described)})", images))
     return batches
 
@@ -345,7 +349,8 @@ def _run_estimators(wb: Workbench, exercise: Exercise) -> None:
                     exercise.findings.append(Finding(
                         file, line, f"{name} failed on a batch of {shape}, {targets}: {type(error).__name__}: {error}",
                         "make estimateBatch return one PeopleCount per image, in order, for any batch: several images "
-                        "of different sizes, VLImage and ImageForPeopleEstimation(image, detectArea) mixed, T1 and T2",
+                        "of different sizes, VLImage, ImageForPeopleEstimation(image, detectArea) and plain (VLImage, Rect) pairs "
+                        "mixed, T1 and T2",
                         RUNTIME,
                     ))
                     break

@@ -33,6 +33,8 @@ def service_input_converter() -> InputConverter | None:
     def entry(item: Any) -> Any:
         if isinstance(item, ImageForPeopleEstimation):
             return people_count.ImageForPeopleEstimation(picture(item.image), area(item.detectArea))
+        if isinstance(item, tuple) and isinstance(item[0], VLImage):  # a plain (VLImage, Rect) pair stays one
+            return picture(item[0]), area(item[1])
         if isinstance(item, VLImage):
             return picture(item)
         return item  # already the installed SDK's (a caller that built it with the real lunavl)
