@@ -608,7 +608,7 @@ def main(argv: list[str] | None = None) -> int:
     import argparse
 
     parser = argparse.ArgumentParser(prog="python -m workbench.surface", description=main.__doc__)
-    parser.add_argument("--reference", type=Path, help="the lunavl reference folder (regenerates the snapshot)")
+    parser.add_argument("--reference", type=Path, help="the SDK reference folder, ../shared/reference/lunasdk (regenerates the snapshot)")
     parser.add_argument("--markdown", type=Path, default=Path("docs/sdk-coverage.md"), help="where to write the table")
     args = parser.parse_args(argv)
     if args.reference is not None:
