@@ -120,5 +120,6 @@ def test_no_absolute_workbench_imports_where_the_service_paths_lead():
                 [node.module or ""] if isinstance(node, ast.ImportFrom) and not node.level else [])
             names += [node.value for node in [node] if isinstance(node, ast.Constant) and isinstance(node.value, str)
                       and node.value.startswith("workbench.") and " " not in node.value]
-            offenders += [f"{path.name}: {name}" for name in names if name == "workbench" or name.startswith("workbench.")]
+            offenders += [f"{path.name}: {name}" for name in names
+                          if name == "workbench" or name.startswith("workbench.")]
     assert not offenders

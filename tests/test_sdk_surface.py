@@ -161,7 +161,8 @@ def test_the_snapshot_is_the_sdks_whole_public_tree(reference_dir: Path) -> None
     """Issue 28, finding 9: every module of the SDK's tree, packages' ``__init__`` included, is in the snapshot."""
     files = list((reference_dir / "lunavl").rglob("*.py"))
     assert len(load_surface().modules) == len(files) >= 80
-    assert {"lunavl", "lunavl.sdk", "lunavl.sdk.errors.errors", "lunavl.sdk.faceengine.engine"} <= set(load_surface().modules)
+    expected = {"lunavl", "lunavl.sdk", "lunavl.sdk.errors.errors", "lunavl.sdk.faceengine.engine"}
+    assert expected <= set(load_surface().modules)
 
 
 def test_every_sdk_module_and_name_imports_and_core_only_ones_say_why(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -217,7 +218,9 @@ def test_the_sdks_errors_are_implemented() -> None:
     assert raised.value.error.errorCode == LunaVLError.InvalidImage.errorCode
 
 
-def test_the_diff_sees_a_class_whose_instances_take_attributes_otherwise(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_diff_sees_a_class_whose_instances_take_attributes_otherwise(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Issue 28, finding 9: ``__slots__`` where the SDK's class has them, a ``__dict__`` where it has none."""
     (tmp_path / "slotted_people_count.py").write_text(
         "from workbench.sdk.people_count import *\n"

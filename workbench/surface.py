@@ -289,8 +289,10 @@ def _class_surface(node: ast.ClassDef) -> ClassSurface:
             for target in item.targets:
                 if isinstance(target, ast.Name) and not target.id.startswith("_"):
                     members[target.id] = Member(target.id, "constant", value=ast.unparse(item.value))
-    slots = any(isinstance(item, ast.Assign) and any(isinstance(t, ast.Name) and t.id == "__slots__" for t in item.targets)
-                for item in node.body)
+    slots = any(
+        isinstance(item, ast.Assign) and any(isinstance(t, ast.Name) and t.id == "__slots__" for t in item.targets)
+        for item in node.body
+    )
     return ClassSurface(node.name, bases, members, slots)
 
 
@@ -485,7 +487,9 @@ def _takes_attributes(reference: Surface, cls: ClassSurface) -> bool | None:
     )
 
 
-def _diff_class(where: str, reference: ClassSurface, cls: type, takes_attributes: bool | None = None) -> list[Difference]:
+def _diff_class(
+    where: str, reference: ClassSurface, cls: type, takes_attributes: bool | None = None
+) -> list[Difference]:
     differences = []
     if takes_attributes is not None and takes_attributes != bool(cls.__dictoffset__):
         differences.append(Difference(where, "attributes", f"SDK instances take new attributes: {takes_attributes}, "
@@ -574,7 +578,8 @@ def coverage_markdown(
             rows += [f"- `{d.where.split(':', 1)[1]}`: {allowlist.get(d.key, 'NOT ALLOWLISTED')}" for d in extras]
     rows += ["", "## Modules answered by placeholders only", "",
              "Every name of these modules imports; using one (calling, constructing, reading a member) raises",
-             "`NotImplementedError` saying it needs the vendor's C++ core (FaceEngine), which the workbench cannot run.",
+             "`NotImplementedError` saying it needs the vendor's C++ core (FaceEngine), which the workbench cannot",
+             "run.",
              "", "| module | names |", "|---|---|"]
     for module_name, module in sorted(reference.modules.items()):
         if module_name not in implemented:
@@ -608,7 +613,8 @@ def main(argv: list[str] | None = None) -> int:
     import argparse
 
     parser = argparse.ArgumentParser(prog="python -m workbench.surface", description=main.__doc__)
-    parser.add_argument("--reference", type=Path, help="the SDK reference folder, ../shared/reference/lunasdk (regenerates the snapshot)")
+    parser.add_argument("--reference", type=Path,
+                        help="the SDK reference folder, ../shared/reference/lunasdk (regenerates the snapshot)")
     parser.add_argument("--markdown", type=Path, default=Path("docs/sdk-coverage.md"), help="where to write the table")
     args = parser.parse_args(argv)
     if args.reference is not None:

@@ -24,8 +24,8 @@ COORDINATE_TYPE = TypeVar("COORDINATE_TYPE", float, int)  #: generic type for al
 # rects, i.e. the second one (a core rect, not a ``Rect``, and not the intersection its docstring promises).
 _AND_IS_NOT_AN_INTERSECTION = (
     f"rect & other {NEEDS_CORE}; and in the SDK it is not an intersection: Rect.__and__ returns "
-    "`self.coreRect and other.coreRect`, i.e. other's FaceEngine rect (not a Rect). For the intersection compute it from x, y, width and height: "
-    "Rect.initByCorners(Point(max(a.x, b.x), max(a.y, b.y)), Point(min(a.right, b.right), min(a.bottom, b.bottom))) "
+    "`self.coreRect and other.coreRect`, i.e. other's FaceEngine rect (not a Rect). For the intersection "
+    "compute it from x, y, width and height: Rect.initByCorners(Point(max(a.x, b.x), max(a.y, b.y)), Point(min(a.right, b.right), min(a.bottom, b.bottom))) "
     "when it is valid (isValid())"
 )
 

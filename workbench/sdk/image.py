@@ -414,7 +414,8 @@ class VLImage:
         try:
             picture.save(filename, format=kind)
         except (OSError, ValueError) as error:
-            raise LunaSDKException(LunaVLError.FailedToSave.format(f"Failed to save image to {filename!r}: {error}")) from None
+            detail = f"Failed to save image to {filename!r}: {error}"
+            raise LunaSDKException(LunaVLError.FailedToSave.format(detail)) from None
 
     def convertToBinaryImg(self, imageFormat: ImageFormat = ImageFormat.PPM) -> bytes:
         """Not implemented in the SDK itself (it raises ``NotImplementedError``); the stand-in does the same."""
