@@ -311,3 +311,14 @@ def test_an_escaped_exception_is_a_finding_at_the_raising_line(plugin_folder):
     assert [(f.file, f.line) for f in _runtime(report)] == [(file, 5), (file, 8)]
     assert "GET /ready raised RuntimeError: the store is down (the server answered 500)" in report.findings[0].message
     assert "GET /bad answered 500" in report.findings[1].message and "X-Bad" in report.findings[1].message
+
+
+def test_sdk_code_that_needs_the_core_is_not_verified_rather_than_a_finding(plugin_folder):
+    """Finding 3's principle: ``image.coreImage`` is public in the SDK, so the service runs this, but the
+    workbench cannot (no C++ core): check says it could not verify it, and does not call it broken."""
+    module = _estimator(plugin_folder, "core_user", "return [PeopleCount(Estimation(i.coreImage.getWidth() // 1000)) "
+                        "for i in images]")
+    report = _check(plugin_folder, [module])
+    assert report.findings == [] and report.exit_code == 3, str(report)
+    [unverified] = report.unverified
+    assert "needs the vendor's C++ core" in unverified.message and "inside the service's image" in unverified.fix
