@@ -5,7 +5,9 @@ Rules in the style of ruff's banned-api and deptry: imports of ``workbench``; th
 and ``exec``/``eval``/``compile`` code strings whose name or code is a constant expression; an import in a
 ``try`` counts as optional only where the handler gives a fallback); names and members the service's SDK and plugin framework lack
 (through the names a file imports from the service's modules, instances made from them, ``self`` in plugin
-classes and ``self.app``); absolute imports of plugin modules (the duplicate-activation pitfall).
+classes, the application and the monitoring points the service hands plugins; see ``_bindings``), private
+members included, and ``rect & other``; absolute imports of plugin modules (the duplicate-activation pitfall).
+Every branch is read, so a member used only behind a query flag or for a rare status code is found too.
 """
 from __future__ import annotations
 
@@ -14,7 +16,29 @@ import collections
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..host._surface import APP_MEMBERS, ServiceSurface
+from ..host._standin_private import (
+    RECT_AND_INSTEAD,
+    RECT_AND_PROBLEM,
+    is_framework_class,
+    is_private,
+    private_member_instead,
+    private_member_problem,
+    sdk_has_private,
+    standin_private_names_of,
+)
+from ..host._surface import APP_MEMBERS, FRAMEWORK_MODULES, ServiceSurface
+from ._bindings import (
+    APP,
+    APP_TAKING_BASES,
+    MEMBER_CLASSES,
+    SELF,
+    UNPACKED_CLASSES,
+    FileFacts,
+    batch_of_annotation,
+    class_of_annotation,
+    positional_parameters,
+    read_file_facts,
+)
 from ._findings import (
     CANNOT_VERIFY,
     DUPLICATE_ACTIVATION,
@@ -67,9 +91,31 @@ def scan_plugin(plugins_dir: Path, package: str, surface: ServiceSurface) -> lis
 
 @dataclass
 class _Scope:
-    """Names bound in one function or module body: local name -> service class name."""
+    """Names bound in one function or module body: local name -> service class name (or ``APP``, the service's
+    application); and names bound to a batch of them (``points``) -> the class of its items."""
 
     instances: dict[str, str] = field(default_factory=dict)
+    batches: dict[str, str] = field(default_factory=dict)
+
+    def copy(self) -> _Scope:
+        return _Scope(dict(self.instances), dict(self.batches))
+
+    def bind(self, name: str, cls: str | None, batch: str | None = None) -> None:
+        """``name`` now holds a ``cls`` (or a batch of ``batch``), or, both None, something unknown."""
+        for known, value in ((self.instances, cls), (self.batches, batch)):
+            if value is None:
+                known.pop(name, None)
+            else:
+                known[name] = value
+
+
+@dataclass(frozen=True)
+class _PluginClass:
+    """A class built on a service class: its base, what it defines itself, and its methods' nodes."""
+
+    base: str
+    own: set[str]
+    methods: tuple[ast.AST, ...]
 
 
 class _FileScanner(ast.NodeVisitor):
@@ -87,7 +133,9 @@ class _FileScanner(ast.NodeVisitor):
         self.classes: dict[str, str] = {}          # local name -> service class name
         self.modules: dict[str, str] = {}          # local name -> service module path
         self.scopes: list[_Scope] = [_Scope()]
-        self.plugin_class: list[tuple[str, set[str]]] = []   # (service base, the class's own attributes)
+        self.plugin_class: list[_PluginClass] = []
+        self.facts = FileFacts({}, frozenset(), frozenset())
+        self.facts_read = False
         self.optional_import_depth = 0
         self.imported: dict[str, str] = {}         # local name -> the module or module.name imported under it
         self.loads_in_file: collections.Counter[str] | None = None
@@ -103,6 +151,8 @@ class _FileScanner(ast.NodeVisitor):
         if self.loads_in_file is None:
             self.loads_in_file = name_loads(node)
             self.constants = module_constants(node)
+        if not self.facts_read:
+            self.facts, self.facts_read = read_file_facts(node, set(FRAMEWORK_MODULES)), True
         self.generic_visit(node)
 
     def visit_Try(self, node: ast.Try) -> None:
@@ -180,16 +230,20 @@ class _FileScanner(ast.NodeVisitor):
         if base is None:
             self.generic_visit(node)
             return
-        self.plugin_class.append((base, _own_attributes(node)))
+        methods = tuple(item for item in node.body if isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef)))
+        self.plugin_class.append(_PluginClass(base, _own_attributes(node), methods))
         self.generic_visit(node)
         self.plugin_class.pop()
 
     def _visit_function(self, node: ast.FunctionDef | ast.AsyncFunctionDef) -> None:
-        scope = _Scope()
+        # A function sees the names of the scopes around it (a closure, a global) until it binds its own.
+        scope = self.scopes[-1].copy()
         for arg in (*node.args.posonlyargs, *node.args.args, *node.args.kwonlyargs):
-            annotated = _class_of_annotation(arg.annotation, self.classes)
-            if annotated:
-                scope.instances[arg.arg] = annotated
+            scope.bind(arg.arg, class_of_annotation(arg.annotation, self.classes, self.facts.local_classes),
+                       batch_of_annotation(arg.annotation, self.classes, self.facts.local_classes))
+        for name in self.facts.app_parameters.get(node.name, ()) if len(self.scopes) == 1 else ():
+            scope.bind(name, APP)
+        self._bind_framework_arguments(node, scope)
         self.scopes.append(scope)
         self.generic_visit(node)
         self.scopes.pop()
@@ -197,15 +251,119 @@ class _FileScanner(ast.NodeVisitor):
     visit_FunctionDef = _visit_function
     visit_AsyncFunctionDef = _visit_function
 
+    def _bind_framework_arguments(self, node: ast.FunctionDef | ast.AsyncFunctionDef, scope: _Scope) -> None:
+        """What the service passes a plugin class's methods: the application to ``__init__``, the monitoring
+        points to an event plugin's ``handleEvent(self, points, logger)``."""
+        if not self.plugin_class or node not in self.plugin_class[-1].methods:
+            return
+        base, params = self.plugin_class[-1].base, positional_parameters(node)
+        if len(params) < 2:
+            return
+        if node.name == "__init__" and base in APP_TAKING_BASES:
+            scope.bind(params[1], APP)
+        elif node.name == "handleEvent" and base == "BaseEventPlugin":
+            scope.bind(params[1], None, "MonitoringPoint")
+
     def visit_Assign(self, node: ast.Assign) -> None:
-        made = self._class_made_by(node.value)
         for target in node.targets:
-            if isinstance(target, ast.Name):
-                if made:
-                    self.scopes[-1].instances[target.id] = made
-                else:
-                    self.scopes[-1].instances.pop(target.id, None)
+            self._bind_target(target, node.value)
         self.generic_visit(node)
+
+    def visit_AnnAssign(self, node: ast.AnnAssign) -> None:
+        if isinstance(node.target, ast.Name):
+            annotated = class_of_annotation(node.annotation, self.classes, self.facts.local_classes)
+            if annotated is not None or node.value is None:
+                self.scopes[-1].bind(node.target.id, annotated,
+                                     batch_of_annotation(node.annotation, self.classes, self.facts.local_classes))
+            else:
+                self._bind_target(node.target, node.value)
+        self.generic_visit(node)
+
+    def visit_For(self, node: ast.For | ast.AsyncFor) -> None:
+        self._bind_item(node.target, node.iter, self.scopes[-1])
+        self.generic_visit(node)
+
+    visit_AsyncFor = visit_For
+
+    def _visit_comprehension(self, node: ast.ListComp | ast.SetComp | ast.GeneratorExp | ast.DictComp) -> None:
+        # A comprehension's names are its own: bound in a copy of the scope, gone after it.
+        scope = self.scopes[-1].copy()
+        self.scopes.append(scope)
+        for generator in node.generators:
+            self.visit(generator.iter)
+            self._bind_item(generator.target, generator.iter, scope)
+            self.visit(generator.target)
+            for condition in generator.ifs:
+                self.visit(condition)
+        for part in (node.key, node.value) if isinstance(node, ast.DictComp) else (node.elt,):
+            self.visit(part)
+        self.scopes.pop()
+
+    visit_ListComp = _visit_comprehension
+    visit_SetComp = _visit_comprehension
+    visit_GeneratorExp = _visit_comprehension
+    visit_DictComp = _visit_comprehension
+
+    def _bind_item(self, target: ast.AST, iterable: ast.AST, scope: _Scope) -> None:
+        """``for target in iterable``: an item of a known batch, else unknown."""
+        item = scope.batches.get(iterable.id) if isinstance(iterable, ast.Name) else None
+        if isinstance(target, ast.Name):
+            scope.bind(target.id, item)
+        else:
+            self._forget(target, scope)
+
+    def _bind_target(self, target: ast.AST, value: ast.AST) -> None:
+        scope = self.scopes[-1]
+        if isinstance(target, ast.Name):
+            batch = scope.batches.get(value.id) if isinstance(value, ast.Name) else None
+            scope.bind(target.id, self._class_of(value), batch)
+        elif isinstance(target, (ast.Tuple, ast.List)):
+            fields = UNPACKED_CLASSES.get(self._class_of(value) or "")
+            if fields is not None and len(fields) == len(target.elts):
+                for element, cls in zip(target.elts, fields):
+                    if isinstance(element, ast.Name):
+                        scope.bind(element.id, cls)
+            else:
+                self._forget(target, scope)
+
+    @staticmethod
+    def _forget(target: ast.AST, scope: _Scope) -> None:
+        for name in ast.walk(target):
+            if isinstance(name, ast.Name):
+                scope.bind(name.id, None)
+
+    def _class_of(self, value: ast.AST) -> str | None:
+        """The service class (or ``APP``) an expression evaluates to, where the code says so."""
+        if isinstance(value, ast.Name):
+            if value.id == "self" and value.id not in self.scopes[-1].instances and self.plugin_class:
+                return SELF
+            return self.scopes[-1].instances.get(value.id)
+        if isinstance(value, ast.Call):
+            return self._class_made_by(value)
+        if isinstance(value, ast.Subscript) and isinstance(value.value, ast.Name):
+            return self.scopes[-1].batches.get(value.value.id)
+        if isinstance(value, ast.Attribute):
+            owner = self._class_of(value.value)
+            if owner == SELF and value.attr == "app":
+                return APP
+            return MEMBER_CLASSES.get((owner, value.attr)) if owner is not None else None
+        return None
+
+    def visit_BinOp(self, node: ast.BinOp) -> None:
+        if isinstance(node.op, ast.BitAnd):
+            self._check_rect_and(node, node.left, node.right, "&")
+        self.generic_visit(node)
+
+    def visit_AugAssign(self, node: ast.AugAssign) -> None:
+        if isinstance(node.op, ast.BitAnd):
+            self._check_rect_and(node, node.target, node.value, "&=")
+        self.generic_visit(node)
+
+    def _check_rect_and(self, node: ast.AST, left: ast.AST, right: ast.AST, operator: str) -> None:
+        # Only a Rect on the left runs Rect.__and__ (the class defines no __rand__; &= falls back to __and__).
+        if self._class_of(left) == "Rect":
+            self._add(node, f"{ast.unparse(left)} {operator} {ast.unparse(right)}: {RECT_AND_PROBLEM}",
+                      RECT_AND_INSTEAD, SDK_SURFACE)
 
     def _class_made_by(self, value: ast.AST) -> str | None:
         """The service class ``value`` constructs (``Rect(...)``, ``VLImage.load(...)``), if any."""
@@ -258,32 +416,53 @@ class _FileScanner(ast.NodeVisitor):
         self.generic_visit(node)
 
     def _check_attribute(self, node: ast.Attribute) -> None:
-        member = node.attr
-        if member.startswith("_") or not isinstance(node.ctx, ast.Load):
+        """``x.member`` where ``x`` is known to be one of the service's objects, in whatever branch it lies."""
+        member, value = node.attr, node.value
+        loaded = isinstance(node.ctx, ast.Load)
+        if member.startswith("__") and member.endswith("__"):
             return
-        value = node.value
-        if isinstance(value, ast.Name):
-            if value.id in self.modules:
-                module = self.modules[value.id]
-                if member not in self.surface.modules[module]:
-                    self._add(node, f"{module} has no {member} in the service",
-                              self.surface.module_instead(module, member), SDK_SURFACE)
-                return
-            owner = self.classes.get(value.id) or self.scopes[-1].instances.get(value.id)
-            if owner is None and value.id == "self" and self.plugin_class:
-                base, own = self.plugin_class[-1]
-                if member in own:
-                    return
-                owner = base
-            if owner is not None and member not in self.surface.members[owner]:
-                self._add(node, f"{owner}.{member} is not in the service's SDK or plugin framework",
-                          self.surface.instead(owner, member), SDK_SURFACE)
-        elif (
-            isinstance(value, ast.Attribute) and value.attr == "app" and isinstance(value.value, ast.Name)
-            and value.value.id == "self" and self.plugin_class and member not in APP_MEMBERS
-        ):
-            self._add(node, f"self.app.{member}: the service's application has no {member}",
-                      f"the service's application offers {', '.join(sorted(APP_MEMBERS))}", SDK_SURFACE)
+        if isinstance(value, ast.Name) and value.id in self.modules:
+            module = self.modules[value.id]
+            if loaded and not member.startswith("_") and member not in self.surface.modules[module]:
+                self._add(node, f"{module} has no {member} in the service",
+                          self.surface.module_instead(module, member), SDK_SURFACE)
+            return
+        owner = self._owner_of(value, member)
+        if owner is None:
+            return
+        if owner == APP:
+            if loaded and member not in APP_MEMBERS:
+                self._add(node, f"{ast.unparse(value)}.{member}: the service's application has no {member}",
+                          f"the service's application offers {', '.join(sorted(APP_MEMBERS))}", SDK_SURFACE)
+        elif is_private(member):
+            self._check_private(node, owner, member, loaded)
+        elif loaded and member not in self.surface.members[owner]:
+            self._add(node, f"{owner}.{member} is not in the service's SDK or plugin framework",
+                      self.surface.instead(owner, member), SDK_SURFACE)
+
+    def _owner_of(self, value: ast.AST, member: str) -> str | None:
+        """The service class whose ``member`` ``value.member`` uses: a class, an instance, ``self`` in a plugin
+        class (unless the class defines ``member`` itself), ``APP``, or what an expression is known to give."""
+        owner = self.classes.get(value.id) if isinstance(value, ast.Name) else None
+        owner = owner or self._class_of(value)
+        if owner == SELF:
+            plugin_class = self.plugin_class[-1]
+            return None if member in plugin_class.own else plugin_class.base
+        return owner
+
+    def _check_private(self, node: ast.Attribute, owner: str, member: str, loaded: bool) -> None:
+        """``image._pixels``: a private member of the stand-in, or one the service's SDK class does not have."""
+        if is_framework_class(owner):
+            # The framework's own private members are not published: only the stand-in's are known to differ.
+            wrong = member in standin_private_names_of(self.surface, owner)
+        else:
+            # The SDK's are known for the classes the stand-in implements; a name the file sets itself is the
+            # plugin's own attribute.
+            wrong = (loaded and owner in self.surface.standins and not sdk_has_private(owner, member)
+                     and member not in self.facts.stored_attributes)
+        if wrong:
+            self._add(node, private_member_problem(owner, member),
+                      private_member_instead(self.surface, owner, member), SDK_SURFACE)
 
 
 def _own_attributes(node: ast.ClassDef) -> set[str]:
@@ -300,14 +479,6 @@ def _own_attributes(node: ast.ClassDef) -> set[str]:
         ):
             names.add(item.attr)
     return names
-
-
-def _class_of_annotation(annotation: ast.AST | None, classes: dict[str, str]) -> str | None:
-    if isinstance(annotation, ast.Name):
-        return classes.get(annotation.id)
-    if isinstance(annotation, ast.Constant) and isinstance(annotation.value, str):
-        return classes.get(annotation.value)
-    return None
 
 
 def _is_type_checking(test: ast.AST) -> bool:

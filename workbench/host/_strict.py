@@ -10,7 +10,10 @@ While a strict host runs, three hooks watch code whose file lies in a strict hos
 - members the stand-in classes have and the service's do not (``BaseBackgroundPlugin.routes``, ``MonitoringPoint.asDict``),
   through descriptors put in their place on the classes;
 - members of ``self.app`` other than the service application's (``ctx``, ``config``), through a view of the
-  host handed to strict hosts' plugins.
+  host handed to strict hosts' plugins;
+- the stand-in's private members (``BaseBackgroundPlugin._routes``, ``image._VLImage__pixels``), read or set,
+  through descriptors like the members' (``_standin_private``), and ``rect & other``, which in the SDK is not an
+  intersection, through one on ``Rect.__and__``.
 
 Like ``unittest.mock``'s ``spec_set``, a violation raises (``strict="raise"``, which ``strict=True`` means):
 ``StrictAttributeError`` (an ``AttributeError``) or ``StrictImportError`` (a ``ModuleNotFoundError``), the
@@ -34,6 +37,14 @@ from pathlib import Path
 from types import FrameType
 from typing import Any, Callable
 
+from ._standin_private import (
+    RECT_AND,
+    RECT_AND_INSTEAD,
+    RECT_AND_PROBLEM,
+    private_member_instead,
+    private_member_problem,
+    standin_private_members,
+)
 from ._surface import APP_MEMBERS, ServiceSurface, service_surface, workbench_only_members
 
 STRICT_MODES = ("raise", "warn")
@@ -55,6 +66,10 @@ class StrictImportError(StrictModeError, ModuleNotFoundError):
     """A module or name the service lacks: the service would raise ``ImportError`` here."""
 
 
+class StrictBehaviourError(StrictModeError, NotImplementedError):
+    """An operation the SDK's code performs differently (``rect & other``), which the stand-in does not imitate."""
+
+
 @dataclass(frozen=True)
 class StrictViolation:
     """One use, at one line of plugin code, of something the service lacks."""
@@ -63,7 +78,7 @@ class StrictViolation:
     file: str
     line: int
     instead: str
-    kind: str = "member"  # "member", "app" or "import"
+    kind: str = "member"  # "member", "private", "operator", "app" or "import"
 
     def __str__(self) -> str:
         return f"{self.file}:{self.line}: {self.message}"
@@ -71,10 +86,15 @@ class StrictViolation:
     @property
     def message(self) -> str:
         """What is wrong and what to use instead, without the location."""
-        what = {
-            "import": f"imports {self.member}, which the service does not have",
-            "app": f"uses app.{self.member}: the workbench's host has it, the service's application does not",
-        }.get(self.kind, f"uses {self.member}, which the service's SDK and plugin framework do not have")
+        if self.kind == "private":
+            what = private_member_problem(*self.member.split(".", 1))
+        elif self.kind == "operator":
+            what = f"uses {self.member}: {RECT_AND_PROBLEM}"
+        else:
+            what = {
+                "import": f"imports {self.member}, which the service does not have",
+                "app": f"uses app.{self.member}: the workbench's host has it, the service's application does not",
+            }.get(self.kind, f"uses {self.member}, which the service's SDK and plugin framework do not have")
         return f"{what}; {self.instead}"
 
 
@@ -123,7 +143,6 @@ class StrictScope:
         with self._lock:
             if record not in self.imports:
                 self.imports.append(record)
-
 
 
 class _Registry:
@@ -175,7 +194,6 @@ class _Registry:
         scope = self._scope_of_file[file]
         return None if scope is None else (scope, file, frame.f_lineno)
 
-
     def _find_scope(self, file: str) -> StrictScope | None:
         if file.startswith("<"):
             return None
@@ -198,10 +216,26 @@ class _Registry:
             self._replaced_functions.append((owner, name, original_function))
         for cls, members in workbench_only_members(surface).items():
             for member, service_class in members.items():
-                original = cls.__dict__[member]
-                guard = _GuardedDataMember if hasattr(original, "__set__") else _GuardedMember
-                setattr(cls, member, guard(self, original, f"{service_class}.{member}", surface.instead(service_class, member)))
-                self._replaced.append((cls, member, original))
+                self._guard(cls, member, f"{service_class}.{member}", surface.instead(service_class, member))
+        for cls, members in standin_private_members(surface).items():
+            for member, service_class in members.items():
+                self._guard(cls, member, f"{service_class}.{member}",
+                            private_member_instead(surface, service_class, member), "private")
+        rect = surface.standins.get("Rect")
+        if rect is not None and "__and__" in vars(rect):
+            self._guard(rect, "__and__", RECT_AND, RECT_AND_INSTEAD, "operator", StrictBehaviourError)
+
+    def _guard(
+        self, cls: type, member: str, label: str, instead: str, kind: str = "member",
+        error: type[StrictModeError] = StrictAttributeError,
+    ) -> None:
+        """Put a guard in place of ``cls.member``; one the stand-in sets on instances (``self._routes = []``),
+        absent from the class, is guarded as a descriptor over the instance's ``__dict__``."""
+        original = cls.__dict__.get(member, _ABSENT)
+        target = _InstanceDictMember(member) if original is _ABSENT else original
+        guard = _GuardedDataMember if hasattr(target, "__set__") else _GuardedMember
+        setattr(cls, member, guard(self, target, label, instead, kind, error))
+        self._replaced.append((cls, member, original))
 
     def _uninstall(self) -> None:
         if self._original_import is not None:
@@ -211,7 +245,10 @@ class _Registry:
             setattr(owner, name, original_function)
         self._replaced_functions.clear()
         for cls, member, original in reversed(self._replaced):
-            setattr(cls, member, original)
+            if original is _ABSENT:
+                delattr(cls, member)
+            else:
+                setattr(cls, member, original)
         self._replaced.clear()
 
 
@@ -321,20 +358,25 @@ def _instead_of_workbench_import(surface: ServiceSurface, name: str, fromlist: A
 
 
 class _GuardedMember:
-    """Stands in place of a workbench-only class member: reports plugin code that reads it, then delegates."""
+    """Stands in place of a class member the service lacks: reports plugin code that reads it, then delegates."""
 
-    def __init__(self, registry: _Registry, original: Any, label: str, instead: str) -> None:
+    def __init__(
+        self, registry: _Registry, original: Any, label: str, instead: str, kind: str = "member",
+        error: type[StrictModeError] = StrictAttributeError,
+    ) -> None:
         self._registry = registry
         self._original = original
         self._label = label
         self._instead = instead
+        self._kind = kind
+        self._error = error
 
     def _check(self) -> None:
         # Frames up: _check <- __get__/__set__ <- the code touching the member.
         where = self._registry.caller(2)
         if where is not None:
             scope, file, line = where
-            scope.report(StrictViolation(self._label, file, line, self._instead), StrictAttributeError)
+            scope.report(StrictViolation(self._label, file, line, self._instead, self._kind), self._error)
 
     def __get__(self, instance: Any, owner: type | None = None) -> Any:
         self._check()
@@ -352,17 +394,49 @@ class _GuardedDataMember(_GuardedMember):
         type(self._original).__delete__(self._original, instance)
 
 
+_ABSENT = object()  # what ``_replaced`` records for a member the class did not have before it was guarded
+
+
+class _InstanceDictMember:
+    """A descriptor for the attribute ``name`` kept in each instance's ``__dict__``, as it was before a guard
+    took its name on the class."""
+
+    def __init__(self, name: str) -> None:
+        self._name = name
+
+    def __get__(self, instance: Any, owner: type | None = None) -> Any:
+        if instance is None:  # an instance attribute: the class itself has none
+            raise AttributeError(f"type object {getattr(owner, '__name__', owner)!r} has no attribute {self._name!r}")
+        try:
+            return vars(instance)[self._name]
+        except KeyError:
+            raise AttributeError(f"{type(instance).__name__!r} object has no attribute {self._name!r}") from None
+
+    def __set__(self, instance: Any, value: Any) -> None:
+        vars(instance)[self._name] = value
+
+    def __delete__(self, instance: Any) -> None:
+        try:
+            del vars(instance)[self._name]
+        except KeyError:
+            raise AttributeError(self._name) from None
+
+
 class StrictApp:
     """What a strict host's plugins get as ``app``: the host, with uses beyond the service's app reported."""
 
-    __slots__ = ("_host",)
+    # Every name but dunders goes through __getattribute__, the view's own slot included: ``app._host`` or
+    # ``app._StrictApp__host`` from plugin code is a use beyond the service's app like any other.
+    __slots__ = ("__host",)
 
     def __init__(self, host: Any) -> None:
-        object.__setattr__(self, "_host", host)
+        _STRICT_APP_HOST.__set__(self, host)
 
-    def __getattr__(self, name: str) -> Any:
-        host = object.__getattribute__(self, "_host")
-        if name not in APP_MEMBERS and not name.startswith("__"):
+    def __getattribute__(self, name: str) -> Any:
+        if name.startswith("__"):
+            return object.__getattribute__(self, name)
+        host = _STRICT_APP_HOST.__get__(self)
+        if name not in APP_MEMBERS:
             where = _REGISTRY.caller(1)
             if where is not None:
                 scope, file, line = where
@@ -375,7 +449,10 @@ class StrictApp:
         return getattr(host, name)
 
     def __repr__(self) -> str:
-        return f"<strict view of {object.__getattribute__(self, '_host')!r}>"
+        return f"<strict view of {_STRICT_APP_HOST.__get__(self)!r}>"
+
+
+_STRICT_APP_HOST = vars(StrictApp)["_StrictApp__host"]
 
 
 def enter_strict(plugins_dir: Path, mode: str) -> StrictScope:
