@@ -4,7 +4,8 @@ SDK's sources (not from the workbench's examples), each with the verdict the rea
 Each case is ``tests/check_corpus/<case>/case.json`` plus ``<case>/plugins/`` (the plugins folder the check
 gets). The check runs on a copy of that folder from an empty working directory, so neither the repository's
 folder nor a plugin writing to its own files (the point of issue 28, finding 11) can change the corpus or the
-verdict.
+verdict. Verdicts map to exit codes: pass 0, fail 1, cannot-verify 3. A "fail" case lists the finding kinds it
+expects; "a|b" accepts either, where strict mode and the run may both rightly diagnose the same use.
 """
 from __future__ import annotations
 
