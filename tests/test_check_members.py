@@ -56,13 +56,15 @@ class Peeks(BaseBackgroundPlugin):
         self.pixels = image._VLImage__pixels
         self.left = Rect(1, 2, 3, 4)._Rect__x
         self.size = image.rect.width
+        self.state = image.__reduce_ex__(2)
 """
 
 
 def test_strict_reports_the_stand_ins_private_members_at_the_plugin_line(plugin_folder):
     """Finding 3: private members of the stand-in's types (the background plugin's route list, the image's
     pixels, the rect's numbers) are violations at the plugin's line, with the public member to use; the
-    plugin's own private attribute (``self._cache``) and the stand-in's own use of its state are not."""
+    plugin's own private attribute (``self._cache``), the stand-in's own use of its state and Python's reading
+    of the slots for a plugin that pickles or copies an image (``__reduce_ex__``) are not."""
     module = plugin_folder.add("peeks", PRIVATE)
     file = str(plugin_folder.root / "peeks" / "plugin.py")
     wb, records = _strict_run(plugin_folder, module)

@@ -27,6 +27,7 @@ The hooks are installed while at least one strict host runs and removed after th
 from __future__ import annotations
 
 import builtins
+import dis
 import importlib
 import importlib.util
 import sys
@@ -373,6 +374,8 @@ class _GuardedMember:
 
     def _check(self) -> None:
         # Frames up: _check <- __get__/__set__ <- the code touching the member.
+        if self._kind == "private" and not _attribute_syntax(_frame_above(2)):
+            return
         where = self._registry.caller(2)
         if where is not None:
             scope, file, line = where
@@ -392,6 +395,20 @@ class _GuardedDataMember(_GuardedMember):
     def __delete__(self, instance: Any) -> None:
         self._check()
         type(self._original).__delete__(self._original, instance)
+
+
+# The instructions of ``obj.name``, ``obj.name = v``, ``del obj.name`` and ``obj.name(...)`` (3.11 and later).
+_ATTRIBUTE_OPCODES = frozenset(dis.opmap[name] for name in ("LOAD_ATTR", "STORE_ATTR", "DELETE_ATTR", "LOAD_METHOD")
+                               if name in dis.opmap)
+
+
+def _attribute_syntax(frame: FrameType | None) -> bool:
+    """Whether ``frame`` is at an attribute access of its own, rather than in a call whose C code reads the
+    member: ``pickle.dumps(image)`` and ``copy.copy(rect)`` read the stand-in's slots for the plugin, which
+    did not ask for them."""
+    if frame is None or frame.f_lasti < 0:
+        return False
+    return frame.f_code.co_code[frame.f_lasti] in _ATTRIBUTE_OPCODES
 
 
 _ABSENT = object()  # what ``_replaced`` records for a member the class did not have before it was guarded
