@@ -322,3 +322,21 @@ def test_sdk_code_that_needs_the_core_is_not_verified_rather_than_a_finding(plug
     assert report.findings == [] and report.exit_code == 3, str(report)
     [unverified] = report.unverified
     assert "needs the vendor's C++ core" in unverified.message and "inside the service's image" in unverified.fix
+
+
+def test_a_declared_module_missing_here_is_not_verified_rather_than_a_finding(plugin_folder):
+    """The service installs a plugin's requirements, this environment may not have them: a plugin that fails
+    to import a module its requirements.txt declares was a runtime finding ("requirements not met"), and one
+    that imports it only where it uses it was refused before it ran."""
+    source = "import bson\n" + ESTIMATOR.replace("return BODY", "return [PeopleCount(Estimation(0)) for _ in images]")
+    top_level = plugin_folder.add("top_level", source, requirements="pymongo>=4.6\n")
+    report = _check(plugin_folder, [top_level])
+    assert report.findings == [] and report.exit_code == 3, str(report)
+    [unverified] = report.unverified
+    assert "it imports bson, which" in unverified.message and "pip install -r" in unverified.fix
+    lazy = plugin_folder.add("lazy", ESTIMATOR.replace("return BODY", "return [PeopleCount(Estimation(0)) for _ in images]")
+                             + "\n\ndef archive(points):\n    import bson\n    return bson.encode({'n': len(points)})\n",
+                             requirements="pymongo>=4.6\n")
+    assert _check(plugin_folder, [lazy]).exit_code == 0
+    undeclared = plugin_folder.add("undeclared", source, requirements="numpy\n")
+    assert _check(plugin_folder, [undeclared]).exit_code == 1

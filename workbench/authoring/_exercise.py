@@ -36,9 +36,11 @@ import numpy as np
 from .._facade import Workbench
 from ..host import DuplicateActivationWarning
 from ..plugins import MonitoringPoint
+from ..plugins._errors import missing_module_of
 from ..sdk import ImageForPeopleEstimation, Rect, VLImage
 from ..sdk._placeholders import NEEDS_CORE
-from ._import_sites import run_time_import_findings
+from ._import_sites import requirements_location, run_time_import_findings
+from ._requirements import judge_import, read_requirements
 from ._findings import (
     CANNOT_VERIFY,
     DUPLICATE_ACTIVATION,
@@ -132,7 +134,10 @@ def exercise_plugins(
     exercise = Exercise()
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        wb = Workbench(plugins_dir, active, strict="warn", default_estimators=default_estimators)
+        # Not require_installed: the service installs each plugin's requirements, and a plugin may import them
+        # only where it uses them; an import that fails here for want of one is said below.
+        wb = Workbench(plugins_dir, active, strict="warn", default_estimators=default_estimators,
+                       require_installed=False)
         with _empty_working_folder():
             try:
                 wb.start()
@@ -197,9 +202,29 @@ def _failed_plugins(wb: Workbench) -> list[Finding]:
     findings = []
     for record in wb.plugins.failed:
         file, line = _where(wb, record)
-        findings.append(Finding(file, line, f"plugin {record.name} fails in a strict host: {record.error}",
-                                "fix it and run workbench check again", RUNTIME))
+        finding = Finding(file, line, f"plugin {record.name} fails in a strict host: {record.error}",
+                          "fix it and run workbench check again", RUNTIME)
+        findings.append(_unless_not_installed_here(wb.plugins_dir, record.module, record.missing_module, finding))
     return findings
+
+
+def _unless_not_installed_here(plugins_dir: Path, module: str, missing: str | None, finding: Finding) -> Finding:
+    """``finding``, or, where it failed for want of a module the plugin's requirements.txt declares (or may
+    provide) and this environment lacks, something check could not verify: the service installs it."""
+    if missing is None:
+        return finding
+    package = module.split(".")[0]
+    where = requirements_location(plugins_dir, package)
+    verdict = judge_import(missing, read_requirements(plugins_dir / package / "requirements.txt"), where)
+    if verdict.status not in ("declared", "unknown"):
+        return finding
+    return replace(
+        finding, kind=CANNOT_VERIFY,
+        message=f"could not run this here: it imports {missing}, which {where} declares (or may provide) and this "
+        f"environment does not have ({finding.message})",
+        fix=f"install the plugin's requirements here (pip install -r {where}) and check again, or run workbench "
+        "check --install",
+    )
 
 
 def _active(wb: Workbench, kind: str) -> list[Any]:
@@ -285,9 +310,11 @@ def _route_failure(
         what = f"raised {type(error).__name__}: {error} (the server answered {status})"
     else:
         what = f"answered {status} {detail}".rstrip()
-    return Finding(file, line, f"{method.upper()} {route.path} {what}",
-                   "an exception that escapes a handler is a 500 in the service too: catch it and answer the "
-                   "status you mean (see workbench -v check for the server's log)", RUNTIME)
+    finding = Finding(file, line, f"{method.upper()} {route.path} {what}",
+                      "an exception that escapes a handler is a 500 in the service too: catch it and answer the "
+                      "status you mean (see workbench -v check for the server's log)", RUNTIME)
+    module = getattr(route.handler, "__module__", None) or ""
+    return _unless_not_installed_here(wb.plugins_dir, module, missing_module_of(error), finding) if module else finding
 
 
 class _Collector(logging.Handler):
@@ -357,13 +384,15 @@ def _run_estimators(wb: Workbench, exercise: Exercise) -> None:
                     wb.estimate(broker, images, targets)
                 except Exception as error:  # a plugin's estimator can raise anything; report it, go on
                     file, line = _raising_plugin_line(error, wb.plugins_dir) or (file, line)
-                    exercise.findings.append(Finding(
+                    failure = Finding(
                         file, line, f"{name} failed on a batch of {shape}, {targets}: {type(error).__name__}: {error}",
                         "make estimateBatch return one PeopleCount per image, in order, for any batch: several images "
-                        "of different sizes, VLImage, ImageForPeopleEstimation(image, detectArea) and plain (VLImage, Rect) pairs "
-                        "mixed, T1 and T2",
-                        RUNTIME,
-                    ))
+                        "of different sizes, VLImage, ImageForPeopleEstimation(image, detectArea) and plain "
+                        "(VLImage, Rect) pairs mixed, T1 and T2", RUNTIME,
+                    )
+                    exercise.findings.append(
+                        _unless_not_installed_here(wb.plugins_dir, records[name].module, missing_module_of(error), failure)
+                    )
                     break
     if ran:
         exercise.exercised.append(f"ran {_counted(ran, 'replacement estimator')} on {len(batches)} batches of 1 to "

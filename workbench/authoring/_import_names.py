@@ -90,6 +90,9 @@ DISTRIBUTION_IMPORTS: dict[str, tuple[str, ...]] = {
     "pycryptodomex": ("Cryptodome",),
     "cryptography": ("cryptography",),
     "msgpack": ("msgpack",),
+    # The standard library's tomllib before Python 3.11, often declared with a python_version marker.
+    "tomli": ("tomli",),
+    "tomli-w": ("tomli_w",),
     "orjson": ("orjson",),
     "ujson": ("ujson",),
     "attrs": ("attr", "attrs"),

@@ -5,6 +5,8 @@ import html
 from dataclasses import dataclass, field
 from typing import Any, Iterator
 
+from ..plugins._errors import missing_module_of
+
 ACTIVE = "active"
 FAILED = "failed"
 CLOSED = "closed"
@@ -22,6 +24,12 @@ class PluginRecord:
     instance: Any = field(default=None, repr=False)
     # Who provided the plugin's base class: the service's luna_plugins (with its version) or the stand-in.
     provider: str = ""
+    # For a plugin that failed because a module it imports is absent: that module's name.
+    missing_module: str | None = field(default=None, repr=False)
+
+    def fail(self, reason: str, error: BaseException) -> None:
+        """Mark the plugin failed with ``reason``, noting the missing module where ``error`` was one."""
+        self.status, self.error, self.missing_module = FAILED, reason, missing_module_of(error)
 
     def as_row(self) -> dict[str, str]:
         return {

@@ -46,7 +46,7 @@ from ._loop import (
 )
 from ._watchdog import LoopStall, LoopWatchdog
 from ._routes import RESERVED_PATHS, is_reserved_path
-from ._records import ACTIVE, CLOSED, FAILED, PluginRecord, PluginTable
+from ._records import ACTIVE, CLOSED, PluginRecord, PluginTable
 from ._strict import StrictApp, StrictImport, StrictViolation, enter_strict, leave_strict, parse_strict
 
 DefaultEstimatorFactory = Callable[[AppConfig], Any]
@@ -100,6 +100,10 @@ class Workbench:
     ``strict=True`` (or ``"raise"``) makes plugin code that uses what the service's SDK or plugin framework
     lacks fail at that line, naming the member and what to use instead; ``strict="warn"`` warns instead.
     ``wb.strict_violations`` lists them (see ``workbench.host._strict``).
+
+    ``require_installed=False`` imports a plugin whose ``requirements.txt`` this environment does not meet
+    (``workbench check`` does: the service installs them, and a plugin may import them only where it uses
+    them); an import that then fails names the missing module in ``wb.plugins``.
     """
 
     def __init__(
@@ -118,8 +122,10 @@ class Workbench:
         close_timeout: float = Deadlines.close,
         watchdog_threshold: float = 0.5,
         strict: bool | str = False,
+        require_installed: bool = True,
     ) -> None:
         self.plugins_dir = Path(plugins_dir).expanduser().resolve()
+        self.require_installed = require_installed
         if not self.plugins_dir.is_dir():
             raise FileNotFoundError(f"plugins folder {self.plugins_dir} does not exist or is not a folder")
         self.active_plugins = parse_active_plugins(active_plugins)
@@ -321,12 +327,14 @@ class Workbench:
         try:
             check_plugin_module_name(self.plugins_dir, module)
             self._forget_other_hosts_module(module)
-            check_requirements(self.plugins_dir, module)
+            if self.require_installed:
+                check_requirements(self.plugins_dir, module)
             imported = import_plugin_module(self.plugins_dir, module)
             classes = find_plugin_classes(module, imported)
         except PluginError as error:
             self.ctx.logger.error("%s", error)
-            record = PluginRecord(name=module, module=module, kind="module", status=FAILED, error=error.reason)
+            record = PluginRecord(name=module, module=module, kind="module")
+            record.fail(error.reason, error)
             self._records.append(record)
             return [record]
         _MODULES_LOADED_BY_HOSTS.update(name for name in sys.modules if self._owns_module(name))
@@ -341,7 +349,7 @@ class Workbench:
                 if record.kind == "background":
                     adopt_routes(record.instance)
             except PLUGIN_FAILURES as error:
-                record.status, record.error = FAILED, f"__init__ failed with {describe_failure(error)}"
+                record.fail(f"__init__ failed with {describe_failure(error)}", error)
             records.append(record)
         self._records.extend(records)
         return records
@@ -382,10 +390,8 @@ class Workbench:
                     await within(record.instance.start(), self.deadlines.start, f"plugin {record.name!r} start()")
                     self._check_routes(record)
             except PLUGIN_FAILURES as error:
-                if isinstance(error, PluginError):
-                    record.status, record.error = FAILED, error.reason
-                else:
-                    record.status, record.error = FAILED, f"{step}() failed with {describe_failure(error)}"
+                record.fail(error.reason if isinstance(error, PluginError) else f"{step}() failed with "
+                            f"{describe_failure(error)}", error)
                 self.ctx.logger.error("plugin %r: %s", record.name, record.error)
                 await close_quietly(record.instance, f"plugin {record.name}", self.ctx.logger, self.deadlines.close)
 
@@ -427,7 +433,7 @@ class Workbench:
                 )
         except PLUGIN_FAILURES as error:
             reason = error.reason if isinstance(error, PluginError) else describe_failure(error)
-            record.status, record.error = FAILED, reason
+            record.fail(reason, error)
             self.ctx.logger.error("plugin %r: %s", record.name, reason)
             for slot in self._slots.values():
                 if slot.replacements.get(record.name) is plugin:

@@ -190,6 +190,7 @@ def import_plugin_module(plugins_dir: Path, module: str) -> ModuleType:
             module,
             f"it imports {missing!r}, which is not installed: add it to the plugin's requirements.txt and "
             f"pip install it",
+            missing_module=missing,
         ) from error
     except SyntaxError as error:
         raise PluginError(
