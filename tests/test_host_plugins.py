@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 
 import pytest
@@ -51,7 +52,7 @@ def test_project_event_and_background_plugins(project_plugins):
         # The background task keeps running between calls, as between notebook cells: it samples every 0.1 s.
         lag_route = next(r for r in wb.routes if r.path == "/loop/lag")
         deadline = time.monotonic() + 10
-        while (response := run_on_host(wb, lag_route.dispatch("GET", None, wb))).body["samples"] < 2:
+        while json.loads((response := run_on_host(wb, lag_route.dispatch("GET", None, wb))).body)["samples"] < 2:
             assert time.monotonic() < deadline, "the loop-watch task stopped sampling between calls"
             time.sleep(0.1)
         assert response.statusCode == 200

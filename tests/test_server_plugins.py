@@ -17,21 +17,24 @@ from workbench.testing import WORKBENCH
 
 ROUTES = """
     import asyncio
+    import json
     import threading
     from luna_plugins.base.plugins_meta.base_plugins import BaseBackgroundHandler, BaseBackgroundPlugin, pluginHTTPResponse
 
+    JSON = {"Content-Type": "application/json"}
+
     class Echo(BaseBackgroundHandler):
         async def post(self, request):
-            return self.response(body={
+            return self.response(body=json.dumps({
                 "method": request.method, "path": request.path, "query": dict(request.query),
                 "header": request.headers.get("X-Probe"), "text": await request.text(),
                 "json": request.json if request.content_type == "application/json" or not request.body else "-",
                 "raw": len(await request.read()), "body": len(request.body), "request_id": request.request_id,
                 "content_type": request.content_type,
-            })
+            }), headers=JSON)
 
         async def put(self, request):
-            return self.response(body={"name": request.json["name"]}, statusCode=201)
+            return self.response(body=json.dumps({"name": request.json["name"]}), headers=JSON, statusCode=201)
 
     class Where(BaseBackgroundHandler):
         async def get(self, request):
@@ -40,8 +43,8 @@ ROUTES = """
             # The plugin's own loop-bound state must work from a handler: a future made on its loop.
             future = plugin.loop.create_future()
             plugin.loop.call_soon(future.set_result, "ok")
-            return self.response(body={"same_loop": same_loop, "future": await future,
-                                       "thread": threading.current_thread().name})
+            return self.response(body=json.dumps({"same_loop": same_loop, "future": await future,
+                                                  "thread": threading.current_thread().name}), headers=JSON)
 
     def boom(request):
         raise KeyError("secret-internal-detail")

@@ -75,3 +75,12 @@ def test_headers_must_be_a_dict():
     answer.headers = [("X-A", "1")]
     with pytest.raises(BadPluginResponse, match="dict of str to str"):
         to_web_response(answer)
+
+
+@pytest.mark.parametrize("body", [{"count": 3}, [1, 2], 3])
+def test_a_body_the_service_cannot_send_is_refused_with_what_to_send(body):
+    """Issue 28, finding 13: a dict body was JSON-encoded here, though the service's web framework sends str and
+    bytes bodies only (its docs answer text with a content type): such a route passed here and fails there."""
+    with pytest.raises(BadPluginResponse, match=r"str or bytes bodies only: answer json.dumps\(body\)"):
+        to_web_response(pluginHTTPResponse(body=body, headers={"Content-Type": "application/json"}))
+    assert to_web_response(pluginHTTPResponse(body='{"count": 3}')).body == b'{"count": 3}'

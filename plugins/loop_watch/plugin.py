@@ -4,6 +4,7 @@ A background task wakes every ``interval`` seconds and records how late it woke:
 much blocking work (a model run on the loop, a slow handler) stalls every other request.
 """
 import asyncio
+import json
 import time
 
 from luna_plugins.base.plugins_meta.base_plugins import BaseBackgroundHandler, BaseBackgroundPlugin, pluginHTTPResponse
@@ -14,7 +15,7 @@ class LoopLagHandler(BaseBackgroundHandler):
 
     async def get(self, request):
         plugin = LoopWatchPlugin.instance
-        return self.response(body=plugin.figures(), headers={"Content-Type": "application/json"}, statusCode=200)
+        return self.response(body=json.dumps(plugin.figures()), headers={"Content-Type": "application/json"}, statusCode=200)
 
     async def delete(self, request):
         LoopWatchPlugin.instance.reset()

@@ -17,6 +17,7 @@ ESTIMATE = "/estimators/peopleCountEstimator/estimate"
 
 HOSTILE_ROUTES = """
     import asyncio
+    import json
     import time
     from workbench.plugins import BaseBackgroundPlugin, BaseEventPlugin, pluginHTTPResponse
 
@@ -36,7 +37,7 @@ HOSTILE_ROUTES = """
         raise asyncio.CancelledError()
 
     async def parses(request):
-        return pluginHTTPResponse(200, {"type": type(request.json).__name__})
+        return pluginHTTPResponse(200, json.dumps({"type": type(request.json).__name__}))
 
     async def blocks(request):
         time.sleep(0.6)

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import inspect
-import json
 import logging
 import types
 from abc import ABC, abstractmethod
@@ -23,21 +22,27 @@ class PluginHTTPResponse:
     headers: dict[str, str] = field(default_factory=dict)
 
     def bodyBytes(self) -> bytes:
-        """The body as bytes: str is UTF-8 encoded, dicts and lists become JSON."""
+        """The body as bytes: str is UTF-8 encoded, bytes kept, None empty.
+
+        Nothing else: the service's web framework sends str and bytes bodies only (the docs' examples answer
+        text with its content type), so a dict or a list, which only a workbench could JSON-encode, would be
+        a 500 there. ``TypeError`` says what to send instead.
+        """
         if self.body is None:
             return b""
         if isinstance(self.body, (bytes, bytearray, memoryview)):
             return bytes(self.body)
         if isinstance(self.body, str):
             return self.body.encode()
-        return json.dumps(self.body).encode()
+        raise TypeError(
+            f"the body is a {type(self.body).__name__}; the service sends str or bytes bodies only: answer "
+            "json.dumps(body) with headers={'Content-Type': 'application/json'}"
+        )
 
     def contentType(self) -> str:
         for name, value in self.headers.items():
             if name.lower() == "content-type":
                 return value
-        if isinstance(self.body, (dict, list)):
-            return "application/json"
         if isinstance(self.body, str):
             return "text/plain; charset=utf-8"
         return "application/octet-stream"
