@@ -313,6 +313,21 @@ def test_an_escaped_exception_is_a_finding_at_the_raising_line(plugin_folder):
     assert "GET /bad answered 500" in report.findings[1].message and "X-Bad" in report.findings[1].message
 
 
+def test_an_escaped_exception_is_found_where_the_process_silenced_logging(plugin_folder):
+    """Finding 10: failures are read from the server's log, so with logging.disable(CRITICAL) in the caller an
+    escaped exception read as a deliberate 500 and check passed; the caller's silence is kept."""
+    import logging
+
+    module = plugin_folder.add("fails_quietly", RAISES)
+    logging.disable(logging.CRITICAL)
+    try:
+        report = _check(plugin_folder, [module])
+        assert logging.root.manager.disable == logging.CRITICAL
+    finally:
+        logging.disable(logging.NOTSET)
+    assert [f.line for f in _runtime(report)] == [5, 8], str(report)
+
+
 def test_sdk_code_that_needs_the_core_is_not_verified_rather_than_a_finding(plugin_folder):
     """Finding 3's principle: ``image.coreImage`` is public in the SDK, so the service runs this, but the
     workbench cannot (no C++ core): check says it could not verify it, and does not call it broken."""

@@ -333,10 +333,15 @@ def _server_failures() -> Iterator[list[logging.LogRecord]]:
     """The errors the embedded server logs meanwhile, collected (its logger enabled for them meanwhile)."""
     logger = logging.getLogger(_SERVER_LOGGER)
     handler = _Collector(logging.ERROR)
-    level, disabled = logger.level, logger.disabled
+    level, disabled, propagate = logger.level, logger.disabled, logger.propagate
+    silenced = logging.root.manager.disable
     logger.addHandler(handler)
-    # Unseen failures would read as deliberate answers: the logger must pass errors on while routes run.
+    # Unseen failures would read as deliberate answers: the logger must pass errors on while routes run, even
+    # where the process silenced logging (logging.disable); then they reach only the collector, as asked.
     logger.disabled = False
+    if silenced >= logging.ERROR:
+        logging.disable(logging.WARNING)
+        logger.propagate = False
     if not logger.isEnabledFor(logging.ERROR):
         logger.setLevel(logging.ERROR)
     try:
@@ -344,7 +349,8 @@ def _server_failures() -> Iterator[list[logging.LogRecord]]:
     finally:
         logger.removeHandler(handler)
         logger.setLevel(level)
-        logger.disabled = disabled
+        logger.disabled, logger.propagate = disabled, propagate
+        logging.disable(silenced)
 
 
 def _request(url: str, method: str, request_id: str) -> tuple[int, str]:
