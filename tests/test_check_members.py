@@ -51,7 +51,7 @@ from lunavl.sdk.image_utils.image import VLImage
 class Peeks(BaseBackgroundPlugin):
     async def initialize(self):
         self._cache = {"routes": 0}
-        self._cache["routes"] = len(self._routes)
+        self._cache["routes"] = len(self._BaseBackgroundPlugin__routes)
         image = VLImage.fromNumpyArray(np.zeros((4, 6, 3), np.uint8))
         self.pixels = image._VLImage__pixels
         self.left = Rect(1, 2, 3, 4)._Rect__x
@@ -71,7 +71,7 @@ def test_strict_reports_the_stand_ins_private_members_at_the_plugin_line(plugin_
     assert records["Peeks"][0] == "active"
     found = [(v.member, v.file, v.line, v.kind) for v in wb.strict_violations]
     assert found == [
-        ("BaseBackgroundPlugin._routes", file, 10, "private"),
+        ("BaseBackgroundPlugin._BaseBackgroundPlugin__routes", file, 10, "private"),
         ("VLImage._VLImage__pixels", file, 12, "private"),
         ("Rect._Rect__x", file, 13, "private"),
     ]
@@ -96,13 +96,13 @@ def test_private_member_guards_leave_with_the_last_strict_host(plugin_folder):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         with Workbench(plugin_folder.root, [module], strict="warn", default_estimators=default_factories()) as wb:
-            assert "_routes" in vars(BaseBackgroundPlugin)
+            assert "_BaseBackgroundPlugin__routes" in vars(BaseBackgroundPlugin)
             assert wb.plugins["Peeks"].instance._cache == {"routes": 0}
-    assert "_routes" not in vars(BaseBackgroundPlugin)
+    assert "_BaseBackgroundPlugin__routes" not in vars(BaseBackgroundPlugin)
     assert type(vars(Rect)["__and__"]).__name__ == "function"
     plain = BaseBackgroundPlugin.__new__(BaseBackgroundPlugin)
     BaseBackgroundPlugin.__init__(plain, app=None)
-    assert plain._routes == []
+    assert plain.routes == []
 
 
 APP_SLOT = """\
@@ -218,14 +218,14 @@ def pixels(image: VLImage, item: ImageForPeopleEstimation, count: PeopleCount):
 
 class Routes(BaseBackgroundPlugin):
     async def initialize(self):
-        self._seen = len(self._routes)
+        self._seen = len(self._BaseBackgroundPlugin__routes)
         return self._seen
 """
 
 
 def test_static_scan_flags_private_members_the_service_lacks(plugin_folder):
     """Finding 3: statically, private members of the SDK's types that the SDK lacks (``image._pixels``) and the
-    stand-in's private state on framework classes (``self._routes``) are flagged; the SDK's own private members
+    stand-in's private state on framework classes (its route list) are flagged; the SDK's own private members
     (``_coreEstimation``), attributes the plugin sets itself and the plugin's own ``self._seen`` are not."""
     module = plugin_folder.add("privates", STATIC_PRIVATE)
     file = str(plugin_folder.root / "privates" / "plugin.py")
@@ -235,7 +235,7 @@ def test_static_scan_flags_private_members_the_service_lacks(plugin_folder):
     assert "VLImage._pixels is not in the service's SDK" in text[0] and "image.asNPArray()" in text[0]
     assert "VLImage._format" in text[1] and "use .format" in text[1]
     assert "Rect._x" in text[2] and "use .x" in text[2]
-    assert "BaseBackgroundPlugin._routes" in text[3]
+    assert "BaseBackgroundPlugin._BaseBackgroundPlugin__routes" in text[3]
 
 
 # -- finding 6: branches the run did not take ------------------------------------------------------------------

@@ -317,3 +317,27 @@ def test_reference_estimator_plugin_loads_and_names_its_missing_model(reference_
         assert "csrnet_uint8.onnx" in record.error
         assert wb.estimators == {"peopleCountEstimator": "default"}, "the default stays in use"
         assert wb.estimate("peopleCountEstimator", [spot_image([(1, 2)])])[0].count == 1
+
+
+OWN_ROUTES_ATTRIBUTE = """\
+from luna_plugins.base.plugins_meta.base_plugins import BaseBackgroundPlugin, pluginHTTPResponse
+
+
+class Keeps(BaseBackgroundPlugin):
+    def __init__(self, app):
+        super().__init__(app)
+        self._routes = {"/kept": "mine"}  # the plugin's own attribute, whatever the base keeps
+
+    async def initialize(self):
+        for path in self._routes:
+            self.addRoute(path, lambda request: pluginHTTPResponse(statusCode=200, body="kept"))
+"""
+
+
+def test_a_plugins_own_underscore_routes_attribute_leaves_the_route_list_alone(plugin_folder):
+    """The stand-in kept its route list in ``self._routes``: a plugin with an attribute of that name replaced it
+    and failed in addRoute here, though nothing in the service's docs reserves the name (issue 28)."""
+    module = plugin_folder.add("keeps", OWN_ROUTES_ATTRIBUTE)
+    with Workbench(plugin_folder.root, [module], default_estimators=default_factories()) as wb:
+        assert wb.plugins["Keeps"].status == "active", wb.plugins["Keeps"].error
+        assert [route.path for route in wb.routes] == ["/kept"]

@@ -11,8 +11,8 @@ While a strict host runs, three hooks watch code whose file lies in a strict hos
   through descriptors put in their place on the classes;
 - members of ``self.app`` other than the service application's (``ctx``, ``config``), through a view of the
   host handed to strict hosts' plugins;
-- the stand-in's private members (``BaseBackgroundPlugin._routes``, ``image._VLImage__pixels``), read or set,
-  through descriptors like the members' (``_standin_private``), and ``rect & other``, which in the SDK is not an
+- the stand-in's private members (its background plugin's route list, ``image._VLImage__pixels``), read or
+  set, through descriptors like the members' (``_standin_private``), and ``rect & other``, which in the SDK is not an
   intersection, through one on ``Rect.__and__``.
 
 Like ``unittest.mock``'s ``spec_set``, a violation raises (``strict="raise"``, which ``strict=True`` means):
@@ -230,7 +230,7 @@ class _Registry:
         self, cls: type, member: str, label: str, instead: str, kind: str = "member",
         error: type[StrictModeError] = StrictAttributeError,
     ) -> None:
-        """Put a guard in place of ``cls.member``; one the stand-in sets on instances (``self._routes = []``),
+        """Put a guard in place of ``cls.member``; one the stand-in sets on instances (``self.__routes = []``),
         absent from the class, is guarded as a descriptor over the instance's ``__dict__``."""
         original = cls.__dict__.get(member, _ABSENT)
         target = _InstanceDictMember(member) if original is _ABSENT else original

@@ -155,7 +155,9 @@ class BaseBackgroundPlugin(BasePlugin):
 
     def __init__(self, app: Any) -> None:
         super().__init__(app)
-        self._routes: list[Route] = []
+        # Name-mangled: a plugin's own ``self._routes`` (a name the service's docs leave to plugins) must not
+        # replace the list addRoute keeps.
+        self.__routes: list[Route] = []
 
     def addRoute(self, path: str, handler: RouteHandler, methods: Iterable[str] | None = None) -> None:
         """Register ``handler`` at ``path``.
@@ -183,13 +185,13 @@ class BaseBackgroundPlugin(BasePlugin):
                 raise ValueError(f"plugin {owner!r}: route {path!r} has unknown HTTP methods {sorted(unknown)}")
         else:
             raise TypeError(f"plugin {owner!r}: route {path!r} handler must be a BaseBackgroundHandler subclass or a function")
-        if any(route.path == path for route in self._routes):
+        if any(route.path == path for route in self.__routes):
             raise ValueError(f"plugin {owner!r}: route {path!r} is registered twice")
-        self._routes.append(Route(path=path, handler=handler, methods=frozenset(allowed), plugin=owner))
+        self.__routes.append(Route(path=path, handler=handler, methods=frozenset(allowed), plugin=owner))
 
     @property
     def routes(self) -> list[Route]:
-        return list(self._routes)
+        return list(self.__routes)
 
 
 def adopt_routes(plugin: Any) -> None:
@@ -199,10 +201,10 @@ def adopt_routes(plugin: Any) -> None:
     plugin instance is given the stand-in's ``addRoute`` (same signature, same checks) instead.
     """
     if not isinstance(plugin, BaseBackgroundPlugin):
-        plugin._routes = []
+        plugin._BaseBackgroundPlugin__routes = []
         plugin.addRoute = types.MethodType(BaseBackgroundPlugin.addRoute, plugin)
 
 
 def routes_of(plugin: Any) -> list[Route]:
     """The routes a background plugin registered (see ``adopt_routes`` for the real package's plugins)."""
-    return list(getattr(plugin, "_routes", ()))
+    return list(getattr(plugin, "_BaseBackgroundPlugin__routes", ()))
