@@ -124,3 +124,28 @@ def test_an_import_called_straight_from_c_on_a_bare_thread_is_not_an_error(plugi
         while _thread._count() > running and time.monotonic() < deadline:
             time.sleep(0.01)
     assert unraisable == []
+
+
+PICKLES = """\
+import pickle
+
+from luna_plugins.base.plugins_meta.base_plugins import BaseEventPlugin
+from lunavl.sdk.image_utils.geometry import Rect
+
+
+class Keeps(BaseEventPlugin):
+    eventName = "monitoring_event"
+
+    async def handleEvent(self, points, logger):
+        self.last = pickle.loads(pickle.dumps(Rect(0, 0, 4, 4)))
+"""
+
+
+def test_pickling_a_stand_in_object_is_not_a_workbench_import(plugin_folder):
+    """pickle's C code imports the module of each class it reads (the stand-in's workbench.sdk.geometry for a
+    Rect) with the plugin's line as the caller: that was reported as the plugin importing workbench."""
+    module = plugin_folder.add("pickles", PICKLES)
+    with Workbench(plugin_folder.root, [module], strict=True, default_estimators=default_factories()) as wb:
+        [delivery] = wb.emit("monitoring_event", [MonitoringPoint("request", tags={}, fields={})])
+        assert delivery.error is None, delivery.error
+        assert wb.strict_violations == []

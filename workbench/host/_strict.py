@@ -312,7 +312,7 @@ class _ImportWatch:
 def _make_import_hook(watch: _ImportWatch, original: Callable[..., Any]) -> Callable[..., Any]:
     def strict_import(name: str, globals: Any = None, locals: Any = None, fromlist: Any = (), level: int = 0) -> Any:
         # An explicit __import__("x") passes no globals: it is checked like the import statement.
-        if level == 0:
+        if level == 0 and _asked_to_import(_frame_above(1)):
             watch.check(name, fromlist)
         return original(name, globals, locals, fromlist, level)
 
@@ -409,6 +409,18 @@ def _attribute_syntax(frame: FrameType | None) -> bool:
     if frame is None or frame.f_lasti < 0:
         return False
     return frame.f_code.co_code[frame.f_lasti] in _ATTRIBUTE_OPCODES
+
+
+_IMPORT_NAME = dis.opmap["IMPORT_NAME"]
+
+
+def _asked_to_import(frame: FrameType | None) -> bool:
+    """Whether the code in ``frame`` asked for the import: an import statement (also one run by ``exec``), or a
+    call in code that names ``__import__``; not C code importing on its behalf, as ``pickle.loads(data)`` does
+    for the classes in the data (the stand-in's ``workbench.sdk`` modules, for a pickled image)."""
+    if frame is None or frame.f_lasti < 0:
+        return False
+    return frame.f_code.co_code[frame.f_lasti] == _IMPORT_NAME or "__import__" in frame.f_code.co_names
 
 
 _ABSENT = object()  # what ``_replaced`` records for a member the class did not have before it was guarded
