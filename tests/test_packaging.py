@@ -145,3 +145,36 @@ def test_the_installed_cli_scaffolds_a_plugin_whose_tests_pass_without_configura
     run(installed, "workbench", "new", "hello", "--kind", "background")
     result = run(installed, str(installed["python"]), "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests")
     assert "2 passed" in result.stdout
+
+
+PROBE = """\
+from luna_plugins.base.plugins_meta.base_plugins import BaseEventPlugin
+from lunavl.sdk.errors.errors import LunaVLError
+from lunavl.sdk.estimators.image_estimators.people_count import PeopleCountEstimatorV2
+
+
+class Probe(BaseEventPlugin):
+    eventName = "monitoring_event"
+
+    async def handleEvent(self, points, logger):
+        return LunaVLError, PeopleCountEstimatorV2
+"""
+
+
+def test_the_installed_cli_checks_plugins_against_the_sdks_whole_tree(installed):
+    """check from the wheel alone: the SDK snapshot (the whole public tree) comes from package data, and the
+    clean environment of --install holds the stand-ins but no workbench package."""
+    probe = installed["work"] / "plugins" / "probe"
+    probe.mkdir()
+    (probe / "__init__.py").touch()
+    (probe / "plugin.py").write_text(PROBE)
+    (probe / "requirements.txt").write_text("")
+    checked = run(installed, "workbench", "check", "--active", "probe.plugin,people_count_onnx.plugin")
+    assert "no findings" in checked.stderr, checked.stderr
+    run(installed, "workbench", "check", "--install", "--static-only", "--active", "probe.plugin")
+    (probe / "plugin.py").write_text(PROBE + "\nimport workbench\n")
+    env = {key: value for key, value in os.environ.items() if not key.startswith(("WORKBENCH_", "PEOPLE_COUNT_ONNX"))}
+    refused = subprocess.run([str(installed["bin"] / "workbench"), "check", "--install", "--static-only",
+                              "--active", "probe.plugin"], cwd=installed["work"], env=env, capture_output=True,
+                             text=True, timeout=240)
+    assert refused.returncode == 1 and "No module named 'workbench'" in refused.stdout, refused.stdout + refused.stderr
