@@ -21,10 +21,9 @@ from .plugins import (
 )
 from .result import CountResult
 from .sdk import EstimationTargets, ImageForPeopleEstimation, PeopleCount, Rect, Vec2D, VLImage
+from ._version import __version__
 
 _compat.install()
-
-__version__ = "0.1.0"
 
 __all__ = [
     "AppConfig",

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
 
+from ._version import __version__
 from .sdk._placeholders import CoreOnlyValue, placeholder_class, placeholder_constant, placeholder_function
 from .surface import STAND_IN_MODULES, ModuleSurface, load_surface
 
@@ -193,8 +194,6 @@ def service_providers() -> dict[str, Provider]:
     for package in SERVICE_PACKAGES:
         spec = importlib.util.find_spec(package)
         if spec is None or isinstance(spec.loader, _AliasLoader):
-            from . import __version__
-
             providers[package] = Provider(package, False, __version__, "workbench")
         else:
             where = spec.origin or next(iter(spec.submodule_search_locations or []), "?")

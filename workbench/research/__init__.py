@@ -6,7 +6,7 @@ first use, so scripts that only score results do not pay for them.
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 # Imported eagerly: the function shares its submodule's name, and a lazy import would leave the package
 # attribute bound to the submodule once anything imports ``workbench.research.compare``.
@@ -37,6 +37,13 @@ from .metrics import (
     rmse,
     throughput,
 )
+
+if TYPE_CHECKING:  # the lazy names below, as type checkers must see them (``__getattr__`` gives them only Any)
+    from .cache import PredictionCache
+    from .plots import plot_count_scatter, plot_density_overlay, plot_estimator_grid, plot_points, plot_ranked_errors
+    from .report import ComparisonReport
+    from .slices import error_by_label, plot_error_by_label
+    from .widgets import Explorer
 
 _PLOTS = frozenset({
     "plot_count_scatter",
