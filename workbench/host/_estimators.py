@@ -1,4 +1,4 @@
-"""Estimator slots: for each broker, the estimator in use, one instance per worker, swappable live."""
+"""Estimator slots: for each broker, its estimators' pools by name (one instance per worker) and the one served."""
 from __future__ import annotations
 
 import asyncio
@@ -6,6 +6,7 @@ import importlib
 import inspect
 import logging
 import time
+from collections import Counter
 from typing import Any, Callable
 
 from ..plugins import EstimatorContractError, EstimatorReplacementPlugin
@@ -183,7 +184,15 @@ class EstimatorPool:
 
 
 class EstimatorSlot:
-    """One broker: its default factory, the replacement plugins for it, and the pool in use."""
+    """One broker: its default factory, the replacement plugins for it, and its estimator pools by name.
+
+    ``active`` names the served pool: the one ``estimate`` uses when no estimator is named (the server's
+    requests, ``wb.estimate(broker, images)``). Any other choice gets a pool of its own on first use by name,
+    shared by everyone who uses that name at the same time. A pool lives while it is served or held (by a
+    lease, ``hold``/``release``, or by a call that names it for the call's length); when the last hold ends on
+    a pool that is not served, it is closed then. ``use`` only moves ``active``: it reuses the named pool if
+    one is open, and closes the pool it leaves unless something holds it.
+    """
 
     def __init__(
         self, broker: str, default_factory: EstimatorFactory, workers: int, logger: logging.Logger,
@@ -194,24 +203,32 @@ class EstimatorSlot:
         self.default_factory = default_factory
         self.workers = workers
         self.replacements: dict[str, EstimatorReplacementPlugin] = {}
-        self.pool: EstimatorPool | None = None
+        self.pools: dict[str, EstimatorPool] = {}
         self.active = DEFAULT
+        self._holds: Counter[str] = Counter()
         self._logger = logger
+        # Held while pools are built, taken out or switched: one build per name, however many callers wait.
         self._swap_lock = asyncio.Lock()
+
+    @property
+    def pool(self) -> EstimatorPool | None:
+        """The served pool, once built."""
+        return self.pools.get(self.active)
 
     def choices(self) -> list[str]:
         return [DEFAULT, *self.replacements]
 
-    def _factory(self, name: str) -> EstimatorFactory:
-        if name == DEFAULT:
-            return self.default_factory
-        plugin = self.replacements.get(name)
-        if plugin is None:
+    def require(self, name: str) -> None:
+        """Raise ``UnknownEstimatorError`` (listing the choices) unless ``name`` is one of this broker's."""
+        if name != DEFAULT and name not in self.replacements:
             raise UnknownEstimatorError(
                 f"no estimator {name!r} for {self.broker!r}; choose one of {', '.join(map(repr, self.choices()))} "
                 "(a replacement plugin is named by its class name)"
             )
-        return plugin.createReplacementEstimator
+
+    def _factory(self, name: str) -> EstimatorFactory:
+        self.require(name)
+        return self.default_factory if name == DEFAULT else self.replacements[name].createReplacementEstimator
 
     async def _build(self, name: str) -> EstimatorPool:
         factory = self._factory(name)
@@ -234,35 +251,78 @@ class EstimatorSlot:
         convert = None if name == DEFAULT else service_input_converter()
         return EstimatorPool(name=name, instances=instances, deadlines=self.deadlines, convert_inputs=convert)
 
+    async def _open(self, name: str) -> EstimatorPool:
+        """The open pool of ``name``; the caller holds the swap lock."""
+        pool = self.pools.get(name)
+        if pool is None:
+            pool = self.pools[name] = await self._build(name)
+        return pool
+
+    def _take_out_if_unused(self, name: str) -> EstimatorPool | None:
+        """Remove the pool of ``name`` when it is neither served nor held; the caller closes what comes back."""
+        if name == self.active or self._holds[name] > 0:
+            return None
+        return self.pools.pop(name, None)
+
     async def use(self, name: str) -> None:
-        """Make ``name`` the estimator of every worker; the old instances finish their batches, then close."""
+        """Serve ``name`` from every worker; the pool left is closed after its batches unless it is held."""
         async with self._swap_lock:
             if self.pool is not None and self.active == name:
                 return
-            new_pool = await self._build(name)
-            old_pool, self.pool, self.active = self.pool, new_pool, name
-        if old_pool is not None:
-            await old_pool.drain_and_close(self._logger)
+            await self._open(name)
+            left, self.active = self.active, name
+            unused = self._take_out_if_unused(left)
+        if unused is not None:
+            await unused.drain_and_close(self._logger)
 
-    async def estimate(self, images: list[Any], targets: Any) -> list[CountResult]:
+    async def hold(self, name: str) -> EstimatorPool:
+        """Keep the pool of ``name`` open (built now if needed) until a matching ``release``."""
+        self.require(name)
+        self._holds[name] += 1
+        try:
+            async with self._swap_lock:
+                return await self._open(name)
+        except BaseException:
+            await self.release(name)
+            raise
+
+    async def release(self, name: str) -> None:
+        """End one ``hold``; the last one closes the pool unless it is served."""
+        self._holds[name] -= 1
+        if self._holds[name] <= 0:
+            del self._holds[name]
+        async with self._swap_lock:
+            unused = self._take_out_if_unused(name)
+        if unused is not None:
+            await unused.drain_and_close(self._logger)
+
+    async def estimate(self, images: list[Any], targets: Any, name: str | None = None) -> list[CountResult]:
+        """Estimate with ``name`` (held for the call), or with the served estimator when ``name`` is None."""
+        if name is not None:
+            pool = await self.hold(name)
+            try:
+                return await pool.estimate(images, targets)
+            finally:
+                await self.release(name)
         if self.pool is None:
             await self.use(self.active)
         assert self.pool is not None
         return await self.pool.estimate(images, targets)
 
     async def drop_replacement(self, name: str) -> bool:
-        """Forget a replacement plugin (unloaded or reloaded); returns whether it was in use."""
+        """Forget a replacement plugin (unloaded or reloaded) and close its pool; returns whether it was served."""
         self.replacements.pop(name, None)
-        if self.active != name:
-            return False
         async with self._swap_lock:
-            old_pool, self.pool, self.active = self.pool, None, DEFAULT
+            served = self.active == name
+            if served:
+                self.active = DEFAULT
+            old_pool = self.pools.pop(name, None)
         if old_pool is not None:
             await old_pool.drain_and_close(self._logger)
-        return True
+        return served
 
     async def close(self) -> None:
         async with self._swap_lock:
-            old_pool, self.pool = self.pool, None
-        if old_pool is not None:
+            old_pools, self.pools = list(self.pools.values()), {}
+        for old_pool in old_pools:
             await old_pool.drain_and_close(self._logger)

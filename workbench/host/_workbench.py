@@ -35,6 +35,7 @@ from ..images import estimation_input, needs_decoding, parse_targets
 from ..result import CountResult
 from ..sdk import EstimationTargets, Rect
 from ._estimators import DEFAULT, EstimatorSlot, UnknownEstimatorError, close_quietly
+from ._lease import EstimatorLease
 from ._loop import (
     PLUGIN_FAILURES,
     Deadlines,
@@ -212,7 +213,8 @@ class Workbench:
 
     def _shutdown_budget(self) -> float:
         """Seconds a whole shutdown may take when every close runs to its deadline (then some slack)."""
-        closes = len(self._cleanups) + len(self._records) + len(self._slots) * (2 * self.workers + 1)
+        pools = sum(max(1, len(slot.pools)) for slot in self._slots.values())
+        closes = len(self._cleanups) + len(self._records) + pools * (2 * self.workers + 1)
         return self.deadlines.close * (closes + 1) + 5.0
 
     def __enter__(self) -> "Workbench":
@@ -558,11 +560,14 @@ class Workbench:
         elif name in slot.replacements:
             files = plugin_files(slot.replacements[name], self.plugins_dir)
         else:
-            slot._factory(name)  # raises the message listing the choices
+            slot.require(name)  # raises the message listing the choices
         return files_digest(f"{name}@{self.config.globalDeviceClass}", files)
 
     def use(self, broker: str, name: str) -> None:
-        """Switch the estimator of ``broker`` in every worker, live."""
+        """Switch the estimator that ``broker`` serves (the server's answers, ``estimate`` with no
+        ``estimator=``) in every worker, live. A pool already open for ``name`` (held by a lease or a running
+        ``estimate(..., estimator=name)``) is reused; the pool left behind is closed once its batches end
+        (within ``close_timeout``) unless a lease holds it."""
         self._require_running()
         self._loop.run(self._use(broker, name), "wb.ause(broker, name)")
 
@@ -581,29 +586,61 @@ class Workbench:
             )
         return slot
 
-    def estimate(self, broker: str, images: Sequence[Any], targets: EstimationTargets | str = "T1") -> list[CountResult]:
-        """Run the estimator in use for ``broker`` on a list of images; one ``CountResult`` per image.
+    def estimate(
+        self, broker: str, images: Sequence[Any], targets: EstimationTargets | str = "T1", *,
+        estimator: str | None = None,
+    ) -> list[CountResult]:
+        """Run an estimator of ``broker`` on a list of images; one ``CountResult`` per image.
+
+        ``estimator=None`` runs the one served (``wb.estimators[broker]``); a name from
+        ``wb.estimator_choices[broker]`` runs that one without changing what is served: its pool is built on
+        first use, shared with concurrent callers of the same name, and closed after the call unless it is
+        served or held by ``wb.lease_estimator`` (hold one for many calls, so the pool is built once).
 
         Images may be ``VLImage``, ``ImageForPeopleEstimation``, ``(image, Rect)``, or anything
         ``workbench.images.load_image`` reads (a path, bytes, a numpy array, a PIL image).
         """
         self._require_running()
-        batch, parsed = self._prepare(broker, images, targets)
+        batch, parsed = self._prepare(broker, images, targets, estimator)
         return self._loop.run(
-            self._slots[broker].estimate(batch, parsed), "wb.aestimate(broker, images)",
-            # The first estimate may build the estimator's pool (under the start deadline) before it runs.
-            timeout=self.deadlines.start + self.deadlines.estimate + self.deadlines.close + 1.0,
+            self._slots[broker].estimate(batch, parsed, estimator), "wb.aestimate(broker, images)",
+            timeout=self._estimate_budget(),
         )
 
     async def aestimate(
-        self, broker: str, images: Sequence[Any], targets: EstimationTargets | str = "T1"
+        self, broker: str, images: Sequence[Any], targets: EstimationTargets | str = "T1", *,
+        estimator: str | None = None,
     ) -> list[CountResult]:
         self._require_running()
-        batch, parsed = self._prepare(broker, images, targets)
-        return await self._loop.arun(self._slots[broker].estimate(batch, parsed))
+        batch, parsed = self._prepare(broker, images, targets, estimator)
+        return await self._loop.arun(self._slots[broker].estimate(batch, parsed, estimator))
 
-    def _prepare(self, broker: str, images: Sequence[Any], targets: EstimationTargets | str) -> tuple[list[Any], EstimationTargets]:
-        self._slot(broker)
+    def lease_estimator(self, broker: str, name: str) -> EstimatorLease:
+        """Keep estimator ``name`` of ``broker`` open while the lease is held (``with`` or ``async with``),
+        for ``estimate(..., estimator=name)`` calls that should not build it each time; what is served does
+        not change. Entering builds the pool if none is open (a bad factory fails there); leaving the last
+        lease closes it unless it is served.
+
+        Raises:
+            UnknownEstimatorError: an unknown broker or estimator name (at once, before anything is built).
+        """
+        self._require_running()
+        self._slot(broker).require(name)
+        return EstimatorLease(self._slots[broker], name, self._loop, self._estimate_budget())
+
+    def _estimate_budget(self) -> float:
+        """Seconds a blocking wait on an estimate or a lease may take: building a pool (under the start
+        deadline), one batch, then closing a pool no longer held; beyond it the loop itself is stuck."""
+        return self.deadlines.start * self.workers + self.deadlines.estimate + self.deadlines.close * (
+            self.workers + 2
+        ) + 1.0
+
+    def _prepare(
+        self, broker: str, images: Sequence[Any], targets: EstimationTargets | str, estimator: str | None
+    ) -> tuple[list[Any], EstimationTargets]:
+        slot = self._slot(broker)
+        if estimator is not None:
+            slot.require(estimator)
         if not isinstance(images, (list, tuple)) or (
             isinstance(images, tuple) and len(images) == 2 and isinstance(images[1], Rect)
         ):
