@@ -182,7 +182,7 @@ def test_estimator_in_use_is_restored_after_keyboard_interrupt(wb, spots_dataset
     calls = []
 
     def interrupted(*args, **kwargs):
-        calls.append(wb.estimators["peopleCountEstimator"])
+        calls.append((kwargs["estimator"], wb.estimators["peopleCountEstimator"]))
         if len(calls) == 2:
             raise KeyboardInterrupt
         return real(*args, **kwargs)
@@ -190,7 +190,7 @@ def test_estimator_in_use_is_restored_after_keyboard_interrupt(wb, spots_dataset
     monkeypatch.setattr(wb, "estimate", interrupted)
     with pytest.raises(KeyboardInterrupt):
         compare(wb, spots_dataset, ["default"], progress=False)
-    assert calls == ["default", "default"]
+    assert calls == [("default", "DensityPlugin")] * 2, "run by name; the served one never switched"
     assert wb.estimators["peopleCountEstimator"] == "DensityPlugin"
 
 
@@ -315,12 +315,12 @@ def test_the_next_calls_images_are_decoded_while_the_current_call_runs(wb, spots
     real_estimate = wb.estimate
     overlapped = []
 
-    def estimate(broker, images, targets):
+    def estimate(broker, images, targets, *, estimator=None):
         call = len(overlapped)
         upcoming = spots_dataset[call + 1].name if call + 1 < len(spots_dataset) else None
         # Holds the call open until the next image's decoding starts (it never did before the read-ahead).
         overlapped.append(upcoming is None or decoding_started[upcoming].wait(timeout=10))
-        return real_estimate(broker, images, targets)
+        return real_estimate(broker, images, targets, estimator=estimator)
 
     monkeypatch.setattr(wb, "estimate", estimate)
     report = compare(wb, spots_dataset, ["default"], progress=False, batch_size=1)
@@ -367,11 +367,11 @@ def test_each_result_is_scored_while_the_next_images_are_estimated(wb, spots_dat
     real_estimate = wb.estimate
     overlapped = []
 
-    def estimate(broker, images, targets):
+    def estimate(broker, images, targets, *, estimator=None):
         call = len(overlapped)
         # Holds the call open until the previous image's scoring starts (it never did before).
         overlapped.append(call == 0 or scoring_started[call - 1].wait(timeout=10))
-        return real_estimate(broker, images, targets)
+        return real_estimate(broker, images, targets, estimator=estimator)
 
     monkeypatch.setattr(wb, "estimate", estimate)
     report = compare(wb, spots_dataset, ["default"], progress=False, batch_size=1)

@@ -1,7 +1,7 @@
 """``compare(..., engine="ray")``: one estimator over a dataset on a pool of Ray actors.
 
-Each actor builds its own ``Workbench`` from a ``HostSpec`` and switches to the one estimator it serves at
-start, never again. The driver reads image files and sends their bytes in shards of a few images, keeping at
+Each actor builds its own ``Workbench`` from a ``HostSpec`` and leases the one estimator it runs, by name, for
+its whole life (what its host serves is never switched). The driver reads image files and sends their bytes in shards of a few images, keeping at
 most ``IN_FLIGHT_PER_ACTOR`` shards per actor (backpressure: a 1,500-image split is never all in the object
 store at once). A shard whose actor dies (a lost node, an out-of-memory kill) goes back to the queue and runs on
 another actor; an error raised by the estimator itself is not retried, it is the answer.
@@ -53,9 +53,10 @@ class _EstimatorActor:
 
     def __init__(self, spec: HostSpec, broker: str, estimator: str) -> None:
         self.wb = spec.build()
-        if self.wb.estimators[broker] != estimator:
-            self.wb.use(broker, estimator)
+        # Entered for the actor's life: its estimator is built once here, and closes with the host.
+        self.wb.lease_estimator(broker, estimator).__enter__()
         self.broker = broker
+        self.estimator = estimator
 
     def pid(self) -> int:
         return os.getpid()
@@ -69,7 +70,7 @@ class _EstimatorActor:
         for start in range(0, len(shard), batch_size):
             chunk = shard[start:start + batch_size]
             images = [VLImage(data, filename=name) for _, name, data in chunk]
-            batch, seconds = estimate_timed(self.wb, self.broker, images, parsed)
+            batch, seconds = estimate_timed(self.wb, self.broker, self.estimator, images, parsed)
             busy += seconds
             out += [(index, result) for (index, _, _), result in zip(chunk, batch)]
         return out, busy

@@ -69,15 +69,15 @@ class HostSpec:
 
 
 def estimate_timed(
-    wb: Workbench, broker: str, images: list[Any], targets: EstimationTargets
+    wb: Workbench, broker: str, name: str, images: list[Any], targets: EstimationTargets
 ) -> tuple[list[CountResult], float]:
-    """``wb.estimate`` with its wall time, checking that one result came back per image."""
+    """``wb.estimate`` by estimator ``name`` with its wall time, checking that one result came back per image."""
     began = time.perf_counter()
-    batch = wb.estimate(broker, images, targets)
+    batch = wb.estimate(broker, images, targets, estimator=name)
     busy = time.perf_counter() - began
     if len(batch) != len(images):
         raise RuntimeError(
-            f"estimator {wb.estimators[broker]!r} returned {len(batch)} results for {len(images)} images; "
+            f"estimator {name!r} returned {len(batch)} results for {len(images)} images; "
             "an estimator must return one PeopleCount per image"
         )
     return batch, busy
@@ -86,12 +86,16 @@ def estimate_timed(
 def run_local(
     wb: Workbench,
     broker: str,
+    name: str,
     items: Sequence[tuple[int, Sample]],
     targets: EstimationTargets,
     batch_size: int,
     on_result: OnResult,
 ) -> float:
-    """The estimator in use on ``wb`` over ``items``, ``batch_size`` images per call; returns busy seconds.
+    """Estimator ``name`` of ``wb`` over ``items``, ``batch_size`` images per call; returns busy seconds.
+
+    The estimator is used by name under a lease for the whole run (built once, closed after unless it is the
+    one served): what ``wb`` serves never changes, so its server and other callers are not disturbed.
 
     The next call's images are decoded in background threads while the current call is estimated (the image
     decoders and onnxruntime release the GIL), so the estimator does not wait for JPEG decoding between calls;
@@ -101,7 +105,9 @@ def run_local(
     chunks = [items[start:start + batch_size] for start in range(0, len(items), batch_size)]
     busy = 0.0
     decoders_wanted = min(_MAX_DECODERS, usable_cpus())
-    with ThreadPoolExecutor(max_workers=decoders_wanted, thread_name_prefix="workbench-decode") as decoders:
+    with wb.lease_estimator(broker, name), ThreadPoolExecutor(
+        max_workers=decoders_wanted, thread_name_prefix="workbench-decode"
+    ) as decoders:
 
         def decode(chunk: Sequence[tuple[int, Sample]]) -> list[Future[VLImage]]:
             return [decoders.submit(attrgetter("image"), sample) for _, sample in chunk]
@@ -112,7 +118,7 @@ def run_local(
                 # Decoding is outside the timed call: it is the same for every estimator and not theirs to pay.
                 images = [future.result() for future in upcoming]
                 upcoming = decode(chunks[position + 1]) if position + 1 < len(chunks) else []
-                batch, seconds = estimate_timed(wb, broker, images, targets)
+                batch, seconds = estimate_timed(wb, broker, name, images, targets)
                 busy += seconds
                 for (index, _), result in zip(chunk, batch):
                     on_result(index, result)
@@ -155,10 +161,10 @@ def estimate_dataset(
         found = cache.get_many(key for key, _ in keys.values())
         for index, (key, _) in keys.items():
             if key in found:
-                results[index] = found[key].replace(extras={**found[key].extras, "cached": True})
+                hit = results[index] = found[key].replace(extras={**found[key].extras, "cached": True})
                 hits[index] = True
                 if on_each is not None:
-                    on_each(index, results[index])
+                    on_each(index, hit)
         bar.update(sum(hits))
 
     def on_result(index: int, result: CountResult) -> None:
@@ -178,9 +184,7 @@ def estimate_dataset(
         with RayEstimatorPool(HostSpec.from_host(wb), broker, name, actors=actors, address=ray_address) as pool:
             busy = pool.run(todo, targets, batch_size, on_result)
     elif todo:
-        if wb.estimators[broker] != name:
-            wb.use(broker, name)
-        busy = run_local(wb, broker, todo, targets, batch_size, on_result)
+        busy = run_local(wb, broker, name, todo, targets, batch_size, on_result)
     missing = [dataset[index].name for index, result in enumerate(results) if result is None]
     if missing:
         raise RuntimeError(f"{engine} runner returned no result for {len(missing)} image(s): {', '.join(missing[:5])}")

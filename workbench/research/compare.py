@@ -1,9 +1,9 @@
 """Run several estimators over a dataset on a live host and score them side by side.
 
-``compare`` swaps each estimator in on the host (``wb.use``), exactly as a user would in a notebook, so a
-replacement plugin is measured inside the same host, worker pool and image path as the default estimator.
-The estimator that was in use before the comparison is put back afterwards, also when a run fails or is
-interrupted, so a comparison never leaves the host serving something else.
+``compare`` runs each estimator on the host by name (``wb.estimate(..., estimator=name)``, under a lease for
+its run), so a replacement plugin is measured inside the same host, worker count and image path as the default
+estimator. It never calls ``wb.use``: what the host serves (its server's answers, ``wb.estimators``) does not
+change during a comparison, whether it finishes, fails or is interrupted.
 """
 from __future__ import annotations
 
@@ -51,7 +51,8 @@ def compare(
     """Run ``estimators`` (default: every choice of ``broker``) over ``dataset`` and return the scored report.
 
     Args:
-        wb: a started ``Workbench``; each estimator is switched in with ``wb.use`` in turn.
+        wb: a started ``Workbench``; each estimator is run on it by name in turn, and what it serves is
+            never switched.
         dataset: a ``Dataset``, or a dataset folder (read with ``load_dataset``).
         estimators: estimator names as ``wb.estimator_choices[broker]`` lists them (``"default"`` or a
             replacement plugin's class name), in the order to run and show them.
@@ -67,9 +68,9 @@ def compare(
         cache: a ``PredictionCache`` or the path of its SQLite file: results found there are not computed
             again (they are flagged in the ``cached`` column and left out of the latency figures), new ones
             are stored as they come, so an interrupted run resumes where it stopped.
-        engine: ``"local"`` (this host, switching estimators with ``wb.use``) or ``"ray"`` (a pool of
-            ``actors`` Ray actors per estimator, each with its own host built like ``wb``; ``wb`` itself is
-            not switched). The report is the same either way.
+        engine: ``"local"`` (this host, each estimator by name in a pool of its own while it runs) or
+            ``"ray"`` (a pool of ``actors`` Ray actors per estimator, each with its own host built like
+            ``wb``). The report is the same either way, and neither switches what ``wb`` serves.
         ray_address: the Ray cluster to use (``"auto"``, ``"ray://head:10001"``); ``None`` connects to the Ray
             already initialised in this process, or starts a one-machine Ray.
         actors: Ray actors per estimator (each takes one CPU, or one GPU when the host's device is "gpu").
@@ -110,7 +111,6 @@ def compare(
     results: dict[str, list[CountResult]] = {}
     busy_seconds: dict[str, float] = {}
     sizes: dict[int, tuple[int, int]] = {}  # read from the file headers once, in the scoring thread
-    in_use = wb.estimators[broker]
     store = PredictionCache(cache) if isinstance(cache, (str, Path)) else cache
     # Each result is scored as it comes, in a thread of its own, while the next images are estimated: scored
     # afterwards, the scoring (and reading the sizes) ran on one core with the estimator idle.
@@ -143,8 +143,6 @@ def compare(
         scorer.shutdown(wait=True, cancel_futures=True)
         if store is not None and store is not cache:
             store.close()
-        if wb.running and wb.estimators.get(broker) != in_use:
-            wb.use(broker, in_use)
     report = ComparisonReport(
         dataset,
         rows,
