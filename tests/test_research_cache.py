@@ -52,11 +52,11 @@ class CountingEstimate:
         self.real = type(wb).estimate.__get__(wb)  # the host's own method, not an earlier wrapper
         self.images, self.fail_after = 0, fail_after
 
-    def __call__(self, broker, images, targets="T1"):  # noqa: ANN001, ANN204 - the host's signature
+    def __call__(self, broker, images, targets="T1", *, estimator=None):  # noqa: ANN001, ANN204 - the host's
         if self.fail_after is not None and self.images >= self.fail_after:
             raise Interrupted(f"interrupted after {self.images} images")
         self.images += len(images)
-        return self.real(broker, images, targets)
+        return self.real(broker, images, targets, estimator=estimator)
 
 
 def _per_image(report) -> list[tuple]:  # noqa: ANN001

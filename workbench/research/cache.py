@@ -1,4 +1,7 @@
-"""A prediction cache in one SQLite file: ``compare`` computes only what changed, and an interrupted run resumes.
+"""The prediction store: ``compare``, the report and the ``Explorer`` share one, so no image is estimated twice.
+
+In memory by default (for one session: the Explorer and ``compare`` given the same store), or in one SQLite
+file when given a path: then ``compare`` computes only what changed, and an interrupted run resumes.
 
 A result is stored under a key made of everything that decides it:
 
@@ -24,8 +27,9 @@ import hashlib
 import html
 import json
 import sqlite3
+import threading
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -77,24 +81,38 @@ def prediction_key(estimator: str, image_sha256: str, detect_area: Rect | None, 
 
 
 class PredictionCache:
-    """Results by :func:`prediction_key` in the SQLite file ``path`` (created with its folder if missing).
+    """Results by :func:`prediction_key`: in memory (``path=None``, the default) or in the SQLite file ``path``
+    (created with its folder if missing).
 
-    ``compare(..., cache=PredictionCache("runs/cache.sqlite"))`` (or ``cache="runs/cache.sqlite"``) uses it;
-    ``get_many``/``put`` are the whole interface. Use it as a context manager, or call ``close()``.
+    One store serves ``compare(..., cache=store)`` and ``Explorer(wb, data, cache=store)``: what one computed,
+    the other reads (``explorer.cache`` is the Explorer's). ``compare`` also takes a path
+    (``cache="runs/cache.sqlite"``). ``get``/``get_many``, ``key in store`` and ``put`` are the whole interface;
+    any thread may call them (the Explorer writes from its prefetch thread). Use it as a context manager, or call
+    ``close()``.
     """
 
-    def __init__(self, path: str | Path) -> None:
-        self.path = Path(path).expanduser()
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+    def __init__(self, path: str | Path | None = None) -> None:
+        #: The SQLite file, or ``None`` for a store in memory.
+        self.path = None if path is None else Path(path).expanduser()
+        # One connection shared by the threads that use the store, one statement at a time.
+        self._lock = threading.Lock()
         try:
-            self._db = sqlite3.connect(self.path, isolation_level=None)
-            # WAL: readers (a notebook looking at the cache) never block the run writing to it.
-            self._db.execute("PRAGMA journal_mode=WAL")
+            if self.path is None:
+                self._db = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
+            else:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+                # WAL: readers (a notebook looking at the cache) never block the run writing to it.
+                self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute(_SCHEMA)
         except sqlite3.DatabaseError as error:
             raise ValueError(
                 f"{self.path} is not a usable prediction cache ({error}); pass a new file name or delete this one"
             ) from error
+
+    def _rows(self, sql: str, parameters: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        with self._lock:
+            return self._db.execute(sql, parameters).fetchall()
 
     def get_many(self, keys: Iterable[str]) -> dict[str, CountResult]:
         """The cached results among ``keys`` (missing keys are simply absent from the answer)."""
@@ -102,13 +120,20 @@ class PredictionCache:
         found: dict[str, CountResult] = {}
         for start in range(0, len(keys), _LOOKUP_CHUNK):
             chunk = keys[start:start + _LOOKUP_CHUNK]
-            rows = self._db.execute(
+            rows = self._rows(
                 f"SELECT key, {', '.join(_COLUMNS)} FROM predictions WHERE key IN ({', '.join('?' * len(chunk))})",
                 chunk,
             )
             for key, *values in rows:
                 found[key] = _decode(dict(zip(_COLUMNS, values)))
         return found
+
+    def get(self, key: str) -> CountResult | None:
+        """The cached result under ``key``, or ``None``."""
+        return self.get_many([key]).get(key)
+
+    def __contains__(self, key: object) -> bool:
+        return bool(self._rows("SELECT 1 FROM predictions WHERE key = ?", (key,)))
 
     def put(
         self, key: str, result: CountResult, *, estimator: str, image_sha256: str,
@@ -117,26 +142,27 @@ class PredictionCache:
         """Store (or replace) one result, committed at once."""
         fields = _encode(result)
         area = None if detect_area is None else json.dumps(detect_area.asDict(), sort_keys=True)
-        self._db.execute(
+        self._rows(
             f"INSERT OR REPLACE INTO predictions (key, estimator, image_sha256, detect_area, targets, "
             f"{', '.join(_COLUMNS)}, created) VALUES ({', '.join('?' * (len(_COLUMNS) + 6))})",
             (key, estimator, image_sha256, area, targets, *(fields[c] for c in _COLUMNS), time.time()),
         )
 
     def __len__(self) -> int:
-        return int(self._db.execute("SELECT COUNT(*) FROM predictions").fetchone()[0])
+        return int(self._rows("SELECT COUNT(*) FROM predictions")[0][0])
 
     def estimators(self) -> dict[str, int]:
         """Estimator identity -> number of cached results."""
-        rows = self._db.execute("SELECT estimator, COUNT(*) FROM predictions GROUP BY estimator ORDER BY estimator")
+        rows = self._rows("SELECT estimator, COUNT(*) FROM predictions GROUP BY estimator ORDER BY estimator")
         return {name: int(n) for name, n in rows}
 
     def clear(self) -> None:
         """Forget every cached result."""
-        self._db.execute("DELETE FROM predictions")
+        self._rows("DELETE FROM predictions")
 
     def close(self) -> None:
-        self._db.close()
+        with self._lock:
+            self._db.close()
 
     def __enter__(self) -> PredictionCache:
         return self
@@ -145,14 +171,16 @@ class PredictionCache:
         self.close()
 
     def __repr__(self) -> str:
-        return f"PredictionCache({str(self.path)!r}, results={len(self)})"
+        where = "" if self.path is None else f"{str(self.path)!r}, "
+        return f"PredictionCache({where}results={len(self)})"
 
     def _repr_html_(self) -> str:
+        where = "in memory" if self.path is None else str(self.path)
         rows = "".join(
             f"<tr><td style='text-align:left'>{html.escape(name)}</td><td>{n}</td></tr>"
             for name, n in self.estimators().items()
         )
-        return (f"<table><caption style='text-align:left'><b>Prediction cache</b> {html.escape(str(self.path))}"
+        return (f"<table><caption style='text-align:left'><b>Prediction cache</b> {html.escape(where)}"
                 f"</caption><tr><th>estimator identity</th><th>results</th></tr>{rows}</table>")
 
 
