@@ -28,8 +28,10 @@ demo: $(STAMP)
 		--plugins-dir plugins --active people_count_onnx.plugin --out reports/demo
 
 # The browser UI tests (tests/ui) need Debian's Chromium at /usr/bin/chromium; without it they are skipped, and said so.
+# mypy first (pyproject's [tool.mypy]; its cache in .mypy_cache keeps a rerun to seconds): a type error stops here.
 test: $(STAMP)
 	@test -x /usr/bin/chromium || echo "NOTE: no /usr/bin/chromium: the browser UI tests in tests/ui will be SKIPPED (apt-get install chromium; .ci/run does it)"
+	$(BIN)/mypy
 	$(BIN)/python -m pytest -q
 
 # JupyterLab at the project root, where the README's quickstart runs as pasted into a new notebook (and the

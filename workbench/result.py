@@ -226,7 +226,7 @@ def _checkCount(count: object) -> int:
     if isinstance(count, numbers.Integral):
         value = int(count)
     elif isinstance(count, numbers.Real) and float(count).is_integer():
-        value = int(count)
+        value = int(float(count))
     elif isinstance(count, numbers.Real):
         raise ValueError(f"count must be a whole number, got {count!r}; round it first, e.g. int(round(total))")
     else:
@@ -241,6 +241,7 @@ def _pointsArray(coordinates: object) -> np.ndarray:
         raise TypeError(
             f"coordinates must be Vec2D points, (x, y) pairs or an (N, 2) array, got {type(coordinates).__name__}"
         )
+    raw: np.ndarray | list[tuple[Any, Any]]
     if isinstance(coordinates, np.ndarray):
         raw = coordinates
     else:
@@ -281,6 +282,7 @@ def _checkDensityMap(densityMap: object) -> np.ndarray | None:
     if densityMap is None:
         return None
     array = np.asarray(densityMap)
+    given_shape = array.shape
     if array.dtype.kind not in "fiu":
         raise TypeError(f"densityMap must be a numeric array, got dtype {array.dtype}")
     while array.ndim > 2 and array.shape[0] == 1:
@@ -288,7 +290,7 @@ def _checkDensityMap(densityMap: object) -> np.ndarray | None:
     if array.ndim != 2 or array.size == 0:
         raise ValueError(
             f"densityMap must be a non-empty 2-D (H, W) map after dropping leading size-1 axes, got shape "
-            f"{np.shape(densityMap)}"
+            f"{given_shape}"
         )
     stored = np.array(array, dtype=np.float32)  # a copy: the estimator may reuse its buffer
     stored.flags.writeable = False

@@ -67,7 +67,7 @@ def add_preprocessing(proto: onnx.ModelProto, desc: ModelDescription, *, batched
         desc, batched, desc.input, inner
     )
     graph.input.remove(original)
-    dims = ["batch", "height", "width", 3] if batched else ["height", "width", 3]
+    dims: list[str | int] = ["batch", "height", "width", 3] if batched else ["height", "width", 3]
     graph.input.insert(0, helper.make_tensor_value_info(desc.input, TensorProto.UINT8, dims))
     graph.initializer.extend(initializers)
     # Prepending keeps the node list topologically sorted, as ONNX requires.

@@ -17,7 +17,7 @@ import os
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Literal
 
 from ..plugins import AppConfig, EstimatorBase
 from ._guess import guess_description
@@ -70,7 +70,7 @@ def models_dir() -> Path:
     return Path(configured).expanduser() if configured else bundled_models_dir()
 
 
-def people_counter_device(config: AppConfig) -> str:
+def people_counter_device(config: AppConfig) -> Literal["cpu", "gpu"]:
     """The people counter's device: its own ``deviceClass``, or the global one when that is ``"global"``."""
     device = config.estimatorsSettings.peopleCounter.deviceClass
     return config.globalDeviceClass if device == "global" else device

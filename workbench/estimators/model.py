@@ -69,7 +69,7 @@ LUMA_SHIFT = 65536
 # Axis positions of (channel, height, width) in the model input for each layout.
 _AXES: dict[str, tuple[int, int, int]] = {"NCHW": (1, 2, 3), "NHWC": (3, 1, 2), "HWC": (2, 0, 1)}
 _ORT_TYPES = {"float32": "tensor(float)", "uint8": "tensor(uint8)"}
-_NUMPY_TYPES = {"float32": np.float32, "uint8": np.uint8}
+_NUMPY_TYPES: dict[str, type[np.generic]] = {"float32": np.float32, "uint8": np.uint8}
 # Near-misses seen in the wild, with the fix.
 _HINTS = {
     ("channels", "l"): " (Pillow's 'L' luma is 'gray')",
@@ -498,10 +498,10 @@ def measure_geometry(session: Any, description: ModelDescription, model: str) ->
     fixed_batch = _static(node.shape[0]) if description.batched else None
     map_h, map_w = _static(out_shape[-2]), _static(out_shape[-1])
 
-    if fixed_size is not None and map_h and map_w:
+    if fixed_h and fixed_w and map_h and map_w:
         strides = {_ratio(fixed_h, map_h), _ratio(fixed_w, map_w)}
         measured_by = "static shapes"
-        sizes = [(fixed_size, (map_h, map_w))]
+        sizes = [((fixed_h, fixed_w), (map_h, map_w))]
     else:
         probes = [fixed_size] if fixed_size is not None else list(_PROBES)
         sizes = [(size, _probe(session, description, node, size, model)) for size in probes]

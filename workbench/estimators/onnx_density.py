@@ -491,7 +491,8 @@ class OnnxDensityEstimator(EstimatorBase):
             upcoming.cancel()
             for future in finishing:
                 future.cancel()
-            wait([upcoming, *finishing])
+            pending: list[Future[Any]] = [upcoming, *finishing]
+            wait(pending)
             if call.cancelled and not isinstance(error, CancelledError):
                 raise CancelledError("estimation cancelled") from error  # a run ended by RunOptions.terminate
             if not isinstance(error, CancelledError):

@@ -141,7 +141,7 @@ def peaks(
             raise ValueError("peaks with limit='count' needs the count; pass count=, or limit=None")
         k: int | None = _check_count(count)
     else:
-        k = limit  # type: ignore[assignment]
+        k = limit
     if k == 0:
         return np.zeros((0, 2), dtype=np.float64)
     local_max = _neighbourhood_max(array, size)

@@ -136,7 +136,7 @@ class Route:
     async def dispatch(self, method: str, request: Any, app: Any) -> PluginHTTPResponse:
         """``call``, awaited: the handler's answer as a ``PluginHTTPResponse``."""
         answer = self.call(method, request, app)
-        return answer if type(answer) is PluginHTTPResponse else await answer
+        return answer if isinstance(answer, PluginHTTPResponse) else await answer
 
     async def _converted(self, result: Any) -> PluginHTTPResponse:
         if inspect.isawaitable(result):

@@ -2,19 +2,23 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, cast, overload
 
 DeviceClass = Literal["cpu", "gpu"]
 EstimatorDeviceClass = Literal["global", "cpu", "gpu"]
 _ESTIMATOR_DEVICE_CLASSES = ("global", "cpu", "gpu")
 
 
-def check_device_class(value: str, *, allow_global: bool, what: str) -> str:
+@overload
+def check_device_class(value: str, *, allow_global: Literal[False], what: str) -> DeviceClass: ...
+@overload
+def check_device_class(value: str, *, allow_global: bool, what: str) -> EstimatorDeviceClass: ...
+def check_device_class(value: str, *, allow_global: bool, what: str) -> EstimatorDeviceClass:
     """Return ``value`` if it names a device class, else raise a ValueError that lists the choices."""
     choices = _ESTIMATOR_DEVICE_CLASSES if allow_global else _ESTIMATOR_DEVICE_CLASSES[1:]
     if value not in choices:
         raise ValueError(f"{what} must be one of {', '.join(map(repr, choices))}, got {value!r}")
-    return value
+    return cast(EstimatorDeviceClass, value)  # one of the choices, checked above
 
 
 @dataclass

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -62,7 +62,9 @@ def _rgb(image: Any) -> np.ndarray:
 
 def _new_axes(ax: Axes | None, figsize: tuple[float, float] = (8, 6)) -> tuple[Figure, Axes]:
     if ax is not None:
-        return ax.figure, ax
+        # A SubFigure where the caller's axes lie in one: these functions draw through the axes and hand back
+        # whatever figure holds them, so the type says Figure, the usual case.
+        return cast(Figure, ax.figure), ax
     fig, ax = plt.subplots(figsize=figsize, layout="constrained")
     return fig, ax
 
@@ -164,7 +166,7 @@ def plot_points(
     gt = _as_points(gt_points, "gt_points")
     loc = localisation(pred, gt, threshold)
     matched_pred, matched_gt = pred[loc.matches[:, 0]], gt[loc.matches[:, 1]]
-    ax.add_collection(LineCollection(np.stack([matched_pred, matched_gt], axis=1), colors="white",
+    ax.add_collection(LineCollection(list(np.stack([matched_pred, matched_gt], axis=1)), colors="white",
                                      linewidths=0.8))
     fp, fn = pred[loc.unmatched_pred], gt[loc.unmatched_gt]
     ax.scatter(matched_pred[:, 0], matched_pred[:, 1], s=30, marker="o", c="lime", edgecolors="black",

@@ -302,7 +302,7 @@ class ComparisonReport:
         if target.suffix.lower() not in (".html", ".htm"):
             target = target / "report.html"
         target.parent.mkdir(parents=True, exist_ok=True)
-        figures = "".join(
+        figures_html = "".join(
             f"<figure><img alt='{html.escape(key)}' src='data:image/png;base64,{_png_base64(fig)}'>"
             f"<figcaption>{html.escape(key)}</figcaption></figure>"
             for key, fig in (self.figures() if figures is None else figures).items()
@@ -317,7 +317,7 @@ class ComparisonReport:
             f"<h2>Summary</h2>{self._summary_html()}"
             f"<h2>Per image</h2>{self._counts_html(limit=None)}"
             f"<details><summary>All per-image scores</summary>{full}</details>"
-            f"<h2>Figures</h2>{figures}"
+            f"<h2>Figures</h2>{figures_html}"
             "</body></html>"
         )
         target.write_text(page, encoding="utf-8")

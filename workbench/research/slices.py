@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 
@@ -103,4 +103,4 @@ def plot_error_by_label(table: pd.DataFrame, *, metric: str = "mae", ax: Axes | 
     ax.set_ylabel(metric.upper())
     ax.set_title(f"{metric.upper()} by {label}")
     ax.legend(fontsize="small")
-    return ax.figure
+    return cast(Figure, ax.figure)  # a SubFigure where the caller's axes lie in one, as in plots

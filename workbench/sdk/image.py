@@ -17,7 +17,7 @@ import urllib.error
 import urllib.request
 from enum import Enum
 from pathlib import Path
-from typing import Optional, Union
+from typing import Optional, Union, overload
 
 import numpy as np
 from PIL import Image
@@ -254,7 +254,7 @@ class VLImage:
         if isinstance(body, bytearray):
             body = bytes(body)
         decoded = isinstance(body, bytes)
-        if decoded:
+        if isinstance(body, bytes):
             pixels, source = decodeBytes(body, filename or f"bytes ({len(body)} bytes)"), ColorFormat.R8G8B8
         elif isinstance(body, np.ndarray):
             source = _arrayFormat(body)
@@ -270,7 +270,9 @@ class VLImage:
         self.filename = filename
 
     @classmethod
-    def __wrap(cls, pixels: np.ndarray, colorFormat: ColorFormat, filename: str, source: object) -> VLImage:
+    def __wrap(
+        cls, pixels: np.ndarray, colorFormat: ColorFormat, filename: str, source: Union[bytes, Image.Image, np.ndarray]
+    ) -> VLImage:
         image = cls.__new__(cls)
         image.__pixels = _freeze(pixels)
         image.__format = colorFormat
@@ -489,6 +491,10 @@ def _fetch(url: str) -> tuple[int, bytes]:
         return error.code, b""
 
 
+@overload
+def _checkFormat(colorFormat: ColorFormat) -> ColorFormat: ...
+@overload
+def _checkFormat(colorFormat: object) -> ColorFormat | None: ...
 def _checkFormat(colorFormat: object) -> ColorFormat | None:
     if colorFormat is not None and not isinstance(colorFormat, ColorFormat):
         raise TypeError(f"colorFormat must be a ColorFormat or None, got {type(colorFormat).__name__} {colorFormat!r}")

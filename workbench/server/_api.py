@@ -6,7 +6,7 @@ import json
 import math
 from typing import Any, Awaitable, Callable
 
-from aiohttp import web
+from aiohttp import BodyPartReader, web
 
 from .._compat import service_providers
 from ..host import PluginTimeoutError, UnknownEstimatorError
@@ -188,7 +188,7 @@ async def _read_image_body(request: web.Request, state: ServerState) -> bytes:
         async with asyncio.timeout(state.read_timeout):
             reader = await request.multipart()
             while (part := await reader.next()) is not None:
-                if getattr(part, "filename", None) is None:
+                if not isinstance(part, BodyPartReader) or part.filename is None:  # a nested multipart has no file
                     continue
                 data = bytearray()
                 while chunk := await part.read_chunk():

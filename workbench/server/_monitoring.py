@@ -196,7 +196,7 @@ class MonitoringDispatcher:
             with contextlib.suppress(RuntimeError):  # the host closed its loop meanwhile: nobody to tell
                 loop.call_soon_threadsafe(self._take, points)
 
-    def _take(self, items: list[_Item] | tuple[_Item, ...]) -> None:
+    def _take(self, items: Sequence[_Item]) -> None:
         if self._closed:
             return
         room = self.max_pending - len(self._intake)

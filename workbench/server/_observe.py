@@ -75,7 +75,7 @@ def observed(state: ServerState, handler: Handler, template: str) -> Handler:
         # Plain values only: the dispatcher builds the points in its fan-out, when a listener wants them.
         outcome = RequestOutcome(
             exchange.route or f"{request.method}:{template}", status, exchange.request_id,
-            time.perf_counter() - started, event_time, int(error_code) if status >= 400 else None,
+            time.perf_counter() - started, event_time, int(error_code) if status >= 400 and error_code is not None else None,
         )
         state.monitoring.submit((outcome,))
         return response

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+from typing import TYPE_CHECKING
 
 from aiohttp import web
 from yarl import URL
@@ -18,6 +19,9 @@ from ..plugins import PluginHTTPResponse, Route
 from ._errors import ApiError, ErrorCode
 from ._request import BadRequestBody, PluginRequest, read_body, sends_body
 from ._state import EXCHANGE, STATE
+
+if TYPE_CHECKING:
+    from aiohttp.web_urldispatcher import _InfoDict  # the return type of AbstractResource.get_info
 
 # RFC 9110 header names are tokens; values may not hold CR, LF or NUL (they would split the response), and
 # are ASCII here: one pattern checks a value in a single pass.
@@ -48,7 +52,7 @@ class AnyPath(web.Resource):
     def raw_match(self, path: str) -> bool:
         return False  # never the resource of a route added at some path after it
 
-    def get_info(self) -> dict[str, str]:
+    def get_info(self) -> _InfoDict:
         return {"path": "*"}
 
     def url_for(self, **kwargs: str) -> URL:
@@ -80,7 +84,7 @@ async def plugin_route(request: web.Request) -> web.StreamResponse:
         if state.on_host_loop:
             # The handler is called in place: a sync handler's answer needs no coroutine and no loop hop.
             answer = route.call(method, plugin_request, state.wb.plugin_app)
-            if type(answer) is not PluginHTTPResponse:
+            if not isinstance(answer, PluginHTTPResponse):
                 answer = await answer
         else:
             answer = await state.wb.run_on_host(route.dispatch(method, plugin_request, state.wb.plugin_app))

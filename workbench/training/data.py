@@ -127,7 +127,7 @@ def tile(parts: list[tuple[Image.Image, np.ndarray]], grid: int, tile_size: tupl
     placed = []
     for index, (image, points) in enumerate(parts):
         row, column = divmod(index, grid)
-        mosaic.paste(image.resize(tile_size, Image.BILINEAR), (column * tile_width, row * tile_height))
+        mosaic.paste(image.resize(tile_size, Image.Resampling.BILINEAR), (column * tile_width, row * tile_height))
         factor = np.array([tile_width / image.size[0], tile_height / image.size[1]], np.float32)
         placed.append(points * factor + np.array([column * tile_width, row * tile_height], np.float32))
     return mosaic, np.concatenate(placed).reshape(-1, 2).astype(np.float32)
@@ -201,13 +201,13 @@ class Augmentation:
         x0 = float(rng.uniform(0, width - window))
         y0 = float(rng.uniform(0, height - window))
         image = sample.image.resize(
-            (self.crop, self.crop), Image.BILINEAR, box=(x0, y0, x0 + window, y0 + window)
+            (self.crop, self.crop), Image.Resampling.BILINEAR, box=(x0, y0, x0 + window, y0 + window)
         )
         points = (sample.points - np.array([x0, y0], np.float32)) * scale
         inside = (points[:, 0] >= 0) & (points[:, 0] < self.crop) & (points[:, 1] >= 0) & (points[:, 1] < self.crop)
         points = points[inside]
         if rng.random() < 0.5:
-            image = image.transpose(Image.FLIP_LEFT_RIGHT)
+            image = image.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
             points = points.copy()
             points[:, 0] = self.crop - points[:, 0]
         if self.colour > 0:

@@ -49,7 +49,7 @@ def export_onnx(model: torch.nn.Module, path: str | Path, description: dict[str,
     onnx.save(proto, str(path))
 
 
-def compare_onnx(model: torch.nn.Module, path: str | Path, image: np.ndarray, threads: int = 2) -> dict[str, float]:
+def compare_onnx(model: torch.nn.Module, path: str | Path, image: np.ndarray, threads: int = 2) -> dict[str, float | list[int]]:
     """Run one normalised ``(3, H, W)`` image through torch and onnxruntime; max abs difference and counts."""
     batch = image[None].astype(np.float32)
     with torch.no_grad():

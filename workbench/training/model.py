@@ -49,6 +49,7 @@ class WbCount(nn.Module):
         self.head = nn.Conv2d(channels, 1, 1)
         # Small weights and a slightly positive bias: every cell starts active (see raw()).
         nn.init.normal_(self.head.weight, std=0.01)
+        assert self.head.bias is not None  # Conv2d's default, bias=True
         nn.init.constant_(self.head.bias, 0.1)
 
     def raw(self, image: torch.Tensor) -> torch.Tensor:
@@ -90,5 +91,6 @@ def load_onnx_weights(path: str | Path) -> WbCount:
                 raise ValueError(f"{path}: Conv weight {weight.shape} does not fit the wbcount layer "
                                  f"{tuple(conv.weight.shape)}")
             conv.weight.copy_(torch.from_numpy(weight.copy()))
+            assert conv.bias is not None  # WbCount(batch_norm=False): every layer has its bias
             conv.bias.copy_(torch.from_numpy(bias.copy()))
     return model

@@ -77,7 +77,8 @@ def _background(rng: np.random.Generator, width: int, height: int) -> Image.Imag
     # and a few flat blocks standing for walls, stalls and windows.
     base = _GROUND_TONES[rng.integers(len(_GROUND_TONES))]
     scales = ((64, 35), (16, 18), (4, 8))  # (cell px, spread) of the luminance noise
-    luminance = sum(_upsampled_noise(rng, width, height, cell, spread) for cell, spread in scales)
+    luminance = sum((_upsampled_noise(rng, width, height, cell, spread) for cell, spread in scales),
+                    np.zeros((height, width), np.float32))
     tint = np.stack([_upsampled_noise(rng, width, height, 48, 12) for _ in range(3)], axis=-1)
     gradient = np.linspace(-25, 25, height, dtype=np.float32)[:, None, None]
     grain = rng.normal(0, 6, size=(height, width, 1)).astype(np.float32)
