@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..images import parse_targets
 from ..sdk import EstimationTargets, VLImage
-from ._runners import HostSpec, OnResult, estimate_timed
+from ._runner_parts import HostSpec, OnResult, estimate_timed
 
 if TYPE_CHECKING:
     from .datasets import Sample

@@ -5,21 +5,20 @@ result arrives (in any order), which is where ``compare`` scores it, stores it i
 progress bar. It returns the seconds the estimator was busy: for the local runner the time inside
 ``wb.estimate``; for Ray the sum over actors, which is larger than the wall time when actors run in parallel.
 
-``HostSpec`` is the small picklable recipe a Ray actor builds its own ``Workbench`` from: the host object
-itself (threads, an event loop, ONNX sessions) cannot travel to another process.
+What both runners share (``HostSpec``, one timed call) is in ``_runner_parts``, which the Ray runner imports
+without importing this module back.
 """
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
 from operator import attrgetter
 from typing import TYPE_CHECKING, Any
 
 from .._system import usable_cpus
 from ..result import CountResult
 from ..sdk import EstimationTargets
+from ._runner_parts import HostSpec, OnResult, estimate_timed
 from .cache import PredictionCache, image_digest, prediction_key
 
 if TYPE_CHECKING:
@@ -33,54 +32,6 @@ ENGINES = ("local", "ray")
 # Two decoders let a call's images decode in parallel where the process has the cores for it; more would only
 # take cores from the estimator.
 _MAX_DECODERS = 2
-OnResult = Callable[[int, CountResult], None]
-
-
-@dataclass(frozen=True)
-class HostSpec:
-    """What a remote process needs to build a host like ``wb``: its plugins folder, active list, device,
-    default model and strict mode.
-
-    The plugins folder and a ``default_model`` file must exist at the same paths where the host is built (on
-    a cluster: a shared file system, or the same checkout on every node). Without ``default_model`` the
-    default model comes from the environment there (``$WORKBENCH_DEFAULT_MODEL``, else the bundled one).
-    A host built with custom ``default_estimators`` factories cannot send them: its actors use that default.
-    """
-
-    plugins_dir: str
-    active_plugins: tuple[str, ...]
-    device: str = "cpu"
-    default_model: str | None = None
-    strict: str | None = None
-
-    @classmethod
-    def from_host(cls, wb: Workbench) -> HostSpec:
-        model = None if wb.default_model is None else str(wb.default_model)
-        return cls(str(wb.plugins_dir), tuple(wb.active_plugins), wb.config.globalDeviceClass, model, wb.strict)
-
-    def build(self) -> Workbench:
-        """A started host; one estimator worker (an actor runs one image batch at a time)."""
-        from ..host import Workbench
-
-        return Workbench(
-            self.plugins_dir, list(self.active_plugins), device=self.device, default_model=self.default_model,
-            strict=self.strict or False,
-        ).start()
-
-
-def estimate_timed(
-    wb: Workbench, broker: str, name: str, images: list[Any], targets: EstimationTargets
-) -> tuple[list[CountResult], float]:
-    """``wb.estimate`` by estimator ``name`` with its wall time, checking that one result came back per image."""
-    began = time.perf_counter()
-    batch = wb.estimate(broker, images, targets, estimator=name)
-    busy = time.perf_counter() - began
-    if len(batch) != len(images):
-        raise RuntimeError(
-            f"estimator {name!r} returned {len(batch)} results for {len(images)} images; "
-            "an estimator must return one PeopleCount per image"
-        )
-    return batch, busy
 
 
 def run_local(
