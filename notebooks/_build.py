@@ -194,11 +194,11 @@ def compare_estimators() -> list[nbformat.NotebookNode]:
         ),
         new_markdown_cell(
             "## Explore interactively\n\n"
-            "`Explorer` pages through the dataset: the dropdown switches the host's estimator (it calls "
-            "`wb.use`), the point strategy re-extracts head points from the density map (\"peaks above "
-            "threshold\" keeps every local maximum above the slider, in people per pixel like the colour bar), "
-            "and the view shows the overlay and the points against the annotation. It needs the live host, so "
-            "this notebook leaves it open: close it with `wb.close()` when you are done."
+            "`Explorer` pages through the dataset: the dropdown chooses the estimator it shows, by name (what "
+            "the host serves does not change), the point strategy re-extracts head points from the density map "
+            "(\"peaks above threshold\" keeps every local maximum above the slider, in people per pixel like the "
+            "colour bar), and the view shows the overlay and the points against the annotation. It needs the "
+            "live host, so this notebook leaves it open: close it with `wb.close()` when you are done."
         ),
         new_code_cell("from workbench.research import Explorer\n\nExplorer(wb, dataset)"),
     ]

@@ -2,13 +2,15 @@
 from __future__ import annotations
 
 import io
+import json
 import threading
+import urllib.request
 
 import pytest
 from PIL import Image
 
-from fake_estimators import default_factories
-from test_research_compare import DENSITY_PLUGIN, FAILING_PLUGIN, spots_dataset  # noqa: F401 (a fixture)
+from helpers.fake_estimators import default_factories
+from helpers.spots import DENSITY_PLUGIN, FAILING_PLUGIN
 from workbench import Workbench
 from workbench.research import Explorer
 
@@ -28,23 +30,21 @@ def picture(explorer: Explorer) -> bytes:
     return bytes(data)
 
 
-def test_explorer_draws_and_switches_the_host_estimator(wb, spots_dataset):
+def test_explorer_draws_and_switches_estimator(wb, spots_dataset):
     explorer = Explorer(wb, spots_dataset)
     assert explorer.estimator.options == ("default", "DensityPlugin", "FailingPlugin")
-    assert explorer.estimator.value == "DensityPlugin"
+    assert explorer.estimator.value == "DensityPlugin", "it first shows the estimator the host serves"
     first = picture(explorer)
     assert "spots_1" in explorer.status.value and "predicted <b>4</b>" in explorer.status.value
     assert "true <b>3</b>, error <b>+1</b>" in explorer.status.value
     assert not explorer.strategy.disabled and explorer.threshold.disabled
 
     explorer.estimator.value = "default"
-    assert wb.estimators["peopleCountEstimator"] == "default", "the dropdown switches the host"
     assert picture(explorer) != first
     assert "predicted <b>3</b>" in explorer.status.value
     assert explorer.strategy.disabled and "no density map" in explorer.note.value
 
     explorer.estimator.value = "DensityPlugin"
-    assert wb.estimators["peopleCountEstimator"] == "DensityPlugin"
     assert explorer.note.value == ""
     # The plugin's own points sit 15 px off the heads; points re-extracted from its map land on them.
     assert "3 points (own points): P 0.00" in explorer.status.value
@@ -109,9 +109,21 @@ def test_explorer_pages_and_caches_results(wb, spots_dataset, monkeypatch):
     assert len(calls) == 2, "each image runs once per estimator; redrawing reuses the result"
     assert decoded == ["spots_2", "spots_3"], "each image is decoded once, for the estimator and the display"
     explorer.refresh()
-    assert len(calls) == 3
+    assert len(calls) == 2, "nothing changed: refresh finds the same estimator and image in the store"
     explorer.show(0)
     assert "spots_1" in explorer.status.value
+
+
+def test_refresh_after_reloading_an_edited_plugin_estimates_again(wb, spots_dataset, plugin_folder):
+    explorer = Explorer(wb, spots_dataset, prefetch=False)
+    assert "predicted <b>4</b>" in explorer.status.value
+    plugin = plugin_folder.root / "density" / "plugin.py"
+    plugin.write_text(plugin.read_text().replace("len(spots) + 1", "len(spots) + 10"))
+    wb.reload("density.plugin")
+    explorer.render()
+    assert "predicted <b>4</b>" in explorer.status.value, "before refresh, the files are not hashed again"
+    explorer.refresh()
+    assert "predicted <b>13</b>" in explorer.status.value, "the edited plugin is a new identity in the store"
 
 
 def test_the_next_image_is_estimated_in_the_background(wb, spots_dataset, monkeypatch):
@@ -121,15 +133,21 @@ def test_the_next_image_is_estimated_in_the_background(wb, spots_dataset, monkey
                         lambda *a, **k: calls.append(threading.current_thread().name) or real(*a, **k))
     explorer = Explorer(wb, spots_dataset)
     [pending] = explorer._pending.values()
-    assert pending.result(timeout=30) is not None
+    pending.result(timeout=30)
     assert calls == ["MainThread", "explorer-prefetch"], "image 2 estimated in the background"
+    assert len(explorer.cache) == 2, "into the store"
     explorer.next.click()
     assert "spots_2" in explorer.status.value
     assert calls.count("MainThread") == 1, "next took the prefetched estimate instead of estimating again"
-    explorer._pending[("DensityPlugin", 2)].result(timeout=30)
-    explorer.estimator.value = "default"  # a switch drops what was fetched for the other estimator
+    [pending] = explorer._pending.values()
+    pending.result(timeout=30)
+    explorer.estimator.value = "default"
     explorer.next.click()
     assert "spots_3" in explorer.status.value and "predicted <b>4</b>" in explorer.status.value, "the default's count"
+    explorer.estimator.value = "DensityPlugin"
+    assert "predicted <b>5</b>" in explorer.status.value
+    # DensityPlugin's image 3, fetched before the switch, is kept: only the default's visit and prefetch ran.
+    assert calls == ["MainThread", "explorer-prefetch", "explorer-prefetch", "MainThread", "explorer-prefetch"]
 
 
 def test_the_point_marks_follow_the_strategy(wb, spots_dataset):
@@ -142,15 +160,38 @@ def test_the_point_marks_follow_the_strategy(wb, spots_dataset):
     assert explorer._view.top is None and explorer._view.peak_line is None
 
 
-def test_explorer_follows_the_host_and_shows_errors(wb, spots_dataset):
+def test_explorer_keeps_its_choice_when_the_host_switches_and_shows_errors(wb, spots_dataset):
     explorer = Explorer(wb, spots_dataset)
     wb.use("peopleCountEstimator", "default")  # switched from another cell
     explorer.render()
-    assert explorer.estimator.value == "default"
+    assert explorer.estimator.value == "DensityPlugin" and "predicted <b>4</b>" in explorer.status.value
     assert wb.estimators["peopleCountEstimator"] == "default"
 
     explorer.estimator.value = "FailingPlugin"
     assert "RuntimeError: this estimator always fails" in explorer.status.value
+    assert wb.estimators["peopleCountEstimator"] == "default"
+
+
+def _get_json(url: str) -> dict:
+    with urllib.request.urlopen(url, timeout=30) as response:
+        return json.loads(response.read())
+
+
+def test_switching_the_explorer_never_changes_what_the_host_serves(wb, spots_dataset):
+    server = wb.serve()
+    served = {"peopleCountEstimator": "DensityPlugin"}
+    explorer = Explorer(wb, spots_dataset)
+    image = (spots_dataset.root / "images" / "spots_1.png").read_bytes()
+    for name in ("default", "FailingPlugin", "default", "DensityPlugin", "default"):
+        explorer.estimator.value = name
+        explorer.next.click()
+        assert wb.estimators == served
+        assert _get_json(server.url + "/estimators")["peopleCountEstimator"]["active"] == "DensityPlugin"
+        request = urllib.request.Request(server.url + "/estimators/peopleCountEstimator/estimate", data=image,
+                                         method="POST", headers={"Content-Type": "image/png"})
+        with urllib.request.urlopen(request, timeout=30) as response:
+            assert json.loads(response.read())["count"] == 4, "the plugin served answers, not the Explorer's choice"
+    assert "spots_3" in explorer.status.value and "predicted <b>4</b>" in explorer.status.value, "the default's count"
 
 
 def test_a_closed_host_keeps_the_explorer_honest(wb, spots_dataset):
@@ -164,8 +205,9 @@ def test_a_closed_host_keeps_the_explorer_honest(wb, spots_dataset):
     assert "spots_1" in explorer.status.value and "predicted <b>4</b>" in explorer.status.value
     assert picture(explorer) == drawn
     explorer.estimator.value = "default"
-    assert explorer.estimator.value == "DensityPlugin"
-    assert "could not switch to &#x27;default&#x27;" in explorer.status.value
+    assert "the Workbench is closed, and &#x27;default&#x27; has not estimated" in explorer.status.value
+    explorer.estimator.value = "DensityPlugin"
+    assert picture(explorer) == drawn
     assert "host closed" in repr(explorer)
 
 

@@ -1,12 +1,13 @@
-"""``Explorer``: page through a dataset in Jupyter, switch the host's estimator and see its density and points.
+"""``Explorer``: page through a dataset in Jupyter, choose an estimator by name and see its density and points.
 
 Why it draws the way it does: a click must answer in about 0.1 s, and a matplotlib figure of two images
 takes 0.3 to 0.6 s to draw on a busy 2-core machine even with its artists updated in place (resampling and
 text layout dominate). So the picture is composed directly with numpy and Pillow and sent as JPEG bytes to an
 ``ipywidgets.Image``: the two panels, the colour bar with its ticks, the point markers and the titles.
-Everything slow is computed once and cached: the estimate per (estimator, image), the decoded image resized
-to the panel's pixel size per image, and the density map coloured at that size per (estimator, image). A
-redraw is then a numpy blend (opacity), a few hundred marker strokes and one JPEG encode of a ~980x390 frame.
+Everything slow is computed once and kept: the estimate in the prediction store (``PredictionCache``, shared
+with ``compare``), the decoded image resized to the panel's pixel size per image, and the density map coloured
+at that size per estimate. A redraw is then a numpy blend (opacity), a few hundred marker strokes and one JPEG
+encode of a ~980x390 frame.
 The figures for reports and papers stay matplotlib (``plot_density_overlay``, ``plot_points``). This
 works the same in a kernel and headless (tests, ``bench/bench_explorer.py``) and leaves no figure open.
 
@@ -21,6 +22,7 @@ import math
 import threading
 from collections import OrderedDict
 from concurrent.futures import Future
+from contextlib import ExitStack
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -30,6 +32,7 @@ import numpy as np
 from ..host import UnknownEstimatorError
 from ..images import parse_targets
 from ..sdk import EstimationTargets
+from .cache import PredictionCache, image_digest, prediction_key
 from .datasets import Dataset, Sample, load_dataset
 from .metrics import localisation
 
@@ -63,18 +66,22 @@ _THRESHOLD_UNIT = "people/px"
 class Explorer:
     """Interactive view of one estimator's results on a dataset, live on the host.
 
-    Controls: the image (slider, previous/next), the estimator (a dropdown of ``wb.estimator_choices[broker]``;
-    changing it calls ``wb.use``, so the host itself switches), the point strategy (the estimator's own
-    points, ``topk``/``peaks`` re-extracted from its density map, or every peak above the threshold slider,
-    in people per pixel like the colour bar, where it is marked) and the overlay opacity. The view shows the
-    density overlay, the points matched against the ground truth at ``match_threshold`` pixels, and a line
-    with the count, the error and localisation scores.
+    Controls: the image (slider, previous/next), the estimator (a dropdown of ``wb.estimator_choices[broker]``,
+    first showing the one the host serves; it chooses what the Explorer shows and estimates with, by name, and
+    never changes what the host serves), the point strategy (the estimator's own points, ``topk``/``peaks``
+    re-extracted from its density map, or every peak above the threshold slider, in people per pixel like the
+    colour bar, where it is marked) and the overlay opacity. The view shows the density overlay, the points
+    matched against the ground truth at ``match_threshold`` pixels, and a line with the count, the error and
+    localisation scores.
 
-    Results are cached per (estimator, image), so moving the controls redraws without re-running the
-    estimator; call ``refresh()`` after reloading a plugin. With ``prefetch`` (the default) the next image's
+    Results are kept in ``cache``, a ``PredictionCache`` keyed by the estimator's identity and the image's
+    content (default: a new one in memory, ``explorer.cache``): moving the controls redraws without re-running
+    the estimator, and given the store ``compare`` used (or passing ``explorer.cache`` to ``compare``), neither
+    estimates an image the other already did. After ``wb.reload`` of an edited plugin call ``refresh()``: its
+    identity changes, so its images are estimated again. With ``prefetch`` (the default) the next image's
     estimate runs in a background thread while you look at the current one, so "next" answers at once. If the
-    host is closed, cached images still show and the rest say so. A bare ``Explorer(wb, data)`` at the end of
-    a cell shows it.
+    host is closed, images already estimated still show and the rest say so. A bare ``Explorer(wb, data)`` at
+    the end of a cell shows it.
     """
 
     def __init__(
@@ -86,6 +93,7 @@ class Explorer:
         targets: EstimationTargets | str = "T1",
         match_threshold: float = 10.0,
         prefetch: bool = True,
+        cache: PredictionCache | None = None,
     ) -> None:
         choices = wb.estimator_choices
         if broker not in choices:
@@ -99,15 +107,23 @@ class Explorer:
         self.broker = broker
         self.targets = parse_targets(targets)
         self.match_threshold = float(match_threshold)
-        self._results: dict[tuple[str, int], Any] = {}
+        #: The prediction store this Explorer reads and writes; pass it to ``compare`` to share its results.
+        self.cache = PredictionCache() if cache is None else cache
+        # Hashing an estimator's files or an image's bytes per redraw would cost more than the redraw itself.
+        self._identities: dict[str, str] = {}
+        self._digests: dict[int, str] = {}
         self._images: OrderedDict[int, _Frame] = OrderedDict()
-        self._overlays: dict[tuple[str, int], _Overlay] = {}
+        # Prediction key -> its density map coloured at the panel's size.
+        self._overlays: dict[str, _Overlay] = {}
         self._last_decoded: tuple[int, Any] | None = None
         self.prefetch = prefetch
-        # (estimator, image) -> the background estimate of it; cleared (its result dropped) on an estimator switch.
-        self._pending: dict[tuple[str, int], Future[Any]] = {}
-        self._generation = 0
-        self._syncing = False
+        # Prediction key -> the background estimate of it, done once its result is in the store (or it failed).
+        self._pending: dict[str, Future[None]] = {}
+        # The lease on the estimator last estimated with (``_held_name``): estimating by name builds and closes
+        # an estimator that is neither served nor leased on every call. Taken from the prefetch thread too.
+        self._held = ExitStack()
+        self._held_name: str | None = None
+        self._holding = threading.Lock()
         self._view = _View()
 
         self.index = widgets.IntSlider(0, min=0, max=len(self.dataset) - 1, description="image #",
@@ -137,8 +153,7 @@ class Explorer:
 
         self.previous.on_click(lambda _: self._step(-1))
         self.next.on_click(lambda _: self._step(+1))
-        self.estimator.observe(self._on_estimator, names="value")
-        for control in (self.index, self.strategy, self.threshold, self.opacity):
+        for control in (self.index, self.estimator, self.strategy, self.threshold, self.opacity):
             control.observe(lambda _: self.render(), names="value")
         self.render()
 
@@ -149,33 +164,31 @@ class Explorer:
         self.index.value = index
 
     def refresh(self) -> None:
-        """Forget cached results (e.g. after ``wb.reload``) and draw the current image again."""
-        self._forget_prefetch()
-        self._results.clear()
-        self._overlays.clear()
+        """Hash the estimators' files and the images again (e.g. after ``wb.reload`` of an edited plugin) and
+        draw the current image: what changed is estimated again, the rest comes from the store."""
+        self._identities.clear()
+        self._digests.clear()
         self.render()
+
+    def release(self) -> None:
+        """Let the host close the estimator this Explorer keeps open for its estimates (unless it is served or
+        leased elsewhere); images already estimated still show, and a new one takes it again."""
+        with self._holding:
+            self._held_name = None
+            self._held.close()
+
+    def _hold(self, estimator: str) -> None:
+        """Keep ``estimator`` open on the host, in place of the one held before."""
+        with self._holding:
+            if self._held_name == estimator:
+                return
+            self._held.close()
+            self._held_name = None
+            self._held.enter_context(self.wb.lease_estimator(self.broker, estimator))
+            self._held_name = estimator
 
     def _step(self, delta: int) -> None:
         self.index.value = min(max(self.index.value + delta, 0), self.index.max)
-
-    def _on_estimator(self, change: dict[str, Any]) -> None:
-        if self._syncing:
-            return
-        self._forget_prefetch()
-        try:
-            self.wb.use(self.broker, change["new"])
-        except Exception as error:  # shown in the widget: an exception in a widget callback is otherwise invisible
-            self._set_dropdown(change["old"])
-            self._show_error(f"could not switch to {change['new']!r}; still showing {change['old']!r}", error)
-            return
-        self.render()
-
-    def _set_dropdown(self, name: str) -> None:
-        self._syncing = True
-        try:
-            self.estimator.value = name
-        finally:
-            self._syncing = False
 
     # -- drawing ---------------------------------------------------------------------------------------
 
@@ -188,18 +201,12 @@ class Explorer:
 
     def _render(self) -> None:
         estimator = self.estimator.value
-        if self.wb.running:
-            # The host is the truth: another cell may have called wb.use since the dropdown was last touched.
-            estimator = self.wb.estimators[self.broker]
-            if estimator != self.estimator.value:
-                self._forget_prefetch()
-                self._set_dropdown(estimator)
         index = self.index.value
         sample = self.dataset[index]
-        result = self._result(estimator, index)
+        result, key = self._result(estimator, index)
         frame = self._frame(index)
         points, how = self._points(result, frame)
-        overlay = self._overlay(estimator, index, result, frame)
+        overlay = self._overlay(key, result, frame)
         peak_line = self.threshold.value if self.strategy.value == PEAKS_ABOVE else None
         self.picture.value = self._view.draw(
             frame, result, overlay, points, sample.points, opacity=self.opacity.value,
@@ -208,48 +215,68 @@ class Explorer:
         self.status.value = self._status_line(sample, result, points, how)
         self._prefetch(estimator, index + 1)
 
-    def _result(self, estimator: str, index: int) -> Any:
-        key = (estimator, index)
+    def _result(self, estimator: str, index: int) -> tuple[Any, str]:
+        """The estimate of image ``index`` by ``estimator`` and its key in the store, estimated if not there."""
+        key, identity, digest = self._where(estimator, index)
         pending = self._pending.pop(key, None)
-        if key not in self._results and pending is not None:
+        if pending is not None:
             # Being estimated in the background already: wait for it rather than run it twice.
-            prefetched = pending.result()
-            if prefetched is not None:
-                self._results[key] = prefetched
-        if key not in self._results:
+            pending.result()
+        result = self.cache.get(key)
+        if result is None:
             if not self.wb.running:
-                raise RuntimeError(
-                    f"the Workbench is closed, and {estimator!r} has not estimated this image yet: start the host "
-                    "again (wb.start()) and make a new Explorer; images seen before still show"
-                )
-            [self._results[key]] = self.wb.estimate(self.broker, [self._decoded(index)], self.targets)
-        return self._results[key]
+                raise self._closed(estimator)
+            self._hold(estimator)
+            [result] = self.wb.estimate(self.broker, [self._decoded(index)], self.targets, estimator=estimator)
+            self.cache.put(key, result, estimator=identity, image_sha256=digest, targets=self.targets.name)
+        return result, key
+
+    def _where(self, estimator: str, index: int) -> tuple[str, str, str]:
+        """``(key, estimator identity, image digest)`` of an estimate in the store, as ``compare`` keys it."""
+        if estimator not in self._identities:
+            if not self.wb.running:  # a closed host's plugins are unloaded: their files cannot be found
+                raise self._closed(estimator)
+            self._identities[estimator] = self.wb.estimator_identity(self.broker, estimator)
+        if index not in self._digests:
+            self._digests[index] = image_digest(self.dataset[index].image_path)
+        identity, digest = self._identities[estimator], self._digests[index]
+        return prediction_key(identity, digest, None, self.targets.name), identity, digest
+
+    def _closed(self, estimator: str) -> RuntimeError:
+        return RuntimeError(
+            f"the Workbench is closed, and {estimator!r} has not estimated this image yet: start the host "
+            "again (wb.start()) and make a new Explorer; images seen before still show"
+        )
 
     def _prefetch(self, estimator: str, index: int) -> None:
-        """Estimate image ``index`` in a background thread (one at a time), for the next visit to take."""
-        key = (estimator, index)
-        if (not self.prefetch or index > self.index.max or key in self._results or self._pending
-                or not self.wb.running):
+        """Estimate image ``index`` in a background thread (one at a time) into the store, for the next visit."""
+        # A finished prefetch left its result in the store (or failed, and the visit estimates again).
+        self._pending = {key: future for key, future in self._pending.items() if not future.done()}
+        if not self.prefetch or index > self.index.max or self._pending or not self.wb.running:
             return
-        future: Future[Any] = Future()
+        try:
+            key, identity, digest = self._where(estimator, index)
+        except OSError:  # an unreadable next image: its own visit shows why
+            return
+        if key in self.cache:
+            return
+        future: Future[None] = Future()
         self._pending[key] = future
-        generation = self._generation
 
         def run() -> None:
             try:
-                [result] = self.wb.estimate(self.broker, [self.dataset[index].image], self.targets)
-                # Kept only if nothing switched the estimator meanwhile (the dropdown or another cell).
-                current = generation == self._generation and self.wb.running and \
-                    self.wb.estimators[self.broker] == estimator
-                future.set_result(result if current else None)
+                if self.estimator.value != estimator:  # chosen away from meanwhile: keep the other one held
+                    return
+                self._hold(estimator)
+                [result] = self.wb.estimate(self.broker, [self.dataset[index].image], self.targets,
+                                            estimator=estimator)
+                self.cache.put(key, result, estimator=identity, image_sha256=digest, targets=self.targets.name)
             except BaseException:  # noqa: BLE001 - the visit itself estimates again and shows the error
+                pass
+            finally:
                 future.set_result(None)
 
         threading.Thread(target=run, name="explorer-prefetch", daemon=True).start()
-
-    def _forget_prefetch(self) -> None:
-        self._generation += 1
-        self._pending.clear()
 
     def _decoded(self, index: int) -> Any:
         """The image ``index`` decoded, kept for the current image: a first visit decodes it once for both the
@@ -267,10 +294,9 @@ class Explorer:
                 self._images.popitem(last=False)
         return self._images[index]
 
-    def _overlay(self, estimator: str, index: int, result: Any, frame: _Frame) -> _Overlay | None:
+    def _overlay(self, key: str, result: Any, frame: _Frame) -> _Overlay | None:
         if result.densityMap is None:
             return None
-        key = (estimator, index)
         if key not in self._overlays:
             self._overlays[key] = _Overlay.of(result, frame)
         return self._overlays[key]
@@ -334,9 +360,9 @@ class Explorer:
         return self.widget._repr_mimebundle_(**kwargs)
 
     def __repr__(self) -> str:
-        in_use = self.wb.estimators.get(self.broker) if self.wb.running else f"{self.estimator.value} (host closed)"
+        closed = "" if self.wb.running else " (host closed)"
         return (f"<Explorer {self.dataset.name!r} image {self.index.value + 1}/{len(self.dataset)} "
-                f"estimator={in_use!r}>")
+                f"estimator={self.estimator.value!r}{closed}>")
 
 
 class _Frame:
