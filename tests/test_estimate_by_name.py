@@ -3,14 +3,18 @@ own without changing what the host serves; ``compare`` uses it, so a client of t
 from __future__ import annotations
 
 import json
+import logging
 import threading
 import urllib.request
 
 import pytest
 
 from helpers.fake_estimators import default_factories, spot_image
+from helpers.hostile import HUNG_ESTIMATOR
 from helpers.spots import DENSITY_PLUGIN
+from helpers.waiting import finishes
 from workbench import UnknownEstimatorError, Workbench
+from workbench.host import PluginTimeoutError
 from workbench.plugins import EstimatorContractError
 from workbench.research import compare
 
@@ -244,3 +248,19 @@ def test_a_named_replacement_passes_the_same_contract_check(plugin_folder):
             wb.estimate(BROKER, [IMAGE], estimator="WrongResultsPlugin")
         assert str(by_name.value) == str(served.value)
         assert wb.estimators[BROKER] == "default"
+
+
+def test_a_hung_named_estimator_times_out_and_its_pool_is_closed(plugin_folder, caplog):
+    """A call by name that hangs ends at its deadline (its batch abandoned with a warning after
+    ``close_timeout``) and still closes the pool it opened; what is served goes on answering."""
+    caplog.set_level(logging.WARNING)
+    module = plugin_folder.add("hangs", HUNG_ESTIMATOR)
+    deadlines = {"start_timeout": 5.0, "estimate_timeout": 0.5, "close_timeout": 0.3}
+    with Workbench(plugin_folder.root, [module], default_estimators=default_factories(), **deadlines) as wb:
+        wb.use(BROKER, "default")
+        with pytest.raises(PluginTimeoutError, match="HangPlugin"):
+            finishes(lambda: wb.estimate(BROKER, [IMAGE], estimator="HangPlugin"))
+        assert "estimator 'HangPlugin' estimateBatch(): 1 task(s) did not stop" in caplog.text
+        assert list(wb._slots[BROKER].pools) == ["default"], "the hung pool was taken out and closed"
+        assert wb.estimators[BROKER] == "default"
+        assert wb.estimate(BROKER, [IMAGE])[0].count == 3, "the served estimator goes on answering"
