@@ -34,7 +34,7 @@ def old_full_redraw(explorer: Explorer, pixels: dict[int, object]) -> None:
     """What the Explorer did per interaction before: a new two-panel figure of the full-size image, to PNG."""
     index = explorer.index.value
     sample = explorer.dataset[index]
-    result = explorer._results[(explorer.estimator.value, index)]
+    result = explorer._result(explorer.estimator.value, index)[0]
     points, _ = explorer._points(result, explorer._frame(index))
     figure = Figure(figsize=(13, 5), layout="constrained")
     left, right = figure.subplots(1, 2)
@@ -69,10 +69,10 @@ def main() -> None:
         for name in estimators:
             explorer.estimator.value = name
             for index in range(len(dataset)):
-                if (name, index) in explorer._results:
+                if explorer._where(name, index)[0] in explorer.cache:
                     continue
                 totals.append(timed(lambda: explorer.show(index)))
-                elapsed = explorer._results[(name, index)].elapsed or 0.0
+                elapsed = explorer._result(name, index)[0].elapsed or 0.0
                 estimates.append(elapsed)
                 overheads.append(totals[-1] - elapsed)
         explorer.show(0)
