@@ -48,7 +48,7 @@ from ._loop import (
 from ._watchdog import LoopStall, LoopWatchdog
 from ._routes import RESERVED_PATHS, is_reserved_path
 from ._records import ACTIVE, CLOSED, PluginRecord, PluginTable
-from ._strict import StrictApp, StrictImport, StrictViolation, enter_strict, leave_strict, parse_strict
+from ._strict import StrictApp, StrictImport, StrictScope, StrictViolation, enter_strict, leave_strict, parse_strict
 
 DefaultEstimatorFactory = Callable[[AppConfig], Any]
 T = TypeVar("T")
@@ -153,7 +153,7 @@ class Workbench:
         self._pending_warnings: list[str] = []
         self._added_to_path = False
         self.strict = parse_strict(strict)
-        self._strict_scope = None
+        self._strict_scope: StrictScope | None = None
         # What plugins and their route handlers get as ``app``: the host, or under strict mode its strict view.
         self.plugin_app: Any = StrictApp(self) if self.strict else self
         self._state = "new"
@@ -315,7 +315,9 @@ class Workbench:
     def _owns_module(self, name: str) -> bool:
         module = sys.modules.get(name)
         file = getattr(module, "__file__", None)
-        return bool(file) and self.plugins_dir in Path(file).resolve().parents
+        if not file:
+            return False
+        return self.plugins_dir in Path(file).resolve().parents
 
     def _flush_warnings(self) -> None:
         for message in self._pending_warnings:
