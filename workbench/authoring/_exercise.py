@@ -19,7 +19,6 @@ import ast
 import contextlib
 import inspect
 import logging
-import os
 import re
 import tempfile
 import traceback
@@ -174,13 +173,9 @@ def _needing_the_core(finding: Finding) -> Finding:
 def _empty_working_folder() -> Iterator[None]:
     """Run in a new, empty working folder; the caller's comes back afterwards, also on error or when plugin
     code changed folders itself."""
-    caller = os.getcwd()
     with tempfile.TemporaryDirectory(prefix="workbench-check-", ignore_cleanup_errors=True) as empty:
-        os.chdir(empty)  # not contextlib.chdir: the package supports Python 3.10
-        try:
+        with contextlib.chdir(empty):
             yield
-        finally:
-            os.chdir(caller)
 
 
 def _module_file(plugins_dir: Path, module: str) -> Path:
