@@ -34,6 +34,12 @@ test: $(STAMP)
 	$(BIN)/mypy
 	$(BIN)/python -m pytest -q
 
+# The fast subset, for while you work: no test marked slow (browser UI, wheel builds, Ray, training, subprocess
+# runs) or timing (asserts how long something took). `make test` runs everything.
+.PHONY: check
+check: $(STAMP)
+	$(BIN)/python -m pytest -q -m "not slow and not timing"
+
 # JupyterLab at the project root, where the README's quickstart runs as pasted into a new notebook (and the
 # notebooks are in notebooks/). Jupyter refuses to run as root, the usual user in a container, without the flag.
 lab: $(STAMP)

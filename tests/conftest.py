@@ -1,9 +1,16 @@
-"""Fixtures shared by the whole suite."""
+"""Fixtures shared by the whole suite.
+
+Shared helpers live in the ``helpers`` package beside this file (pyproject's pytest ``pythonpath`` puts
+``tests/`` on the path); the helper modules that define fixtures are registered here, so a test names a
+fixture without importing it.
+"""
 from __future__ import annotations
 
 from pathlib import Path
 
 import pytest
+
+pytest_plugins = ["helpers.notebooks", "helpers.service_packages", "helpers.spots"]
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED_DIR = REPO_ROOT.parent / "shared"

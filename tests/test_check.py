@@ -7,9 +7,9 @@ import sys
 import pytest
 
 import workbench
-from bucket_service import bucket_service
-from fake_estimators import default_factories
-from reference_plugins import write_reference_plugins
+from helpers.bucket_service import bucket_service
+from helpers.fake_estimators import default_factories
+from helpers.reference_plugins import write_reference_plugins
 
 from workbench.authoring import check_plugins
 from workbench.authoring._findings import (
@@ -163,6 +163,7 @@ def test_failing_plugin_is_a_runtime_finding_at_its_class(plugin_folder):
     assert "boom" in str(report.findings[0])
 
 
+@pytest.mark.slow  # checks every project plugin
 def test_project_plugins_pass(project_plugins):
     modules = ["loop_watch.plugin", "request_stats.plugin", "people_count_onnx.plugin"]
     report = check_plugins(project_plugins, modules)
@@ -208,6 +209,7 @@ def test_cli_exit_codes(plugin_folder, capsys):
     assert main(["check", "--plugins-dir", str(plugin_folder.root), "--active", ""]) == 2
 
 
+@pytest.mark.slow  # a check in a subprocess
 def test_cli_subprocess_clean_exit_zero(plugin_folder):
     module = plugin_folder.add("clean", CLEAN)
     done = subprocess.run([sys.executable, "-m", "workbench.cli", "check", "--plugins-dir", str(plugin_folder.root),

@@ -19,6 +19,8 @@ import pytest
 
 from workbench.authoring import KINDS, check_plugins
 
+# Every case is a whole `workbench check` run (about 1-2 s each, 60-odd cases).
+pytestmark = pytest.mark.slow
 CORPUS = Path(__file__).resolve().parent / "check_corpus"
 VERDICTS = {"pass": 0, "fail": 1, "cannot-verify": 3}
 REQUIRED_KEYS = {"active", "verdict", "kinds", "finding", "why"}

@@ -12,7 +12,7 @@ import os
 from pathlib import Path
 
 import pytest
-from fake_estimators import default_factories, spot_image
+from helpers.fake_estimators import default_factories, spot_image
 
 from workbench import Workbench
 from workbench.authoring import check_plugins
@@ -75,6 +75,7 @@ def _estimator(plugin_folder, name, body):
     return plugin_folder.add(name, ESTIMATOR.replace("return BODY", body))
 
 
+@pytest.mark.slow  # over 2 s here
 def test_an_estimator_handling_every_form_and_size_passes(plugin_folder):
     """Finding 4, the legal side: one PeopleCount per image, whatever mix of forms and sizes the batch holds."""
     module = _estimator(plugin_folder, "legal", "return [PeopleCount(Estimation(int(pixels(i).mean() > 0))) for i in images]")
@@ -93,6 +94,7 @@ def test_one_result_for_a_whole_batch_is_a_finding(plugin_folder):
     assert "returned 1 results for 3 images" in finding.message
 
 
+@pytest.mark.slow  # over 2 s here
 def test_stacking_images_of_different_sizes_is_a_finding_at_its_line(plugin_folder):
     """Finding 4: ``np.stack`` of the batch's images works for one image, and fails on the sizes the service mixes."""
     module = _estimator(plugin_folder, "stacks", "stacked = np.stack([pixels(i) for i in images])\n"
@@ -265,6 +267,7 @@ def test_exercise_writes_sends_them(plugin_folder, tmp_path):
     assert "sent GET to 2 routes, POST to 1 route, PUT to 1 route, DELETE to 1 route" in report.summary
 
 
+@pytest.mark.slow  # over 2 s here
 def test_cli_exercise_writes_flag(plugin_folder, tmp_path, capsys):
     """Finding 11: ``workbench check --exercise-writes``; without it, what was not sent is said."""
     module, store = _routes(plugin_folder, tmp_path)
@@ -313,6 +316,7 @@ def test_an_escaped_exception_is_a_finding_at_the_raising_line(plugin_folder):
     assert "GET /bad answered 500" in report.findings[1].message and "X-Bad" in report.findings[1].message
 
 
+@pytest.mark.slow  # over 2 s here
 def test_an_escaped_exception_is_found_where_the_process_silenced_logging(plugin_folder):
     """Finding 10: failures are read from the server's log, so with logging.disable(CRITICAL) in the caller an
     escaped exception read as a deliberate 500 and check passed; the caller's silence is kept."""
@@ -339,6 +343,7 @@ def test_sdk_code_that_needs_the_core_is_not_verified_rather_than_a_finding(plug
     assert "needs the vendor's C++ core" in unverified.message and "inside the service's image" in unverified.fix
 
 
+@pytest.mark.slow  # over 2 s here
 def test_a_declared_module_missing_here_is_not_verified_rather_than_a_finding(plugin_folder):
     """The service installs a plugin's requirements, this environment may not have them: a plugin that fails
     to import a module its requirements.txt declares was a runtime finding ("requirements not met"), and one

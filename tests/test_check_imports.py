@@ -13,7 +13,7 @@ import textwrap
 import warnings
 
 import pytest
-from fake_estimators import default_factories
+from helpers.fake_estimators import default_factories
 
 from workbench import Workbench
 from workbench.authoring import check_plugins
@@ -223,6 +223,7 @@ def export(request):
 """
 
 
+@pytest.mark.slow  # over 2 s here
 def test_undeclared_module_imported_through_importlib_in_a_route_is_a_finding(plugin_folder):
     """Finding 2: the route imports yaml by a name built at run time; strict mode notes it and check judges it
     against requirements.txt: undeclared is a finding at that line, declared passes."""

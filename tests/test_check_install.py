@@ -3,6 +3,8 @@ workbench (issue 28, finding 1, its ``--install`` half). Empty requirements file
 virtual environment without pip is created without the network."""
 from __future__ import annotations
 
+import pytest
+
 from workbench.authoring import check_plugins
 from workbench.authoring._findings import INSTALL
 
@@ -36,6 +38,7 @@ def _install_findings(plugin_folder, modules):
     return {f.file.split("/")[-2]: f for f in report.findings if f.kind == INSTALL}
 
 
+@pytest.mark.slow  # installs the requirements into a clean environment
 def test_workbench_is_not_importable_in_the_clean_environment(plugin_folder):
     """Finding 1: every way of reaching ``workbench`` fails there, as in the service; the service's own
     ``lunavl``/``luna_plugins`` paths work, and nothing finds a ``workbench`` package."""

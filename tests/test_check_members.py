@@ -11,7 +11,7 @@ import ast
 import warnings
 from pathlib import Path
 
-from fake_estimators import default_factories
+from helpers.fake_estimators import default_factories
 
 from workbench import Workbench
 from workbench.authoring import check_plugins

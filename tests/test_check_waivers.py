@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from fake_estimators import default_factories
+from helpers.fake_estimators import default_factories
 
 from workbench.authoring import PackageRefused, check_plugins, package_plugin
 from workbench.authoring._findings import IGNORE_COMMENT, UNDECLARED_IMPORT
@@ -56,6 +56,7 @@ def test_ignore_comment_without_a_known_kind_is_a_finding(plugin_folder, comment
     assert bad.line == 1 and "undeclared-import" in bad.fix  # the fix lists the kinds
 
 
+@pytest.mark.slow  # over 2 s here
 def test_package_allow_packages_despite_a_kind_and_records_it(plugin_folder, tmp_path):
     _plugin(plugin_folder)
     with pytest.raises(PackageRefused):

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from test_estimators_model import make_pool_model
+from helpers.onnx_models import make_pool_model
 from workbench import VLImage, Workbench
 from workbench.cli import main
 from workbench.estimators import ModelDescriptionError

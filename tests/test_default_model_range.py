@@ -11,8 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from fake_estimators import BrightPixelCounter
-from test_research_compare import DENSITY_PLUGIN, spots_dataset  # noqa: F401 (a fixture)
+from helpers.fake_estimators import BrightPixelCounter
+from helpers.spots import DENSITY_PLUGIN
 from workbench import Workbench
 from workbench.cli import main
 from workbench.estimators import ModelDescription, ModelDescriptionError, OnnxDensityEstimator
@@ -98,6 +98,7 @@ def test_default_model_declares_the_range_its_card_states(repo_root: Path) -> No
     assert ModelDescription.load(repo_root / "models" / "wbcount.json").range is not None
 
 
+@pytest.mark.slow  # the default model over a dataset
 @pytest.mark.shared
 def test_default_model_flags_dense_mosaics_and_not_the_photos(repo_root: Path, crowd_mini: Path) -> None:
     """The issue's finding, with exact ground truth: 16 test photos shrunk into one frame (about 16 times the
@@ -131,6 +132,7 @@ def ranged_wb(plugin_folder):
         yield host
 
 
+@pytest.mark.slow  # the default model over a dataset
 def test_compare_and_report_count_the_images_outside_the_range(ranged_wb, spots_dataset, tmp_path):
     report = compare(ranged_wb, spots_dataset, ["default", "DensityPlugin"], progress=False)
     flags = report.per_image.set_index(["estimator", "image"])["in_range"]
@@ -151,6 +153,7 @@ def test_the_explorer_flags_an_image_outside_the_range(ranged_wb, spots_dataset)
     assert OUTSIDE_RANGE in explorer.status.value
 
 
+@pytest.mark.slow  # the default model over a dataset
 def test_workbench_compare_says_how_many_images_are_outside(repo_root, tmp_path, capsys):
     model = tmp_path / "narrow.onnx"
     shutil.copy(repo_root / "models" / "wbcount.onnx", model)

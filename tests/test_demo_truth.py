@@ -38,6 +38,7 @@ def demo_scores(repo_root: Path, tmp_path_factory: pytest.TempPathFactory) -> di
     return {"mae": float(np.abs(predicted - truth).mean()), "mean_count": float(truth.mean()), "f1": matched.f1}
 
 
+@pytest.mark.slow  # generates a synthetic dataset and runs the default model
 def test_default_estimator_finds_the_generated_people(demo_scores: dict[str, float]) -> None:
     assert demo_scores["f1"] >= MIN_F1_AT_20, demo_scores
 

@@ -11,7 +11,7 @@ import onnxruntime as ort
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
-from test_estimators_model import OPSET, random_images
+from helpers.onnx_models import OPSET, random_images
 from workbench.estimators import ModelDescription
 from workbench.estimators._graph import add_preprocessing
 

@@ -1,125 +1,16 @@
-"""Model descriptions, preprocessing and geometry measurement, on tiny ONNX models built here.
-
-The helpers at the top are also used by the other ``test_estimators_*`` files.
-"""
+"""Model descriptions, preprocessing and geometry measurement, on tiny ONNX models (``helpers.onnx_models``)."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import numpy as np
 import onnx
-import onnxruntime as ort
 import pytest
-from onnx import TensorProto, helper, numpy_helper
+from onnx import TensorProto, helper
 from PIL import Image
 
+from helpers.onnx_models import OPSET, make_pool_model, random_images, session
 from workbench.estimators.model import ModelDescription, ModelDescriptionError, luma, measure_geometry, stack_padded
-
-OPSET = 17
-# The normalisation of the tiny RGB models: a white pixel (255, 255, 255) -> 3 * 255 * SCALE = 1.0 in the
-# channel sum, so with GAIN 1 each white pixel on black adds exactly 1 to the count.
-SCALE = 1.0 / 765.0
-
-
-def make_pool_model(
-    path: Path,
-    *,
-    layout: str = "NCHW",
-    dtype: str = "float32",
-    channels: str = "RGB",
-    stride: int = 4,
-    static_hw: tuple[int, int] | None = None,
-    static_batch: int | None = None,
-    input_name: str = "image",
-    output_name: str = "density",
-    description: dict | None = None,
-) -> Path:
-    """A density "model": the channel sum of each stride x stride block; map sum == input sum.
-
-    Writes ``path`` and, unless ``description`` is ``{}``, the description JSON beside it.
-    """
-    n_ch = 3 if channels == "RGB" else 1
-    batch = static_batch or "batch"
-    height, width = static_hw or ("height", "width")
-    shape = {"NCHW": [batch, n_ch, height, width], "NHWC": [batch, height, width, n_ch], "HWC": [height, width, n_ch]}[layout]
-    elem = TensorProto.FLOAT if dtype == "float32" else TensorProto.UINT8
-    nodes, inits = [], []
-    x = input_name
-    if dtype == "uint8":
-        nodes.append(helper.make_node("Cast", [x], ["cast"], to=TensorProto.FLOAT))
-        x = "cast"
-    if layout == "HWC":
-        inits.append(numpy_helper.from_array(np.array([0], np.int64), "axis0"))
-        nodes.append(helper.make_node("Unsqueeze", [x, "axis0"], ["batched"]))
-        x = "batched"
-    if layout in ("NHWC", "HWC"):
-        nodes.append(helper.make_node("Transpose", [x], ["nchw"], perm=[0, 3, 1, 2]))
-        x = "nchw"
-    inits.append(numpy_helper.from_array(np.array([1], np.int64), "axis1"))
-    nodes.append(helper.make_node("ReduceSum", [x, "axis1"], ["summed"], keepdims=1))
-    nodes.append(helper.make_node("AveragePool", ["summed"], ["pooled"], kernel_shape=[stride, stride], strides=[stride, stride]))
-    inits.append(numpy_helper.from_array(np.array(stride * stride, np.float32), "area"))
-    nodes.append(helper.make_node("Mul", ["pooled", "area"], [output_name]))
-    out_shape = ["batch", 1, "map_h", "map_w"] if layout != "HWC" else [1, 1, "map_h", "map_w"]
-    if static_hw:
-        out_shape[2:] = [static_hw[0] // stride, static_hw[1] // stride]
-    if static_batch:
-        out_shape[0] = static_batch
-    graph = helper.make_graph(
-        nodes, "pool", [helper.make_tensor_value_info(input_name, elem, shape)],
-        [helper.make_tensor_value_info(output_name, TensorProto.FLOAT, out_shape)], inits,
-    )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)])
-    model.ir_version = 8
-    onnx.checker.check_model(model)
-    onnx.save(model, str(path))
-    if description != {}:
-        fields = {
-            "name": path.stem, "layout": layout, "dtype": dtype, "channels": channels,
-            "scale": SCALE if dtype == "float32" and channels == "RGB" else 1.0,
-            "input": input_name, "output": output_name,
-        }
-        fields.update(description or {})
-        path.with_suffix(".json").write_text(json.dumps(fields))
-    return path
-
-
-def make_conv_model(path: Path, *, stride: int = 4, seed: int = 0) -> Path:
-    """A tiny NCHW float RGB conv net (conv stride 2, ReLU, conv stride stride/2, ReLU) with real weights."""
-    rng = np.random.default_rng(seed)
-    w1 = rng.normal(0, 0.3, (8, 3, 3, 3)).astype(np.float32)
-    w2 = np.abs(rng.normal(0, 0.05, (1, 8, 3, 3))).astype(np.float32)
-    graph = helper.make_graph(
-        [
-            helper.make_node("Conv", ["image", "w1", "b1"], ["c1"], strides=[2, 2], pads=[1, 1, 1, 1]),
-            helper.make_node("Relu", ["c1"], ["r1"]),
-            helper.make_node("Conv", ["r1", "w2"], ["c2"], strides=[stride // 2] * 2, pads=[1, 1, 1, 1]),
-            helper.make_node("Relu", ["c2"], ["density"]),
-        ],
-        "conv",
-        [helper.make_tensor_value_info("image", TensorProto.FLOAT, ["batch", 3, "height", "width"])],
-        [helper.make_tensor_value_info("density", TensorProto.FLOAT, ["batch", 1, "map_h", "map_w"])],
-        [numpy_helper.from_array(w1, "w1"), numpy_helper.from_array(np.full(8, 0.1, np.float32), "b1"),
-         numpy_helper.from_array(w2, "w2")],
-    )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)])
-    model.ir_version = 8
-    onnx.save(model, str(path))
-    path.with_suffix(".json").write_text(json.dumps({
-        "name": path.stem, "layout": "NCHW", "dtype": "float32", "channels": "RGB",
-        "scale": 1 / 255, "mean": [0.485, 0.456, 0.406], "std": [0.229, 0.224, 0.225],
-    }))
-    return path
-
-
-def session(path: Path) -> ort.InferenceSession:
-    return ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-
-
-def random_images(n: int, height: int, width: int, seed: int = 0) -> np.ndarray:
-    return np.random.default_rng(seed).integers(0, 256, (n, height, width, 3), dtype=np.uint8)
-
 
 # -- descriptions -----------------------------------------------------------------------------------------
 

@@ -13,41 +13,12 @@ import numpy as np
 import onnxruntime as ort
 import pytest
 
-from test_estimators_model import make_conv_model, make_pool_model, random_images
+from helpers.onnx_models import counting, dots, make_conv_model, make_pool_model, random_images
 from workbench import AppConfig, CountResult, EstimationTargets, ImageForPeopleEstimation, Rect, VLImage
 from workbench.estimators import GpuUnavailableWarning, ModelDescription, ModelDescriptionError, OnnxDensityEstimator
 from workbench.estimators.default import DEFAULT_ESTIMATORS, MODELS_DIR_ENV, create_default_people_counter
 from workbench.images import rgb_pixels
 from workbench.plugins import EstimatorSettings, EstimatorsSettings
-
-
-def dots(height: int, width: int, xy: list[tuple[int, int]]) -> VLImage:
-    """A black image with one white pixel at each (x, y)."""
-    pixels = np.zeros((height, width, 3), np.uint8)
-    for x, y in xy:
-        pixels[y, x] = 255
-    return VLImage(pixels)
-
-
-class CountingSession:
-    """Wraps an onnxruntime session and records each run's input shape and thread (in ``runs``, which two
-    spies may share), its input (``inputs``) and how many runs went through this session (``own_runs``)."""
-
-    def __init__(self, session: ort.InferenceSession, runs: list | None = None) -> None:
-        self._session = session
-        self.runs: list[tuple[tuple[int, ...], str]] = [] if runs is None else runs
-        self.inputs: list[np.ndarray] = []
-        self.own_runs = 0
-
-    def run(self, outputs, feed, run_options=None):
-        (tensor,) = feed.values()
-        self.runs.append((tensor.shape, threading.current_thread().name))
-        self.inputs.append(tensor)
-        self.own_runs += 1
-        return self._session.run(outputs, feed, run_options)
-
-    def __getattr__(self, name):
-        return getattr(self._session, name)
 
 
 @pytest.fixture
@@ -60,14 +31,6 @@ def estimator(pool_model):
     est = OnnxDensityEstimator(pool_model, intra_op_threads=1)
     yield est
     est.close()
-
-
-def counting(est: OnnxDensityEstimator) -> CountingSession:
-    """Records the runs of both of the estimator's sessions (one image's, and the lanes' when they differ)."""
-    spy = CountingSession(est._session)
-    lanes = spy if est._lane_session is est._session else CountingSession(est._lane_session, spy.runs)
-    est._session, est._lane_session = spy, lanes
-    return spy
 
 
 def test_count_points_map_and_area(estimator):

@@ -9,8 +9,7 @@ import threading
 import numpy as np
 import pytest
 
-from test_estimators_model import make_pool_model
-from test_estimators_onnx import counting, dots
+from helpers.onnx_models import counting, dots, make_pool_model
 import workbench.estimators.onnx_density as onnx_density
 from workbench.estimators import OnnxDensityEstimator, PointStrategy, peaks
 

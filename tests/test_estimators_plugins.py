@@ -8,9 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from reference_plugins import write_reference_plugins
-from test_estimators_model import make_pool_model
-from test_estimators_onnx import dots
+from helpers.onnx_models import dots, make_pool_model
+from helpers.reference_plugins import write_reference_plugins
 from workbench import Rect, VLImage, Workbench
 from workbench.images import load_image
 from workbench.estimators import ModelDescription, OnnxDensityEstimator

@@ -9,7 +9,7 @@ import onnx
 import pytest
 from PIL import Image
 
-from test_estimators_model import make_conv_model, make_pool_model, random_images, session
+from helpers.onnx_models import make_conv_model, make_pool_model, random_images, session
 from workbench.estimators import ModelDescription, ModelDescriptionError, OnnxDensityEstimator
 from workbench.estimators._cli import register
 from workbench.estimators.tools import quantize_int8, wrap_preprocessing

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from fake_estimators import default_factories, spot_image
+from helpers.fake_estimators import default_factories, spot_image
 from workbench import DuplicateActivationWarning, EstimatorContractError, UnknownEstimatorError, Workbench
 
 GOOD = """

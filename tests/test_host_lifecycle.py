@@ -9,7 +9,7 @@ import warnings
 
 import pytest
 
-from fake_estimators import default_factories, spot_image
+from helpers.fake_estimators import default_factories, spot_image
 from workbench import Workbench
 
 SESSION_PLUGIN = """

@@ -7,14 +7,14 @@ import time
 
 import pytest
 
-from bucket_service import bucket_service
-from fake_estimators import default_factories, spot_image
-from reference_plugins import write_reference_plugins
+from helpers.bucket_service import bucket_service
+from helpers.fake_estimators import default_factories, spot_image
+from helpers.reference_plugins import write_reference_plugins
 from workbench import CountResult, MonitoringPoint, Workbench
 
 REPLACEMENT = """
     from luna_plugins.estimator_plugins.estimator_replacement_plugin import EstimatorReplacementPlugin
-    from fake_estimators import BrightPixelCounter
+    from helpers.fake_estimators import BrightPixelCounter
 
     class DimPixelPlugin(EstimatorReplacementPlugin):
         created = []

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import pytest
-from fake_estimators import default_factories
+from helpers.fake_estimators import default_factories
 
 from workbench.authoring import PackageRefused, package_plugin
 from workbench.cli import main
@@ -55,6 +55,7 @@ def test_refused_when_check_finds_a_problem(plugin_folder, tmp_path):
     assert not (tmp_path / "o").exists()
 
 
+@pytest.mark.slow  # over 2 s here
 def test_cli_prints_the_active_plugins_value_and_refuses_with_exit_1(plugin_folder, tmp_path, capsys):
     plugin_folder.add("counter", CLEAN)
     assert main(["package", str(plugin_folder.root / "counter"), "--base", "luna-remote-sdk:v.5",

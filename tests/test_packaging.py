@@ -24,6 +24,8 @@ from pathlib import Path
 
 import pytest
 
+# Builds the sdist and the wheel, and installs the wheel in a fresh environment.
+pytestmark = pytest.mark.slow
 REPO = Path(__file__).resolve().parents[1]
 BUNDLED = ("wbcount.onnx", "wbcount.json", "wbcount_uint8.onnx", "wbcount_uint8.json", "MODEL_CARD.md")
 

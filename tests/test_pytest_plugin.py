@@ -9,7 +9,11 @@ import sys
 import textwrap
 from pathlib import Path
 
+import pytest
+
 import workbench.testing
+
+pytestmark = pytest.mark.slow  # each test runs pytest in a subprocess
 
 REPO = Path(__file__).resolve().parents[1]
 

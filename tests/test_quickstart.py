@@ -17,7 +17,7 @@ import pytest
 nbformat = pytest.importorskip("nbformat")
 nbclient = pytest.importorskip("nbclient")
 
-from test_notebooks import _needs_models, kernel_env  # noqa: E402, F401 (a fixture)
+from helpers.notebooks import needs_models  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -57,8 +57,9 @@ def test_make_lab_runs_as_root_and_opens_the_project_root():
     assert lab_folder() == ROOT, "`make lab` should open the project root, where the quickstart's paths resolve"
 
 
+@pytest.mark.slow  # a Jupyter kernel runs the quickstart
 def test_the_readme_quickstart_runs_where_make_lab_opens(kernel_env, monkeypatch, tmp_path):
-    _needs_models()
+    needs_models()
     code = quickstart_code()
     assert "photo.jpg" not in code and "VLImage(" not in code, "no placeholder image path, no VLImage(path)"
     monkeypatch.setenv("JUPYTER_PATH", str(kernel_env))

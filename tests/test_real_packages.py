@@ -1,13 +1,12 @@
 """The workbench beside the service's real ``luna_plugins`` and ``lunavl`` (issue 13).
 
-Where the service's packages are installed they win on the import path. ``service_packages`` writes a stand-in
+Where the service's packages are installed they win on the import path. ``helpers.service_packages`` writes a stand-in
 for them (the reference sources' module paths, names and signatures, with ``dist-info`` versions); the host,
 the service's three published examples verbatim, ``compare``, plots, the server, ``workbench check`` and a
 notebook run against it in subprocesses, so this process keeps the workbench's own stand-ins.
 """
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -15,29 +14,21 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from event_plugins import COLLECTING_EVENT_PLUGIN
-from reference_plugins import write_reference_plugins
-from service_packages import write_service_packages
-from test_estimators_model import make_pool_model
+from helpers.event_plugins import COLLECTING_EVENT_PLUGIN
+from helpers.onnx_models import make_pool_model
+from helpers.reference_plugins import write_reference_plugins
+from helpers.service_packages import service_env
 
-TESTS = Path(__file__).resolve().parent
-REPO = TESTS.parent
-
-
-def _env(service_root: Path) -> dict[str, str]:
-    paths = [str(service_root), str(TESTS), str(REPO), os.environ.get("PYTHONPATH", "")]
-    return {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in paths if p)}
+pytestmark = pytest.mark.slow  # the host, compare and the server in subprocesses
+# Run as a script in a subprocess, so that the written packages are the ones it imports.
+RUN_SCRIPT = Path(__file__).resolve().parent / "helpers" / "real_packages_run.py"
 
 
 def _run(code_or_script: list[str], service_root: Path, cwd: Path) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, *code_or_script], env=_env(service_root), cwd=cwd, capture_output=True, text=True, timeout=120,
+        [sys.executable, *code_or_script], env=service_env(service_root), cwd=cwd, capture_output=True, text=True,
+        timeout=120,
     )
-
-
-@pytest.fixture(scope="module")
-def service_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return write_service_packages(tmp_path_factory.mktemp("service-site-packages"))
 
 
 def test_a_plugin_subclassing_the_service_class_loads(tmp_path, service_root):
@@ -75,7 +66,7 @@ def test_published_examples_compare_server_and_check_against_the_service_package
     (plugins / "evt" / "__init__.py").write_text("")
     (plugins / "evt" / "plugin.py").write_text(COLLECTING_EVENT_PLUGIN)
     dataset = _dataset(tmp_path / "dataset")
-    done = _run([str(TESTS / "real_packages_run.py"), str(plugins), str(dataset), "evt.plugin"], service_root, tmp_path)
+    done = _run([str(RUN_SCRIPT), str(plugins), str(dataset), "evt.plugin"], service_root, tmp_path)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-6000:]
     assert done.stdout.rstrip().endswith("all checks passed"), done.stdout
 

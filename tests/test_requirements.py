@@ -11,7 +11,7 @@ from pip._internal.network.session import PipSession
 from pip._internal.req.constructors import install_req_from_parsed_requirement
 from pip._internal.req.req_file import parse_requirements
 
-from fake_estimators import default_factories
+from helpers.fake_estimators import default_factories
 from workbench import Workbench
 from workbench.authoring import check_plugins
 from workbench.authoring._findings import CANNOT_VERIFY, REQUIREMENTS, UNDECLARED_IMPORT

@@ -6,8 +6,8 @@ import re
 
 import pytest
 
-from fake_estimators import default_factories
-from test_research_compare import DENSITY_PLUGIN, spots_dataset  # noqa: F401 (a fixture)
+from helpers.fake_estimators import default_factories
+from helpers.spots import DENSITY_PLUGIN
 from workbench import Workbench
 from workbench.research import compare
 
@@ -44,6 +44,7 @@ def test_summary_shows_one_precision_per_column_whole_counts_and_units(report):
     assert "overflow-x:auto" in report._repr_html_()
 
 
+@pytest.mark.slow  # over 2 s here
 def test_counts_are_integers_in_every_rendering(report, tmp_path):
     table = report.counts_table()
     assert all(str(dtype) == "Int64" for dtype in table.dtypes)

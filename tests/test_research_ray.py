@@ -16,6 +16,7 @@ from workbench.research._ray_runner import RayEstimatorPool  # noqa: E402
 from workbench.research._runners import HostSpec  # noqa: E402
 from workbench.sdk import EstimationTargets  # noqa: E402
 
+pytestmark = pytest.mark.slow  # a local Ray cluster
 PLUGINS = Path(__file__).resolve().parents[1] / "plugins"
 BROKER = "peopleCountEstimator"
 SCORES = ["image", "estimator", "true_count", "pred_count", "error", "abs_error", "game_0", "game_1", "game_2",

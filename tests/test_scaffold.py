@@ -54,6 +54,7 @@ def test_the_plugins_import_only_the_services_names(author_repo):
         assert modules and all(module.split(".")[0] in SERVICE_IMPORTS for module in modules), (kind, modules)
 
 
+@pytest.mark.slow  # scaffolds and checks or runs them in subprocesses
 def test_the_generated_tests_pass_with_no_pytest_configuration(author_repo):
     assert not any((author_repo / name).exists() for name in CONFIG_FILES)
     result = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"], cwd=author_repo,
@@ -62,6 +63,7 @@ def test_the_generated_tests_pass_with_no_pytest_configuration(author_repo):
     assert "6 passed" in result.stdout
 
 
+@pytest.mark.slow  # scaffolds and checks or runs them in subprocesses
 def test_workbench_serve_serves_the_scaffolded_plugins(author_repo):
     active = ",".join(f"my_{kind}.plugin" for kind in KINDS)
     server = subprocess.Popen(
@@ -96,6 +98,7 @@ def test_workbench_check_passes_each_scaffold(author_repo, kind):
     assert report.findings == [] and report.unverified == [] and report.exit_code == 0, str(report)
 
 
+@pytest.mark.slow  # scaffolds and checks or runs them in subprocesses
 def test_workbench_check_passes_the_scaffolds_from_an_empty_folder(author_repo, tmp_path):
     """Issue 28, finding 13: the scaffolds do not depend on the folder ``check`` runs from."""
     active = ",".join(f"my_{kind}.plugin" for kind in KINDS)

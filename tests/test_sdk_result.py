@@ -9,24 +9,9 @@ import numpy as np
 import pytest
 
 import workbench
+from helpers.sdk_like import Estimation
 from workbench.result import CountResult
 from workbench.sdk import PeopleCount, Rect, Vec2D
-
-
-class Estimation:
-    """Built the way the service's reference estimator builds its result: a count and (x, y) tuples."""
-
-    class Points:
-        def __init__(self, coordinates: list[tuple[float, float]]) -> None:
-            self.coordinates = coordinates
-
-        def getPoints(self) -> list[Vec2D]:
-            return [Vec2D(x, y) for x, y in self.coordinates]
-
-    def __init__(self, count: object, coordinates: list[tuple[float, float]], **extras: object) -> None:
-        self.count = count
-        self.points = self.Points(coordinates)
-        self.__dict__.update(extras)
 
 
 def test_exported_from_workbench() -> None:

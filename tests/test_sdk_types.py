@@ -22,7 +22,7 @@ from workbench.sdk import (
     Vec2D,
     VLImage,
 )
-from test_sdk_result import Estimation
+from helpers.sdk_like import Estimation
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ import aiohttp
 import numpy as np
 import pytest
 
-from fake_estimators import default_factories, spot_image
+from helpers.fake_estimators import default_factories, spot_image
 from workbench import VLImage
 
 ESTIMATE = "/estimators/peopleCountEstimator/estimate"
@@ -19,7 +19,7 @@ SPOTS = [(3, 4), (10, 20), (40, 30)]
 
 REPLACEMENT = """
     from luna_plugins.estimator_plugins.estimator_replacement_plugin import EstimatorReplacementPlugin
-    from fake_estimators import BrightPixelCounter
+    from helpers.fake_estimators import BrightPixelCounter
 
     class DimPixelPlugin(EstimatorReplacementPlugin):
         @property

@@ -12,8 +12,8 @@ import time
 import aiohttp
 import pytest
 
-from event_plugins import COLLECTING_EVENT_PLUGIN
-from fake_estimators import default_factories
+from helpers.event_plugins import COLLECTING_EVENT_PLUGIN
+from helpers.fake_estimators import default_factories
 from workbench import Workbench
 from workbench.server import ServerHandle, astart_server, start_server
 
@@ -115,6 +115,7 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
+@pytest.mark.slow  # a workbench serve subprocess
 def test_cli_serves_until_sigint(project_plugins, repo_root):
     port = free_port()
     env = {**os.environ, "LUNA_REMOTE_SDK_ACTIVE_PLUGINS": "loop_watch.plugin,request_stats.plugin"}
@@ -140,6 +141,7 @@ def test_cli_serves_until_sigint(project_plugins, repo_root):
     assert "stopping" in out and "Traceback" not in err
 
 
+@pytest.mark.slow  # a workbench serve subprocess
 def test_cli_reports_a_missing_plugins_folder(tmp_path):
     result = subprocess.run(
         [sys.executable, "-m", "workbench.server", "serve", "--plugins-dir", str(tmp_path / "nope"), "--port", "0"],

@@ -7,9 +7,10 @@ import time
 
 import pytest
 
-from bucket_service import bucket_service
-from fake_estimators import default_factories
-from reference_plugins import write_reference_plugins
+from helpers.bucket_service import bucket_service
+from helpers.fake_estimators import default_factories
+from helpers.reference_plugins import write_reference_plugins
+from helpers.waiting import GENEROUS_S
 from workbench import MonitoringPoint
 from workbench.server import ErrorCode, build_app
 from workbench.server._monitoring import MonitoringDispatcher, RequestOutcome
@@ -81,7 +82,7 @@ TEAPOT = """
 """
 
 
-async def eventually(predicate, timeout: float = 3.0) -> None:
+async def eventually(predicate, timeout: float = GENEROUS_S) -> None:
     deadline = time.monotonic() + timeout
     while not predicate():
         assert time.monotonic() < deadline, "timed out waiting for the monitoring points"
@@ -154,6 +155,7 @@ async def test_project_request_stats_plugin(workbench_client, project_plugins):
     assert health["monitoring"]["RequestStatsPlugin"]["dropped"] == 0
 
 
+@pytest.mark.timing  # "delay nothing" is each response's latency staying under 0.25 s
 async def test_slow_and_failing_listeners_delay_nothing_and_cost_the_good_one_nothing(workbench_client, plugin_folder, caplog):
     events = plugin_folder.add("events", EVENT_PLUGINS)
     trouble = plugin_folder.add("trouble", TROUBLE)

@@ -9,7 +9,7 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from reference_plugins import write_reference_plugins
+from helpers.reference_plugins import write_reference_plugins
 from workbench.server import build_app, start_server
 from workbench.server._plugin_routes import AnyPath
 from workbench.server._state import STATE

@@ -4,7 +4,7 @@ from __future__ import annotations
 import warnings
 
 import pytest
-from fake_estimators import default_factories
+from helpers.fake_estimators import default_factories
 
 from workbench import Workbench
 from workbench.host._strict import StrictAttributeError, StrictModeWarning

@@ -70,6 +70,7 @@ def runs(inner, crowd: VLImage):
     return whole, tiled
 
 
+@pytest.mark.slow  # over 2 s here
 def test_tiled_and_untiled_agree_within_one_percent(runs) -> None:
     whole, tiled = runs
     assert tiled.extras["large_image"] == "tile"
@@ -152,6 +153,7 @@ MEMORY_SCRIPT = """
 """
 
 
+@pytest.mark.slow  # images of hundreds of megapixels
 def test_huge_image_peaks_under_2_gib(tmp_path: Path) -> None:
     (tmp_path / "plugins").mkdir()
     run = subprocess.run(

@@ -30,6 +30,7 @@ def test_density_ground_truth_keeps_the_count() -> None:
     assert density.sum() == pytest.approx(4.0, abs=1e-4)
 
 
+@pytest.mark.slow  # trains the model
 def test_train_two_steps_on_synthetic_data_and_export(tmp_path: Path) -> None:
     pytest.importorskip("torch", reason="training needs the optional extra: pip install -e '.[train]'")
     from workbench.training import main
@@ -83,6 +84,7 @@ def test_fine_tune_starts_from_the_exported_weights(repo_root: Path) -> None:
         np.testing.assert_allclose(model(torch.from_numpy(batch)).numpy(), expected, atol=1e-5)
 
 
+@pytest.mark.slow  # trains the model
 def test_train_on_photos_generated_scenes_and_mosaics(tmp_path: Path, repo_root: Path) -> None:
     pytest.importorskip("torch", reason="training needs the optional extra: pip install -e '.[train]'")
     from workbench.research import make_synthetic_dataset
@@ -150,6 +152,7 @@ def test_train_on_a_folder_without_the_layout_fails_cleanly(tmp_path: Path, caps
     assert not (tmp_path / "out").exists()
 
 
+@pytest.mark.slow  # the default model over the crowd-mini test split
 @pytest.mark.shared
 def test_bundled_model_mae_on_crowd_mini_test_split(repo_root: Path, crowd_mini: Path) -> None:
     card = (repo_root / "models" / "MODEL_CARD.md").read_text()

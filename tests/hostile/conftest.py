@@ -6,7 +6,7 @@ from typing import Any, Callable, Iterator
 
 import pytest
 
-from fake_estimators import default_factories
+from helpers.fake_estimators import default_factories
 from workbench.host import Workbench
 from workbench.server import start_server
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from hostile_helpers import bomb_png
+from helpers.hostile import bomb_png
 from workbench.cli import main
 from workbench.research.datasets import DatasetError, load_dataset
 

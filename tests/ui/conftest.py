@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 
-from _lab import CHROMIUM, ROOT, SCREENSHOTS, Lab
+from helpers.browser_lab import CHROMIUM, ROOT, SCREENSHOTS, Lab
 
 CHROMIUM_ARGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",

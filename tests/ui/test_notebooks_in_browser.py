@@ -11,8 +11,9 @@ from typing import Any
 
 import pytest
 
-from _lab import ROOT, SCREENSHOTS, Lab
+from helpers.browser_lab import ROOT, SCREENSHOTS, Lab
 
+pytestmark = pytest.mark.slow  # JupyterLab and Chromium
 NOTEBOOKS = ROOT / "notebooks"
 
 RUN_ALL_TIMEOUT_MS = 240_000

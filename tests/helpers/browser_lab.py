@@ -1,5 +1,4 @@
-"""What the UI tests and their fixtures share (a module of its own: ``conftest`` is not importable by name when
-the suite has several)."""
+"""What the browser UI tests (tests/ui) and their fixtures share."""
 from __future__ import annotations
 
 import os
@@ -7,7 +6,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = Path(os.environ.get("WORKBENCH_CHROMIUM", "/usr/bin/chromium"))
-SCREENSHOTS = Path(__file__).resolve().parent / "screenshots"
+SCREENSHOTS = ROOT / "tests" / "ui" / "screenshots"
 
 
 class Lab:

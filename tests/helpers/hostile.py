@@ -1,4 +1,5 @@
-"""Raw HTTP exchanges and hostile images for the hostile tests (a connection is observed, not hidden by a client)."""
+"""Raw HTTP exchanges, hostile images and a hung estimator plugin for the hostile tests (a connection is observed,
+not hidden by a client)."""
 from __future__ import annotations
 
 import io
@@ -62,3 +63,25 @@ def small_jpeg() -> bytes:
     out = io.BytesIO()
     Image.new("RGB", (32, 24), (10, 10, 10)).save(out, format="JPEG")
     return out.getvalue()
+
+
+# A replacement estimator that never answers and swallows its cancellation: the worst case for deadlines.
+HUNG_ESTIMATOR = """
+    import asyncio
+    from workbench.plugins import EstimatorBase, EstimatorReplacementPlugin
+
+    class Hangs(EstimatorBase):
+        async def estimateBatch(self, images, estimationTargets, asyncEstimate=True):
+            while True:
+                try:
+                    await asyncio.sleep(3600)
+                except asyncio.CancelledError:
+                    pass  # swallowed: the worst case
+        def close(self):
+            pass
+
+    class HangPlugin(EstimatorReplacementPlugin):
+        estimatorBrokerName = "peopleCountEstimator"
+        def createReplacementEstimator(self):
+            return Hangs()
+"""
