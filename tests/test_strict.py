@@ -5,6 +5,7 @@ import warnings
 
 import pytest
 from helpers.fake_estimators import default_factories
+from helpers.waiting import wait_until
 
 from workbench import Workbench
 from workbench.host._strict import StrictAttributeError, StrictModeWarning
@@ -110,7 +111,6 @@ def test_an_import_called_straight_from_c_on_a_bare_thread_is_not_an_error(plugi
     import _thread
     import builtins
     import sys
-    import time
 
     unraisable: list[object] = []
     module = plugin_folder.add("idle", "from luna_plugins.base.plugins_meta.base_plugins import BaseEventPlugin\n")
@@ -120,9 +120,7 @@ def test_an_import_called_straight_from_c_on_a_bare_thread_is_not_an_error(plugi
         running = _thread._count()
         # The thread's C code calls the hooked builtin itself: the hook's own frames are the whole stack.
         _thread.start_new_thread(builtins.__import__, ("numpy",))
-        deadline = time.monotonic() + 10
-        while _thread._count() > running and time.monotonic() < deadline:
-            time.sleep(0.01)
+        assert wait_until(lambda: _thread._count() <= running, poll_s=0.01), "the importing thread never ended"
     assert unraisable == []
 
 
