@@ -87,7 +87,8 @@ def test_02_compare_estimators(kernel_env, monkeypatch, tmp_path):
     assert "wb.close()" not in "".join(cell.source for cell in code[:-1]), "Run All leaves the Explorer's host open"
     after = stream_text(code[-1])
     assert "closed" not in after and "could not" not in after, after
-    assert "estimator: default | host: default" in after and "redrawn: True" in after, after
+    # The Explorer estimates by name (issue 29): choosing "default" redraws it and leaves the served one alone.
+    assert "estimator: default | host: PeopleCountOnnxPlugin" in after and "redrawn: True" in after, after
     assert re.search(r"^default: MAE \d+\.\d\d over \d+ images, p50 \d+ ms$", stream_text(
         code_cell(code, "for name, row in report.summary.iterrows()")), re.M)
     assert "PeopleCountOnnxPlugin error" in html_output(code_cell(code, "report.counts_table()"))
