@@ -8,7 +8,7 @@ CROWD_MINI := ../shared/data/crowd-mini
 DATA ?= $(if $(wildcard $(CROWD_MINI)),$(CROWD_MINI),synthetic)
 SPLIT ?= $(if $(filter $(CROWD_MINI),$(DATA)),test,)
 
-.PHONY: venv demo lab test dist clean
+.PHONY: venv demo lab test check dist clean
 
 # GPU=1 swaps in onnxruntime-gpu: both builds install the same `onnxruntime` module, so only one may stay.
 GPU ?=
@@ -36,7 +36,6 @@ test: $(STAMP)
 
 # The fast subset, for while you work: no test marked slow (browser UI, wheel builds, Ray, training, subprocess
 # runs) or timing (asserts how long something took). `make test` runs everything.
-.PHONY: check
 check: $(STAMP)
 	$(BIN)/python -m pytest -q -m "not slow and not timing"
 
