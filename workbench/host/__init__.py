@@ -5,7 +5,8 @@ from ._loop import PLUGIN_FAILURES, HostLoopDead, PluginAbort, PluginTimeoutErro
 from ._routes import RESERVED_PATHS, is_reserved_path
 from ._watchdog import LoopStall
 from ._records import PluginRecord, PluginTable
-from ._workbench import DuplicateActivationWarning, EventDelivery, Workbench
+from ._activation import DuplicateActivationWarning
+from ._workbench import EventDelivery, Workbench
 
 __all__ = [
     "add_host_arguments",

@@ -2,40 +2,22 @@
 from __future__ import annotations
 
 import asyncio
-import functools
 import logging
-import sys
-import warnings
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any, Awaitable, Callable, Coroutine, Iterable, Mapping, Sequence, TypeVar
 
-from ..plugins import (
-    AppConfig,
-    EstimatorReplacementPlugin,
-    PluginError,
-    Route,
-    parse_active_plugins,
-    plugin_kind,
-)
-from .._compat import service_providers
+from ..plugins import AppConfig, PluginError, Route, parse_active_plugins
 from .._system import usable_cpus
-from ..plugins._base import adopt_routes, routes_of
 from ..plugins._config import check_device_class
-from ..plugins._loader import (
-    check_plugin_module_name,
-    check_requirements,
-    class_origin,
-    find_plugin_classes,
-    import_plugin_module,
-    purge_modules,
-)
+from ..plugins._loader import check_plugin_module_name
 from ..images import estimation_input, needs_decoding, parse_targets
 from ..result import CountResult
 from ..sdk import EstimationTargets, Rect
-from ._estimators import DEFAULT, EstimatorSlot, UnknownEstimatorError, close_quietly
+from ._activation import Activation, active_routes
+from ._estimators import DEFAULT, EstimatorSlot, UnknownEstimatorError
 from ._lease import EstimatorLease
 from ._loop import (
     PLUGIN_FAILURES,
@@ -46,20 +28,14 @@ from ._loop import (
     describe_failure,
     within,
 )
+from ._modules import PluginModules
 from ._watchdog import LoopStall, LoopWatchdog
-from ._routes import RESERVED_PATHS, is_reserved_path
-from ._records import ACTIVE, CLOSED, PluginRecord, PluginTable
+from ._records import ACTIVE, PluginRecord, PluginTable
 from ._strict import StrictApp, StrictImport, StrictScope, StrictViolation, enter_strict, leave_strict, parse_strict
 
 DefaultEstimatorFactory = Callable[[AppConfig], Any]
 T = TypeVar("T")
 
-# Plugin module names any host in this process imported; another host may reuse a name for other files.
-_MODULES_LOADED_BY_HOSTS: set[str] = set()
-
-
-class DuplicateActivationWarning(UserWarning):
-    """A plugin class reached the host twice through an import; it was activated once."""
 
 
 @dataclass
@@ -149,14 +125,16 @@ class Workbench:
         self._watchdog = LoopWatchdog(watchdog_threshold, self.plugins_dir, self.ctx.logger)
         self._records: list[PluginRecord] = []
         self._slots: dict[str, EstimatorSlot] = {}
-        self._origins: dict[tuple[str, str], str] = {}
         self._cleanups: list[Callable[[], Awaitable[None]]] = []
-        self._pending_warnings: list[str] = []
-        self._added_to_path = False
         self.strict = parse_strict(strict)
         self._strict_scope: StrictScope | None = None
         # What plugins and their route handlers get as ``app``: the host, or under strict mode its strict view.
         self.plugin_app: Any = StrictApp(self) if self.strict else self
+        self._modules = PluginModules(self.plugins_dir)
+        self._activation = Activation(
+            self._modules, self._records, self._slots, plugin_app=self.plugin_app, logger=self.ctx.logger,
+            deadlines=self.deadlines, require_installed=require_installed,
+        )
         self._state = "new"
 
     # -- lifecycle -------------------------------------------------------------------------------------
@@ -169,7 +147,7 @@ class Workbench:
         except BaseException:
             self.close()
             raise
-        self._flush_warnings()
+        self._activation.flush_warnings()
         return self
 
     async def astart(self) -> "Workbench":
@@ -179,7 +157,7 @@ class Workbench:
         except BaseException:
             await self.aclose()
             raise
-        self._flush_warnings()
+        self._activation.flush_warnings()
         return self
 
     def close(self) -> None:
@@ -187,30 +165,39 @@ class Workbench:
 
         Each close has ``close_timeout`` seconds; what does not stop in time is abandoned with a warning.
         """
-        if self._state != "running":
+        if not self._close_begins():
             return
-        self._state = "closing"
         try:
             self._loop.run(self._shutdown(), "wb.aclose()", timeout=self._shutdown_budget())
-        except (HostLoopDead, PluginTimeoutError) as error:
-            self.ctx.logger.warning("closing the host: %s", error)
+        except (HostLoopDead, TimeoutError) as error:
+            self._shutdown_failed(error)
         finally:
             self._loop.stop(self.deadlines.close)
-            self._watchdog.stop()
             self._forget_modules()
 
     async def aclose(self) -> None:
-        if self._state != "running":
+        if not self._close_begins():
             return
-        self._state = "closing"
         try:
             await asyncio.wait_for(self._loop.arun(self._shutdown()), self._shutdown_budget())
-        except (HostLoopDead, asyncio.TimeoutError) as error:
-            self.ctx.logger.warning("closing the host: %s", describe_failure(error))
+        except (HostLoopDead, TimeoutError) as error:
+            self._shutdown_failed(error)
         finally:
+            # Stopping joins the loop's thread: off the caller's loop.
             await asyncio.to_thread(self._loop.stop, self.deadlines.close)
-            self._watchdog.stop()
             self._forget_modules()
+
+    def _close_begins(self) -> bool:
+        """Whether this call closes the host (it is running, and no other close has begun)."""
+        if self._state != "running":
+            return False
+        self._state = "closing"
+        return True
+
+    def _shutdown_failed(self, error: BaseException) -> None:
+        # A PluginTimeoutError names the blocked loop; a bare timeout of the async wait says nothing itself.
+        reason = str(error) if isinstance(error, PluginTimeoutError) else describe_failure(error)
+        self.ctx.logger.warning("closing the host: %s", reason)
 
     def _shutdown_budget(self) -> float:
         """Seconds a whole shutdown may take when every close runs to its deadline (then some slack)."""
@@ -270,15 +257,11 @@ class Workbench:
         self._watchdog.watch(self._loop)
 
     async def _startup(self) -> None:
-        # Appended, not prepended: a plugin folder named like a standard or installed module must not shadow it
-        # (check_plugin_module_name refuses such a plugin instead).
-        if str(self.plugins_dir) not in sys.path:
-            sys.path.append(str(self.plugins_dir))
-            self._added_to_path = True
+        self._modules.add_folder_to_path()
         for broker, factory in self._default_estimators.items():
             self._slots[broker] = EstimatorSlot(broker, self._bind(factory), self.workers, self.ctx.logger, self.deadlines)
         for module in self.active_plugins:
-            await self._activate(self._load_module(module), startup=True)
+            await self._activation.activate(self._activation.load_module(module), startup=True)
 
     def _bind(self, factory: DefaultEstimatorFactory) -> Callable[[], Any]:
         return lambda: factory(self.config)
@@ -291,171 +274,17 @@ class Workbench:
                 self.ctx.logger.exception("a cleanup callback failed while closing the host")
         self._cleanups.clear()
         for record in reversed(self._records):
-            await self._close_record(record)
+            await self._activation.close_record(record)
         for slot in self._slots.values():
             await slot.close()
 
     def _forget_modules(self) -> None:
+        """After the loop has stopped: the watchdog stops, strict mode ends for this host, its modules go."""
+        self._watchdog.stop()
         self._state = "closed"
         if self._strict_scope is not None:
             leave_strict(self._strict_scope)
-        purge_modules(name for name in list(sys.modules) if self._owns_module(name))
-        if self._added_to_path and str(self.plugins_dir) in sys.path:
-            sys.path.remove(str(self.plugins_dir))
-
-    def _forget_other_hosts_module(self, module: str) -> None:
-        """Drop a same-named plugin package another host left imported, so this host reads its own files."""
-        package = module.split(".")[0]
-        purge_modules(
-            name for name in list(sys.modules)
-            if (name == package or name.startswith(package + "."))
-            and name in _MODULES_LOADED_BY_HOSTS
-            and not self._owns_module(name)
-        )
-
-    def _owns_module(self, name: str) -> bool:
-        module = sys.modules.get(name)
-        file = getattr(module, "__file__", None)
-        if not file:
-            return False
-        return self.plugins_dir in _resolved_folders(file)
-
-    def _flush_warnings(self) -> None:
-        for message in self._pending_warnings:
-            warnings.warn(message, DuplicateActivationWarning, stacklevel=3)
-        self._pending_warnings.clear()
-
-    # -- loading ---------------------------------------------------------------------------------------
-
-    def _load_module(self, module: str) -> list[PluginRecord]:
-        """Import ``module`` and make one record per plugin class it activates (a failed one on error)."""
-        try:
-            check_plugin_module_name(self.plugins_dir, module)
-            self._forget_other_hosts_module(module)
-            if self.require_installed:
-                check_requirements(self.plugins_dir, module)
-            imported = import_plugin_module(self.plugins_dir, module)
-            classes = find_plugin_classes(module, imported)
-        except PluginError as error:
-            self.ctx.logger.error("%s", error)
-            record = PluginRecord(name=module, module=module, kind="module")
-            record.fail(error.reason, error)
-            self._records.append(record)
-            return [record]
-        _MODULES_LOADED_BY_HOSTS.update(name for name in sys.modules if self._owns_module(name))
-        records = []
-        provider = service_providers()["luna_plugins"].label
-        for cls in classes:
-            if not self._first_activation(cls, module):
-                continue
-            record = PluginRecord(name=cls.__name__, module=module, kind=plugin_kind(cls), provider=provider)
-            try:
-                record.instance = cls(self.plugin_app)
-                if record.kind == "background":
-                    adopt_routes(record.instance)
-            except PLUGIN_FAILURES as error:
-                record.fail(f"__init__ failed with {describe_failure(error)}", error)
-            records.append(record)
-        self._records.extend(records)
-        return records
-
-    def _first_activation(self, cls: type, module: str) -> bool:
-        """Whether ``cls`` is new to the host; warns, naming the import, when it is not."""
-        origin = class_origin(cls)
-        first_module = self._origins.get(origin)
-        if first_module is None:
-            self._origins[origin] = module
-            return True
-        if cls.__module__ == module or first_module == cls.__module__:
-            how = f"active module {module!r} imports it from {cls.__module__!r}"
-        else:
-            how = f"active module {module!r} imports it as {cls.__module__}.{cls.__qualname__}, a second copy of the same file"
-        message = (
-            f"plugin class {cls.__qualname__} was already activated from {first_module!r}; {how}. "
-            "Activated once. The service would activate it twice: use relative imports (from .foo import Bar) "
-            "and do not import plugin classes into other active modules"
-        )
-        self.ctx.logger.warning("%s", message)
-        self._pending_warnings.append(message)
-        return False
-
-    async def _activate(self, records: list[PluginRecord], *, startup: bool) -> None:
-        """Initialise and start event and background plugins; register replacement estimators."""
-        for record in records:
-            if record.status != ACTIVE:
-                continue
-            if record.kind == "estimator":
-                await self._register_replacement(record, take_over=startup)
-                continue
-            step = "initialize"
-            try:
-                await within(record.instance.initialize(), self.deadlines.start, f"plugin {record.name!r} initialize()")
-                if record.kind == "background":
-                    step = "start"
-                    await within(record.instance.start(), self.deadlines.start, f"plugin {record.name!r} start()")
-                    self._check_routes(record)
-            except PLUGIN_FAILURES as error:
-                record.fail(error.reason if isinstance(error, PluginError) else f"{step}() failed with "
-                            f"{describe_failure(error)}", error)
-                self.ctx.logger.error("plugin %r: %s", record.name, record.error)
-                await close_quietly(record.instance, f"plugin {record.name}", self.ctx.logger, self.deadlines.close)
-
-    def _check_routes(self, record: PluginRecord) -> None:
-        """Refuse a plugin whose routes take a reserved path or one an earlier plugin holds (it keeps it)."""
-        held = {route.path: route.plugin for route in self.routes if route.plugin != record.name}
-        for route in routes_of(record.instance):
-            if is_reserved_path(route.path):
-                raise PluginError(
-                    record.name,
-                    f"route {route.path!r} is reserved for the workbench's own API ({', '.join(RESERVED_PATHS)}, "
-                    "/estimators/...); choose another path",
-                )
-            if route.path in held:
-                raise PluginError(
-                    record.name, f"route {route.path!r} is already registered by plugin {held[route.path]!r}, "
-                    "which keeps it; choose another path",
-                )
-
-    async def _register_replacement(self, record: PluginRecord, *, take_over: bool) -> None:
-        plugin: EstimatorReplacementPlugin = record.instance
-        try:
-            broker = plugin.estimatorBrokerName
-            slot = self._slots.get(broker)
-            if slot is None:
-                raise PluginError(
-                    record.name,
-                    f"estimatorBrokerName is {broker!r}, which the workbench cannot replace; known: "
-                    f"{', '.join(map(repr, self._slots)) or 'none'}",
-                )
-            slot.replacements[record.name] = plugin
-            in_use = slot.active
-            if take_over and in_use == DEFAULT:
-                await slot.use(record.name)
-            elif take_over:
-                self.ctx.logger.warning(
-                    "plugin %r also replaces %r; %r stays in use (switch with wb.use(%r, %r))",
-                    record.name, broker, in_use, broker, record.name,
-                )
-        except PLUGIN_FAILURES as error:
-            reason = error.reason if isinstance(error, PluginError) else describe_failure(error)
-            record.fail(reason, error)
-            self.ctx.logger.error("plugin %r: %s", record.name, reason)
-            for slot in self._slots.values():
-                if slot.replacements.get(record.name) is plugin:
-                    await slot.drop_replacement(record.name)
-            await close_quietly(plugin, f"plugin {record.name}", self.ctx.logger, self.deadlines.close)
-
-    async def _close_record(self, record: PluginRecord) -> None:
-        if record.status != ACTIVE:
-            return
-        if record.kind == "estimator":
-            for slot in self._slots.values():
-                if slot.replacements.get(record.name) is record.instance:
-                    await slot.drop_replacement(record.name)
-        error = await close_quietly(record.instance, f"plugin {record.name}", self.ctx.logger, self.deadlines.close)
-        record.status = CLOSED
-        if error:
-            record.error = f"close() failed with {error}"
+        self._modules.forget_all()
 
     # -- plugins ---------------------------------------------------------------------------------------
 
@@ -479,12 +308,7 @@ class Workbench:
     @property
     def routes(self) -> list[Route]:
         """The routes registered by the active background plugins."""
-        return [
-            route
-            for record in self._records
-            if record.status == ACTIVE and record.kind == "background"
-            for route in routes_of(record.instance)
-        ]
+        return active_routes(self._records)
 
     def reload(self, module: str) -> PluginTable:
         """Re-import an edited plugin module (its old instances closed first); returns its new plugins.
@@ -492,14 +316,15 @@ class Workbench:
         Only a module of the plugins folder is accepted: any other name raises ``ValueError`` before
         anything is imported, closed or forgotten.
         """
-        self._require_running()
-        module = self._reloadable(module)
-        return self._loop.run(self._reload(module), "wb.areload(module)")
+        return self._loop.run(self._reloading(module), "wb.areload(module)")
 
     async def areload(self, module: str) -> PluginTable:
+        return await self._loop.arun(self._reloading(module))
+
+    def _reloading(self, module: str) -> Coroutine[Any, Any, PluginTable]:
+        """The body of ``reload``/``areload``: the checks, in the caller, then the coroutine for the loop."""
         self._require_running()
-        module = self._reloadable(module)
-        return await self._loop.arun(self._reload(module))
+        return self._reload(self._reloadable(module))
 
     def _reloadable(self, module: str) -> str:
         names = parse_active_plugins([module])
@@ -512,28 +337,8 @@ class Workbench:
         return names[0]
 
     async def _reload(self, module: str) -> PluginTable:
-        if module not in self.active_plugins:
-            self.active_plugins.append(module)
-        old = [record for record in self._records if record.module == module]
-        in_use = {slot.broker: slot.active for slot in self._slots.values()}
-        for record in old:
-            await self._close_record(record)
-        for record in old:
-            self._records.remove(record)
-        self._origins = {origin: first for origin, first in self._origins.items() if first != module}
-        others = set(self.active_plugins) - {module}
-        package = module.split(".")[0]
-        purge_modules(
-            name for name in list(sys.modules)
-            if (name == package or name.startswith(package + ".")) and name not in others and self._owns_module(name)
-        )
-        records = self._load_module(module)
-        await self._activate(records, startup=False)
-        for broker, name in in_use.items():
-            slot = self._slots[broker]
-            if name in slot.replacements and slot.active != name:
-                await slot.use(name)
-        self._flush_warnings()
+        records = await self._activation.reload(module, self.active_plugins)
+        self._activation.flush_warnings()
         return PluginTable(records)
 
     # -- estimators ------------------------------------------------------------------------------------
@@ -571,12 +376,15 @@ class Workbench:
         ``estimator=``) in every worker, live. A pool already open for ``name`` (held by a lease or a running
         ``estimate(..., estimator=name)``) is reused; the pool left behind is closed once its batches end
         (within ``close_timeout``) unless a lease holds it."""
-        self._require_running()
-        self._loop.run(self._use(broker, name), "wb.ause(broker, name)")
+        self._loop.run(self._using(broker, name), "wb.ause(broker, name)")
 
     async def ause(self, broker: str, name: str) -> None:
+        await self._loop.arun(self._using(broker, name))
+
+    def _using(self, broker: str, name: str) -> Coroutine[Any, Any, None]:
+        """The body of ``use``/``ause``: the checks, in the caller, then the coroutine for the loop."""
         self._require_running()
-        await self._loop.arun(self._use(broker, name))
+        return self._use(broker, name)
 
     async def _use(self, broker: str, name: str) -> None:
         await self._slot(broker).use(name)
@@ -603,10 +411,8 @@ class Workbench:
         Images may be ``VLImage``, ``ImageForPeopleEstimation``, ``(image, Rect)``, or anything
         ``workbench.images.load_image`` reads (a path, bytes, a numpy array, a PIL image).
         """
-        self._require_running()
-        batch, parsed = self._prepare(broker, images, targets, estimator)
         return self._loop.run(
-            self._slots[broker].estimate(batch, parsed, estimator), "wb.aestimate(broker, images)",
+            self._estimating(broker, images, targets, estimator), "wb.aestimate(broker, images)",
             timeout=self._estimate_budget(),
         )
 
@@ -614,9 +420,16 @@ class Workbench:
         self, broker: str, images: Sequence[Any], targets: EstimationTargets | str = "T1", *,
         estimator: str | None = None,
     ) -> list[CountResult]:
+        return await self._loop.arun(self._estimating(broker, images, targets, estimator))
+
+    def _estimating(
+        self, broker: str, images: Sequence[Any], targets: EstimationTargets | str, estimator: str | None
+    ) -> Coroutine[Any, Any, list[CountResult]]:
+        """The body of ``estimate``/``aestimate``: the checks and the images' decoding in the caller (its
+        thread, not the host's loop, which keeps serving meanwhile), then the coroutine for the loop."""
         self._require_running()
         batch, parsed = self._prepare(broker, images, targets, estimator)
-        return await self._loop.arun(self._slots[broker].estimate(batch, parsed, estimator))
+        return self._slots[broker].estimate(batch, parsed, estimator)
 
     def lease_estimator(self, broker: str, name: str) -> EstimatorLease:
         """Keep estimator ``name`` of ``broker`` open while the lease is held (``with`` or ``async with``),
@@ -654,12 +467,15 @@ class Workbench:
 
     def emit(self, event_name: str, points: Sequence[Any]) -> list[EventDelivery]:
         """Deliver ``points`` to every active event plugin listening for ``event_name``."""
-        self._require_running()
-        return self._loop.run(self.dispatch_event(event_name, points), "wb.aemit(event_name, points)")
+        return self._loop.run(self._emitting(event_name, points), "wb.aemit(event_name, points)")
 
     async def aemit(self, event_name: str, points: Sequence[Any]) -> list[EventDelivery]:
+        return await self._loop.arun(self._emitting(event_name, points))
+
+    def _emitting(self, event_name: str, points: Sequence[Any]) -> Coroutine[Any, Any, list[EventDelivery]]:
+        """The body of ``emit``/``aemit``: the check, in the caller, then the coroutine for the loop."""
         self._require_running()
-        return await self._loop.arun(self.dispatch_event(event_name, points))
+        return self.dispatch_event(event_name, points)
 
     def listeners(self, event_name: str) -> list[PluginRecord]:
         return [
@@ -727,10 +543,3 @@ def _estimation_inputs(images: Sequence[Any]) -> list[Any]:
         return [estimation_input(image, index) for index, image in enumerate(images)]
     with ThreadPoolExecutor(decoders, thread_name_prefix="workbench-decode") as pool:
         return list(pool.map(estimation_input, images, range(len(images))))
-
-
-@functools.lru_cache(maxsize=8192)
-def _resolved_folders(file: str) -> frozenset[Path]:
-    """The folders that hold a module's file, links resolved. Cached: every close and every plugin load asks
-    for each of the ~2,000 modules a research session has loaded, and resolving them all took 0.3 s each time."""
-    return frozenset(Path(file).resolve().parents)
