@@ -151,8 +151,8 @@ def test_as_dict_is_json_ready() -> None:
     )
     data = result.asDict()
     assert data == {
-        "count": 2, "coordinates": [[1, 2], [3, 4]], "estimator": "onnx", "elapsed": 0.25, "inRange": True,
-        "extras": {"model": "wbcount"},
+        "version": 1, "count": 2, "coordinates": [[1, 2], [3, 4]], "estimator": "onnx", "elapsed": 0.25,
+        "inRange": True, "densityArea": None, "extras": {"model": "wbcount"},
     }
     assert json.loads(json.dumps(data)) == data
 

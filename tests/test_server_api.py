@@ -105,7 +105,10 @@ async def test_estimate_raw_body_png_and_jpeg(client):
     response = await client.post(ESTIMATE, data=encoded())
     assert response.status == 200
     body = await response.json()
-    assert set(body) == {"count", "points", "estimator", "elapsed_ms", "request_id"}
+    assert set(body) == {
+        "version", "count", "coordinates", "estimator", "elapsed", "inRange", "densityArea", "extras", "request_id",
+        "points", "elapsed_ms",  # the old keys, kept one release as aliases
+    }
     assert body["count"] == 3 and sorted(map(tuple, body["points"])) == sorted((float(x), float(y)) for x, y in SPOTS)
     assert body["estimator"] == "default" and body["elapsed_ms"] >= 0
     assert body["request_id"] == response.headers["X-Request-Id"]

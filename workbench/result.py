@@ -14,22 +14,32 @@ was built from as ``coreEstimation``, and the adapter reads optional ``densityMa
 ``densityArea`` (``Rect``) attributes there. The real SDK ignores such attributes, so the same plugin runs in
 the service unchanged. A result without a density map (any real SDK result) is normal.
 
+**One shape for every export**: ``asDict()`` is the result as JSON-ready values under a ``"version"`` key, and
+``CountResult.fromDict`` reads it back exactly; the server's estimate answer, the prediction cache and the report's
+JSON all use it. ``as_counts`` and ``as_points`` turn results (and the loose inputs metrics accept) into arrays, so
+no caller probes a result's attributes.
+
 This module is the bottom layer beside ``workbench.sdk``: it imports only the SDK stand-in and numpy.
 """
 from __future__ import annotations
 
+import copy
 import html
+import math
 import numbers
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
 from .sdk import Rect, Vec2D
 
-__all__ = ["CountResult"]
+__all__ = ["RESULT_DICT_VERSION", "CountResult", "as_counts", "as_points"]
 
-_UNSET: Any = object()
+#: The ``"version"`` of ``CountResult.asDict()``; ``fromDict`` reads this version only.
+RESULT_DICT_VERSION = 1
+#: The keys every ``asDict()`` has; ``densityMap`` is there only when asked for.
+_DICT_KEYS = ("version", "count", "coordinates", "estimator", "elapsed", "inRange", "densityArea", "extras")
 
 
 class CountResult:
@@ -48,13 +58,16 @@ class CountResult:
         estimatorName: the estimator that produced the result.
         inRange: whether the image lies in the estimator's declared training range; ``None`` when the
             estimator declares none.
-        extras: anything else an estimator wants to report, by name (JSON values if ``asDict`` is used).
+        extras: anything else an estimator wants to report, by name: JSON values only (str, finite numbers,
+            bool, None, and lists and str-keyed dicts of those; numpy scalars become Python numbers, tuples
+            lists), so every export carries them as they are.
 
     Results are immutable: ``replace(**fields)`` returns a changed copy.
 
     Raises:
-        TypeError: an argument has the wrong type.
-        ValueError: the count is negative or fractional, a point is not finite, or the density map is not 2-D.
+        TypeError: an argument has the wrong type, or an extra is not a JSON value (the error names its key).
+        ValueError: the count is negative or fractional, a point or an extra is not finite, or the density map
+            is not 2-D.
     """
 
     __slots__ = (
@@ -91,7 +104,7 @@ class CountResult:
         self._inRange = None if inRange is None else bool(inRange)
         if extras is not None and not isinstance(extras, Mapping):
             raise TypeError(f"extras must be a mapping of names to values, got {type(extras).__name__}")
-        self._extras = dict(extras or {})
+        self._extras = _jsonValue(dict(extras or {}), "extras")
 
     @classmethod
     def fromPeopleCount(cls, peopleCount: Any, **fields: Any) -> CountResult:
@@ -177,25 +190,72 @@ class CountResult:
         """Further values the estimator reported (a copy)."""
         return dict(self._extras)
 
-    def asDict(self) -> dict[str, Any]:
-        """``{"count", "coordinates": [[x, y], ...], "estimator", "elapsed", "inRange", "extras"}``, plain JSON types."""
-        return {
+    def asDict(self, *, includeDensityMap: bool = False) -> dict[str, Any]:
+        """The result as plain JSON values, the one shape every export uses; ``fromDict`` reads it back exactly.
+
+        ``{"version": 1, "count", "coordinates": [[x, y], ...], "estimator", "elapsed" (seconds), "inRange",
+        "densityArea": {"x", "y", "width", "height"} | None, "extras"}``. The density map is left out by default
+        (a 1080p map is some 30,000 numbers, too many for an HTTP answer or a report); ``includeDensityMap=True``
+        adds it as ``"densityMap": [[...], ...]`` (float32 values, exact through JSON), or ``None`` without one.
+        """
+        data = {
+            "version": RESULT_DICT_VERSION,
             "count": self._count,
             "coordinates": self._pointsArray.tolist(),
             "estimator": self._estimatorName,
             "elapsed": self._elapsed,
             "inRange": self._inRange,
-            "extras": dict(self._extras),
+            "densityArea": _areaDict(self._densityArea),
+            "extras": copy.deepcopy(self._extras),
         }
+        if includeDensityMap:
+            data["densityMap"] = None if self._densityMap is None else self._densityMap.tolist()
+        return data
+
+    @classmethod
+    def fromDict(cls, data: Mapping[str, Any]) -> CountResult:
+        """The result ``asDict()`` gave (version 1); a ``"densityMap"`` may be nested lists or an array.
+
+        Keys beside the result's own (the report's ``"image"``, the server's ``"request_id"`` and its aliases
+        ``"points"`` and ``"elapsed_ms"``) are ignored, so those documents read back too.
+
+        Raises:
+            TypeError: ``data`` is not a mapping, or a value has the wrong type.
+            ValueError: the version is missing or not one this workbench reads, or a key is missing.
+        """
+        if not isinstance(data, Mapping):
+            raise TypeError(f"CountResult.fromDict takes the dict asDict() made, got {type(data).__name__}")
+        if "version" not in data:
+            raise ValueError(
+                "not a CountResult dict: it has no 'version' key (asDict() always writes one); "
+                f"keys given: {sorted(map(str, data))}"
+            )
+        if data["version"] != RESULT_DICT_VERSION:
+            raise ValueError(
+                f"CountResult dict version {data['version']!r} is not supported: this workbench reads version "
+                f"{RESULT_DICT_VERSION}; re-create the dict with this workbench, or update the workbench"
+            )
+        missing = [key for key in _DICT_KEYS if key not in data]
+        if missing:
+            raise ValueError(f"CountResult dict (version {RESULT_DICT_VERSION}) lacks the key(s) {missing}")
+        area = data["densityArea"]
+        if area is not None and not isinstance(area, Mapping):
+            raise TypeError(f"densityArea must be {{'x', 'y', 'width', 'height'}} or None, got {type(area).__name__}")
+        return cls(
+            data["count"],
+            data["coordinates"],
+            densityMap=data.get("densityMap"),
+            densityArea=None if area is None else Rect(**area),
+            elapsed=data["elapsed"],
+            estimatorName=data["estimator"],
+            inRange=data["inRange"],
+            extras=data["extras"],
+        )
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, CountResult):
             return NotImplemented
-        return (
-            self.asDict() == other.asDict()
-            and _sameArray(self._densityMap, other._densityMap)
-            and _areaDict(self._densityArea) == _areaDict(other._densityArea)
-        )
+        return self.asDict() == other.asDict() and _sameArray(self._densityMap, other._densityMap)
 
     __hash__ = None  # type: ignore[assignment]  # equal results may hold different (unhashable) extras
 
@@ -218,6 +278,99 @@ class CountResult:
             f"<tr><th style='text-align:left'>{key}</th><td>{value}</td></tr>" for key, value in rows.items()
         )
         return f"<table><caption>CountResult</caption>{body}</table>"
+
+
+@runtime_checkable
+class _Counted(Protocol):
+    """What a count list may hold besides numbers and results: an object with a ``count`` (a dataset ``Sample``,
+    whose count is ``None`` when it is unannotated)."""
+
+    count: Any
+
+
+@runtime_checkable
+class _Pointed(Protocol):
+    """What a point set may be besides an array and a result: an object with ``points`` (a dataset ``Sample``)."""
+
+    points: Any
+
+
+@runtime_checkable
+class _Point(Protocol):
+    """A head point with ``x`` and ``y`` (the SDK's ``Vec2D``, the stand-in's or the service's)."""
+
+    x: Any
+    y: Any
+
+
+def as_counts(values: Iterable[Any], what: str = "counts") -> np.ndarray:
+    """The counts of ``values`` as a float64 array: numbers, ``CountResult``s, or objects with a ``count`` (a
+    dataset ``Sample``).
+
+    Raises:
+        ValueError: a value has no count (an unannotated sample); the message names ``what`` and its index.
+    """
+    counts = []
+    for index, value in enumerate(values):
+        count: Any
+        if isinstance(value, CountResult):
+            count = value.count
+        elif isinstance(value, (numbers.Number, np.generic)) or not isinstance(value, _Counted):
+            count = value  # a number, or whatever numpy may turn into one (and explains when it cannot)
+        else:
+            count = value.count
+        if count is None:
+            raise ValueError(f"{what}[{index}] has no count (an unannotated sample?); drop it before scoring")
+        counts.append(count)
+    return np.asarray(counts, dtype=np.float64)
+
+
+def as_points(value: Any, what: str = "points") -> np.ndarray:
+    """A point set as an ``(N, 2)`` float64 array of ``(x, y)`` pixels: an array-like, a list of ``Vec2D``
+    (``PeopleCount.coordinates``), a ``CountResult`` (its ``pointsArray``) or an object with ``points`` (a
+    dataset ``Sample``).
+
+    Raises:
+        ValueError: the points are ``None`` (an unannotated sample) or not ``(N, 2)``; the message names ``what``.
+    """
+    if isinstance(value, CountResult):
+        return value.pointsArray
+    if not isinstance(value, (np.ndarray, list, tuple)) and isinstance(value, _Pointed):
+        value = value.points
+        if value is None:
+            raise ValueError(f"{what} has no points (an unannotated sample?); drop it before scoring")
+    if isinstance(value, (list, tuple)) and value and isinstance(value[0], _Point):
+        value = [(point.x, point.y) for point in value]
+    points = np.asarray(value, dtype=np.float64)
+    if points.size == 0:
+        return np.zeros((0, 2), dtype=np.float64)
+    if points.ndim != 2 or points.shape[1] != 2:
+        raise ValueError(f"{what} must be an (N, 2) array of (x, y) points, got shape {points.shape}")
+    return points
+
+
+def _jsonValue(value: Any, where: str) -> Any:
+    """``value`` as plain JSON values (numpy scalars as Python numbers, tuples as lists); ``where`` names it in
+    the error for anything JSON cannot carry as it is."""
+    if isinstance(value, np.generic) and value.dtype.kind in "biuf":
+        value = value.item()
+    if value is None or isinstance(value, (bool, int, str)):
+        return value
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise ValueError(f"{where} is {value!r}, which JSON cannot carry; use None for a missing number")
+        return value
+    if isinstance(value, (list, tuple)):
+        return [_jsonValue(item, f"{where}[{index}]") for index, item in enumerate(value)]
+    if isinstance(value, Mapping):
+        for key in value:
+            if not isinstance(key, str):
+                raise TypeError(f"{where} has the key {key!r}; JSON objects take str keys only")
+        return {key: _jsonValue(item, f"{where}[{key!r}]") for key, item in value.items()}
+    raise TypeError(
+        f"{where} is of type {type(value).__name__}, not a JSON value (str, number, bool, None, or a list or str-keyed "
+        "dict of those); convert it first, e.g. str(value) or array.tolist()"
+    )
 
 
 def _checkCount(count: object) -> int:

@@ -18,8 +18,10 @@ leaves whole rows, never a torn file) and takes single-row writes cheaply, which
 would be a new dependency built for column scans, not for point lookups and one-row commits; Parquet files
 cannot be appended to, so every committed result would be a new file.
 
-Results are stored field by field (count, points and density map as raw arrays, the rest as JSON), never
-pickled, so opening a cache file from elsewhere runs no code.
+Each result is stored as ``CountResult.asDict()`` (JSON) beside its density map (a raw float32 array: a JSON map
+would be several times larger and slower to read), and read back with ``CountResult.fromDict``; never pickled, so
+opening a cache file from elsewhere runs no code. A file written by a workbench that stored results column by
+column is refused with a message saying to delete it: its results are simply computed again.
 """
 from __future__ import annotations
 
@@ -47,20 +49,13 @@ CREATE TABLE IF NOT EXISTS predictions (
     image_sha256 TEXT NOT NULL,
     detect_area TEXT,
     targets TEXT NOT NULL,
-    count INTEGER NOT NULL,
-    points BLOB NOT NULL,
+    result TEXT NOT NULL,
     density BLOB,
     density_shape TEXT,
-    density_area TEXT,
-    elapsed REAL,
-    estimator_name TEXT,
-    in_range INTEGER,
-    extras TEXT NOT NULL,
     created REAL NOT NULL
 )
 """
-_COLUMNS = ("count", "points", "density", "density_shape", "density_area", "elapsed", "estimator_name",
-            "in_range", "extras")
+_COLUMNS = ("result", "density", "density_shape")
 #: SQLite's default limit on bound parameters is 999 on old builds; lookups are chunked below it.
 _LOOKUP_CHUNK = 500
 
@@ -105,10 +100,17 @@ class PredictionCache:
                 # WAL: readers (a notebook looking at the cache) never block the run writing to it.
                 self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute(_SCHEMA)
+            columns = {row[1] for row in self._db.execute("PRAGMA table_info(predictions)")}
         except sqlite3.DatabaseError as error:
             raise ValueError(
                 f"{self.path} is not a usable prediction cache ({error}); pass a new file name or delete this one"
             ) from error
+        if "result" not in columns:
+            self._db.close()
+            raise ValueError(
+                f"{self.path} is a prediction cache of an older workbench (results stored column by column); "
+                "delete it, and the next run computes its results again, or pass a new file name"
+            )
 
     def _rows(self, sql: str, parameters: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         with self._lock:
@@ -186,17 +188,10 @@ class PredictionCache:
 
 def _encode(result: CountResult) -> dict[str, Any]:
     density = result.densityMap
-    area = result.densityArea
     return {
-        "count": int(result.count),
-        "points": np.ascontiguousarray(result.pointsArray, dtype="<f8").tobytes(),
+        "result": json.dumps(result.asDict()),
         "density": None if density is None else np.ascontiguousarray(density, dtype="<f4").tobytes(),
         "density_shape": None if density is None else json.dumps(list(density.shape)),
-        "density_area": None if area is None else json.dumps(area.asDict()),
-        "elapsed": result.elapsed,
-        "estimator_name": result.estimatorName,
-        "in_range": None if result.inRange is None else int(result.inRange),
-        "extras": json.dumps(result.extras, default=str),
     }
 
 
@@ -204,14 +199,4 @@ def _decode(row: Mapping[str, Any]) -> CountResult:
     density = None
     if row["density"] is not None:
         density = np.frombuffer(row["density"], dtype="<f4").reshape(json.loads(row["density_shape"]))
-    area = row["density_area"]
-    return CountResult(
-        row["count"],
-        np.frombuffer(row["points"], dtype="<f8").reshape(-1, 2),
-        densityMap=density,
-        densityArea=None if area is None else Rect(**json.loads(area)),
-        elapsed=row["elapsed"],
-        estimatorName=row["estimator_name"],
-        inRange=None if row["in_range"] is None else bool(row["in_range"]),
-        extras=json.loads(row["extras"]),
-    )
+    return CountResult.fromDict({**json.loads(row["result"]), "densityMap": density})

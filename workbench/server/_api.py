@@ -69,7 +69,9 @@ async def estimate(request: web.Request) -> web.Response:
     """Count people in the image of the body (raw JPEG/PNG/... or the first file of a multipart upload).
 
     Query: ``targets`` (``T1`` count and points, default; ``T2`` count only), ``detect_area=x,y,w,h``.
-    Answers ``{"count", "points": [[x, y], ...], "estimator", "elapsed_ms", "request_id"}``.
+    Answers ``CountResult.asDict()`` (``{"version", "count", "coordinates", "estimator", "elapsed", "inRange",
+    "densityArea", "extras"}``) and ``"request_id"``, with the old keys ``"points"`` (= ``coordinates``) and
+    ``"elapsed_ms"`` (``elapsed`` in milliseconds) kept as aliases for one release.
     """
     state = request.app[STATE]
     broker = _known_broker(state, request.match_info["broker"])
@@ -92,14 +94,12 @@ async def estimate(request: web.Request) -> web.Response:
         raise ApiError(
             500, ErrorCode.INTERNAL, f"estimator {name!r} of {broker!r} failed with {type(error).__name__}: {error}"
         ) from error
-    elapsed = result.elapsed
-    return web.json_response({
-        "count": result.count,
-        "points": result.pointsArray.tolist(),
-        "estimator": result.estimatorName,
-        "elapsed_ms": None if elapsed is None else round(elapsed * 1000, 3),
-        "request_id": request[EXCHANGE].request_id,
-    })
+    answer = result.asDict()
+    elapsed = answer["elapsed"]
+    # Deprecated aliases of the answer before it was CountResult.asDict(); drop them in the next release.
+    answer["points"] = answer["coordinates"]
+    answer["elapsed_ms"] = None if elapsed is None else round(elapsed * 1000, 3)
+    return web.json_response({**answer, "request_id": request[EXCHANGE].request_id})
 
 
 async def switch_estimator(request: web.Request) -> web.Response:
