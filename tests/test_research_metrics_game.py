@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from workbench.research.metrics import game, game_image, grid_counts_from_density, grid_counts_from_points
+from workbench.result import CountResult
 
 # A 5x5 image: at level 1 the exact cells are 2.5 px wide, the published blocks 2 px (row/column 4 is in none).
 SIZE = (5, 5)
@@ -28,7 +29,7 @@ def test_blocks_match_a_hand_computation_on_an_indivisible_size() -> None:
 
 def test_conventions_agree_when_the_size_divides() -> None:
     density = np.random.default_rng(0).random((8, 12))
-    result = _Result(density)
+    result = density_result(density)
     points = np.random.default_rng(1).uniform(0, 8, size=(30, 2)) * [1.5, 1]
     for level in (0, 1, 2):
         assert game([result], [points], [(12, 8)], level, convention="blocks") == pytest.approx(
@@ -52,11 +53,9 @@ def test_unknown_convention_is_named() -> None:
         grid_counts_from_points(GT, SIZE, 3, convention="blocks")
 
 
-class _Result:
-    def __init__(self, density: np.ndarray) -> None:
-        self.densityMap = density
-        self.densityArea = None
-        self.count = int(round(density.sum()))
+def density_result(density: np.ndarray) -> CountResult:
+    """A result carrying ``density`` as its map over the whole image (GAME reads a map from a CountResult only)."""
+    return CountResult(int(round(density.sum())), densityMap=density)
 
 
-UNIFORM_RESULT = _Result(UNIFORM)
+UNIFORM_RESULT = density_result(UNIFORM)

@@ -11,11 +11,13 @@ scores micro-averaged (true/false positives summed over images before the ratios
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
+
+from ..result import CountResult, as_counts, as_points
 
 __all__ = [
     "GAME_CONVENTIONS",
@@ -44,24 +46,9 @@ GAME_CONVENTIONS = ("exact", "blocks")
 # --- counts --------------------------------------------------------------------------------------------------
 
 
-def _numbers(values: Iterable[Any], attribute: str, missing: Callable[[int], str]) -> np.ndarray:
-    """Numbers, or objects carrying them as ``attribute``, as float64; ``missing(i)`` explains a ``None``."""
-    numbers = []
-    for i, value in enumerate(values):
-        number = getattr(value, attribute, value)
-        if number is None:
-            raise ValueError(missing(i))
-        numbers.append(number)
-    return np.asarray(numbers, dtype=np.float64)
-
-
-def _as_counts(values: Iterable[Any], what: str) -> np.ndarray:
-    return _numbers(values, "count", lambda i: f"{what}[{i}] has no count (an unannotated sample?); drop it before scoring")
-
-
 def _count_pair(true_counts: Iterable[Any], pred_counts: Iterable[Any]) -> tuple[np.ndarray, np.ndarray]:
-    true = _as_counts(true_counts, "true_counts")
-    pred = _as_counts(pred_counts, "pred_counts")
+    true = as_counts(true_counts, "true_counts")
+    pred = as_counts(pred_counts, "pred_counts")
     if true.shape != pred.shape:
         raise ValueError(f"true_counts has {true.size} values but pred_counts has {pred.size}; pass one per image")
     if true.size == 0:
@@ -79,26 +66,6 @@ def rmse(true_counts: Iterable[Any], pred_counts: Iterable[Any]) -> float:
     """Root mean squared error of the per-image counts (called "MSE" in much of the crowd-counting literature)."""
     true, pred = _count_pair(true_counts, pred_counts)
     return float(np.sqrt(np.mean((pred - true) ** 2)))
-
-
-# --- point sets ----------------------------------------------------------------------------------------------
-
-
-def _as_points(value: Any, what: str) -> np.ndarray:
-    if hasattr(value, "pointsArray"):
-        value = value.pointsArray
-    elif not isinstance(value, (np.ndarray, list, tuple)) and hasattr(value, "points"):
-        value = value.points
-        if value is None:
-            raise ValueError(f"{what} has no points (an unannotated sample?); drop it before scoring")
-    if isinstance(value, (list, tuple)) and value and hasattr(value[0], "x"):
-        value = [(p.x, p.y) for p in value]  # PeopleCount.coordinates: Vec2D points
-    points = np.asarray(value, dtype=np.float64)
-    if points.size == 0:
-        return np.zeros((0, 2), dtype=np.float64)
-    if points.ndim != 2 or points.shape[1] != 2:
-        raise ValueError(f"{what} must be an (N, 2) array of (x, y) points, got shape {points.shape}")
-    return points
 
 
 # --- GAME ----------------------------------------------------------------------------------------------------
@@ -134,7 +101,7 @@ def grid_counts_from_points(
     map), and points on pixels past the last whole block are not counted.
     """
     width, height, cells = _check_grid(image_size, level)
-    xy = _as_points(points, "points")
+    xy = as_points(points, "points")
     if convention == "blocks":
         block_w, block_h = _cell_edges(width, cells, convention)[1], _cell_edges(height, cells, convention)[1]
         if block_w == 0 or block_h == 0:
@@ -200,15 +167,15 @@ def _predicted_grid(
 ) -> np.ndarray:
     if source not in ("auto", "density", "points"):
         raise ValueError(f"source must be 'auto', 'density' or 'points', got {source!r}")
-    density = getattr(result, "densityMap", None)
+    # Only a CountResult carries a density map; a plain point array has neither a map nor a count of its own.
+    density = result.densityMap if isinstance(result, CountResult) else None
+    area = result.densityArea if isinstance(result, CountResult) else None
     if source == "density" or (source == "auto" and density is not None):
         if density is None:
             raise ValueError("source='density' but the result has no densityMap; use source='points'")
-        return grid_counts_from_density(
-            density, getattr(result, "densityArea", None), image_size, level, convention=convention
-        )
-    points = _as_points(result, "prediction")
-    count = getattr(result, "count", None)
+        return grid_counts_from_density(density, area, image_size, level, convention=convention)
+    points = as_points(result, "prediction")
+    count = result.count if isinstance(result, CountResult) else None
     if len(points) == 0 and count:
         # A count-only result still has a whole-image count, which is all GAME(0) needs.
         if level == 0:
@@ -303,7 +270,8 @@ def game_levels(
 # --- localisation ---------------------------------------------------------------------------------------------
 
 
-def _ratios(tp: int, fp: int, fn: int) -> tuple[float, float, float]:
+def precision_recall_f1(tp: int, fp: int, fn: int) -> tuple[float, float, float]:
+    """Precision, recall and F1 from true/false positive and false negative counts (the report sums its own)."""
     # 0/0 happens only when one side is empty. Both empty is a perfect answer (1.0); otherwise the image has
     # an error and the undefined ratio counts as 0.0, so it never flatters an estimator.
     if tp + fp + fn == 0:
@@ -350,15 +318,15 @@ def localisation(pred_points: Any, gt_points: Any, threshold: float = 10.0) -> L
     number of pairs within ``threshold`` (inclusive: a pair exactly ``threshold`` apart matches) and then
     minimises their total distance. Each point takes part in at most one pair, so two predictions on one head
     give one true positive and one false positive. Precision/recall are 1.0 when both sets are empty and 0.0
-    when only their own denominator is empty (see ``_ratios``).
+    when only their own denominator is empty (see ``precision_recall_f1``).
     """
     from scipy.optimize import linear_sum_assignment
     from scipy.spatial.distance import cdist
 
     if not np.isfinite(threshold) or threshold < 0:
         raise ValueError(f"threshold must be a finite distance >= 0 in pixels, got {threshold!r}")
-    pred = _as_points(pred_points, "pred_points")
-    gt = _as_points(gt_points, "gt_points")
+    pred = as_points(pred_points, "pred_points")
+    gt = as_points(gt_points, "gt_points")
     matches = np.zeros((0, 2), dtype=np.intp)
     distances = np.zeros(0, dtype=np.float64)
     if len(pred) and len(gt):
@@ -380,7 +348,7 @@ def localisation(pred_points: Any, gt_points: Any, threshold: float = 10.0) -> L
             distances = dist[matches[:, 0], matches[:, 1]]
     tp = len(matches)
     fp, fn = len(pred) - tp, len(gt) - tp
-    precision, recall, f1 = _ratios(tp, fp, fn)
+    precision, recall, f1 = precision_recall_f1(tp, fp, fn)
     return Localisation(tp, fp, fn, precision, recall, f1, matches, distances, float(threshold))
 
 
@@ -405,7 +373,7 @@ def localisation_summary(items: Iterable[Localisation]) -> LocalisationSummary:
     tp = sum(i.tp for i in items)
     fp = sum(i.fp for i in items)
     fn = sum(i.fn for i in items)
-    return LocalisationSummary(tp, fp, fn, *_ratios(tp, fp, fn), n_images=len(items))
+    return LocalisationSummary(tp, fp, fn, *precision_recall_f1(tp, fp, fn), n_images=len(items))
 
 
 # --- speed ---------------------------------------------------------------------------------------------------
@@ -433,10 +401,11 @@ def latency_stats(elapsed: Iterable[Any]) -> LatencyStats:
     one worker processing images back to back. For parallel or batched runs measure the wall clock and use
     :func:`throughput` instead.
     """
-    seconds = _numbers(
-        elapsed, "elapsed", lambda i: f"elapsed[{i}] is None: the result carries no timing; time the call yourself"
-    )
-    ms = seconds * 1000.0
+    times = [value.elapsed if isinstance(value, CountResult) else value for value in elapsed]
+    for index, time in enumerate(times):
+        if time is None:
+            raise ValueError(f"elapsed[{index}] is None: the result carries no timing; time the call yourself")
+    ms = np.asarray(times, dtype=np.float64) * 1000.0
     if ms.size == 0:
         raise ValueError("no timings given")
     if (ms < 0).any() or not np.isfinite(ms).all():

@@ -22,7 +22,8 @@ from matplotlib.figure import Figure
 from matplotlib.image import AxesImage
 from PIL import Image
 
-from .metrics import _as_counts, _as_points, localisation, mae
+from ..result import CountResult, as_counts, as_points
+from .metrics import localisation, mae
 
 __all__ = [
     "plot_count_scatter",
@@ -79,14 +80,16 @@ def _show_image(ax: Axes, pixels: np.ndarray) -> tuple[int, int]:
     return width, height
 
 
-def upsampled_density(result: Any, image_size: tuple[int, int]) -> tuple[np.ndarray, tuple[float, float, float, float]]:
+def upsampled_density(
+    result: CountResult, image_size: tuple[int, int]
+) -> tuple[np.ndarray, tuple[float, float, float, float]]:
     """The result's density map resized (bilinear) to its ``densityArea``, for display.
 
     Returns ``(map, extent)`` where ``extent`` is ``(left, right, bottom, top)`` in image pixels for ``imshow``
     and the map's values are people per original image pixel: the resize is renormalised so that the map
     still sums to the model's count. Only for display; metrics integrate the raw map (``metrics``).
     """
-    if getattr(result, "densityMap", None) is None:
+    if result.densityMap is None:
         raise ValueError("the result has no densityMap to draw; plot its points with plot_points instead")
     density = np.asarray(result.densityMap, dtype=np.float32)
     area = result.densityArea
@@ -106,7 +109,7 @@ def upsampled_density(result: Any, image_size: tuple[int, int]) -> tuple[np.ndar
     return resized, (x, x + w, y + h, y)
 
 
-def _draw_density(ax: Axes, result: Any, image_size: tuple[int, int], alpha: float, cmap: str,
+def _draw_density(ax: Axes, result: CountResult, image_size: tuple[int, int], alpha: float, cmap: str,
                   vmax: float | None) -> AxesImage:
     values, extent = upsampled_density(result, image_size)
     top = vmax if vmax is not None else float(values.max())
@@ -118,11 +121,12 @@ def _draw_density(ax: Axes, result: Any, image_size: tuple[int, int], alpha: flo
 
 
 def _label(result: Any) -> str:
-    return getattr(result, "estimatorName", None) or "prediction"
+    """The estimator's name for a title; a plain point array has none."""
+    return (result.estimatorName if isinstance(result, CountResult) else None) or "prediction"
 
 
 def plot_density_overlay(
-    image: Any, result: Any, ax: Axes | None = None, alpha: float = 0.5, cmap: str = "jet"
+    image: Any, result: CountResult, ax: Axes | None = None, alpha: float = 0.5, cmap: str = "jet"
 ) -> Figure:
     """Draw the result's density map, upsampled to its ``densityArea``, over the image; title with the count.
 
@@ -132,8 +136,8 @@ def plot_density_overlay(
     fig, ax = _new_axes(ax)
     pixels = _rgb(image)
     size = _show_image(ax, pixels)
-    if getattr(result, "densityMap", None) is None:
-        points = _as_points(result, "result")
+    if result.densityMap is None:
+        points = as_points(result, "result")
         ax.scatter(points[:, 0], points[:, 1], s=18, c="red", edgecolors="white", linewidths=0.5)
         ax.set_title(f"{_label(result)}: count {result.count} (no density map; points shown)")
         return fig
@@ -156,14 +160,14 @@ def plot_points(
     """
     fig, ax = _new_axes(ax)
     _show_image(ax, _rgb(image))
-    pred = _as_points(result, "result")
+    pred = as_points(result, "result")
     if gt_points is None:
         ax.scatter(pred[:, 0], pred[:, 1], s=24, c="red", edgecolors="white", linewidths=0.6,
                    label=f"predicted ({len(pred)})")
         ax.legend(loc="upper right", framealpha=0.8)
         ax.set_title(f"{_label(result)}: {len(pred)} points")
         return fig
-    gt = _as_points(gt_points, "gt_points")
+    gt = as_points(gt_points, "gt_points")
     loc = localisation(pred, gt, threshold)
     matched_pred, matched_gt = pred[loc.matches[:, 0]], gt[loc.matches[:, 1]]
     ax.add_collection(LineCollection(list(np.stack([matched_pred, matched_gt], axis=1)), colors="white",
@@ -182,7 +186,7 @@ def plot_points(
 
 def plot_estimator_grid(
     images: Sequence[Any],
-    results_by_estimator: Mapping[str, Sequence[Any]],
+    results_by_estimator: Mapping[str, Sequence[CountResult]],
     gt_counts: Sequence[Any] | None = None,
     *,
     names: Sequence[str] | None = None,
@@ -209,7 +213,7 @@ def plot_estimator_grid(
         raise ValueError(f"gt_counts has {len(gt_counts)} values for {len(images)} images")
     if names is None:
         names = [getattr(img, "name", None) or f"image {i}" for i, img in enumerate(images)]
-    truths = None if gt_counts is None else _as_counts(gt_counts, "gt_counts")
+    truths = None if gt_counts is None else as_counts(gt_counts, "gt_counts")
     estimators = list(results_by_estimator)
     n_rows, n_cols = len(images), len(estimators)
     if fig is None:
@@ -219,16 +223,16 @@ def plot_estimator_grid(
         pixels = _rgb(image)
         size = (pixels.shape[1], pixels.shape[0])
         row_results = [results_by_estimator[e][row] for e in estimators]
-        with_maps = [r for r in row_results if getattr(r, "densityMap", None) is not None]
+        with_maps = [r for r in row_results if r.densityMap is not None]
         vmax = max((float(upsampled_density(r, size)[0].max()) for r in with_maps), default=None)
         overlay = None
         for col, result in enumerate(row_results):
             ax = axes[row, col]
             _show_image(ax, pixels)
-            if getattr(result, "densityMap", None) is not None:
+            if result.densityMap is not None:
                 overlay = _draw_density(ax, result, size, alpha, cmap, vmax)
             else:
-                points = _as_points(result, f"{estimators[col]} result {row}")
+                points = as_points(result, f"{estimators[col]} result {row}")
                 ax.scatter(points[:, 0], points[:, 1], s=8, c="red", edgecolors="white", linewidths=0.3)
             title = f"count {result.count}"
             if truths is not None:
@@ -246,10 +250,10 @@ def plot_count_scatter(
 ) -> Figure:
     """Predicted against true count, one scatter per estimator (its MAE in the legend), with the y = x line."""
     fig, ax = _new_axes(ax, figsize=(6, 6))
-    true = _as_counts(true_counts, "true_counts")
+    true = as_counts(true_counts, "true_counts")
     top = float(true.max()) if true.size else 1.0
     for name, preds in preds_by_estimator.items():
-        pred = _as_counts(preds, f"preds_by_estimator[{name!r}]")
+        pred = as_counts(preds, f"preds_by_estimator[{name!r}]")
         error = mae(true, pred)
         ax.scatter(true, pred, s=28, alpha=0.8, label=f"{name} (MAE {error:.2f})")
         top = max(top, float(pred.max()))
@@ -278,8 +282,8 @@ def plot_ranked_errors(
     Bars right of zero are over-counts, left under-counts (coloured apart); ``top`` keeps the ``top`` worst
     images. Ties keep the input order.
     """
-    true = _as_counts(true_counts, "true_counts")
-    pred = _as_counts(pred_counts, "pred_counts")
+    true = as_counts(true_counts, "true_counts")
+    pred = as_counts(pred_counts, "pred_counts")
     if not (len(names) == len(true) == len(pred)):
         raise ValueError(f"got {len(names)} names, {len(true)} true and {len(pred)} predicted counts; "
                          "pass one of each per image")

@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from .datasets import Dataset
-from .metrics import _ratios, latency_stats, mae, rmse, throughput
+from .metrics import latency_stats, mae, precision_recall_f1, rmse, throughput
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -113,7 +113,7 @@ class ComparisonReport:
             tag = f"@{threshold:g}"
             tp, fp, fn = (scored[f"{key}{tag}"] for key in ("tp", "fp", "fn"))
             if len(scored) and tp.notna().all():
-                precision, recall, f1 = _ratios(int(tp.sum()), int(fp.sum()), int(fn.sum()))
+                precision, recall, f1 = precision_recall_f1(int(tp.sum()), int(fp.sum()), int(fn.sum()))
             else:
                 precision = recall = f1 = math.nan
             out[f"P{tag}"], out[f"R{tag}"], out[f"F1{tag}"] = precision, recall, f1

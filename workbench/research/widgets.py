@@ -344,9 +344,8 @@ class Explorer:
             parts.append(f"no annotation; {len(points)} points ({html.escape(how)})")
         if result.elapsed is not None and math.isfinite(result.elapsed):
             parts.append(f"estimate {result.elapsed * 1000:.0f} ms")
-        # False only when the estimator declares a training range and this image is outside it (None: no range
-        # declared, or a result type that does not carry the flag).
-        if getattr(result, "inRange", None) is False:
+        # False only when the estimator declares a training range and this image is outside it (None: none declared).
+        if result.inRange is False:
             parts.append(f"<span style='color:#cf222e'><b>{OUTSIDE_RANGE}</b></span>")
         return " · ".join(parts)
 
