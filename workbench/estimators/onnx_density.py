@@ -14,8 +14,7 @@ estimator or be wrapped in a replacement plugin. How it works, and why:
   there are 2 threads or more) the lanes run on a second session whose runs each take an equal share of
   ``intra_op_threads``: on 2 cores, two one-thread runs side by side instead of one two-thread run. A
   one-thread run never waits at onnxruntime's per-operator barrier for a thread that the work around
-  inference has pre-empted, which is what held a two-thread run back (``bench/bench_estimation.py``: CPU
-  per image 10 to 13 ms over the raw run's before, within a few ms of it after). A call of a single run
+  inference has pre-empted, which is what held a two-thread run back. A call of a single run
   (one image) keeps the first session, with all the threads, for its latency, unless another call is in
   flight (concurrent requests to a server, a prefetch beside the Explorer's own call): then it is a lane
   too, so that concurrent calls never ask for more threads than there are.
@@ -26,8 +25,7 @@ estimator or be wrapped in a replacement plugin. How it works, and why:
   the runs leave CPU time to spare: a GPU run, the barriers of a multi-thread run, a core no lane uses. Where
   one-thread lanes take every CPU (the default on 2 cores) there is none: a helper thread would only pre-empt
   another lane's run, making that lane end later than the others, so each lane does that work itself, in
-  the same order (2 cores, ``wbcount``, ``bench/bench_lanes.py``: 0.7 % more images/s with the preprocessing
-  in the graph, 5.9 % with numpy). Results come back in the images' order whatever order the runs end in.
+  the same order. Results come back in the images' order whatever order the runs end in.
   An error in one run fails the call with a note naming its images and stops the call's other runs; other
   calls on the same estimator are not affected. A cancelled call stops its lanes at the next run and ends a
   run in progress through onnxruntime's ``RunOptions.terminate``.
@@ -38,8 +36,7 @@ estimator or be wrapped in a replacement plugin. How it works, and why:
   ``workbench model wrap`` ships), so the helper only stacks uint8 pixels. A model that starts with a
   convolution over RGB has that convolution read the pixels in place, with no transpose (``_graph``). On a
   GPU the input copied to the device is then a quarter of the bytes (with IO binding there); on the CPU each
-  lane preprocesses its own run on its own thread, leaving the helpers only the stacking (2 cores,
-  ``wbcount``: 45.7 images/s in the graph against 39.4 in numpy, ``bench/bench_estimation.py``). With a
+  lane preprocesses its own run on its own thread, leaving the helpers only the stacking. With a
   single lane (one thread) it is done in numpy in the helper thread (``ModelDescription.preprocess``: one
   multiply-add per element written straight into the model's layout), overlapped with the run on another
   core. ``graph_preprocessing=`` chooses either way; models below opset 13 always use numpy. Both give the
@@ -50,6 +47,8 @@ estimator or be wrapped in a replacement plugin. How it works, and why:
 * **Count.** The map's sum rounded to the nearest whole number (half to even, as Python's ``round``), and
   never below 0. The service's reference plugin truncates (``int(sum)``), which under-counts by 0.5 on
   average.
+
+What each of these choices gained, measured, is in ``docs/benchmarks.md`` (*The estimator's design, measured*).
 """
 from __future__ import annotations
 
@@ -60,6 +59,7 @@ import time
 import warnings
 from collections import defaultdict
 from concurrent.futures import FIRST_EXCEPTION, CancelledError, Executor, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, Sequence
 
@@ -137,6 +137,131 @@ class _InTheLane(Executor):
         return future
 
 
+def _model_file(model_path: str | os.PathLike) -> Path:
+    path = Path(model_path)
+    if not path.is_file():
+        raise FileNotFoundError(f"ONNX model {path} not found (cwd is {os.getcwd()})")
+    return path
+
+
+def _check_arguments(
+    device_class: str, gpu_device: int, intra_op_threads: int | None, max_batch: int | None, parallel_runs: int | None
+) -> None:
+    """Refuse a bad argument before any model is loaded."""
+    check_device_class(device_class, allow_global=False, what="device_class")
+    if isinstance(gpu_device, bool) or not isinstance(gpu_device, int) or gpu_device < 0:
+        raise ValueError(f"gpu_device must be a CUDA device index >= 0, got {gpu_device!r}")
+    if intra_op_threads is not None and (
+        isinstance(intra_op_threads, bool) or not isinstance(intra_op_threads, int) or intra_op_threads < 1
+    ):
+        raise ValueError(f"intra_op_threads must be a whole number >= 1 or None, got {intra_op_threads!r}")
+    if max_batch is not None and (isinstance(max_batch, bool) or not isinstance(max_batch, int) or max_batch < 1):
+        raise ValueError(f"max_batch must be a whole number >= 1 or None, got {max_batch!r}")
+    if parallel_runs is not None and (
+        isinstance(parallel_runs, bool) or not isinstance(parallel_runs, int) or parallel_runs < 1
+    ):
+        raise ValueError(f"parallel_runs must be a whole number >= 1 or None, got {parallel_runs!r}")
+
+
+def _providers(device_class: str, gpu_device: int, name: str) -> list[Any]:
+    """onnxruntime's providers for ``device_class``: the CPU's, after CUDA's on ``gpu_device`` where asked
+    for and available (else a ``GpuUnavailableWarning``, attributed to the estimator's caller)."""
+    providers: list[Any] = ["CPUExecutionProvider"]
+    if device_class == "gpu":
+        if _CUDA in ort.get_available_providers():
+            providers.insert(0, (_CUDA, {"device_id": gpu_device}))
+        else:
+            warnings.warn(
+                f"{name}: device_class='gpu' but this onnxruntime has no CUDA provider (available: "
+                f"{', '.join(ort.get_available_providers())}); running on the CPU. Install onnxruntime-gpu "
+                "in place of onnxruntime for GPU inference",
+                GpuUnavailableWarning,
+                stacklevel=3,
+            )
+    return providers
+
+
+def _load_session(
+    source: str | bytes, model_path: Path, options: ort.SessionOptions, providers: list[Any]
+) -> ort.InferenceSession:
+    """An onnxruntime session of ``source`` (the model's file, or its rewritten graph's bytes)."""
+    try:
+        return ort.InferenceSession(source, options, providers=providers)
+    except Exception as error:  # onnxruntime's load errors have no common public base class
+        raise ValueError(f"onnxruntime cannot load {model_path}: {error}") from None
+
+
+def _with_graph_preprocessing(model_path: Path, description: ModelDescription) -> tuple[ModelDescription, bytes] | None:
+    """The model with its preprocessing put in front of it (``_graph``): what feeds it and its bytes; ``None``
+    where the model already takes pixels or its opset is too old for the preprocessing's operators."""
+    if takes_pixels(description, description.batched):
+        return None
+    proto = onnx.load(str(model_path))
+    if opset(proto) < MIN_OPSET:
+        return None
+    feed = add_preprocessing(proto, description, batched=description.batched, model=str(model_path))
+    return feed, proto.SerializeToString()
+
+
+@dataclass(frozen=True)
+class _SessionPlan:
+    """How an estimator spreads a call over its sessions and threads (see Lanes and Pipeline above); chosen
+    from the device and the arguments alone, before any session for the lanes is made."""
+
+    parallel_runs: int
+    graph_preprocessing: bool
+    max_batch: int
+    io_binding: bool
+    # Threads of each run of the lanes' own session; None: the lanes share the first session.
+    lane_threads: int | None
+    # The lanes prepare their own inputs and results instead of handing them to helper threads.
+    helpers_in_the_lanes: bool
+
+    @classmethod
+    def choose(
+        cls, *, on_gpu: bool, threads: int, cpus: int, parallel_runs: int | None, graph_preprocessing: bool | None,
+        max_batch: int | None, io_binding: bool | None,
+    ) -> _SessionPlan:
+        if parallel_runs is None:
+            parallel_runs = 1 if on_gpu or threads < 2 else 2
+        if graph_preprocessing is None:
+            graph_preprocessing = on_gpu or parallel_runs > 1
+        # On the CPU a run of 1, 2 or 8 costs the same per image; with two lanes, runs of 1 keep two images'
+        # activations in flight, as one lane's runs of 2 did.
+        max_batch = max_batch or (8 if on_gpu else 1 if parallel_runs > 1 else 2)
+        # On the CPU each lane's run takes its share of the threads (see Lanes above).
+        lane_threads = max(1, threads // parallel_runs) if parallel_runs > 1 and not on_gpu else None
+        # Helper threads overlap the lanes' runs (numpy releases the GIL for the heavy part), unless the lanes
+        # take every CPU with one thread each: then a helper would only pre-empt another lane (see Pipeline).
+        helpers_in_the_lanes = not on_gpu and (lane_threads or threads) == 1 and parallel_runs >= cpus
+        return cls(
+            parallel_runs=parallel_runs,
+            graph_preprocessing=graph_preprocessing,
+            max_batch=max_batch,
+            io_binding=on_gpu if io_binding is None else bool(io_binding),
+            lane_threads=lane_threads,
+            helpers_in_the_lanes=helpers_in_the_lanes,
+        )
+
+
+def _cut_into_runs(items: list[_Item], max_batch: int, parallel_runs: int, model_run: int | None) -> list[list[_Item]]:
+    """Same-size groups cut into runs: at most ``max_batch`` each, and at least ``parallel_runs`` runs per group
+    (when it has that many images) so that every lane has a share. ``model_run``: the images a run of this model
+    must hold (its static batch, or 1 where it takes one image), which cuts the items in order instead."""
+    if model_run is not None:
+        return [items[i : i + model_run] for i in range(0, len(items), model_run)]
+    groups: dict[tuple[int, int], list[_Item]] = defaultdict(list)
+    for item in items:
+        groups[(item.height, item.width)].append(item)
+    chunks = []
+    for group in groups.values():
+        runs = -(-len(group) // max_batch)
+        # A whole number of runs per lane, so that no lane is left running alone at the end.
+        runs = min(len(group), -(-runs // parallel_runs) * parallel_runs)
+        chunks += [list(part) for part in np.array_split(np.array(group, dtype=object), runs)]
+    return chunks
+
+
 def _session_options(intra_op_threads: int | None) -> ort.SessionOptions:
     options = ort.SessionOptions()
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
@@ -195,97 +320,67 @@ class OnnxDensityEstimator(EstimatorBase):
         parallel_runs: int | None = None,
         io_binding: bool | None = None,
     ) -> None:
-        self.model_path = Path(model_path)
-        if not self.model_path.is_file():
-            raise FileNotFoundError(f"ONNX model {self.model_path} not found (cwd is {os.getcwd()})")
+        self.model_path = _model_file(model_path)
         if isinstance(description, ModelDescription):
             self.description = description
         elif description is None:
             self.description = ModelDescription.for_model(self.model_path)
         else:
             self.description = ModelDescription.load(description)
-        check_device_class(device_class, allow_global=False, what="device_class")
-        if isinstance(gpu_device, bool) or not isinstance(gpu_device, int) or gpu_device < 0:
-            raise ValueError(f"gpu_device must be a CUDA device index >= 0, got {gpu_device!r}")
-        if intra_op_threads is not None and (
-            isinstance(intra_op_threads, bool) or not isinstance(intra_op_threads, int) or intra_op_threads < 1
-        ):
-            raise ValueError(f"intra_op_threads must be a whole number >= 1 or None, got {intra_op_threads!r}")
-        if max_batch is not None and (isinstance(max_batch, bool) or not isinstance(max_batch, int) or max_batch < 1):
-            raise ValueError(f"max_batch must be a whole number >= 1 or None, got {max_batch!r}")
-        if parallel_runs is not None and (
-            isinstance(parallel_runs, bool) or not isinstance(parallel_runs, int) or parallel_runs < 1
-        ):
-            raise ValueError(f"parallel_runs must be a whole number >= 1 or None, got {parallel_runs!r}")
+        _check_arguments(device_class, gpu_device, intra_op_threads, max_batch, parallel_runs)
         self.points = resolve_point_strategy(points)
         self.name = name or self.description.name
 
+        providers = _providers(device_class, gpu_device, self.name)
         options = _session_options(intra_op_threads)
-        providers: list[Any] = ["CPUExecutionProvider"]
-        if device_class == "gpu":
-            if _CUDA in ort.get_available_providers():
-                providers.insert(0, (_CUDA, {"device_id": gpu_device}))
-            else:
-                warnings.warn(
-                    f"{self.name}: device_class='gpu' but this onnxruntime has no CUDA provider (available: "
-                    f"{', '.join(ort.get_available_providers())}); running on the CPU. Install onnxruntime-gpu "
-                    "in place of onnxruntime for GPU inference",
-                    GpuUnavailableWarning,
-                    stacklevel=2,
-                )
-        try:
-            session = ort.InferenceSession(str(self.model_path), options, providers=providers)
-        except Exception as error:  # onnxruntime's load errors have no common public base class
-            raise ValueError(f"onnxruntime cannot load {self.model_path}: {error}") from None
+        session = _load_session(str(self.model_path), self.model_path, options, providers)
         # Checked and measured on the model as described, so that errors speak of the user's description.
         self.geometry: ModelGeometry = measure_geometry(session, self.description, str(self.model_path))
-        self._feed = self.description
-        source: str | bytes = str(self.model_path)
-        on_gpu = _CUDA in session.get_providers()
-        threads = intra_op_threads or usable_cpus()
-        if parallel_runs is None:
-            parallel_runs = 1 if on_gpu or threads < 2 else 2
-        self.parallel_runs = parallel_runs
-        if graph_preprocessing is None:
-            graph_preprocessing = on_gpu or parallel_runs > 1
-        if graph_preprocessing and not takes_pixels(self.description, self.description.batched):
-            proto = onnx.load(str(self.model_path))
-            if opset(proto) >= MIN_OPSET:
-                self._feed = add_preprocessing(
-                    proto, self.description, batched=self.description.batched, model=str(self.model_path)
-                )
-                source = proto.SerializeToString()
-                session = ort.InferenceSession(source, options, providers=providers)
-        self._session: ort.InferenceSession | None = session
-        if device_class == "gpu" and len(providers) > 1 and _CUDA not in self._session.get_providers():
+        plan = _SessionPlan.choose(
+            on_gpu=_CUDA in session.get_providers(), threads=intra_op_threads or usable_cpus(), cpus=usable_cpus(),
+            parallel_runs=parallel_runs, graph_preprocessing=graph_preprocessing, max_batch=max_batch,
+            io_binding=io_binding,
+        )
+        self.parallel_runs = plan.parallel_runs
+        self.max_batch = plan.max_batch
+        self.io_binding = plan.io_binding
+        self._open_sessions(session, plan, options, providers)
+        if device_class == "gpu" and len(providers) > 1 and _CUDA not in self.providers:
             # onnxruntime falls back to the CPU by itself when the CUDA provider fails to start (no driver).
             warnings.warn(
                 f"{self.name}: the CUDA provider failed to start on GPU {gpu_device}; running on the CPU",
                 GpuUnavailableWarning,
                 stacklevel=2,
             )
-        # On the CPU a run of 1, 2 or 8 costs the same per image; with two lanes, runs of 1 keep two images'
-        # activations in flight, as one lane's runs of 2 did.
-        self.max_batch = max_batch or (8 if on_gpu else 1 if parallel_runs > 1 else 2)
-        # The lanes' session: on the CPU each lane's run takes its share of the threads (see Lanes above).
+        self._start_threads(plan)
+
+    def _open_sessions(
+        self, session: ort.InferenceSession, plan: _SessionPlan, options: ort.SessionOptions, providers: list[Any]
+    ) -> None:
+        """The first session (``session``, remade over the rewritten graph where the preprocessing goes into
+        it) and the lanes' session (the first one, or on the CPU one whose runs take a share of the threads)."""
+        self._feed: ModelDescription = self.description
+        source: str | bytes = str(self.model_path)
+        if plan.graph_preprocessing:
+            rewritten = _with_graph_preprocessing(self.model_path, self.description)
+            if rewritten is not None:
+                self._feed, source = rewritten
+                session = _load_session(source, self.model_path, options, providers)
+        self._session: ort.InferenceSession | None = session
         self._lane_session: ort.InferenceSession | None = session
-        lane_threads = threads
-        if parallel_runs > 1 and not on_gpu:
-            lane_threads = max(1, threads // parallel_runs)
-            lane_options = _session_options(lane_threads)
-            self._lane_session = ort.InferenceSession(source, lane_options, providers=["CPUExecutionProvider"])
-        self.io_binding = on_gpu if io_binding is None else bool(io_binding)
+        if plan.lane_threads is not None:
+            lane_options = _session_options(plan.lane_threads)
+            self._lane_session = _load_session(source, self.model_path, lane_options, ["CPUExecutionProvider"])
+
+    def _start_threads(self, plan: _SessionPlan) -> None:
+        """The lanes' inference threads and, unless the lanes do that work themselves, their helper threads."""
         self._executor: ThreadPoolExecutor | None = ThreadPoolExecutor(
-            max_workers=parallel_runs, thread_name_prefix=f"onnx-density-{self.name}"
+            max_workers=plan.parallel_runs, thread_name_prefix=f"onnx-density-{self.name}"
         )
         self._lanes_in_flight = 0
         self._in_flight_lock = threading.Lock()
-        # The work around inference (stacking, preprocessing, points, results): in a helper thread per lane,
-        # overlapping the lane's runs (numpy releases the GIL for the heavy part), unless the lanes take every
-        # CPU with one thread each (see Pipeline above).
-        lanes_fill_the_cpus = not on_gpu and lane_threads == 1 and parallel_runs >= usable_cpus()
-        self._helper: Executor | None = _InTheLane() if lanes_fill_the_cpus else ThreadPoolExecutor(
-            max_workers=parallel_runs, thread_name_prefix=f"onnx-density-{self.name}-helper"
+        self._helper: Executor | None = _InTheLane() if plan.helpers_in_the_lanes else ThreadPoolExecutor(
+            max_workers=plan.parallel_runs, thread_name_prefix=f"onnx-density-{self.name}-helper"
         )
 
     @property
@@ -399,28 +494,15 @@ class OnnxDensityEstimator(EstimatorBase):
             items.append(_Item(index, image, area, bounds))
         return items, parsed_targets
 
-    def _chunks(self, items: list[_Item]) -> list[list[_Item]]:
-        """Same-size groups cut into runs: at most ``max_batch`` each, and at least ``parallel_runs`` runs
-        per group (when it has that many images) so that every lane has a share."""
-        if not self.description.batched or self.geometry.fixed_batch is not None:
-            size = self.geometry.fixed_batch or 1
-            return [items[i : i + size] for i in range(0, len(items), size)]
-        groups: dict[tuple[int, int], list[_Item]] = defaultdict(list)
-        for item in items:
-            groups[(item.height, item.width)].append(item)
-        chunks = []
-        for group in groups.values():
-            runs = -(-len(group) // self.max_batch)
-            # A whole number of runs per lane, so that no lane is left running alone at the end.
-            runs = min(len(group), -(-runs // self.parallel_runs) * self.parallel_runs)
-            chunks += [list(part) for part in np.array_split(np.array(group, dtype=object), runs)]
-        return chunks
+    # -- lane scheduling: runs dealt to lanes, each lane a pipeline of runs (no model I/O here) --------------
 
     def _submit(self, items: list[_Item], targets: EstimationTargets, call: _Call) -> list[Future[list[_Indexed]]]:
         """One pipeline per lane, the runs dealt out in turn; a single run on an idle estimator takes the
         first session."""
         executor = self._require_executor()
-        chunks = self._chunks(items)
+        # A model without a free batch axis sets the size of its runs itself.
+        model_run = self.geometry.fixed_batch or (None if self.description.batched else 1)
+        chunks = _cut_into_runs(items, self.max_batch, self.parallel_runs, model_run)
         lanes = [chunks[lane :: self.parallel_runs] for lane in range(min(self.parallel_runs, len(chunks)))]
         with self._in_flight_lock:
             alone = len(chunks) == 1 and self._lanes_in_flight == 0
@@ -499,6 +581,8 @@ class OnnxDensityEstimator(EstimatorBase):
                 indices = ", ".join(str(item.index) for item in current)
                 error.add_note(f"{self.name}: while estimating image(s) {indices} of the batch")
             raise
+
+    # -- model I/O: a run's input, the run, its maps turned into results ----------------------------------
 
     def _model_input(self, chunk: list[_Item]) -> tuple[np.ndarray, float]:
         """Runs in the helper (or lane) thread: the chunk's padded, stacked, preprocessed input, and the seconds

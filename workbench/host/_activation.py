@@ -14,7 +14,13 @@ from typing import Any
 from ..plugins import EstimatorReplacementPlugin, PluginError, Route, plugin_kind
 from .._compat import service_providers
 from ..plugins._base import adopt_routes, routes_of
-from ..plugins._loader import check_plugin_module_name, check_requirements, class_origin, find_plugin_classes, import_plugin_module
+from ..plugins._loader import (
+    check_plugin_module_name,
+    check_requirements,
+    class_origin,
+    find_plugin_classes,
+    import_plugin_module,
+)
 from ._estimators import DEFAULT, EstimatorSlot, close_quietly
 from ._loop import PLUGIN_FAILURES, Deadlines, describe_failure, within
 from ._modules import PluginModules

@@ -534,9 +534,8 @@ def _estimation_inputs(images: Sequence[Any]) -> list[Any]:
     """Every entry of an estimate call as ``estimation_input`` makes it, image files and encoded bytes decoded
     in parallel (simplejpeg and Pillow release the GIL while they decode).
 
-    Why: the call waits for every image before its estimator starts; decoded one after another, a call of
-    38 crowd-mini photos spent 150 ms on one core with the other idle, 15 % of the call's time on 2 cores.
-    The error raised is that of the first bad entry in the call's order, as when decoding one by one.
+    Why: the call waits for every image before its estimator starts; decoded one after another, the other
+    cores would idle meanwhile (measured: ``docs/benchmarks.md``). The error raised is that of the first bad entry in the call's order, as when decoding one by one.
     """
     decoders = min(sum(map(needs_decoding, images)), usable_cpus(), _MAX_DECODERS)
     if decoders < 2:
