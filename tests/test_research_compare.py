@@ -218,7 +218,7 @@ def test_cli_compare_reports_an_unknown_estimator(plugin_folder, tmp_path, monke
     args = _cli(["compare", "synthetic", "--estimators", "default,Missing", "--plugins-dir",
                  str(plugin_folder.root), "--active", "", "--out", str(tmp_path / "r"), "--no-progress"])
     assert args.func(args) == 2
-    assert "unknown estimator(s) 'Missing'" in capsys.readouterr().err
+    assert "no estimator 'Missing' for 'peopleCountEstimator'" in capsys.readouterr().err
 
 
 def test_report_is_a_comparison_report(wb, spots_dataset):

@@ -122,7 +122,7 @@ def test_resize_mode(inner, crowd: VLImage) -> None:
 
 
 def test_bad_options_are_named(inner, monkeypatch: pytest.MonkeyPatch) -> None:
-    with pytest.raises(ValueError, match="mode must be 'tile' or 'resize'"):
+    with pytest.raises(ValueError, match="mode must be one of 'tile', 'resize', got 'crop'"):
         TilingEstimator(inner, mode="crop")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="too small for tiles"):
         tile_grid(100, 100, 1000, 64, 8)

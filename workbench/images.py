@@ -10,41 +10,49 @@ service. Conveniences the SDK lacks live here, off the plugin surface:
   checked against the image (the SDK's ``ImageForPeopleEstimation`` is a plain ``NamedTuple`` that checks
   nothing); ``needs_decoding`` says whether it will decode a file or encoded bytes for it;
 * ``pixel_bounds``: the whole pixels a rectangle covers, checked to lie inside an image;
-* ``parse_targets``: ``EstimationTargets`` from a member or its name, as configs and query strings give it.
+* ``check_image_list``: the images of one call, a list or tuple, not one image;
+* ``parse_targets``: ``EstimationTargets`` from a member or its name, as configs and query strings give it;
+* the pixel budget (``check_pixel_budget``, ``max_pixels_budget``, ``ImageTooLargeError``): ``load_image`` checks
+  a file's or bytes' header against it before decoding; the datasets and the server use the same function.
 
-Bottom layer: imports only ``workbench.sdk``, numpy and Pillow.
+Imports ``workbench.sdk``, ``workbench._pixel_budget``, numpy and Pillow.
 """
 from __future__ import annotations
 
 import math
 import os
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from PIL import Image
 
+from ._pixel_budget import ImageTooLargeError, check_pixel_budget, max_pixels_budget
 from .sdk import ColorFormat, EstimationTargets, ImageForPeopleEstimation, Rect, VLImage
 from .sdk._decode import ImageDecodeError, arrayToRgb, pillowToRgb, readFile
 from .sdk.image import sharedPixels
 
 __all__ = [
-    "ImageDecodeError", "estimation_input", "image_size", "load_image", "needs_decoding", "parse_targets", "pixel_bounds",
+    "ImageDecodeError", "ImageTooLargeError", "check_pixel_budget", "check_image_list", "estimation_input", "image_size",
+    "load_image", "max_pixels_budget", "needs_decoding", "parse_targets", "pixel_bounds",
 ]
 
 _FILE_SOURCES = (str, os.PathLike)
 _ENCODED_SOURCES = (bytes, bytearray, memoryview)
 
 
-def load_image(source: Any, filename: str = "") -> VLImage:
+def load_image(source: Any, filename: str = "", max_pixels: int | None = None) -> VLImage:
     """A ``R8G8B8`` ``VLImage`` from a path (``str``/``os.PathLike``), encoded bytes, a numpy array, a Pillow
     image or a ``VLImage`` (returned as it is; one of the service's real ``lunavl`` is copied over).
 
     Arrays may be uint8 or uint16, (H, W), (H, W, 1), (H, W, 3) or (H, W, 4), channels in RGB(A) order (an
     OpenCV BGR array: ``VLImage.fromNumpyArray(arr, "BGR")``); alpha is composited over white. ``filename``
-    names the image in messages; it defaults to the path.
+    names the image in messages; it defaults to the path. A file's or bytes' header is checked against the pixel
+    budget (``max_pixels``, else ``$WORKBENCH_MAX_PIXELS``, else 64 Mpx) before any pixel is decoded.
 
     Raises:
+        ImageTooLargeError: the header claims more pixels than the budget (an ``ImageDecodeError``).
         ImageDecodeError: the input is not a readable image (also a ``LunaSDKException`` and a ``ValueError``).
         TypeError: ``source`` is of an unsupported type.
     """
@@ -52,9 +60,13 @@ def load_image(source: Any, filename: str = "") -> VLImage:
         return source
     if isinstance(source, _FILE_SOURCES):
         name = filename or str(source)
-        return VLImage(readFile(Path(source), name), filename=name)
+        data = readFile(Path(source), name)
+        check_pixel_budget(data, name, max_pixels)
+        return VLImage(data, filename=name)
     if isinstance(source, _ENCODED_SOURCES):
-        return VLImage(bytes(source), filename=filename)
+        data = bytes(source)
+        check_pixel_budget(data, filename or f"bytes ({len(data)} bytes)", max_pixels)
+        return VLImage(data, filename=filename)
     if isinstance(source, np.ndarray):
         rgb = arrayToRgb(source, filename or f"numpy array {source.dtype} {source.shape}")
         return VLImage.fromNumpyArray(rgb, ColorFormat.R8G8B8, filename=filename)
@@ -144,6 +156,20 @@ def estimation_input(image: Any, index: int) -> VLImage | ImageForPeopleEstimati
         return load_image(image)
     except (TypeError, ValueError) as error:
         raise type(error)(f"image {index}: {error}") from error
+
+
+def check_image_list(images: Any) -> Sequence[Any]:
+    """``images`` when it is a list or tuple of images; one image (or one ``(image, Rect)`` pair) is refused,
+    naming the fix, rather than iterated as if it were several.
+
+    Raises:
+        TypeError: ``images`` is not a list or tuple of images.
+    """
+    if not isinstance(images, (list, tuple)) or (
+        isinstance(images, tuple) and len(images) == 2 and isinstance(images[1], Rect)
+    ):
+        raise TypeError(f"images must be a list of images, got {type(images).__name__}; wrap one image as [image]")
+    return images
 
 
 def needs_decoding(image: Any) -> bool:

@@ -26,6 +26,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from .._checks import choice, whole_number
 from ..plugins import EstimatorBase
 from ..images import image_size, parse_targets, rgb_pixels
 from ..result import CountResult
@@ -47,6 +48,7 @@ MAX_PIXELS_ENV = "WORKBENCH_ESTIMATE_MAX_PIXELS"
 LARGE_IMAGES_ENV = "WORKBENCH_LARGE_IMAGES"
 
 TileMode = Literal["tile", "resize"]
+_TILE_MODES: tuple[TileMode, ...] = ("tile", "resize")
 
 
 def tile_large_images(estimator: Any) -> Any:
@@ -63,10 +65,8 @@ def tile_large_images(estimator: Any) -> Any:
         raise ValueError(f"${MAX_PIXELS_ENV} must be a whole number of pixels (0: no tiling), got {raw!r}") from None
     if max_pixels <= 0:
         return estimator
-    mode = os.environ.get(LARGE_IMAGES_ENV, "tile")
-    if mode not in ("tile", "resize"):
-        raise ValueError(f"${LARGE_IMAGES_ENV} must be 'tile' or 'resize', got {mode!r}")
-    return TilingEstimator(estimator, max_pixels=max_pixels, mode=mode)  # type: ignore[arg-type]
+    mode = choice(os.environ.get(LARGE_IMAGES_ENV, "tile"), f"${LARGE_IMAGES_ENV}", _TILE_MODES)
+    return TilingEstimator(estimator, max_pixels=max_pixels, mode=mode)
 
 
 def tile_grid(
@@ -121,12 +121,9 @@ class TilingEstimator(EstimatorBase):
         overlap: int = DEFAULT_OVERLAP,
         mode: TileMode = "tile",
     ) -> None:
-        if isinstance(max_pixels, bool) or not isinstance(max_pixels, int) or max_pixels < 1:
-            raise ValueError(f"max_pixels must be a whole number of pixels >= 1, got {max_pixels!r}")
-        if isinstance(overlap, bool) or not isinstance(overlap, int) or overlap < 0:
-            raise ValueError(f"overlap must be a whole number of pixels >= 0, got {overlap!r}")
-        if mode not in ("tile", "resize"):
-            raise ValueError(f"mode must be 'tile' or 'resize', got {mode!r}")
+        whole_number(max_pixels, "max_pixels", minimum=1, unit="pixels")
+        whole_number(overlap, "overlap", minimum=0, unit="pixels")
+        choice(mode, "mode", _TILE_MODES)
         self.inner = inner
         self.max_pixels = max_pixels
         self.overlap = overlap

@@ -68,10 +68,11 @@ import onnx
 import onnxruntime as ort
 
 from .._system import usable_cpus
+from .._checks import whole_number
 from ..plugins import EstimatorBase
 from ..plugins._config import check_device_class
 from ..result import CountResult
-from ..images import image_size, parse_targets, pixel_bounds, rgb_pixels
+from ..images import check_image_list, image_size, parse_targets, pixel_bounds, rgb_pixels
 from ..sdk import EstimationTargets, ImageForPeopleEstimation, Rect, VLImage
 from ._graph import MIN_OPSET, add_preprocessing, opset, takes_pixels
 from .model import ModelDescription, ModelGeometry, measure_geometry, stack_padded
@@ -149,18 +150,9 @@ def _check_arguments(
 ) -> None:
     """Refuse a bad argument before any model is loaded."""
     check_device_class(device_class, allow_global=False, what="device_class")
-    if isinstance(gpu_device, bool) or not isinstance(gpu_device, int) or gpu_device < 0:
-        raise ValueError(f"gpu_device must be a CUDA device index >= 0, got {gpu_device!r}")
-    if intra_op_threads is not None and (
-        isinstance(intra_op_threads, bool) or not isinstance(intra_op_threads, int) or intra_op_threads < 1
-    ):
-        raise ValueError(f"intra_op_threads must be a whole number >= 1 or None, got {intra_op_threads!r}")
-    if max_batch is not None and (isinstance(max_batch, bool) or not isinstance(max_batch, int) or max_batch < 1):
-        raise ValueError(f"max_batch must be a whole number >= 1 or None, got {max_batch!r}")
-    if parallel_runs is not None and (
-        isinstance(parallel_runs, bool) or not isinstance(parallel_runs, int) or parallel_runs < 1
-    ):
-        raise ValueError(f"parallel_runs must be a whole number >= 1 or None, got {parallel_runs!r}")
+    whole_number(gpu_device, "gpu_device", minimum=0, note="a CUDA device index")
+    for name, value in (("intra_op_threads", intra_op_threads), ("max_batch", max_batch), ("parallel_runs", parallel_runs)):
+        whole_number(value, name, minimum=1, allow_none=True)
 
 
 def _providers(device_class: str, gpu_device: int, name: str) -> list[Any]:
@@ -466,12 +458,8 @@ class OnnxDensityEstimator(EstimatorBase):
         """Check the inputs on the caller's thread (cheap, no pixel copies), so that a bad one fails before
         any work starts."""
         parsed_targets = parse_targets(targets)
-        if not isinstance(images, (list, tuple)) or (
-            isinstance(images, tuple) and len(images) == 2 and isinstance(images[1], Rect)
-        ):
-            raise TypeError(f"images must be a list of images, got {type(images).__name__}; wrap one image as [image]")
         items = []
-        for index, entry in enumerate(images):
+        for index, entry in enumerate(check_image_list(images)):
             if isinstance(entry, ImageForPeopleEstimation):
                 image, area = entry.image, entry.detectArea
             elif isinstance(entry, VLImage):

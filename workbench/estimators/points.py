@@ -27,6 +27,8 @@ from typing import Any, Literal
 
 import numpy as np
 
+from .._checks import whole_number
+
 __all__ = [
     "DEFAULT_PEAK_SIZE",
     "DEFAULT_PEAK_THRESHOLD",
@@ -65,9 +67,7 @@ def _check_map(density: np.ndarray) -> np.ndarray:
 
 
 def _check_count(count: Any) -> int:
-    if isinstance(count, bool) or not isinstance(count, (int, np.integer)) or count < 0:
-        raise ValueError(f"count must be a whole number >= 0, got {count!r}; round the map's sum first")
-    return int(count)
+    return whole_number(count, "count", minimum=0, note="round the map's sum first")
 
 
 def _check_geometry(scale: float, offset: Offset) -> tuple[float, float, float]:

@@ -9,6 +9,7 @@ import time
 from collections import Counter
 from typing import Any, Callable
 
+from .._checks import unknown_estimators_message
 from ..plugins import EstimatorContractError, EstimatorReplacementPlugin
 from ._loop import PLUGIN_FAILURES, Deadlines, PluginTimeoutError, describe_failure, within
 from ..result import CountResult
@@ -221,10 +222,7 @@ class EstimatorSlot:
     def require(self, name: str) -> None:
         """Raise ``UnknownEstimatorError`` (listing the choices) unless ``name`` is one of this broker's."""
         if name != DEFAULT and name not in self.replacements:
-            raise UnknownEstimatorError(
-                f"no estimator {name!r} for {self.broker!r}; choose one of {', '.join(map(repr, self.choices()))} "
-                "(a replacement plugin is named by its class name)"
-            )
+            raise UnknownEstimatorError(unknown_estimators_message([name], self.broker, self.choices()))
 
     def _factory(self, name: str) -> EstimatorFactory:
         self.require(name)

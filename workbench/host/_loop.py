@@ -22,6 +22,8 @@ import time
 from dataclasses import dataclass
 from typing import Any, Awaitable, Coroutine, TypeVar
 
+from .._checks import seconds
+
 T = TypeVar("T")
 
 logger = logging.getLogger("workbench.host")
@@ -45,8 +47,7 @@ class Deadlines:
     def __post_init__(self) -> None:
         for name in ("start", "estimate", "close"):
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0 or value != value:
-                raise ValueError(f"{name}_timeout must be a positive number of seconds, got {value!r}")
+            seconds(value, f"{name}_timeout")
 
 
 class PluginAbort(RuntimeError):

@@ -16,6 +16,8 @@ from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING
 
+from .._checks import seconds
+
 if TYPE_CHECKING:
     from ._loop import LoopThread
 
@@ -39,9 +41,7 @@ class LoopWatchdog:
     """Watches one host loop from its own daemon thread; ``stalls`` lists what blocked it (newest last)."""
 
     def __init__(self, threshold: float, plugins_dir: Path, logger: logging.Logger) -> None:
-        if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not threshold > 0:
-            raise ValueError(f"watchdog_threshold must be a positive number of seconds, got {threshold!r}")
-        self.threshold = float(threshold)
+        self.threshold = seconds(threshold, "watchdog_threshold")
         self._plugins_dir = str(plugins_dir)
         self._logger = logger
         self._stalls: deque[LoopStall] = deque(maxlen=_KEPT_STALLS)

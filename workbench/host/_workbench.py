@@ -13,9 +13,10 @@ from ..plugins import AppConfig, PluginError, Route, parse_active_plugins
 from .._system import usable_cpus
 from ..plugins._config import check_device_class
 from ..plugins._loader import check_plugin_module_name
-from ..images import estimation_input, needs_decoding, parse_targets
+from .._checks import unknown_broker_message, whole_number
+from ..images import check_image_list, estimation_input, needs_decoding, parse_targets
 from ..result import CountResult
-from ..sdk import EstimationTargets, Rect
+from ..sdk import EstimationTargets
 from ._activation import Activation, active_routes
 from ._estimators import DEFAULT, EstimatorSlot, UnknownEstimatorError
 from ._lease import EstimatorLease
@@ -107,9 +108,7 @@ class Workbench:
         if not self.plugins_dir.is_dir():
             raise FileNotFoundError(f"plugins folder {self.plugins_dir} does not exist or is not a folder")
         self.active_plugins = parse_active_plugins(active_plugins)
-        if not isinstance(workers, int) or isinstance(workers, bool) or workers < 1:
-            raise ValueError(f"workers must be a whole number >= 1, got {workers!r}")
-        self.workers = workers
+        self.workers = whole_number(workers, "workers", minimum=1)
         self.deadlines = Deadlines(start=start_timeout, estimate=estimate_timeout, close=close_timeout)
         self.config = config or AppConfig(globalDeviceClass=check_device_class(device, allow_global=False, what="device"))
         self.ctx = SimpleNamespace(logger=logger or logging.getLogger("workbench.plugins"))
@@ -392,9 +391,7 @@ class Workbench:
     def _slot(self, broker: str) -> EstimatorSlot:
         slot = self._slots.get(broker)
         if slot is None:
-            raise UnknownEstimatorError(
-                f"unknown estimator broker {broker!r}; known: {', '.join(map(repr, self._slots)) or 'none'}"
-            )
+            raise UnknownEstimatorError(unknown_broker_message(broker, self._slots))
         return slot
 
     def estimate(
@@ -457,11 +454,7 @@ class Workbench:
         slot = self._slot(broker)
         if estimator is not None:
             slot.require(estimator)
-        if not isinstance(images, (list, tuple)) or (
-            isinstance(images, tuple) and len(images) == 2 and isinstance(images[1], Rect)
-        ):
-            raise TypeError(f"images must be a list of images, got {type(images).__name__}; wrap one image as [image]")
-        return _estimation_inputs(images), parse_targets(targets)
+        return _estimation_inputs(check_image_list(images)), parse_targets(targets)
 
     # -- events ----------------------------------------------------------------------------------------
 

@@ -17,6 +17,7 @@ from collections import deque
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from .._checks import whole_number
 from ..images import parse_targets
 from ..sdk import EstimationTargets, VLImage
 from ._runner_parts import HostSpec, OnResult, estimate_timed
@@ -87,8 +88,7 @@ class RayEstimatorPool:
         self, spec: HostSpec, broker: str, estimator: str, *, actors: int = 2, num_gpus: float | None = None,
         address: str | None = None,
     ) -> None:
-        if isinstance(actors, bool) or not isinstance(actors, int) or actors < 1:
-            raise ValueError(f"actors must be a whole number >= 1, got {actors!r}")
+        whole_number(actors, "actors", minimum=1)
         self._ray = ensure_ray(address)
         gpus = (1.0 if spec.device == "gpu" else 0.0) if num_gpus is None else float(num_gpus)
         remote = self._ray.remote(num_cpus=1, num_gpus=gpus, max_restarts=0)(_EstimatorActor)

@@ -13,8 +13,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
+from .._checks import choice, unknown_broker_message, unknown_estimators_message, whole_number
 from ..host import UnknownEstimatorError
 from ..images import parse_targets
 from ..result import CountResult
@@ -84,19 +83,14 @@ def compare(
         raise RuntimeError("the Workbench is not running: call wb.start() (or use `with Workbench(...) as wb:`)")
     choices = wb.estimator_choices
     if broker not in choices:
-        raise UnknownEstimatorError(
-            f"unknown estimator broker {broker!r}; this host has {', '.join(map(repr, choices)) or 'none'}"
-        )
+        raise UnknownEstimatorError(unknown_broker_message(broker, choices))
     names = list(choices[broker]) if estimators is None else _check_estimators(estimators, choices[broker], broker)
     parsed_targets = parse_targets(targets)
     thresholds = _check_thresholds(thresholds)
     levels = _check_levels(game_levels)
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise ValueError(f"batch_size must be a whole number >= 1, got {batch_size!r}")
-    if engine not in ENGINES:
-        raise ValueError(f"engine must be one of {', '.join(map(repr, ENGINES))}, got {engine!r}")
-    if game_convention not in GAME_CONVENTIONS:
-        raise ValueError(f"game_convention must be one of {', '.join(map(repr, GAME_CONVENTIONS))}, got {game_convention!r}")
+    whole_number(batch_size, "batch_size", minimum=1)
+    choice(engine, "engine", ENGINES)
+    choice(game_convention, "game_convention", GAME_CONVENTIONS)
     if not isinstance(dataset, Dataset):
         dataset = load_dataset(dataset)
     if len(dataset) == 0:
@@ -166,11 +160,7 @@ def _check_estimators(estimators: Sequence[str], choices: list[str], broker: str
         raise ValueError(f"no estimators given; choose from {', '.join(map(repr, choices))} (or pass None for all)")
     unknown = [name for name in names if name not in choices]
     if unknown:
-        raise UnknownEstimatorError(
-            f"unknown estimator(s) {', '.join(map(repr, unknown))} for {broker!r}; this host offers "
-            f"{', '.join(map(repr, choices))} (a replacement plugin is named by its class name, and must be "
-            "in the host's active plugins)"
-        )
+        raise UnknownEstimatorError(unknown_estimators_message(unknown, broker, choices))
     return names
 
 
@@ -186,9 +176,7 @@ def _check_thresholds(thresholds: Sequence[float]) -> tuple[float, ...]:
 def _check_levels(levels: Sequence[int]) -> tuple[int, ...]:
     checked = []
     for level in levels:
-        if isinstance(level, bool) or not isinstance(level, (int, np.integer)) or level < 0:
-            raise ValueError(f"game_levels must be whole numbers >= 0, got {level!r}")
-        checked.append(int(level))
+        checked.append(whole_number(level, "each of game_levels", minimum=0))
     return tuple(dict.fromkeys(checked))
 
 

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 import ipywidgets as widgets
 import numpy as np
 
+from .._checks import unknown_broker_message
 from ..host import UnknownEstimatorError
 from ..images import parse_targets
 from ..sdk import EstimationTargets
@@ -97,9 +98,7 @@ class Explorer:
     ) -> None:
         choices = wb.estimator_choices
         if broker not in choices:
-            raise UnknownEstimatorError(
-                f"unknown estimator broker {broker!r}; this host has {', '.join(map(repr, choices)) or 'none'}"
-            )
+            raise UnknownEstimatorError(unknown_broker_message(broker, choices))
         self.wb = wb
         self.dataset = dataset if isinstance(dataset, Dataset) else load_dataset(dataset)
         if len(self.dataset) == 0:

@@ -7,7 +7,9 @@ result, written straight into the array (Pillow decodes into an image of 4 bytes
 into a second buffer: 5.4 ms of CPU per 1024x768 photo against 3.7, ``bench/bench_decode.py``). Decoding
 applies the EXIF orientation (a photo comes out upright, as a viewer and the annotations see it). Grayscale,
 palette, CMYK and 16-bit images become 8-bit RGB; transparency is composited over white. Of a multi-frame
-file the first frame is used. Pillow's decompression-bomb guard (``PIL.Image.MAX_IMAGE_PIXELS``) stays on.
+file the first frame is used. Pillow's decompression-bomb guard (``PIL.Image.MAX_IMAGE_PIXELS``) stays on;
+the workbench's own pixel budget is not checked here (the SDK's ``VLImage(bytes)`` has none) but by the
+workbench's loaders (``workbench._pixel_budget``).
 
 ``ImageDecodeError`` subclasses the SDK's ``LunaSDKException`` (what the SDK raises when an image does not
 load) and ``ValueError`` (what the workbench's callers have caught so far).
@@ -21,7 +23,6 @@ from pathlib import Path
 import numpy as np
 from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
 
-from ._pixel_budget import ImageTooLargeError, check_pixel_budget
 from .error_codes import LunaVLError
 from .errors import LunaSDKException
 
@@ -59,10 +60,6 @@ def decodeBytes(data: bytes, source: str) -> np.ndarray:
     without a copy); ``ImageDecodeError`` naming ``source`` when they cannot be had."""
     if not data:
         raise ImageDecodeError(f"{source}: empty (0 bytes); the file or download is empty, not an image")
-    try:
-        check_pixel_budget(data, source)  # from the header, before any pixel is decoded
-    except ImageTooLargeError as error:
-        raise ImageDecodeError(str(error)) from None
     try:
         picture = Image.open(io.BytesIO(data))
         pixels = _plainJpegPixels(data, picture)

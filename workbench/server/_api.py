@@ -10,9 +10,9 @@ from aiohttp import BodyPartReader, web
 
 from .._compat import service_providers
 from ..host import PluginTimeoutError, UnknownEstimatorError
-from ..images import ImageDecodeError, image_size, parse_targets, pixel_bounds
+from .._checks import unknown_broker_message
+from ..images import ImageDecodeError, ImageTooLargeError, image_size, load_image, parse_targets, pixel_bounds
 from ..sdk import EstimationTargets, ImageForPeopleEstimation, Rect, VLImage
-from ..sdk._pixel_budget import ImageTooLargeError, check_pixel_budget
 from ._errors import ApiError, ErrorCode
 from ._request import BODY_ERRORS, body_too_slow, read_body
 from ._state import EXCHANGE, STATE, ServerState
@@ -146,8 +146,7 @@ BUILT_IN_ROUTES: list[tuple[str, str, Callable[[web.Request], Awaitable[web.Resp
 
 def _known_broker(state: ServerState, broker: str) -> str:
     if broker not in state.wb.estimators:
-        known = ", ".join(map(repr, state.wb.estimators)) or "none"
-        raise ApiError(404, ErrorCode.UNKNOWN_BROKER, f"unknown estimator broker {broker!r}; known: {known}")
+        raise ApiError(404, ErrorCode.UNKNOWN_BROKER, unknown_broker_message(broker, state.wb.estimators))
     return broker
 
 
@@ -211,11 +210,9 @@ async def _read_image_body(request: web.Request, state: ServerState) -> bytes:
 
 def _decode(data: bytes, area: Rect | None, max_pixels: int) -> VLImage | ImageForPeopleEstimation:
     try:
-        check_pixel_budget(data, "request body", max_pixels)
+        image = load_image(data, "request body", max_pixels)
     except ImageTooLargeError as error:
         raise ApiError(413, ErrorCode.IMAGE_TOO_LARGE, f"{error} (this server's max_pixels)") from None
-    try:
-        image = VLImage(data, filename="request body")
     except ImageDecodeError as error:
         raise ApiError(400, ErrorCode.BAD_IMAGE, str(error)) from None
     if area is None:

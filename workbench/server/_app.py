@@ -5,8 +5,9 @@ import logging
 
 from aiohttp import web
 
+from .._checks import seconds, whole_number
 from ..host import Workbench
-from ..sdk._pixel_budget import max_pixels_budget
+from ..images import max_pixels_budget
 from ._api import BUILT_IN_ROUTES
 from ._observe import UNMATCHED_ROUTE, observed
 from ._monitoring import MonitoringDispatcher
@@ -42,10 +43,8 @@ def build_app(
         raise TypeError(f"build_app needs a Workbench, got {type(wb).__name__}")
     if not wb.running:
         raise RuntimeError("start the Workbench before serving it: wb.start() (or `with Workbench(...) as wb:`)")
-    if isinstance(max_body_size, bool) or not isinstance(max_body_size, int) or max_body_size < 1:
-        raise ValueError(f"max_body_size must be a whole number of bytes >= 1, got {max_body_size!r}")
-    if isinstance(read_timeout, bool) or not isinstance(read_timeout, (int, float)) or not read_timeout > 0:
-        raise ValueError(f"read_timeout must be a positive number of seconds, got {read_timeout!r}")
+    whole_number(max_body_size, "max_body_size", minimum=1, unit="bytes")
+    seconds(read_timeout, "read_timeout")
     if not isinstance(service_name, str) or not service_name:
         raise ValueError(f"service_name must be a non-empty string, got {service_name!r}")
     state = ServerState(

@@ -8,6 +8,7 @@ from typing import Any
 
 from aiohttp import web
 
+from .._checks import seconds, whole_number
 from ..host import Workbench
 from ._app import build_app
 from ._host import host_loop, on_host_loop
@@ -116,8 +117,7 @@ async def astart_server(
 
 async def _start(wb: Workbench, app: web.Application, host: str, port: int, idle_timeout: float) -> ServerHandle:
     _check_address(host, port)
-    if isinstance(idle_timeout, bool) or not isinstance(idle_timeout, (int, float)) or not idle_timeout > 0:
-        raise ValueError(f"idle_timeout must be a positive number of seconds, got {idle_timeout!r}")
+    seconds(idle_timeout, "idle_timeout")
     runner = web.AppRunner(
         app, handle_signals=False, shutdown_timeout=_SHUTDOWN_TIMEOUT, keepalive_timeout=idle_timeout,
         # A client that goes away cancels its request: abandoned requests must not pile up in memory.
@@ -164,6 +164,5 @@ class _IdentifiedRequest(web.Request):
 def _check_address(host: str, port: int) -> None:
     if not isinstance(host, str) or not host:
         raise ValueError(f"host must be an address or host name such as '127.0.0.1', got {host!r}")
-    if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
-        raise ValueError(f"port must be a whole number from 0 to 65535 (0: any free port), got {port!r}")
+    whole_number(port, "port", minimum=0, maximum=65535, note="0: any free port")
 

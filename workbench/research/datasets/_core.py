@@ -110,7 +110,7 @@ class Sample:
 
 def _image_size(path: Path) -> tuple[int, int]:
     """``(width, height)`` as ``VLImage`` will decode it: EXIF rotations by 90 degrees swap the sides."""
-    from workbench.sdk._pixel_budget import ImageTooLargeError, check_pixel_budget
+    from workbench.images import ImageTooLargeError, check_pixel_budget
 
     try:
         check_pixel_budget(path, str(path))

@@ -1,10 +1,14 @@
 """The pixel budget: an image's size is read from its header and checked before any pixel is decoded.
 
 A few hundred bytes of JPEG or PNG can claim 12000 x 12000 pixels; decoding them takes gigabytes and
-seconds. Pillow's own guard (``PIL.Image.MAX_IMAGE_PIXELS``) only warns up to twice its limit, so every
-place that decodes untrusted images (``VLImage``, the datasets, the server) asks this module first.
+seconds. Pillow's own guard (``PIL.Image.MAX_IMAGE_PIXELS``) only warns up to twice its limit, so the
+workbench's own loading of untrusted images (``workbench.images.load_image``, the datasets, the server) asks
+this module first. The SDK stand-in's ``VLImage`` does not: the SDK's ``VLImage(bytes)`` has no budget, and a
+plugin's image must load here as it does in the service.
 
 The budget is ``max_pixels`` when given, else ``$WORKBENCH_MAX_PIXELS``, else ``DEFAULT_MAX_PIXELS``.
+
+Layer: imports ``workbench.sdk`` (``ImageDecodeError``, which ``ImageTooLargeError`` is) and ``workbench._checks``.
 """
 from __future__ import annotations
 
@@ -16,13 +20,17 @@ from typing import BinaryIO
 
 from PIL import Image, UnidentifiedImageError
 
+from ._checks import whole_number
+from .sdk._decode import ImageDecodeError
+
 MAX_PIXELS_ENV = "WORKBENCH_MAX_PIXELS"
 # 64 Mpx (8000 x 8000): above every camera photo of a crowd we expect; decoded as RGB it is 192 MB.
 DEFAULT_MAX_PIXELS = 64_000_000
 
 
-class ImageTooLargeError(ValueError):
-    """The image's header claims more pixels than the budget allows; nothing was decoded."""
+class ImageTooLargeError(ImageDecodeError):
+    """The image's header claims more pixels than the budget allows; nothing was decoded. An
+    ``ImageDecodeError`` (so a ``ValueError`` and the SDK's ``LunaSDKException``), as a failed load is."""
 
 
 def max_pixels_budget(max_pixels: int | None = None) -> int:
@@ -35,9 +43,7 @@ def max_pixels_budget(max_pixels: int | None = None) -> int:
             max_pixels = int(text)
         except ValueError:
             raise ValueError(f"${MAX_PIXELS_ENV}={text!r} is not a whole number of pixels") from None
-    if isinstance(max_pixels, bool) or not isinstance(max_pixels, int) or max_pixels < 1:
-        raise ValueError(f"max_pixels must be a whole number >= 1, got {max_pixels!r}")
-    return max_pixels
+    return whole_number(max_pixels, "max_pixels", minimum=1, unit="pixels")
 
 
 def check_pixel_budget(image: bytes | str | os.PathLike[str], source: str, max_pixels: int | None = None) -> None:
