@@ -6,7 +6,8 @@ from ._routes import RESERVED_PATHS, is_reserved_path
 from ._watchdog import LoopStall
 from ._records import PluginRecord, PluginTable
 from ._activation import DuplicateActivationWarning
-from ._workbench import EventDelivery, Workbench
+from ._events import EventDelivery
+from ._workbench import Workbench
 
 __all__ = [
     "add_host_arguments",

@@ -4,7 +4,6 @@ from __future__ import annotations
 import asyncio
 import logging
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any, Awaitable, Callable, Coroutine, Iterable, Mapping, Sequence, TypeVar
@@ -19,6 +18,7 @@ from ..result import CountResult
 from ..sdk import EstimationTargets
 from ._activation import Activation, active_routes
 from ._estimators import DEFAULT, EstimatorSlot, UnknownEstimatorError
+from ._events import EventDelivery, deliver, event_listeners
 from ._lease import EstimatorLease
 from ._loop import (
     PLUGIN_FAILURES,
@@ -37,20 +37,6 @@ from ._strict import StrictApp, StrictImport, StrictScope, StrictViolation, ente
 DefaultEstimatorFactory = Callable[[AppConfig], Any]
 T = TypeVar("T")
 
-
-
-@dataclass
-class EventDelivery:
-    """How one event plugin took one batch of points."""
-
-    plugin: str
-    points: int
-    error: str | None = None
-    elapsed: float = 0.0
-
-    @property
-    def ok(self) -> bool:
-        return self.error is None
 
 
 def _default_estimator_factories(default_model: str | Path | None) -> Mapping[str, DefaultEstimatorFactory]:
@@ -471,13 +457,8 @@ class Workbench:
         return self.dispatch_event(event_name, points)
 
     def listeners(self, event_name: str) -> list[PluginRecord]:
-        return [
-            record
-            for record in self._records
-            if record.status == ACTIVE
-            and record.kind == "event"
-            and record.instance.eventName == event_name
-        ]
+        """The active event plugins listening for ``event_name``."""
+        return event_listeners(self._records, event_name)
 
     async def dispatch_event(self, event_name: str, points: Sequence[Any]) -> list[EventDelivery]:
         """The coroutine behind ``emit``, to be awaited on the host's loop (the server does)."""
@@ -486,16 +467,7 @@ class Workbench:
 
     async def deliver_to(self, record: PluginRecord, points: list[Any]) -> EventDelivery:
         """Hand ``points`` to one event plugin on the host's loop; its failure is reported, not raised."""
-        loop = asyncio.get_running_loop()
-        started = loop.time()
-        delivery = EventDelivery(plugin=record.name, points=len(points))
-        try:
-            await record.instance.handleEvent(points, self.ctx.logger)
-        except PLUGIN_FAILURES as error:  # a failing plugin must not stop the others' deliveries
-            delivery.error = describe_failure(error)
-            self.ctx.logger.error("event plugin %r failed on %d points: %s", record.name, len(points), delivery.error)
-        delivery.elapsed = loop.time() - started
-        return delivery
+        return await deliver(record, points, self.ctx.logger)
 
     def _require_running(self) -> None:
         if self._loop.death is not None:
