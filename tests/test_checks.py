@@ -9,11 +9,13 @@ import numpy as np
 import pytest
 
 from helpers.fake_estimators import default_factories
-from workbench._checks import choice, seconds, unknown_broker_message, unknown_estimators_message, whole_number
+from workbench._checks import choice, number, seconds, unknown_broker_message, unknown_estimators_message, whole_number
 from workbench.host import UnknownEstimatorError, Workbench
 from workbench.images import check_image_list
+from workbench.plugins import pluginHTTPResponse
 from workbench.research import compare
 from workbench.sdk import Rect, VLImage
+from workbench.server._plugin_routes import BadPluginResponse, to_web_response
 
 PACKAGE = Path(__file__).resolve().parents[1] / "workbench"
 
@@ -53,6 +55,13 @@ def test_seconds_are_positive_finite_numbers() -> None:
             seconds(bad, "read_timeout")
 
 
+def test_numbers_are_finite_reals_within_bounds() -> None:
+    assert number(np.float32(2.5), "thresholds", minimum=0) == 2.5 and number(0, "thresholds", minimum=0) == 0.0
+    for bad in (-1, math.nan, math.inf, True, "3"):
+        with pytest.raises(ValueError, match=f"^thresholds must be a finite number of pixels >= 0, got {re.escape(repr(bad))}$"):
+            number(bad, "thresholds", minimum=0, unit="pixels")
+
+
 def test_choice_lists_the_choices_and_suggests_the_closest() -> None:
     assert choice("ray", "engine", ("local", "ray")) == "ray"
     with pytest.raises(ValueError, match=r"^engine must be one of 'local', 'ray', got 'rey'; did you mean 'ray'\?$"):
@@ -72,6 +81,14 @@ def test_unknown_names_messages() -> None:
     )
     several = unknown_estimators_message(["A", "B"], "peopleCountEstimator", ["default"])
     assert several.startswith("no estimators 'A', 'B' for 'peopleCountEstimator'; choose one of 'default' (")
+
+
+@pytest.mark.parametrize("status", [99, 600, True, "200"])
+def test_a_plugin_routes_status_code_is_checked_as_a_whole_number(status) -> None:
+    message = f"statusCode must be a whole number from 200 to 599, got {status!r}"
+    with pytest.raises(BadPluginResponse, match=f"^{re.escape(message)}$"):
+        to_web_response(pluginHTTPResponse(statusCode=status, body="x"))
+    assert to_web_response(pluginHTTPResponse(statusCode=201, body="x")).status == 201
 
 
 def test_image_list_refuses_one_image_or_one_pair() -> None:

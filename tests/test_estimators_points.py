@@ -118,9 +118,9 @@ def test_strategy_api_errors():
         get_point_strategy("peaks", radius=2)
     with pytest.raises(ValueError, match="odd whole number"):
         Peaks(size=4)
-    with pytest.raises(ValueError, match="density >= 0"):
+    with pytest.raises(ValueError, match=r"^peaks threshold must be a finite number >= 0 \(a density\), got -1$"):
         Peaks(threshold=-1)
-    with pytest.raises(ValueError, match="limit must be 'count'"):
+    with pytest.raises(ValueError, match=r"^peaks limit must be a whole number >= 0 or None \(or 'count': as many as the count\), got 'all'$"):
         Peaks(limit="all")
     with pytest.raises(TypeError, match="strategy name"):
         resolve_point_strategy(3)

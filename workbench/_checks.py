@@ -17,7 +17,7 @@ from collections.abc import Collection, Iterable, Sequence
 from typing import Any, Literal, TypeVar, overload
 
 __all__ = [
-    "choice", "seconds", "unknown_broker_message", "unknown_estimators_message", "whole_number",
+    "choice", "number", "seconds", "unknown_broker_message", "unknown_estimators_message", "whole_number",
 ]
 
 _Choice = TypeVar("_Choice")
@@ -61,6 +61,16 @@ def whole_number(
         f"{name} must be a whole number{of_unit}{bounds}{' or None' if allow_none else ''}"
         f"{f' ({note})' if note else ''}, got {value!r}"
     )
+
+
+def number(value: Any, name: str, *, minimum: float | None = None, unit: str = "", note: str = "") -> float:
+    """``value`` as a ``float`` when it is a finite real number (not a ``bool``, not NaN) >= ``minimum``."""
+    real = not isinstance(value, bool) and isinstance(value, numbers.Real) and math.isfinite(float(value))
+    if real and (minimum is None or float(value) >= minimum):
+        return float(value)
+    of_unit = f" of {unit}" if unit else ""
+    bounds = "" if minimum is None else f" >= {minimum:g}"
+    raise ValueError(f"{name} must be a finite number{of_unit}{bounds}{f' ({note})' if note else ''}, got {value!r}")
 
 
 def seconds(value: Any, name: str) -> float:

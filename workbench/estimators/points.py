@@ -27,7 +27,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from .._checks import whole_number
+from .._checks import number, whole_number
 
 __all__ = [
     "DEFAULT_PEAK_SIZE",
@@ -174,16 +174,11 @@ def _neighbourhood_max(array: np.ndarray, size: int) -> np.ndarray:
 
 
 def _check_peak_params(threshold: Any, size: Any, limit: Any) -> None:
-    if isinstance(threshold, bool) or not isinstance(threshold, (int, float, np.number)) or not (
-        math.isfinite(threshold) and threshold >= 0
-    ):
-        raise ValueError(f"peaks threshold must be a density >= 0, got {threshold!r}")
-    if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size < 1 or size % 2 == 0:
+    number(threshold, "peaks threshold", minimum=0, note="a density")
+    if whole_number(size, "peaks size", minimum=1, unit="map cells", note="odd: 1, 3, 5, ...") % 2 == 0:
         raise ValueError(f"peaks size must be an odd whole number of map cells >= 1 (1, 3, 5, ...), got {size!r}")
-    if limit is not None and limit != "count" and (
-        isinstance(limit, bool) or not isinstance(limit, (int, np.integer)) or limit < 0
-    ):
-        raise ValueError(f"peaks limit must be 'count', a whole number >= 0 or None, got {limit!r}")
+    if not (isinstance(limit, str) and limit == "count"):
+        whole_number(limit, "peaks limit", minimum=0, allow_none=True, note="or 'count': as many as the count")
 
 
 class PointStrategy(ABC):

@@ -13,7 +13,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .._checks import choice, unknown_broker_message, unknown_estimators_message, whole_number
+from .._checks import choice, number, unknown_broker_message, unknown_estimators_message, whole_number
 from ..host import UnknownEstimatorError
 from ..images import parse_targets
 from ..result import CountResult
@@ -165,18 +165,12 @@ def _check_estimators(estimators: Sequence[str], choices: list[str], broker: str
 
 
 def _check_thresholds(thresholds: Sequence[float]) -> tuple[float, ...]:
-    checked = []
-    for value in thresholds:
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
-            raise ValueError(f"thresholds must be distances >= 0 in pixels, got {value!r}")
-        checked.append(float(value))
+    checked = [number(value, "each of thresholds", minimum=0, unit="pixels") for value in thresholds]
     return tuple(dict.fromkeys(checked))
 
 
 def _check_levels(levels: Sequence[int]) -> tuple[int, ...]:
-    checked = []
-    for level in levels:
-        checked.append(whole_number(level, "each of game_levels", minimum=0))
+    checked = [whole_number(level, "each of game_levels", minimum=0) for level in levels]
     return tuple(dict.fromkeys(checked))
 
 

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 from aiohttp import web
 from yarl import URL
 
+from .._checks import whole_number
 from ..host import PLUGIN_FAILURES, PluginTimeoutError
 from ..plugins import PluginHTTPResponse, Route
 from ._errors import ApiError, ErrorCode
@@ -139,9 +140,10 @@ def _being_cancelled() -> bool:
 
 def to_web_response(answer: PluginHTTPResponse) -> web.Response:
     """The aiohttp response for a plugin's answer; a malformed answer raises ``BadPluginResponse``."""
-    status = getattr(answer, "statusCode", None)
-    if isinstance(status, bool) or not isinstance(status, int) or not 200 <= status <= 599:
-        raise BadPluginResponse(f"statusCode must be an int from 200 to 599, got {status!r}")
+    try:
+        status = whole_number(getattr(answer, "statusCode", None), "statusCode", minimum=200, maximum=599)
+    except ValueError as error:
+        raise BadPluginResponse(str(error)) from None
     headers, typed = _checked_headers(answer.headers)
     if not typed:
         headers = {**headers, "Content-Type": answer.contentType()}
