@@ -14,6 +14,7 @@ from workbench.host import UnknownEstimatorError, Workbench
 from workbench.images import check_image_list
 from workbench.plugins import pluginHTTPResponse
 from workbench.research import compare
+from workbench.research.datasets import make_synthetic_dataset
 from workbench.sdk import Rect, VLImage
 from workbench.server._plugin_routes import BadPluginResponse, to_web_response
 
@@ -89,6 +90,13 @@ def test_a_plugin_routes_status_code_is_checked_as_a_whole_number(status) -> Non
     with pytest.raises(BadPluginResponse, match=f"^{re.escape(message)}$"):
         to_web_response(pluginHTTPResponse(statusCode=status, body="x"))
     assert to_web_response(pluginHTTPResponse(statusCode=201, body="x")).status == 201
+
+
+@pytest.mark.parametrize("n", [0, 2.0, True])
+def test_a_synthetic_dataset_needs_a_whole_number_of_images(tmp_path, n) -> None:
+    with pytest.raises(ValueError, match=f"^n must be a whole number >= 1, got {n!r}$"):
+        make_synthetic_dataset(tmp_path, n=n)
+    assert not (tmp_path / "images").exists(), "refused before anything is written"
 
 
 def test_image_list_refuses_one_image_or_one_pair() -> None:

@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 
+from ..._checks import whole_number
 from ._core import Dataset
 
 __all__ = ["make_synthetic_dataset"]
@@ -28,8 +29,7 @@ def make_synthetic_dataset(
     ``points/<same>.json``); the last third of the images (at least one when ``n >= 3``) are in the test split.
     ``size`` is ``(width, height)``.
     """
-    if n < 1:
-        raise ValueError(f"n must be at least 1, got {n}")
+    whole_number(n, "n", minimum=1)
     width, height = size
     if width < 64 or height < 64:
         raise ValueError(f"size must be at least 64x64 pixels, got {width}x{height}")
