@@ -363,7 +363,7 @@ def embedded_server() -> list[nbformat.NotebookNode]:
             '    status, answer = call("POST", "/estimators/peopleCountEstimator/estimate",\n'
             '                          body=sample.image_path.read_bytes(), headers={"Content-Type": "image/jpeg"})\n'
             '    print(f"{sample.name}: HTTP {status}, count {answer[\'count\']} by {answer[\'estimator\']} "\n'
-            '          f"in {answer[\'elapsed_ms\']:.0f} ms (annotated {sample.count})")'
+            '          f"in {answer[\'elapsed\'] * 1000:.0f} ms (annotated {sample.count})")'
         ),
         new_markdown_cell(
             "A bad request gets a JSON error with the request id, and produces an `error` monitoring point:"

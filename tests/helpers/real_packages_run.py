@@ -125,7 +125,7 @@ def main() -> None:
             )
             with urllib.request.urlopen(request, timeout=10) as response:
                 answer = json.loads(response.read())
-            assert answer["count"] == 3 and len(answer["points"]) == 3, answer
+            assert answer["count"] == 3 and len(answer["coordinates"]) == 3, answer
             print("server:", health["providers"])
         finally:
             server.stop()
