@@ -37,19 +37,22 @@ from pathlib import Path
 from PIL import Image
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT / "tests"), str(ROOT / "tests" / "hostile")]  # the tests' estimator and raw requests
+sys.path.insert(0, str(ROOT / "tests"))  # the tests' helpers: their estimator and raw requests
 
-from fake_estimators import default_factories  # noqa: E402
-from hostile_helpers import bomb_png, request as _request  # noqa: E402
+from helpers.fake_estimators import default_factories  # noqa: E402
+from helpers.hostile import bomb_png, request as _request  # noqa: E402
 
 from workbench import Workbench  # noqa: E402
 from workbench.server import start_server  # noqa: E402
 
 PLUGIN = """
+    import json
+
     from workbench.plugins import BaseBackgroundPlugin, pluginHTTPResponse
 
     async def echo(request):
-        return pluginHTTPResponse(200, {"n": len(request.body), "json": request.json is not None})
+        answer = json.dumps({"n": len(request.body), "json": request.json is not None})
+        return pluginHTTPResponse(200, answer, headers={"Content-Type": "application/json"})
 
     async def crlf(request):
         return pluginHTTPResponse(200, "x", headers={"X-Evil": "a\\r\\nSet-Cookie: stolen=1"})
