@@ -149,7 +149,7 @@ def main() -> int:
         reference_wb = None
         if REFERENCE_DOCS.is_dir():
             sys.path.insert(0, str(REPO / "tests"))
-            from reference_plugins import write_reference_plugins
+            from helpers.reference_plugins import write_reference_plugins
 
             reference_plugins = Path(tmp) / "reference_plugins"
             modules = write_reference_plugins(REFERENCE_DOCS, reference_plugins)
