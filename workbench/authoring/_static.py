@@ -40,11 +40,9 @@ from ._bindings import (
     read_file_facts,
 )
 from ._findings import (
-    CANNOT_VERIFY,
     DUPLICATE_ACTIVATION,
     SDK_SURFACE,
     SYNTAX,
-    UNDECLARED_IMPORT,
     WORKBENCH_IMPORT,
     Finding,
     display_path,
