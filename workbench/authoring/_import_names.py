@@ -118,20 +118,21 @@ def provides(import_names: frozenset[str], module: str) -> bool:
 @functools.lru_cache(maxsize=None)
 def import_names(distribution: str) -> frozenset[str] | None:
     """The modules ``distribution`` installs: from its installed metadata, else the table, else None."""
-    installed = _installed_import_names(normalise_name(distribution))
+    name = normalise_name(distribution)
+    installed = _installed_import_names(name)
     if installed is not None:
         return installed
-    known = DISTRIBUTION_IMPORTS.get(normalise_name(distribution))
+    known = DISTRIBUTION_IMPORTS.get(name)
     return frozenset(known) if known is not None else None
 
 
 def distributions_providing(module: str) -> list[str]:
     """The distributions known to install ``module``: installed ones first, then the table's (in its order)."""
     top = module.split(".")[0]
-    found = [normalise_name(d) for d in _installed_by_top_level().get(top, [])]
-    found += list(DISTRIBUTION_IMPORTS)
-    names = [d for d in dict.fromkeys(found) if (names := import_names(d)) is not None and provides(names, module)]
-    return names
+    candidates = [normalise_name(d) for d in _installed_by_top_level().get(top, [])] + list(DISTRIBUTION_IMPORTS)
+    return [
+        d for d in dict.fromkeys(candidates) if (installs := import_names(d)) is not None and provides(installs, module)
+    ]
 
 
 @functools.lru_cache(maxsize=1)
