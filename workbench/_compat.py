@@ -12,7 +12,6 @@ relative to this package, never as ``workbench.*``.
 """
 from __future__ import annotations
 
-import functools
 import importlib
 import importlib.abc
 import importlib.machinery
@@ -25,7 +24,7 @@ from typing import Any
 
 from ._version import __version__
 from .sdk._placeholders import CoreOnlyValue, placeholder_class, placeholder_constant, placeholder_function
-from .surface import STAND_IN_MODULES, ModuleSurface, load_surface
+from .surface import STAND_IN_MODULES, ModuleSurface, shipped_surface
 
 # The service's plugin framework as its documentation shows it (reference/service-plugins.txt and
 # estimator-replacement-plugins.txt): module -> exactly the names it offers. The workbench's own framework
@@ -48,10 +47,9 @@ _CORE_MODULES = frozenset({"FaceEngine", "TrackEngine"})
 SERVICE_PACKAGES = ("lunavl", "luna_plugins")
 
 
-@functools.lru_cache(maxsize=1)
 def _sdk_modules() -> dict[str, ModuleSurface]:
-    """The SDK's modules, from the reference snapshot (read on the first ``lunavl`` import, not before)."""
-    return load_surface().modules
+    """The SDK's modules, from the reference snapshot (parsed once, shared with ``workbench.sdk.error_codes``)."""
+    return shipped_surface().modules
 
 
 def _is_answered(fullname: str) -> bool:

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import ast
 import enum
+import functools
 import importlib
 import inspect
 import json
@@ -49,6 +50,7 @@ __all__ = [
     "extract_surface",
     "load_allowlist",
     "load_surface",
+    "shipped_surface",
     "stand_in_modules",
 ]
 
@@ -346,6 +348,13 @@ def extract_surface(reference_dir: str | Path) -> Surface:
 def load_surface(path: str | Path = SNAPSHOT_PATH) -> Surface:
     """The committed snapshot of the reference surface (no reference sources needed)."""
     return Surface.from_json(Path(path).read_text(encoding="utf-8"))
+
+
+@functools.lru_cache(maxsize=1)
+def shipped_surface() -> Surface:
+    """The shipped snapshot, parsed once per process for the workbench's own readers (the SDK's error table,
+    ``workbench._compat``): read it, never change it; ``load_surface()`` gives a fresh copy."""
+    return load_surface()
 
 
 # --- the stand-in, by introspection -------------------------------------------------------------------------

@@ -11,7 +11,7 @@ import ast
 import inspect
 from typing import Any, Dict, Union
 
-from ..surface import load_surface
+from ..surface import shipped_surface
 
 __all__ = ["ErrorInfo", "LunaVLError"]
 
@@ -64,7 +64,7 @@ class LunaVLError:
 def _errorTable() -> dict[str, ErrorInfo]:
     """``LunaVLError``'s class constants in the snapshot: ``Name = ErrorInfo(code, "description", "detail")``."""
     table = {}
-    for name, member in load_surface().modules[_MODULE].classes["LunaVLError"].members.items():
+    for name, member in shipped_surface().modules[_MODULE].classes["LunaVLError"].members.items():
         call = ast.parse(member.value or "", mode="eval").body if member.kind == "constant" else None
         if isinstance(call, ast.Call) and isinstance(call.func, ast.Name) and call.func.id == "ErrorInfo":
             table[name] = ErrorInfo(*(ast.literal_eval(argument) for argument in call.args))
