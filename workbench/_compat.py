@@ -12,6 +12,7 @@ relative to this package, never as ``workbench.*``.
 """
 from __future__ import annotations
 
+import functools
 import importlib
 import importlib.abc
 import importlib.machinery
@@ -52,16 +53,22 @@ def _sdk_modules() -> dict[str, ModuleSurface]:
     return shipped_surface().modules
 
 
+@functools.lru_cache(maxsize=1)
+def _packages() -> frozenset[str]:
+    """Every package above a module the stand-in answers (``lunavl``, ``lunavl.sdk``...), computed once."""
+    return frozenset(name.rsplit(".", depth)[0] for name in [*FRAMEWORK_MODULES, *_sdk_modules()]
+                     for depth in range(1, name.count(".") + 1))
+
+
 def _is_answered(fullname: str) -> bool:
     """Whether ``fullname`` is a module or package of the service that the stand-in answers."""
     if fullname.split(".")[0] not in SERVICE_PACKAGES:
         return False
-    names = [*FRAMEWORK_MODULES, *_sdk_modules()]
-    return fullname in names or any(name.startswith(fullname + ".") for name in names)
+    return fullname in FRAMEWORK_MODULES or fullname in _sdk_modules() or _is_package(fullname)
 
 
 def _is_package(fullname: str) -> bool:
-    return any(name.startswith(fullname + ".") for name in [*FRAMEWORK_MODULES, *_sdk_modules()])
+    return fullname in _packages()
 
 
 def _imported(module: ModuleSurface, name: str) -> Any:
