@@ -22,7 +22,7 @@ from ._base import BaseBackgroundPlugin, BaseEventPlugin
 from ._contract import SERVICE_PLUGIN_BASES, derives_from, is_service_base
 from ._errors import PluginError, PluginRequirementsError
 from ._estimator import EstimatorReplacementPlugin
-from ._requirements_file import DeclaredRequirement, normalise_name, read_requirements_file
+from ._requirements_file import DeclaredRequirement, read_requirements_file
 
 ACTIVE_PLUGINS_ENV = "LUNA_REMOTE_SDK_ACTIVE_PLUGINS"
 
@@ -64,10 +64,12 @@ def plugin_folder(plugins_dir: Path, module: str) -> Path:
 
 
 def _installed_version(distribution: str) -> str | None:
+    """The installed version of ``distribution`` (a normalised name, as the requirements reader gives it), or of
+    a distribution interchangeable with it."""
     names = [distribution]
     for family in _INTERCHANGEABLE_DISTRIBUTIONS:
-        if normalise_name(distribution) in family:
-            names += sorted(family - {normalise_name(distribution)})
+        if distribution in family:
+            names += sorted(family - {distribution})
     for name in names:
         try:
             return importlib.metadata.version(name)
