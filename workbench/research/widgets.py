@@ -225,10 +225,15 @@ class Explorer:
         if result is None:
             if not self.wb.running:
                 raise self._closed(estimator)
-            self._hold(estimator)
-            [result] = self.wb.estimate(self.broker, [self._decoded(index)], self.targets, estimator=estimator)
-            self.cache.put(key, result, estimator=identity, image_sha256=digest, targets=self.targets.name)
+            result = self._estimate(estimator, self._decoded(index), key, identity, digest)
         return result, key
+
+    def _estimate(self, estimator: str, image: Any, key: str, identity: str, digest: str) -> Any:
+        """``image`` estimated by ``estimator`` (kept held for the next estimate) and put in the store."""
+        self._hold(estimator)
+        [result] = self.wb.estimate(self.broker, [image], self.targets, estimator=estimator)
+        self.cache.put(key, result, estimator=identity, image_sha256=digest, targets=self.targets.name)
+        return result
 
     def _where(self, estimator: str, index: int) -> tuple[str, str, str]:
         """``(key, estimator identity, image digest)`` of an estimate in the store, as ``compare`` keys it."""
@@ -266,10 +271,7 @@ class Explorer:
             try:
                 if self.estimator.value != estimator:  # chosen away from meanwhile: keep the other one held
                     return
-                self._hold(estimator)
-                [result] = self.wb.estimate(self.broker, [self.dataset[index].image], self.targets,
-                                            estimator=estimator)
-                self.cache.put(key, result, estimator=identity, image_sha256=digest, targets=self.targets.name)
+                self._estimate(estimator, self.dataset[index].image, key, identity, digest)
             except BaseException:  # noqa: BLE001 - the visit itself estimates again and shows the error
                 pass
             finally:
