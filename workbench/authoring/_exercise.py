@@ -59,11 +59,10 @@ _METHOD_ORDER = ("get", "head", "options", "post", "put", "patch", "delete")
 # The embedded server logs a request's failure here (an escaped exception, an answer it cannot send) and
 # nothing for a status the handler chose: how a deliberate 5xx is told from a failure.
 _SERVER_LOGGER = "workbench.server"
-# Each estimator batch as (width, height, detect area as (x, y, width, height) or None) per image: one image;
-# several of mixed sizes and orientations; plain images and detect areas in one batch, as the service's
-# batching of concurrent requests makes them.
-# Each entry: width, height, detect area (x, y, width, height) or None, and whether a detect area comes as the
-# SDK's ImageForPeopleEstimation or as the plain (VLImage, Rect) pair its estimateBatch also takes.
+# The estimator batches: one image; several of mixed sizes and orientations; plain images and detect areas in one
+# batch, as the service's batching of concurrent requests makes them. Each image: width, height, detect area
+# (x, y, width, height) or None, and whether a detect area comes as the SDK's ImageForPeopleEstimation or as the
+# plain (VLImage, Rect) pair its estimateBatch also takes.
 SAMPLE_BATCHES: tuple[tuple[tuple[int, int, tuple[int, int, int, int] | None, bool], ...], ...] = (
     ((320, 240, None, False),),
     ((320, 240, None, False), (257, 419, None, False), (320, 240, None, False)),
@@ -375,7 +374,7 @@ def _handler_location(handler: Any, method: str) -> tuple[str, int]:
 def _run_estimators(wb: Workbench, exercise: Exercise) -> None:
     """Each replacement estimator on each sample batch, with T1 and with T2; its first failure is a finding."""
     records = {record.name: record for record in wb.plugins}
-    batches = sample_batches()
+    runs = [(shape, images, targets) for shape, images in sample_batches() for targets in ("T1", "T2")]
     ran = 0
     for broker, choices in wb.estimator_choices.items():
         for name in choices:
@@ -383,7 +382,6 @@ def _run_estimators(wb: Workbench, exercise: Exercise) -> None:
                 continue
             ran += 1
             file, line = _where(wb, records[name])
-            runs = [(shape, images, targets) for shape, images in batches for targets in ("T1", "T2")]
             for shape, images, targets in runs:
                 try:
                     wb.use(broker, name)
@@ -401,8 +399,8 @@ def _run_estimators(wb: Workbench, exercise: Exercise) -> None:
                     )
                     break
     if ran:
-        exercise.exercised.append(f"ran {_counted(ran, 'replacement estimator')} on {len(batches)} batches of 1 to "
-                                  f"{max(map(len, SAMPLE_BATCHES))} images, each with T1 and T2")
+        exercise.exercised.append(f"ran {_counted(ran, 'replacement estimator')} on {len(SAMPLE_BATCHES)} batches "
+                                  f"of 1 to {max(map(len, SAMPLE_BATCHES))} images, each with T1 and T2")
 
 
 def _raising_plugin_line(error: BaseException, plugins_dir: Path) -> tuple[str, int] | None:
