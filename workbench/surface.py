@@ -130,6 +130,11 @@ class Surface:
     commit: str
     modules: dict[str, ModuleSurface]
 
+    @functools.cached_property
+    def classes_by_name(self) -> dict[str, ClassSurface]:
+        """Every class of the reference by its bare name, as a subclass names its bases (computed once)."""
+        return {name: cls for module in self.modules.values() for name, cls in module.classes.items()}
+
     def importable_names(self) -> dict[str, frozenset[str]]:
         """Module path -> every public name ``from <module> import <name>`` finds there."""
         return {
@@ -472,7 +477,7 @@ def diff_surfaces(reference: Surface, modules: Mapping[str, str] = STAND_IN_MODU
 def _with_inherited(reference: Surface, cls: ClassSurface) -> ClassSurface:
     """``cls`` with the members of its bases that the reference defines too (``PeopleCount`` gets
     ``BaseEstimation.coreEstimation``); the class's own members win."""
-    classes = {name: c for module in reference.modules.values() for name, c in module.classes.items()}
+    classes = reference.classes_by_name
     members: dict[str, Member] = {}
     for base in cls.bases:
         if base in classes:
@@ -487,7 +492,7 @@ def _takes_attributes(reference: Surface, cls: ClassSurface) -> bool | None:
     bare = {base.split("[")[0].split(".")[-1] for base in cls.bases}
     if bare & {"Enum", "NamedTuple", "IntEnum"}:
         return None
-    classes = {name: c for module in reference.modules.values() for name, c in module.classes.items()}
+    classes = reference.classes_by_name
     # Bases outside the SDK: the typing and abc ones have empty __slots__; any other (Exception...) a __dict__.
     slotted_outside = {"ABC", "Generic", "object"}
     return not cls.slots or any(
