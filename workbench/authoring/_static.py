@@ -133,7 +133,6 @@ class _FileScanner(ast.NodeVisitor):
         self.scopes: list[_Scope] = [_Scope()]
         self.plugin_class: list[_PluginClass] = []
         self.facts = FileFacts({}, frozenset(), frozenset())
-        self.facts_read = False
         self.optional_import_depth = 0
         self.imported: dict[str, str] = {}         # local name -> the module or module.name imported under it
         self.loads_in_file: collections.Counter[str] | None = None
@@ -149,8 +148,7 @@ class _FileScanner(ast.NodeVisitor):
         if self.loads_in_file is None:
             self.loads_in_file = name_loads(node)
             self.constants = module_constants(node)
-        if not self.facts_read:
-            self.facts, self.facts_read = read_file_facts(node, set(FRAMEWORK_MODULES)), True
+            self.facts = read_file_facts(node, set(FRAMEWORK_MODULES))
         self.generic_visit(node)
 
     def visit_Try(self, node: ast.Try) -> None:
