@@ -20,7 +20,7 @@ import functools
 import inspect
 import textwrap
 
-from ._surface import FRAMEWORK_MEMBERS, ServiceSurface
+from ._surface import FRAMEWORK_MEMBERS, ServiceSurface, is_own_class
 
 # The private members of the SDK's classes that the stand-in implements (lunavl's sources at the reference
 # commit: slots, methods and attributes set, inherited ones included; the others have none). Plugin code reaches
@@ -77,7 +77,7 @@ def standin_private_members(surface: ServiceSurface) -> dict[type, dict[str, str
     found: dict[type, dict[str, str]] = {}
     for name, cls in surface.standins.items():
         for klass in inspect.getmro(cls):
-            if not klass.__module__.startswith("workbench."):
+            if not is_own_class(klass):
                 continue
             for member in _private_names(klass):
                 if not any(sdk_has_private(other, member) for other, standin in surface.standins.items()
@@ -91,8 +91,7 @@ def standin_private_names_of(surface: ServiceSurface, class_name: str) -> frozen
     cls = surface.standins.get(class_name)
     if cls is None:
         return frozenset()
-    names = {member for klass in inspect.getmro(cls) if klass.__module__.startswith("workbench.")
-             for member in _private_names(klass)}
+    names = {member for klass in inspect.getmro(cls) if is_own_class(klass) for member in _private_names(klass)}
     return frozenset(member for member in names if not sdk_has_private(class_name, member))
 
 

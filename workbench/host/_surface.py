@@ -58,6 +58,12 @@ _INSTEAD: dict[tuple[str, str], str] = {
 _OWN_PACKAGE = __name__.split(".")[0] + "."
 
 
+def is_own_class(klass: type) -> bool:
+    """Whether ``klass`` is defined by the workbench (a stand-in's class or a base of one), whatever package name
+    the workbench runs under."""
+    return klass.__module__.startswith(_OWN_PACKAGE)
+
+
 @dataclass(frozen=True)
 class ServiceSurface:
     """Module path -> public names, and class name -> public members, of the service's SDK and framework."""
@@ -118,7 +124,7 @@ def workbench_only_members(surface: ServiceSurface) -> dict[type, dict[str, str]
     extras: dict[type, dict[str, str]] = {}
     for name, cls in surface.standins.items():
         for klass in inspect.getmro(cls):
-            if klass.__module__.startswith(_OWN_PACKAGE):
+            if is_own_class(klass):
                 for member in vars(klass):
                     if not member.startswith("_") and not _allowed_on(surface, klass, member):
                         extras.setdefault(klass, {})[member] = name
