@@ -313,7 +313,8 @@ def test_an_escaped_exception_is_a_finding_at_the_raising_line(plugin_folder):
     file = str(plugin_folder.root / "fails" / "plugin.py")
     assert [(f.file, f.line) for f in _runtime(report)] == [(file, 5), (file, 8)]
     assert "GET /ready raised RuntimeError: the store is down (the server answered 500)" in report.findings[0].message
-    assert "GET /bad answered 500" in report.findings[1].message and "X-Bad" in report.findings[1].message
+    assert "GET /bad answered 500: its answer cannot be sent" in report.findings[1].message
+    assert "X-Bad" in report.findings[1].message and "str headers" in report.findings[1].fix
 
 
 @pytest.mark.slow  # over 2 s here

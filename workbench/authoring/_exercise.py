@@ -305,13 +305,19 @@ def _route_failure(
     error = failure.exc_info[1] if failure.exc_info else None
     where = _raising_plugin_line(error, wb.plugins_dir) if error is not None else None
     file, line = where or _handler_location(route.handler, method)
+    fix = ("an exception that escapes a handler is a 500 in the service too: catch it and answer the status you "
+           "mean (see workbench -v check for the server's log)")
+    reason = failure.args[-1] if isinstance(failure.args, tuple) and failure.args else None
     if error is not None and where is not None:
         what = f"raised {type(error).__name__}: {error} (the server answered {status})"
+    elif failure.exc_info is None and isinstance(reason, Exception):
+        # Logged with its reason, not raised: the handler returned an answer the server cannot send.
+        what = f"answered {status}: its answer cannot be sent: {reason}"
+        fix = ("return pluginHTTPResponse(...) or self.response(...) with a str or bytes body, str headers and an "
+               "int statusCode from 200 to 599")
     else:
         what = f"answered {status} {detail}".rstrip()
-    finding = Finding(file, line, f"{method.upper()} {route.path} {what}",
-                      "an exception that escapes a handler is a 500 in the service too: catch it and answer the "
-                      "status you mean (see workbench -v check for the server's log)", RUNTIME)
+    finding = Finding(file, line, f"{method.upper()} {route.path} {what}", fix, RUNTIME)
     module = getattr(route.handler, "__module__", None) or ""
     return _unless_not_installed_here(wb.plugins_dir, module, missing_module_of(error), finding) if module else finding
 
