@@ -329,11 +329,9 @@ def extract_surface(reference_dir: str | Path) -> Surface:
     for path in sorted((root / "lunavl").rglob("*.py")):
         tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
         module = ModuleSurface(_module_name(path, root))
-        imported: set[str] = set()
         sources: dict[str, str] = {}
         for node in tree.body:
             if isinstance(node, (ast.Import, ast.ImportFrom)):
-                imported.update((alias.asname or alias.name).split(".")[0] for alias in node.names)
                 sources.update(_import_sources(node, module.name, path.name == "__init__.py"))
             if isinstance(node, ast.ClassDef) and _is_public(node.name):
                 module.classes[node.name] = _class_surface(node)
@@ -343,9 +341,9 @@ def extract_surface(reference_dir: str | Path) -> Surface:
                 for target in node.targets:
                     if isinstance(target, ast.Name) and _is_public(target.id):
                         module.names[target.id] = Member(target.id, "constant", value=ast.unparse(node.value))
-        public_imports = tuple(sorted(name for name in imported if not name.startswith("_") and name != "*"))
+        public_imports = tuple(sorted(name for name in sources if not name.startswith("_")))
         module = ModuleSurface(module.name, module.classes, module.names, public_imports,
-                               {name: sources[name] for name in public_imports if name in sources})
+                               {name: sources[name] for name in public_imports})
         modules[module.name] = module
     return Surface(commit=commit, modules=modules)
 
