@@ -30,7 +30,8 @@ class Workbench(_Host):
         return start_server(self, host=host, port=port, **options)
 
     def compare(self, dataset: "Dataset | str | Path", estimators: list[str] | None = None, **options: Any) -> "ComparisonReport":
-        """Run each estimator over ``dataset`` (each by name: what the host serves does not change) and return the report.
+        """Run each estimator over ``dataset`` (each by name: what the host serves does not change) and return the
+        report.
 
         See ``workbench.research.compare`` for the options.
         """

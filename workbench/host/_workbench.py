@@ -500,7 +500,8 @@ def _estimation_inputs(images: Sequence[Any]) -> list[Any]:
     in parallel (simplejpeg and Pillow release the GIL while they decode).
 
     Why: the call waits for every image before its estimator starts; decoded one after another, the other
-    cores would idle meanwhile (measured: ``docs/benchmarks.md``). The error raised is that of the first bad entry in the call's order, as when decoding one by one.
+    cores would idle meanwhile (measured: ``docs/benchmarks.md``). The error raised is that of the first bad
+    entry in the call's order, as when decoding one by one.
     """
     decoders = min(sum(map(needs_decoding, images)), usable_cpus(), _MAX_DECODERS)
     if decoders < 2:
