@@ -39,22 +39,14 @@ class PluginModules:
 
     def forget_other_hosts_module(self, module: str) -> None:
         """Drop a same-named plugin package another host left imported, so this host reads its own files."""
-        package = module.split(".")[0]
         purge_modules(
-            name for name in list(sys.modules)
-            if (name == package or name.startswith(package + "."))
-            and name in _MODULES_LOADED_BY_HOSTS
-            and not self.owns(name)
+            name for name in _package_modules(module) if name in _MODULES_LOADED_BY_HOSTS and not self.owns(name)
         )
 
     def forget_package(self, module: str, keep: set[str]) -> None:
         """Purge ``module``'s package and its submodules of this host's folder, except the modules in ``keep``
         (other active modules), so that the next import reads the edited files."""
-        package = module.split(".")[0]
-        purge_modules(
-            name for name in list(sys.modules)
-            if (name == package or name.startswith(package + ".")) and name not in keep and self.owns(name)
-        )
+        purge_modules(name for name in _package_modules(module) if name not in keep and self.owns(name))
 
     def note_loaded(self) -> None:
         """Record the modules of this host's folder now imported, for other hosts' ``forget_other_hosts_module``."""
@@ -67,6 +59,12 @@ class PluginModules:
         if not file:
             return False
         return self.plugins_dir in _resolved_folders(file)
+
+
+def _package_modules(module: str) -> list[str]:
+    """The imported modules of ``module``'s top-level package: the package and its submodules."""
+    package = module.split(".")[0]
+    return [name for name in list(sys.modules) if name == package or name.startswith(package + ".")]
 
 
 @functools.lru_cache(maxsize=8192)
