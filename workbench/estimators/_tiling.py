@@ -22,7 +22,7 @@ import math
 import os
 import time
 from collections.abc import Sequence
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import numpy as np
 
@@ -48,7 +48,7 @@ MAX_PIXELS_ENV = "WORKBENCH_ESTIMATE_MAX_PIXELS"
 LARGE_IMAGES_ENV = "WORKBENCH_LARGE_IMAGES"
 
 TileMode = Literal["tile", "resize"]
-_TILE_MODES: tuple[TileMode, ...] = ("tile", "resize")
+_TILE_MODES: tuple[TileMode, ...] = get_args(TileMode)
 
 
 def tile_large_images(estimator: Any) -> Any:
