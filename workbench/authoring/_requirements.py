@@ -80,12 +80,16 @@ def judge_import(module: str, requirements: Requirements, requirements_path: str
             unknown.append(distribution)
         elif provides(names, module):
             return ImportVerdict("declared")
+    # Why each kind cannot be told: a named distribution for want of its metadata, a path or URL for want of a build.
+    reasons = ["it is not installed here and not in the workbench's table"] if unknown else []
+    if requirements.unnamed:
+        reasons.append("a path or URL, whose modules pip learns only by building it")
     unknown += [f"{r.text} (line {r.line})" for r in requirements.unnamed]
     if unknown:
         return ImportVerdict(
             "unknown",
             f"imports {module}, which may come from {', '.join(unknown)} in {requirements_path}: the workbench cannot "
-            "tell which modules that installs (it is not installed here and not in the workbench's table)",
+            f"tell which modules that installs ({'; '.join(reasons)})",
             f"install the requirements here (pip install -r {requirements_path}) and check again, or run "
             "workbench check --install",
         )
