@@ -424,8 +424,9 @@ class Workbench:
             UnknownEstimatorError: an unknown broker or estimator name (at once, before anything is built).
         """
         self._require_running()
-        self._slot(broker).require(name)
-        return EstimatorLease(self._slots[broker], name, self._loop, self._estimate_budget())
+        slot = self._slot(broker)
+        slot.require(name)
+        return EstimatorLease(slot, name, self._loop, self._estimate_budget())
 
     def _estimate_budget(self) -> float:
         """Seconds a blocking wait on an estimate or a lease may take: building a pool (under the start
