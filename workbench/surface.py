@@ -356,7 +356,8 @@ def load_surface(path: str | Path = SNAPSHOT_PATH) -> Surface:
 @functools.lru_cache(maxsize=1)
 def shipped_surface() -> Surface:
     """The shipped snapshot, parsed once per process for the workbench's own readers (the SDK's error table,
-    ``workbench._compat``): read it, never change it; ``load_surface()`` gives a fresh copy."""
+    ``workbench._compat``, the surface strict mode and check hold plugins to): read it, never change it;
+    ``load_surface()`` gives a fresh copy."""
     return load_surface()
 
 

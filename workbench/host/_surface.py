@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from .. import plugins as framework
 from .. import sdk
 from .._compat import FRAMEWORK_MODULES
-from ..surface import load_surface
+from ..surface import shipped_surface
 
 # The service's plugin framework as its documentation shows it: module -> names (FRAMEWORK_MODULES, the very
 # names the luna_plugins paths offer), class -> members.
@@ -101,7 +101,7 @@ class ServiceSurface:
 @functools.lru_cache(maxsize=1)
 def service_surface() -> ServiceSurface:
     """The surface plugin code may use, with the stand-in class behind each class name."""
-    reference = load_surface()
+    reference = shipped_surface()
     modules = {**reference.importable_names(), **FRAMEWORK_MODULES}
     members = {**reference.class_members(), **FRAMEWORK_MEMBERS}
     standins: dict[str, type] = {}
