@@ -10,12 +10,12 @@ Dockerfile (``check-record.txt``) and listed in the output.
 from __future__ import annotations
 
 import re
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
 from ..plugins import ACTIVE_PLUGINS_ENV
+from . import _build_context
 from ._waivers import waive_kinds
 from .check import CheckReport, check_plugins
 
@@ -94,24 +94,19 @@ def package_plugin(
     foreign = [m for m in modules if m.split(".")[0] != folder.name]
     if foreign:
         raise ValueError(f"modules {foreign} are not in the plugin {folder.name}: name modules like {folder.name}.plugin")
+    destination = Path(out).expanduser().resolve()
+    outputs = ["Dockerfile", "check-record.txt", "active-plugins.env"]
+    # Before the check runs: a refused output costs nothing, and nothing is written.
+    _build_context.check_places(folder, destination)
+    _build_context.check_links(folder)
+    _build_context.check_free(destination, [folder.name, *outputs])
     report = check_plugins(folder.parent, modules, default_estimators=default_estimators)
     report.findings, allowed_findings = waive_kinds(report.findings, allowed)
     report.waived += allowed_findings
     if not report.ok:
         raise PackageRefused(report)
-    destination = Path(out).expanduser().resolve()
-    if folder == destination or folder in destination.parents:
-        raise ValueError(f"--out {destination} lies inside the plugin folder; choose a folder outside it")
-    destination.mkdir(parents=True, exist_ok=True)
-    context = destination / folder.name
-    if context.exists():
-        shutil.rmtree(context)
-    shutil.copytree(folder, context, ignore=shutil.ignore_patterns("__pycache__", "*.pyc", ".*"))
-    requirements = folder / "requirements.txt"
-    dockerfile = destination / "Dockerfile"
-    dockerfile.write_text(dockerfile_text(folder.name, base, install_requirements=requirements.is_file()))
-    record = destination / "check-record.txt"
-    record.write_text(str(report) + "\n")
-    result = PackageResult(dockerfile, context, ",".join(modules), report, record)
-    (destination / "active-plugins.env").write_text(result.environment + "\n")
+    result = PackageResult(destination / "Dockerfile", destination / folder.name, ",".join(modules), report,
+                           destination / "check-record.txt")
+    dockerfile = dockerfile_text(folder.name, base, install_requirements=(folder / "requirements.txt").is_file())
+    _build_context.write(destination, folder, dict(zip(outputs, [dockerfile, f"{report}\n", f"{result.environment}\n"])))
     return result
