@@ -209,7 +209,10 @@ async def test_an_estimator_that_raises_is_500_without_a_traceback(workbench_cli
     response = await client.post(ESTIMATE, data=encoded())
     message = await error_of(response, 500)
     assert "ExplodingPlugin" in message and "RuntimeError" in message
-    assert "Traceback" not in await response.text()
+    # Issue 31, finding 5: the exception's own text stays in the log; the answer names the request.
+    body = await response.text()
+    assert "Traceback" not in body and "/secret/path" not in body and "the server log has the details" in message
+    assert response.headers["X-Request-Id"] in body
     logged = [r for r in caplog.records if r.name == "workbench.server" and r.exc_info]
     assert logged and response.headers["X-Request-Id"] in logged[0].getMessage()
     assert (await client.get("/estimators")).status == 200

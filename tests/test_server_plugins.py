@@ -186,7 +186,10 @@ async def test_plugin_failures_are_500_and_the_server_keeps_serving(routes_clien
     response = await routes_client.get("/boom")
     message = await json_error(response, 500)
     assert "/boom" in message and "RoutesPlugin" in message and "KeyError" in message
-    assert "Traceback" not in await response.text()
+    # Issue 31, finding 5: the exception's text (a password, a path) stays in the log, not in the answer.
+    body = await response.text()
+    assert "Traceback" not in body and "secret-internal-detail" not in body
+    assert "the server log has the details" in message and response.headers["X-Request-Id"] in body
     assert any(r.exc_info and response.headers["X-Request-Id"] in r.getMessage() for r in caplog.records)
     assert "pluginHTTPResponse" in await json_error(await routes_client.get("/wrong-type"), 500)
     assert "statusCode" in await json_error(await routes_client.get("/bad-status"), 500)

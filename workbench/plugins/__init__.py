@@ -13,7 +13,7 @@ from ._base import (
     pluginHTTPResponse,
 )
 from ._config import AppConfig, EstimatorSettings, EstimatorsSettings
-from ._errors import EstimatorContractError, PluginError, PluginRequirementsError
+from ._errors import EstimatorContractError, PluginAnswerError, PluginError, PluginRequirementsError
 from ._estimator import EstimatorBase, EstimatorReplacementPlugin
 from ._events import MONITORING_EVENT, MonitoringPoint
 from ._loader import ACTIVE_PLUGINS_ENV, PLUGIN_KINDS, parse_active_plugins, plugin_kind
@@ -34,6 +34,7 @@ __all__ = [
     "EstimatorSettings",
     "EstimatorsSettings",
     "MonitoringPoint",
+    "PluginAnswerError",
     "PluginError",
     "PluginHTTPResponse",
     "PluginRequirementsError",

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any, Awaitable, Callable, Iterable, Union
 
 from ._contract import SERVICE_HANDLER_BASE, derives_from
+from ._errors import PluginAnswerError
 
 HTTP_METHODS = ("get", "post", "put", "patch", "delete", "head", "options")
 
@@ -143,7 +144,7 @@ class Route:
             result = await result
         response = _as_plugin_response(result)
         if response is None:
-            raise TypeError(
+            raise PluginAnswerError(
                 f"route {self.path!r} of plugin {self.plugin!r} returned {type(result).__name__}; "
                 "return self.response(...) or pluginHTTPResponse(...)"
             )

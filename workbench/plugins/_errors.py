@@ -25,6 +25,10 @@ class PluginRequirementsError(PluginError):
         )
 
 
+class PluginAnswerError(TypeError):
+    """A route handler answered something that is not a response (its message is the workbench's own)."""
+
+
 class EstimatorContractError(PluginError):
     """A replacement estimator does not honour the estimator contract."""
 

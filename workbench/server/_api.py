@@ -91,8 +91,10 @@ async def estimate(request: web.Request) -> web.Response:
     except Exception as error:
         name = state.wb.estimators.get(broker, "?")
         state.logger.exception("estimator %r of %r failed (request %s)", name, broker, request[EXCHANGE].request_id)
+        # The type only, as for plugin routes: the exception's text is in the log under the request id.
         raise ApiError(
-            500, ErrorCode.INTERNAL, f"estimator {name!r} of {broker!r} failed with {type(error).__name__}: {error}"
+            500, ErrorCode.INTERNAL,
+            f"estimator {name!r} of {broker!r} failed with {type(error).__name__}; the server log has the details",
         ) from error
     answer = result.asDict()
     elapsed = answer["elapsed"]

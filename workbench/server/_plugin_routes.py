@@ -16,7 +16,7 @@ from yarl import URL
 
 from .._checks import whole_number
 from ..host import PLUGIN_FAILURES, PluginTimeoutError
-from ..plugins import PluginHTTPResponse, Route
+from ..plugins import PluginAnswerError, PluginHTTPResponse, Route
 from ._errors import ApiError, ErrorCode
 from ._request import BadRequestBody, PluginRequest, read_body, sends_body
 from ._state import EXCHANGE, STATE
@@ -92,7 +92,7 @@ async def plugin_route(request: web.Request) -> web.StreamResponse:
         return to_web_response(answer)
     except BadRequestBody:
         raise
-    except BadPluginResponse as error:
+    except (BadPluginResponse, PluginAnswerError) as error:  # the workbench's own words on the answer's shape
         what = _describe(method, route)
         state.logger.error("%s answered a malformed response (request %s): %s", what, exchange.request_id, error)
         raise ApiError(500, ErrorCode.BAD_RESPONSE, f"{what} answered a malformed response: {error}") from None
@@ -109,7 +109,10 @@ async def plugin_route(request: web.Request) -> web.StreamResponse:
     except PLUGIN_FAILURES as error:
         what = _describe(method, route)
         state.logger.exception("%s failed (request %s)", what, exchange.request_id)
-        raise ApiError(500, ErrorCode.INTERNAL, f"{what} failed with {type(error).__name__}: {error}") from error
+        # The type only: an exception's text may hold what a client must not see (a database URL with its
+        # password, a path); it is in the server's log under the request id the answer carries.
+        raise ApiError(500, ErrorCode.INTERNAL, f"{what} failed with {type(error).__name__}; the server log has the "
+                       "details") from error
 
 
 def _describe(method: str, route: Route) -> str:
