@@ -87,12 +87,17 @@ def waive_by_comment(
     return kept, waived, [c for c in comments if c not in used]
 
 
-def waive_kinds(findings: list[Finding], kinds: Iterable[str]) -> tuple[list[Finding], list[Waived]]:
-    """Split ``findings`` into those kept and those of the ``kinds`` allowed with ``package --allow``."""
-    allowed = set(kinds)
+def allowed_kinds(kinds: Iterable[str]) -> frozenset[str]:
+    """The finding kinds given to ``package --allow``; an unknown one is a usage error naming the known ones."""
+    allowed = frozenset(kinds)
     unknown = sorted(allowed - set(KINDS))
     if unknown:
         raise ValueError(f"--allow names unknown finding kinds {', '.join(unknown)}; the kinds are: {', '.join(KINDS)}")
+    return allowed
+
+
+def waive_kinds(findings: list[Finding], allowed: frozenset[str]) -> tuple[list[Finding], list[Waived]]:
+    """Split ``findings`` into those kept and those of the ``allowed`` kinds (``package --allow``)."""
     kept = [f for f in findings if f.kind not in allowed]
     waived = [Waived(f, f"package --allow {f.kind}") for f in findings if f.kind in allowed]
     return kept, waived

@@ -16,7 +16,7 @@ from typing import Any, Iterable, Mapping
 
 from ..plugins import ACTIVE_PLUGINS_ENV
 from . import _build_context
-from ._waivers import waive_kinds
+from ._waivers import allowed_kinds, waive_kinds
 from .check import CheckReport, check_plugins
 
 SERVICE_PLUGINS_FOLDER = "./luna_remote_sdk/plugins"
@@ -83,8 +83,7 @@ def package_plugin(
     Raises ``PackageRefused`` when the check finds other problems, ``ValueError``/``FileNotFoundError`` for bad
     arguments.
     """
-    allowed = list(allow)
-    waive_kinds([], allowed)  # an unknown kind is a usage error before anything runs
+    allowed = allowed_kinds(allow)  # an unknown kind is a usage error before anything runs
     folder = Path(plugin_dir).expanduser().resolve()
     if not (folder / "__init__.py").is_file():
         raise FileNotFoundError(f"{folder} is not a plugin folder (a package with an __init__.py)")
