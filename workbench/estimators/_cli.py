@@ -1,4 +1,4 @@
-"""The ``workbench model ...`` commands: describe, wrap and quantise density models.
+"""The ``workbench model ...`` commands: describe, wrap and quantise density models, convert MCNN's weights.
 
 ``workbench.cli`` calls ``register(subparsers)``; each command sets ``func(args) -> int`` (the exit status).
 """
@@ -10,19 +10,24 @@ import sys
 from pathlib import Path
 
 from ..images import ImageDecodeError
+from ._mcnn import WeightsFormatError
 from .model import ModelDescription, ModelDescriptionError
 
 __all__ = ["register"]
 
 _IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"}
 # What a user can fix from the message alone; anything else is a bug and keeps its traceback.
-_USER_ERRORS = (FileNotFoundError, ModelDescriptionError, ImageDecodeError, ValueError)
+_USER_ERRORS = (FileNotFoundError, ModelDescriptionError, WeightsFormatError, ImageDecodeError, ValueError)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``model`` command and its subcommands to the top-level parser's subparsers."""
-    model = subparsers.add_parser("model", help="describe, wrap and quantise ONNX density models")
-    commands = model.add_subparsers(dest="model_command", metavar="{describe,wrap,quantize}", required=True)
+    model = subparsers.add_parser(
+        "model", help="describe, wrap and quantise ONNX density models; convert MCNN's published weights"
+    )
+    commands = model.add_subparsers(
+        dest="model_command", metavar="{describe,wrap,quantize,convert-mcnn}", required=True
+    )
 
     describe = commands.add_parser(
         "describe",
@@ -51,6 +56,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     quantize.add_argument("--limit", type=int, default=None, help="use at most N images (sorted by name)")
     quantize.add_argument("--out", type=Path, required=True, help="the int8 .onnx (its .json is written beside it)")
     quantize.set_defaults(func=_quantize)
+
+    convert = commands.add_parser(
+        "convert-mcnn",
+        help="write MCNN's published .h5 weights (crowdcount-mcnn's mcnn_shtechA_660.h5 / mcnn_shtechB_110.h5) as "
+        "an ONNX density model with its description (needs h5py: pip install 'workbench[models]')",
+    )
+    convert.add_argument("weights", type=Path, help="the .h5 weights file")
+    convert.add_argument("--out", type=Path, required=True, help="the new .onnx (its .json is written beside it)")
+    convert.set_defaults(func=_convert_mcnn)
 
 
 def _fail(command: str, error: Exception) -> int:
@@ -134,4 +148,18 @@ def _quantize(args: argparse.Namespace) -> int:
     except _USER_ERRORS as error:
         return _fail("quantize", error)
     print(f"wrote {args.out} and {args.out.with_suffix('.json')} (int8, calibrated on {len(images)} images)")
+    return 0
+
+
+def _convert_mcnn(args: argparse.Namespace) -> int:
+    from .tools import convert_mcnn_h5
+
+    try:
+        converted = convert_mcnn_h5(args.weights, args.out)
+    except ImportError as error:
+        return _fail("convert-mcnn", ImportError(f"{error}; install it with: pip install 'workbench[models]'"))
+    except _USER_ERRORS as error:
+        return _fail("convert-mcnn", error)
+    print(f"wrote {args.out} and {args.out.with_suffix('.json')} (input {converted.layout} {converted.channels} "
+          f"raw pixels, stride {converted.stride})")
     return 0

@@ -1,4 +1,4 @@
-"""Model tools: put the preprocessing inside an ONNX graph, and quantise a model to int8.
+"""Model tools: put the preprocessing inside an ONNX graph, quantise a model to int8, convert MCNN's weights.
 
 ``wrap_preprocessing`` makes a model that takes what the service's reference plugin feeds: an RGB uint8 image
 ``[H, W, 3]`` straight from ``VLImage.asNPArray()`` (or a batch ``[N, H, W, 3]``). ``quantize_int8`` runs
@@ -6,6 +6,8 @@ onnxruntime's static QDQ quantisation calibrated on real images. The usual order
 the wrapper's cast, luma and normalisation then stay in float (quantising them would round the luma
 weights and the normalisation), and calibration sees exactly the tensors the float model sees. Every model
 written here gets its description both as ``<stem>.json`` beside it and in its ``"description"`` metadata.
+``convert_mcnn_h5`` builds MCNN from its published ``.h5`` weights (``_mcnn``), so that published figures can be
+reproduced with the workbench's own estimator and ``compare``.
 """
 from __future__ import annotations
 
@@ -24,9 +26,10 @@ from onnxruntime.quantization.shape_inference import quant_pre_process
 from ..images import load_image
 from ..sdk import ColorFormat
 from ._graph import add_preprocessing
+from ._mcnn import WeightsFormatError, mcnn_from_h5
 from .model import ModelDescription, ModelDescriptionError, measure_geometry, stack_padded
 
-__all__ = ["quantize_int8", "wrap_preprocessing"]
+__all__ = ["WeightsFormatError", "convert_mcnn_h5", "quantize_int8", "wrap_preprocessing"]
 
 
 
@@ -92,6 +95,23 @@ def wrap_preprocessing(
     proto = onnx.load(str(source))
     wrapped = add_preprocessing(proto, desc, batched=batched, model=str(source))
     return _save(proto, _renamed(wrapped, out), out)
+
+
+def convert_mcnn_h5(h5_path: str | os.PathLike, out_path: str | os.PathLike) -> ModelDescription:
+    """Write MCNN's published weights (``mcnn_shtechA_660.h5``, ``mcnn_shtechB_110.h5``) as an ONNX density model.
+
+    The ``.h5`` is crowdcount-mcnn's PyTorch state dict saved with h5py (see ``_mcnn``); h5py comes with the
+    ``models`` extra. The model takes gray raw-pixel ``[N, 1, H, W]`` float32 and gives a ``[N, 1, H/4, W/4]``
+    density map; its description (``models/mcnn.json``'s input convention, named after ``out_path``) is written
+    beside it and embedded. Returns that description.
+
+    Raises:
+        FileNotFoundError: the weights file is missing.
+        WeightsFormatError: it is not HDF5, or a layer is missing, extra, misshapen or not finite (named).
+    """
+    out = Path(out_path)
+    proto, description = mcnn_from_h5(h5_path)
+    return _save(proto, _renamed(description, out), out)
 
 
 # -- int8 --------------------------------------------------------------------------------------------------
