@@ -21,7 +21,7 @@ from ..sdk import EstimationTargets
 from ._runners import ENGINES, estimate_dataset
 from .cache import PredictionCache
 from .datasets import Dataset, Sample, load_dataset
-from .metrics import GAME_CONVENTIONS, GameConvention, game_image, localisation
+from .metrics import GAME_CONVENTIONS, GameConvention, box_thresholds, density_count, game_image, localisation
 
 if TYPE_CHECKING:
     from ..host import Workbench
@@ -57,7 +57,9 @@ def compare(
             replacement plugin's class name), in the order to run and show them.
         broker: the estimator broker to compare on.
         targets: ``"T1"`` (count and points: localisation is scored) or ``"T2"`` (count only).
-        thresholds: localisation match distances in pixels.
+        thresholds: localisation match distances in pixels. Where the dataset gives head boxes (NWPU-Crowd),
+            each image is also scored with a distance per head (NWPU's protocol, ``metrics.box_thresholds``:
+            half the box's diagonal), in the ``...@box`` columns.
         game_levels: GAME levels to score (each level ``L`` splits the image into ``4**L`` cells).
         progress: show one progress bar per estimator, named after it (``tqdm.auto``: a widget in Jupyter,
             text in a terminal).
@@ -146,7 +148,6 @@ def compare(
         thresholds=thresholds,
         game_levels=levels,
         busy_seconds=busy_seconds,
-        labels={name: wb.estimator_label(broker, name) for name in names},
     )
     report.notes.extend(report.range_notes())
     return report
@@ -192,6 +193,8 @@ def _score(
         "estimator": estimator,
         "true_count": true,
         "pred_count": result.count,
+        # Before rounding: what the literature's MAE/RMSE/NAE are computed from (the report's "(sum)" columns).
+        "pred_sum": density_count(result),
         "error": math.nan if true is None else result.count - true,
         "abs_error": math.nan if true is None else abs(result.count - true),
         "latency_ms": math.nan if result.elapsed is None else result.elapsed * 1000.0,
@@ -205,8 +208,11 @@ def _score(
         row[f"game_{level}"] = (
             game_image(result, sample.points, size, level, convention=game_convention) if scorable else math.nan
         )
-    for threshold in thresholds:
-        tag = f"@{threshold:g}"
+    distances: list[tuple[str, Any]] = [(f"@{t:g}", t) for t in thresholds]
+    if sample.boxes is not None:
+        # Each head's own distance from its box: NWPU-Crowd's protocol, beside the fixed distances.
+        distances.append(("@box", box_thresholds(sample.boxes)))
+    for tag, threshold in distances:
         if true is None or targets is not EstimationTargets.T1:
             row.update({f"{key}{tag}": math.nan for key in ("tp", "fp", "fn", "precision", "recall", "f1")})
             continue

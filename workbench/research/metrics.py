@@ -6,8 +6,9 @@ Inputs are deliberately loose so that notebook code stays short:
 * a *point set* may be an ``(N, 2)`` array-like of ``(x, y)`` pixels, a ``CountResult`` (its ``pointsArray``)
   or a dataset ``Sample`` (its ``points``).
 
-Aggregates follow the literature: MAE/RMSE over per-image counts, GAME averaged over images, localisation
-scores micro-averaged (true/false positives summed over images before the ratios are taken).
+Aggregates follow the literature: MAE/RMSE/NAE over per-image counts, GAME averaged over images, localisation
+scores micro-averaged (true/false positives summed over images before the ratios are taken). Localisation
+matches within one fixed distance, or within a distance per head (NWPU-Crowd's protocol, :func:`box_thresholds`).
 """
 from __future__ import annotations
 
@@ -20,10 +21,13 @@ import numpy as np
 from ..result import CountResult, as_counts, as_points
 
 __all__ = [
+    "BOX_THRESHOLD_KINDS",
     "GAME_CONVENTIONS",
     "LatencyStats",
     "Localisation",
     "LocalisationSummary",
+    "box_thresholds",
+    "density_count",
     "game",
     "game_image",
     "game_levels",
@@ -33,6 +37,7 @@ __all__ = [
     "localisation",
     "localisation_summary",
     "mae",
+    "nae",
     "rmse",
     "throughput",
 ]
@@ -41,6 +46,9 @@ GameSource = Literal["auto", "density", "points"]
 #: How the GAME grid is cut when the image size is not divisible by ``2^L`` (see :func:`game_image`).
 GameConvention = Literal["exact", "blocks"]
 GAME_CONVENTIONS = ("exact", "blocks")
+#: NWPU-Crowd's two per-head match distances, from each head's box (see :func:`box_thresholds`).
+BoxThresholdKind = Literal["large", "small"]
+BOX_THRESHOLD_KINDS = ("large", "small")
 
 
 # --- counts --------------------------------------------------------------------------------------------------
@@ -56,6 +64,17 @@ def _count_pair(true_counts: Iterable[Any], pred_counts: Iterable[Any]) -> tuple
     return true, pred
 
 
+def density_count(result: CountResult) -> float:
+    """The count an estimate gives before rounding: its density map's sum, or its ``count`` where it has no map.
+
+    The literature scores density counters on this sum (MCNN's, CSRNet's published MAE); ``CountResult.count``
+    is the sum rounded to a whole number, as the service answers. A result without a map (a plugin's count
+    only) has nothing finer than its count.
+    """
+    density = result.densityMap
+    return float(result.count) if density is None else float(density.sum(dtype=np.float64))
+
+
 def mae(true_counts: Iterable[Any], pred_counts: Iterable[Any]) -> float:
     """Mean absolute error of the per-image counts."""
     true, pred = _count_pair(true_counts, pred_counts)
@@ -66,6 +85,25 @@ def rmse(true_counts: Iterable[Any], pred_counts: Iterable[Any]) -> float:
     """Root mean squared error of the per-image counts (called "MSE" in much of the crowd-counting literature)."""
     true, pred = _count_pair(true_counts, pred_counts)
     return float(np.sqrt(np.mean((pred - true) ** 2)))
+
+
+def nae(true_counts: Iterable[Any], pred_counts: Iterable[Any]) -> float:
+    """Normalised absolute error: the mean of ``|pred - true| / true`` over the images whose true count is above 0.
+
+    An image with a true count of 0 has no ratio (any error over zero people is infinitely large), so it is left
+    out of the mean, as NWPU-Crowd's evaluation code leaves out its negative samples; its error still counts in
+    MAE and RMSE.
+
+    Raises:
+        ValueError: no image has a true count above 0 (NAE is undefined), or the lists do not pair up.
+    """
+    true, pred = _count_pair(true_counts, pred_counts)
+    people = true > 0
+    if not people.any():
+        raise ValueError(
+            f"NAE is undefined: all {true.size} images have a true count of 0; use MAE for images without people"
+        )
+    return float(np.mean(np.abs(pred[people] - true[people]) / true[people]))
 
 
 # --- GAME ----------------------------------------------------------------------------------------------------
@@ -288,6 +326,7 @@ class Localisation:
 
     ``matches`` is an ``(tp, 2)`` int array of ``(pred_index, gt_index)`` pairs and ``distances`` their
     distances in pixels; ``unmatched_pred`` (false positives) and ``unmatched_gt`` (misses) index the rest.
+    ``threshold`` is the match distance: one number, or an array of one per ground-truth point.
     """
 
     tp: int
@@ -298,7 +337,7 @@ class Localisation:
     f1: float
     matches: np.ndarray
     distances: np.ndarray
-    threshold: float
+    threshold: float | np.ndarray
 
     @property
     def unmatched_pred(self) -> np.ndarray:
@@ -311,45 +350,93 @@ class Localisation:
         return np.setdiff1d(np.arange(self.tp + self.fn), self.matches[:, 1])
 
 
-def localisation(pred_points: Any, gt_points: Any, threshold: float = 10.0) -> Localisation:
-    """Match predictions to ground truth one-to-one and score them at a distance ``threshold`` (pixels).
+def box_thresholds(boxes: Any, kind: BoxThresholdKind = "large") -> np.ndarray:
+    """NWPU-Crowd's per-head match distances, in pixels, from the heads' boxes ``(x1, y1, x2, y2)``.
 
+    ``"large"`` (the benchmark's headline scores): ``sigma_l = sqrt(w^2 + h^2) / 2``, half the box's diagonal;
+    ``"small"``: ``sigma_s = min(w, h) / 2``, half its shorter side. A big head near the camera is thus allowed a
+    far larger miss than a small one in the back of a crowd, which one fixed distance cannot do.
+
+    Raises:
+        ValueError: ``boxes`` is not ``(N, 4)`` finite numbers with ``x2 >= x1`` and ``y2 >= y1``, or a bad ``kind``.
+    """
+    if kind not in BOX_THRESHOLD_KINDS:
+        raise ValueError(f"kind must be one of {', '.join(map(repr, BOX_THRESHOLD_KINDS))}, got {kind!r}")
+    array = np.asarray(boxes, dtype=np.float64)
+    if array.size == 0:
+        return np.zeros(0, dtype=np.float64)
+    if array.ndim != 2 or array.shape[1] != 4 or not np.isfinite(array).all():
+        raise ValueError(f"boxes must be finite (x1, y1, x2, y2) rows, shape (N, 4); got shape {array.shape}")
+    width, height = array[:, 2] - array[:, 0], array[:, 3] - array[:, 1]
+    flipped = np.flatnonzero((width < 0) | (height < 0))
+    if len(flipped):
+        raise ValueError(
+            f"box {flipped[0]} is {array[flipped[0]].tolist()}: x2 < x1 or y2 < y1; boxes are (x1, y1, x2, y2), "
+            "top left then bottom right"
+        )
+    if kind == "large":
+        return np.hypot(width, height) / 2
+    return np.minimum(width, height) / 2
+
+
+def _match_distances(threshold: float | Any, n_gt: int) -> np.ndarray:
+    """The match distance of each ground-truth head: one number for all, or one each (checked)."""
+    if np.ndim(threshold) == 0:
+        value = float(threshold)
+        if not np.isfinite(value) or value < 0:
+            raise ValueError(f"threshold must be a finite distance >= 0 in pixels, got {threshold!r}")
+        return np.full(n_gt, value)
+    per_head = np.asarray(threshold, dtype=np.float64)
+    if per_head.shape != (n_gt,):
+        raise ValueError(
+            f"per-head thresholds must be one distance per ground-truth point: {n_gt} point(s), got shape "
+            f"{per_head.shape} (make them with box_thresholds(boxes) from the same annotation)"
+        )
+    if not np.isfinite(per_head).all() or (per_head < 0).any():
+        raise ValueError("per-head thresholds must be finite distances >= 0 in pixels")
+    return per_head
+
+
+def localisation(pred_points: Any, gt_points: Any, threshold: float | Any = 10.0) -> Localisation:
+    """Match predictions to ground truth one-to-one and score them within a match distance (pixels).
+
+    ``threshold`` is one distance for every head, or one per ground-truth point (NWPU-Crowd's protocol: pass
+    ``box_thresholds(sample.boxes)``); a prediction may match a head when it lies within *that head's* distance.
     The matching is a Hungarian assignment (``scipy.optimize.linear_sum_assignment``) that first maximises the
-    number of pairs within ``threshold`` (inclusive: a pair exactly ``threshold`` apart matches) and then
-    minimises their total distance. Each point takes part in at most one pair, so two predictions on one head
-    give one true positive and one false positive. Precision/recall are 1.0 when both sets are empty and 0.0
-    when only their own denominator is empty (see ``precision_recall_f1``).
+    number of pairs within reach (inclusive: a pair exactly ``threshold`` apart matches) and then minimises
+    their total distance. Each point takes part in at most one pair, so two predictions on one head give one
+    true positive and one false positive. Precision/recall are 1.0 when both sets are empty and 0.0 when only
+    their own denominator is empty (see ``precision_recall_f1``).
     """
     from scipy.optimize import linear_sum_assignment
     from scipy.spatial.distance import cdist
 
-    if not np.isfinite(threshold) or threshold < 0:
-        raise ValueError(f"threshold must be a finite distance >= 0 in pixels, got {threshold!r}")
     pred = as_points(pred_points, "pred_points")
     gt = as_points(gt_points, "gt_points")
+    reach = _match_distances(threshold, len(gt))
     matches = np.zeros((0, 2), dtype=np.intp)
     distances = np.zeros(0, dtype=np.float64)
     if len(pred) and len(gt):
         dist = cdist(pred, gt)
-        close = dist <= threshold
+        close = dist <= reach[np.newaxis, :]
         # Points with no partner in reach cannot match; leaving them out keeps the assignment small in crowds.
         rows = np.flatnonzero(close.any(axis=1))
         cols = np.flatnonzero(close.any(axis=0))
         if len(rows):
-            sub = dist[np.ix_(rows, cols)]
+            sub, valid = dist[np.ix_(rows, cols)], close[np.ix_(rows, cols)]
             # A penalty larger than any sum of in-reach distances makes the solver prefer one more valid pair
             # over any saving in distance; penalised pairs are dropped afterwards.
-            penalty = threshold * (min(sub.shape) + 1) + 1.0
-            cost = np.where(sub <= threshold, sub, penalty)
-            r, c = linear_sum_assignment(cost)
-            keep = sub[r, c] <= threshold
+            penalty = float(reach[cols].max()) * (min(sub.shape) + 1) + 1.0
+            r, c = linear_sum_assignment(np.where(valid, sub, penalty))
+            keep = valid[r, c]
             matches = np.stack([rows[r[keep]], cols[c[keep]]], axis=1).astype(np.intp)
             matches = matches[np.argsort(matches[:, 0])]
             distances = dist[matches[:, 0], matches[:, 1]]
     tp = len(matches)
     fp, fn = len(pred) - tp, len(gt) - tp
     precision, recall, f1 = precision_recall_f1(tp, fp, fn)
-    return Localisation(tp, fp, fn, precision, recall, f1, matches, distances, float(threshold))
+    kept = float(threshold) if np.ndim(threshold) == 0 else reach
+    return Localisation(tp, fp, fn, precision, recall, f1, matches, distances, kept)
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from .datasets import Dataset
-from .metrics import latency_stats, mae, precision_recall_f1, rmse, throughput
+from .metrics import latency_stats, mae, nae, precision_recall_f1, rmse, throughput
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -46,12 +46,12 @@ class ComparisonReport:
     Attributes:
         dataset: the ``Dataset`` that was run.
         per_image: one row per image x estimator (see ``compare``); columns ``image``, ``estimator``,
-            ``true_count`` (NaN when unannotated), ``pred_count``, ``error`` (predicted - true), ``abs_error``,
-            ``latency_ms``, ``game_<L>`` per GAME level and ``tp/fp/fn/precision/recall/f1@<threshold>``.
+            ``true_count`` (NaN when unannotated), ``pred_count``, ``pred_sum`` (the count before rounding: the
+            density map's sum), ``error`` (predicted - true), ``abs_error``, ``latency_ms``, ``game_<L>`` per GAME
+            level and ``tp/fp/fn/precision/recall/f1@<threshold>`` (``@box``: NWPU-Crowd's per-head distances,
+            where the dataset has head boxes).
         results: estimator name -> the ``CountResult`` of each image, in dataset order.
         estimators: the estimator names in the order they were run.
-        labels: estimator name -> how headings and the summary table show it: the default with what provides it
-            (``"default (vendor SDK 5.14.0)"``, from ``wb.estimator_label``), others by their names.
         notes: lines shown above the tables in every rendering (the command line adds "synthetic data" here).
     """
 
@@ -66,13 +66,11 @@ class ComparisonReport:
         thresholds: Sequence[float],
         game_levels: Sequence[int],
         busy_seconds: Mapping[str, float],
-        labels: Mapping[str, str] | None = None,
     ) -> None:
         self.dataset = dataset
         self.per_image = pd.DataFrame(list(rows))
         self.results = dict(results)
         self.estimators = list(results)
-        self.labels = {name: (labels or {}).get(name, name) for name in self.estimators}
         self.broker = broker
         self.targets = targets
         self.thresholds = tuple(thresholds)
@@ -88,8 +86,11 @@ class ComparisonReport:
     def summary(self) -> pd.DataFrame:
         """One row per estimator: counting error, GAME, localisation (micro-averaged) and speed.
 
-        Columns: ``images``, ``annotated``, ``MAE``, ``RMSE``, ``GAME(L)`` per level, ``P@t``/``R@t``/``F1@t``
-        per threshold ``t`` (pixels), ``mean ms``, ``p50 ms``, ``p99 ms`` (per-image latency as the host
+        Columns: ``images``, ``annotated``, ``MAE``, ``RMSE`` (of the rounded counts, as the service answers),
+        ``GAME(L)`` per level, ``MAE (sum)``, ``RMSE (sum)``, ``NAE (sum)`` (of the density map's sum before
+        rounding, as papers report; NAE leaves out images with no people, see ``metrics.nae``),
+        ``P@t``/``R@t``/``F1@t`` per threshold ``t`` (pixels; ``@box``: NWPU-Crowd's per-head distance, only for
+        datasets with head boxes), ``mean ms``, ``p50 ms``, ``p99 ms`` (per-image latency as the host
         measured it), ``images/s`` (images over the seconds spent inside ``wb.estimate``) and ``outside range``
         (images whose result says ``inRange`` false; NaN for an estimator that declares no training range).
         Scores that cannot be computed (no annotation, count-only results) are NaN.
@@ -113,8 +114,10 @@ class ComparisonReport:
             # skipna=False: an estimator that could not be scored on some image gets no flattering average.
             column = scored[f"game_{level}"]
             out[f"GAME({level})"] = float(column.mean(skipna=False)) if len(column) else math.nan
-        for threshold in self.thresholds:
-            tag = f"@{threshold:g}"
+        out.update(self._unrounded_errors(scored))
+        # "@box" (NWPU-Crowd's per-head distances) is scored only where the dataset gives head boxes.
+        box_tag = ["@box"] if "tp@box" in scored else []
+        for tag in [f"@{threshold:g}" for threshold in self.thresholds] + box_tag:
             tp, fp, fn = (scored[f"{key}{tag}"] for key in ("tp", "fp", "fn"))
             if len(scored) and tp.notna().all():
                 precision, recall, f1 = precision_recall_f1(int(tp.sum()), int(fp.sum()), int(fn.sum()))
@@ -133,6 +136,19 @@ class ComparisonReport:
         out["images/s"] = throughput(len(computed), busy) if busy > 0 else math.nan
         out["outside range"] = self._outside_range(rows)
         return out
+
+    @staticmethod
+    def _unrounded_errors(scored: pd.DataFrame) -> dict[str, float]:
+        """MAE, RMSE and NAE of the counts before rounding (``pred_sum``), the readings papers publish."""
+        if not len(scored) or "pred_sum" not in scored:
+            return {"MAE (sum)": math.nan, "RMSE (sum)": math.nan, "NAE (sum)": math.nan}
+        true, pred = scored["true_count"], scored["pred_sum"]
+        return {
+            "MAE (sum)": mae(true, pred),
+            "RMSE (sum)": rmse(true, pred),
+            # NaN where every annotated image is empty: NAE has no value there (metrics.nae).
+            "NAE (sum)": nae(true, pred) if (true > 0).any() else math.nan,
+        }
 
     @staticmethod
     def _outside_range(rows: pd.DataFrame) -> float:
@@ -155,7 +171,7 @@ class ComparisonReport:
     def summary_table(self) -> Any:
         """``summary`` formatted for reading (a pandas ``Styler``): one precision per column, whole counts,
         the units in a caption, and sideways scrolling where it is wider than the notebook (see ``styled``)."""
-        return self.styled(self.summary.rename(index=self.labels)).set_caption(_SUMMARY_UNITS)
+        return self.styled(self.summary).set_caption(_SUMMARY_UNITS)
 
     @staticmethod
     def styled(table: pd.DataFrame) -> Any:
@@ -227,7 +243,7 @@ class ComparisonReport:
             for name in self.estimators:
                 ax = _axes((7, 1.5 + 0.3 * shown))
                 figures[f"ranked_errors_{_safe(name)}"] = plot_ranked_errors(names, true, preds[name], ax=ax, top=shown)
-                ax.set_title(f"{self.labels[name]}\n{ax.get_title()}")  # the plot does not know whose errors it ranks
+                ax.set_title(f"{name}\n{ax.get_title()}")  # the plot does not know whose errors it ranks
         worst = self.worst_images(grid_images)
         grid = _new_figure((3.0 * len(self.estimators) + 1.0, 2.4 * len(worst) + 0.5))
         figures["estimator_grid"] = plot_estimator_grid(
@@ -316,7 +332,7 @@ class ComparisonReport:
             "<!DOCTYPE html><html><head><meta charset='utf-8'>"
             f"<title>Estimator comparison – {html.escape(self.dataset.name)}</title>"
             f"<style>{_CSS}</style></head><body>"
-            f"<h1>Estimator comparison: {html.escape(', '.join(self.labels.values()))}</h1>"
+            f"<h1>Estimator comparison: {html.escape(', '.join(self.estimators))}</h1>"
             f"{self._header_html()}"
             f"<h2>Summary</h2>{self._summary_html()}"
             f"<h2>Per image</h2>{self._counts_html(limit=None)}"
@@ -336,7 +352,6 @@ class ComparisonReport:
             "broker": self.broker,
             "targets": self.targets,
             "estimators": self.estimators,
-            "labels": self.labels,
             "thresholds": list(self.thresholds),
             "game_levels": list(self.game_levels),
             "created": self.created.isoformat(timespec="seconds"),
@@ -365,14 +380,14 @@ class ComparisonReport:
 
     def _repr_html_(self) -> str:
         return (
-            f"<div><b>ComparisonReport</b> {html.escape(', '.join(self.labels.values()))}{self._header_html()}"
+            f"<div><b>ComparisonReport</b> {html.escape(', '.join(self.estimators))}{self._header_html()}"
             f"{self._summary_html()}<details><summary>Per image (worst first)</summary>"
             f"{self._counts_html(limit=_REPR_ROWS)}</details></div>"
         )
 
     def __repr__(self) -> str:
         scores = ", ".join(
-            f"{self.labels[name]}: MAE {row['MAE']:.2f}" for name, row in self.summary.iterrows()
+            f"{name}: MAE {row['MAE']:.2f}" for name, row in self.summary.iterrows()
         )
         return f"<ComparisonReport {self.dataset.name!r} n={len(self.dataset)} {scores}>"
 
@@ -412,7 +427,9 @@ def _safe(name: str) -> str:
 
 
 _SUMMARY_UNITS = (
-    "MAE, RMSE, GAME(L): people per image · P/R/F1@t: fraction 0–1, heads matched within t pixels · "
+    "MAE, RMSE, GAME(L): people per image (MAE, RMSE: of the rounded counts; (sum): of the density map's sum "
+    "before rounding, as papers report) · NAE: mean error per true person (images without people left out) · "
+    "P/R/F1@t: fraction 0–1, heads matched within t pixels (@box: within each head's box half-diagonal) · "
     "mean/p50/p99 ms: milliseconds per image · images/s: throughput inside wb.estimate"
 )
 
@@ -424,6 +441,8 @@ def _column_format(column: Any, values: pd.Series) -> str:
     """
     names = [str(part) for part in (column if isinstance(column, tuple) else (column,))]
     if any(name.startswith(("P@", "R@", "F1@", "precision", "recall", "f1")) for name in names):
+        return "{:.3f}"
+    if any(name.startswith("NAE") for name in names):
         return "{:.3f}"
     if any(name.startswith(("MAE", "RMSE", "GAME", "game_")) for name in names):
         return "{:.2f}"

@@ -4,8 +4,9 @@
     ``Train/img_0001.jpg`` + ``Train/img_0001_ann.mat`` (and ``Test/``); the ``.mat`` holds ``annPoints``, an
     ``(N, 2)`` array of ``(x, y)`` head points.
 ``nwpu`` (NWPU-Crowd, 5,109 images)
-    ``images/0001.jpg``, ``jsons/0001.json`` = ``{"img_id", "human_num", "points": [[x, y], ...], "boxes"}``
-    and the split lists ``train.txt`` / ``val.txt`` / ``test.txt``, one ``img_id illumination scene_level``
+    ``images/0001.jpg``, ``jsons/0001.json`` = ``{"img_id", "human_num", "points": [[x, y], ...], "boxes":
+    [[x1, y1, x2, y2], ...]}`` (one box per point, kept as ``Sample.boxes`` for the benchmark's per-head
+    localisation thresholds; releases before the boxes were published load with ``boxes`` None) and the split lists ``train.txt`` / ``val.txt`` / ``test.txt``, one ``img_id illumination scene_level``
     line per image. The lists' two labels are kept per image (``illumination``: 0 normal, 1 dark;
     ``scene_level``: 0 no people, 1 up to 100, 2 up to 500, 3 up to 5,000, 4 above 5,000 people). The test
     split has no public annotations: its images load unannotated, without a warning.
@@ -114,7 +115,7 @@ def _read_nwpu_list(path: Path) -> dict[str, dict[str, int]]:
     return rows
 
 
-def _read_nwpu_json(path: Path, image: Path) -> np.ndarray:
+def _read_nwpu_json(path: Path, image: Path) -> tuple[np.ndarray, np.ndarray | None]:
     data = _read_json(path)
     if not isinstance(data, dict) or "points" not in data:
         keys = ", ".join(map(str, data)) if isinstance(data, dict) else type(data).__name__
@@ -126,7 +127,24 @@ def _read_nwpu_json(path: Path, image: Path) -> np.ndarray:
         raise DatasetError(f"{path}: its img_id {img_id!r} does not name the image it is paired with, {image.name!r}")
     points = _points_array(data["points"], path)
     _check_count_field(data.get("human_num"), points, path, "human_num")
-    return points
+    return points, _nwpu_boxes(data.get("boxes"), len(points), path)
+
+
+def _nwpu_boxes(boxes: Any, n_points: int, path: Path) -> np.ndarray | None:
+    """The head boxes ``(x1, y1, x2, y2)``, one per point, or ``None`` where the file has none."""
+    if boxes is None:
+        return None
+    expected = "NWPU-Crowd gives one [x1, y1, x2, y2] box per head point, in the same order"
+    try:
+        array = np.asarray(boxes, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise DatasetError(f"{path}: 'boxes' is not a list of number lists ({exc}); {expected}") from exc
+    array = array.reshape(0, 4) if array.size == 0 else array
+    if array.ndim != 2 or array.shape[1] != 4 or not np.isfinite(array).all():
+        raise DatasetError(f"{path}: 'boxes' has shape {array.shape} or values that are not finite; {expected}")
+    if len(array) != n_points:
+        raise DatasetError(f"{path}: 'boxes' has {len(array)} box(es) for {n_points} point(s); {expected}")
+    return array
 
 
 # --- JHU-Crowd++ ----------------------------------------------------------------------------------------------

@@ -71,6 +71,9 @@ class Sample:
     ``points`` is an ``(N, 2)`` float64 array of ``(x, y)`` pixels, or ``None`` for an image without an
     annotation. ``labels`` holds the per-image labels a benchmark publishes (NWPU-Crowd's scene level and
     illumination, JHU-Crowd++'s scene type, weather and distractor flag), so reports can be sliced by them.
+    ``boxes`` is an ``(N, 4)`` float64 array of head boxes ``(x1, y1, x2, y2)``, one per point in the same order,
+    where the benchmark publishes them (NWPU-Crowd), else ``None``: they give each head its own match distance
+    in localisation (``metrics.box_thresholds``).
     ``image`` decodes the file on every access; keep the result if you need it twice.
     """
 
@@ -79,6 +82,7 @@ class Sample:
     points: np.ndarray | None = None
     annotation_path: Path | None = None
     labels: Mapping[str, Any] = field(default_factory=dict)
+    boxes: np.ndarray | None = None
 
     @property
     def count(self) -> int | None:
@@ -330,12 +334,15 @@ def _strip_gt_prefix(stem: str) -> str:
 def _pair(
     images: list[Path],
     annotations: dict[str, Path],
-    reader: Callable[[Path, Path], np.ndarray],
+    reader: Callable[[Path, Path], np.ndarray | tuple[np.ndarray, np.ndarray | None]],
     image_dir: Path,
     annotation_dir: Path | None,
     labels: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> list[Sample]:
-    """One ``Sample`` per image, with its annotation read by ``reader`` and its labels (by stem) attached."""
+    """One ``Sample`` per image, with its annotation read by ``reader`` and its labels (by stem) attached.
+
+    ``reader`` gives the points, or the points and their head boxes (``None`` where the file has none).
+    """
     by_stem = {p.stem: p for p in images}
     orphans = sorted(set(annotations) - set(by_stem), key=_natural_key)
     if orphans:
@@ -352,9 +359,12 @@ def _pair(
             unannotated.append(image.name)
             samples.append(Sample(image.stem, image, labels=dict((labels or {}).get(image.stem, {}))))
             continue
-        points = reader(annotation, image)
+        read = reader(annotation, image)
+        points, boxes = read if isinstance(read, tuple) else (read, None)
         _check_bounds(points, annotation, image)
-        samples.append(Sample(image.stem, image, points, annotation, dict((labels or {}).get(image.stem, {}))))
+        samples.append(
+            Sample(image.stem, image, points, annotation, dict((labels or {}).get(image.stem, {})), boxes)
+        )
     if unannotated and annotations:
         listed = ", ".join(unannotated[:5]) + (" …" if len(unannotated) > 5 else "")
         warnings.warn(
