@@ -9,6 +9,8 @@ import pytest
 from PIL import Image, ImageFile
 from scipy.io import savemat
 
+from helpers.datasets import write_shanghaitech_mat
+
 from workbench.research.datasets import (
     Dataset,
     DatasetError,
@@ -28,18 +30,6 @@ def _image(path: Path, size: tuple[int, int] = (100, 80)) -> Path:
 def _json(path: Path, points: list[list[float]], **fields: object) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps({"points": points, **fields}))
-    return path
-
-
-def _shanghaitech_mat(path: Path, points: np.ndarray, number: int | None = None) -> Path:
-    """Write a .mat nested as ShanghaiTech does: image_info{1}.location / .number."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    info = np.empty((1, 1), dtype=[("location", "O"), ("number", "O")])
-    info[0, 0]["location"] = np.asarray(points, dtype=np.float64)
-    info[0, 0]["number"] = np.array([[len(points) if number is None else number]], dtype=np.uint8)
-    cell = np.empty((1, 1), dtype=object)
-    cell[0, 0] = info
-    savemat(str(path), {"image_info": cell})
     return path
 
 
@@ -124,7 +114,7 @@ def test_split_subfolder(tmp_path: Path) -> None:
     """ShanghaiTech keeps its splits in train_data/ and test_data/ folders."""
     for split in ("train", "test"):
         _image(tmp_path / f"{split}_data" / "images" / "IMG_1.jpg")
-        _shanghaitech_mat(tmp_path / f"{split}_data" / "ground-truth" / "GT_IMG_1.mat", np.array([[1.0, 2.0]]))
+        write_shanghaitech_mat(tmp_path / f"{split}_data" / "ground-truth" / "GT_IMG_1.mat", np.array([[1.0, 2.0]]))
     ds = load_dataset(tmp_path, split="test")
     assert ds.format == "shanghaitech" and ds.names == ["IMG_1"] and ds.root == tmp_path / "test_data"
 
@@ -132,8 +122,8 @@ def test_split_subfolder(tmp_path: Path) -> None:
 def test_shanghaitech_layout(tmp_path: Path) -> None:
     _image(tmp_path / "images" / "IMG_1.jpg")
     _image(tmp_path / "images" / "IMG_2.jpg")
-    _shanghaitech_mat(tmp_path / "ground-truth" / "GT_IMG_1.mat", np.array([[10.5, 20.0], [99.0, 1.0]]))
-    _shanghaitech_mat(tmp_path / "ground-truth" / "GT_IMG_2.mat", np.zeros((0, 2)))
+    write_shanghaitech_mat(tmp_path / "ground-truth" / "GT_IMG_1.mat", np.array([[10.5, 20.0], [99.0, 1.0]]))
+    write_shanghaitech_mat(tmp_path / "ground-truth" / "GT_IMG_2.mat", np.zeros((0, 2)))
     ds = load_dataset(tmp_path)
     assert ds.format == "shanghaitech" and ds.counts == [2, 0]
     np.testing.assert_array_equal(ds[0].points, [[10.5, 20.0], [99.0, 1.0]])
@@ -142,14 +132,14 @@ def test_shanghaitech_layout(tmp_path: Path) -> None:
 
 def test_shanghaitech_same_folder(tmp_path: Path) -> None:
     _image(tmp_path / "IMG_7.jpg")
-    _shanghaitech_mat(tmp_path / "GT_IMG_7.mat", np.array([[3.0, 4.0]]))
+    write_shanghaitech_mat(tmp_path / "GT_IMG_7.mat", np.array([[3.0, 4.0]]))
     assert detect_format(tmp_path) == "shanghaitech"
     assert load_dataset(tmp_path)[0].count == 1
 
 
 def test_shanghaitech_number_mismatch(tmp_path: Path) -> None:
     _image(tmp_path / "IMG_1.jpg")
-    _shanghaitech_mat(tmp_path / "GT_IMG_1.mat", np.array([[3.0, 4.0]]), number=5)
+    write_shanghaitech_mat(tmp_path / "GT_IMG_1.mat", np.array([[3.0, 4.0]]), number=5)
     with pytest.raises(DatasetError, match=r"GT_IMG_1\.mat.*'number' field says 5 but 1 points"):
         load_dataset(tmp_path)
 
@@ -256,7 +246,7 @@ def test_missing_folder_and_empty_folder(tmp_path: Path) -> None:
 def test_both_formats_need_a_choice(tmp_path: Path) -> None:
     _image(tmp_path / "IMG_1.jpg")
     _json(tmp_path / "IMG_1.json", [[1, 1]])
-    _shanghaitech_mat(tmp_path / "GT_IMG_1.mat", np.array([[1.0, 1.0]]))
+    write_shanghaitech_mat(tmp_path / "GT_IMG_1.mat", np.array([[1.0, 1.0]]))
     with pytest.raises(DatasetError, match="pass format="):
         load_dataset(tmp_path)
     assert load_dataset(tmp_path, format="shanghaitech").format == "shanghaitech"

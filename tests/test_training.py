@@ -9,6 +9,7 @@ import numpy as np
 import onnxruntime as ort
 import pytest
 
+from helpers.datasets import write_shanghaitech_mat
 from workbench.training.data import Sample, mosaic_samples, render_density, synthetic_samples, tile
 from workbench.training.evaluate import evaluate_model, find_description, load_images, preprocess
 
@@ -148,7 +149,7 @@ def test_train_on_a_folder_without_the_layout_fails_cleanly(tmp_path: Path, caps
     from workbench.training import main
 
     assert main(["--data", str(tmp_path), "--out", str(tmp_path / "out")]) == 2
-    assert "images/ and points/" in capsys.readouterr().err
+    assert f"{tmp_path}: no images found" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
 
 
@@ -168,3 +169,44 @@ def test_evaluate_reads_family_descriptions_from_the_installed_package(tmp_path)
     path, description = find_description(str(tmp_path / "mcnn_shtechB.onnx"))
     assert path == tmp_path / "mcnn_shtechB.onnx"
     assert description == json.loads((bundled_models_dir() / "mcnn.json").read_text())
+
+
+def _write_shanghaitech_train(root: Path, n: int, size: tuple[int, int], seed: int) -> None:
+    """A ShanghaiTech-layout ``train_data`` folder of generated scenes."""
+    for index, sample in enumerate(synthetic_samples(n, size=size, seed=seed), start=1):
+        (root / "train_data" / "images").mkdir(parents=True, exist_ok=True)
+        sample.image.save(root / "train_data" / "images" / f"IMG_{index}.jpg")
+        write_shanghaitech_mat(root / "train_data" / "ground-truth" / f"GT_IMG_{index}.mat", sample.points)
+
+
+@pytest.mark.slow  # trains the model
+def test_train_on_two_datasets_in_different_layouts_reports_each_held_out_set(tmp_path: Path,
+                                                                              capsys: pytest.CaptureFixture) -> None:
+    pytest.importorskip("torch", reason="training needs the optional extra: pip install -e '.[train]'")
+    from workbench.research import make_synthetic_dataset
+    from workbench.training import main
+
+    make_synthetic_dataset(tmp_path / "mini", n=5, seed=1, size=(160, 128))  # 4 *_train_* images, 1 *_test_*
+    _write_shanghaitech_train(tmp_path / "part_b", n=3, size=(192, 128), seed=2)
+    status = main(["--data", str(tmp_path / "mini"), str(tmp_path / "part_b"), "--val", "1", "2",
+                   "--data-shares", "1", "3", "--max-steps", "2", "--eval-every", "2", "--batch-size", "2",
+                   "--crop", "128", "--out", str(tmp_path / "out"), "--name", "two"])
+    assert status == 0
+    out = capsys.readouterr().out
+    report = json.loads(out[out.rindex("\n{\n") + 1:])  # the closing report, after one line per evaluation
+    assert report["train_images"] == [3, 1]
+    assert [len(names) for names in report["val_images"]] == [1, 2]
+    assert {"val_mae_0", "val_mae_1", "val_bias_1"} <= set(report["history"][-1])
+    assert (tmp_path / "out" / "two.onnx").is_file()
+
+
+def test_bad_dataset_options_fail_cleanly(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    pytest.importorskip("torch", reason="training needs the optional extra: pip install -e '.[train]'")
+    from workbench.training import main
+
+    _write_shanghaitech_train(tmp_path / "part_b", n=2, size=(160, 128), seed=2)
+    assert main(["--data", str(tmp_path / "part_b"), "--data-shares", "1", "2", "--out", str(tmp_path / "o")]) == 2
+    assert "--data-shares needs one share >= 0 per --data dataset (1)" in capsys.readouterr().err
+    assert main(["--data", str(tmp_path / "part_b"), "--val", "1", "1", "--out", str(tmp_path / "o")]) == 2
+    assert "--val takes one count >= 0, or one per --data dataset (1)" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()

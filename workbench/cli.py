@@ -8,18 +8,18 @@ import sys
 from .authoring._cli import register as register_authoring
 from .authoring.scaffold import register as register_new
 from .estimators._cli import register as register_model
-from .host import Workbench, add_host_arguments, deadline_options
+from .host import Workbench, add_host_arguments, deadline_options, default_options
 from .research._cli import register as register_compare
 from .server._cli import register as register_serve
 
 
 def _check_plugins(args: argparse.Namespace) -> int:
     with Workbench(
-        args.plugins_dir, args.active, device=args.device, default_model=args.default_model, strict=args.strict,
+        args.plugins_dir, args.active, device=args.device, strict=args.strict, **default_options(args),
         **deadline_options(args),
     ) as wb:
         print(wb.plugins)
-        print(f"estimators: {wb.estimators}")
+        print(f"estimators: {wb.estimator_labels}")
         return 1 if wb.plugins.failed else 0
 
 
@@ -70,7 +70,7 @@ def main(argv: list[str] | None = None) -> int:
         return args.func(args)
     except KeyboardInterrupt:
         return 130
-    except (FileNotFoundError, ValueError, LookupError, RuntimeError) as error:
+    except (FileNotFoundError, ValueError, LookupError, RuntimeError, ImportError) as error:
         print(f"workbench {args.command}: {error}", file=sys.stderr)
         return 2
 

@@ -1,5 +1,5 @@
 """The in-process plugin host."""
-from ._cli_args import add_host_arguments, deadline_options, whole_number
+from ._cli_args import add_host_arguments, deadline_options, default_options, whole_number
 from ._estimators import DEFAULT, UnknownEstimatorError
 from ._loop import PLUGIN_FAILURES, HostLoopDead, PluginAbort, PluginTimeoutError
 from ._routes import RESERVED_PATHS, is_reserved_path
@@ -8,10 +8,12 @@ from ._records import PluginRecord, PluginTable
 from ._activation import DuplicateActivationWarning
 from ._events import EventDelivery
 from ._workbench import Workbench
+from ._vendor_default import SdkOptions, VendorSdkMissing
 
 __all__ = [
     "add_host_arguments",
     "deadline_options",
+    "default_options",
     "whole_number",
     "DEFAULT",
     "PLUGIN_FAILURES",
@@ -26,5 +28,7 @@ __all__ = [
     "PluginRecord",
     "PluginTable",
     "UnknownEstimatorError",
+    "SdkOptions",
+    "VendorSdkMissing",
     "Workbench",
 ]

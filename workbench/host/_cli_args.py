@@ -6,7 +6,9 @@ import argparse
 from typing import Any
 
 from ..plugins import ACTIVE_PLUGINS_ENV
+from ._defaults import DEFAULT_KINDS
 from ._loop import Deadlines
+from ._vendor_default import FSDK_ROOT_ENV, SdkOptions
 
 
 def whole_number(text: str, *, minimum: int = 1, maximum: int | None = None) -> int:
@@ -36,9 +38,24 @@ def deadline_options(args: argparse.Namespace) -> dict[str, Any]:
     return {"start_timeout": args.start_timeout, "estimate_timeout": args.estimate_timeout, "close_timeout": args.close_timeout}
 
 
+# The ``--sdk-*`` flags, by the ``SdkOptions`` setting each one gives.
+_SDK_FLAGS = {
+    "data_path": "sdk_data", "faceengine_conf": "sdk_faceengine_conf", "runtime_conf": "sdk_runtime_conf",
+    "license": "sdk_license", "estimator_type": "sdk_estimator_type", "device_id": "sdk_device_id",
+    "run_concurrently": "sdk_run_concurrently",
+}
+
+
+def default_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The ``Workbench`` keyword arguments of the default-estimator options ``add_host_arguments`` added:
+    ``default``, ``default_model`` and, when any ``--sdk-*`` flag is given, ``sdk_options``."""
+    given = {setting: getattr(args, flag) for setting, flag in _SDK_FLAGS.items() if getattr(args, flag) is not None}
+    return {"default": args.default, "default_model": args.default_model, "sdk_options": SdkOptions(**given) if given else None}
+
+
 def add_host_arguments(parser: argparse.ArgumentParser, *, workers: bool = False) -> None:
-    """``--plugins-dir``, ``--active`` (falling back to the service's variable), ``--device``, ``--default-model``,
-    ``--strict`` [, ``--workers``]."""
+    """``--plugins-dir``, ``--active`` (falling back to the service's variable), ``--device``, ``--default``,
+    ``--default-model``, the ``--sdk-*`` settings, ``--strict`` [, ``--workers``]."""
     parser.add_argument("--plugins-dir", default="plugins", metavar="DIR", help="the plugins folder (default: ./plugins)")
     parser.add_argument(
         "--active", default=None, metavar="MOD1,MOD2",
@@ -49,6 +66,30 @@ def add_host_arguments(parser: argparse.ArgumentParser, *, workers: bool = False
         "--default-model", default=None, metavar="MODEL.onnx",
         help="your own ONNX density model as the 'default' people counter, fed as its <stem>.json beside it says "
         "(default: $WORKBENCH_DEFAULT_MODEL, else the bundled wbcount)",
+    )
+    parser.add_argument(
+        "--default", choices=DEFAULT_KINDS, default="model",
+        help="what the 'default' people counter is: model (the workbench's ONNX model, see --default-model) or sdk "
+        "(the vendor SDK's own PeopleCountEstimatorV2; needs the real lunavl with its FaceEngine core) "
+        "(default: model)",
+    )
+    sdk = parser.add_argument_group("the vendor SDK's estimator (--default sdk)")
+    sdk.add_argument("--sdk-data", metavar="DIR", help=f"the SDK's data folder (default: ${FSDK_ROOT_ENV}/data)")
+    sdk.add_argument("--sdk-faceengine-conf", metavar="FILE", help="faceengine.conf (default: the data folder's)")
+    sdk.add_argument("--sdk-runtime-conf", metavar="FILE", help="runtime.conf (default: the data folder's)")
+    sdk.add_argument("--sdk-license", metavar="FILE", help="the licence file to activate the SDK with (default: none)")
+    sdk.add_argument(
+        "--sdk-estimator-type", metavar="TYPE",
+        help="PeopleCountEstimatorType: DEFAULT (the one faceengine.conf names), PEOPLE_COUNT_V1 or PEOPLE_COUNT_V2 "
+        "(default: DEFAULT)",
+    )
+    sdk.add_argument(
+        "--sdk-device-id", type=lambda text: whole_number(text, minimum=0), metavar="N",
+        help="the GPU of the launch options (default: 0); the device class is --device",
+    )
+    sdk.add_argument(
+        "--sdk-run-concurrently", action=argparse.BooleanOptionalAction, default=None,
+        help="the launch options' runConcurrently (default: on)",
     )
     parser.add_argument(
         "--strict", nargs="?", const="raise", default=False, choices=("raise", "warn"),

@@ -4,6 +4,8 @@ A name is not an identity: ``"default"`` is whatever model the host was given, a
 the same while its files are edited. The identity hashes the files that decide the estimator's answers:
 
 * the default people counter: its ONNX model and the description beside it (``model.onnx`` + ``model.json``);
+  the vendor SDK's (``default="sdk"``): the core's binding and the configuration files, with its version and
+  settings in the label (``factory_settings``);
 * a replacement plugin: every file of its plugin folder (code, requirements, models kept there);
 * any other factory (a test's, a user's callable): the source file that defines it.
 
@@ -18,7 +20,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-__all__ = ["factory_files", "files_digest", "plugin_files"]
+__all__ = ["factory_files", "factory_settings", "files_digest", "plugin_files"]
 
 _SKIPPED_DIRS = frozenset({"__pycache__", ".git", ".ipynb_checkpoints"})
 
@@ -52,11 +54,23 @@ def plugin_files(plugin: Any, plugins_dir: Path) -> list[Path]:
 def factory_files(factory: Any) -> list[Path]:
     """The files behind a default-estimator factory: its model and description, or its source file."""
     from ..estimators.default import DEFAULT_MODEL, create_default_people_counter, models_dir
+    from ._vendor_default import VendorDefault
 
     owner = getattr(factory, "__self__", None)
+    if isinstance(owner, VendorDefault):
+        return owner.identity_files()
     model = getattr(owner, "path", None)
     if factory is create_default_people_counter:
         model = models_dir() / DEFAULT_MODEL
     if isinstance(model, Path):
         return [p for p in (model, model.with_suffix(".json")) if p.is_file()]
     return [Path(inspect.getfile(factory)).resolve()]
+
+
+def factory_settings(factory: Any) -> str:
+    """What else decides a default factory's answers beside its files, for the label of its identity: the
+    vendor SDK's version and settings; nothing for a model (its files say it all)."""
+    from ._vendor_default import VendorDefault
+
+    owner = getattr(factory, "__self__", None)
+    return owner.identity_settings if isinstance(owner, VendorDefault) else ""

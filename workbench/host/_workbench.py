@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import asyncio
+import html
 import logging
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -17,6 +18,7 @@ from ..images import check_image_list, estimation_input, needs_decoding, parse_t
 from ..result import CountResult
 from ..sdk import EstimationTargets
 from ._activation import Activation, active_routes
+from ._defaults import default_factories, default_provider, estimator_label
 from ._estimators import DEFAULT, EstimatorSlot, UnknownEstimatorError
 from ._events import EventDelivery, deliver, event_listeners
 from ._lease import EstimatorLease
@@ -33,16 +35,11 @@ from ._modules import PluginModules
 from ._watchdog import LoopStall, LoopWatchdog
 from ._records import ACTIVE, PluginRecord, PluginTable
 from ._strict import StrictApp, StrictImport, StrictScope, StrictViolation, enter_strict, leave_strict, parse_strict
+from ._vendor_default import SdkOptions
 
 DefaultEstimatorFactory = Callable[[AppConfig], Any]
 T = TypeVar("T")
 
-
-
-def _default_estimator_factories(default_model: str | Path | None) -> Mapping[str, DefaultEstimatorFactory]:
-    from ..estimators.default import default_estimator_factories
-
-    return default_estimator_factories(default_model)
 
 
 class Workbench:
@@ -53,7 +50,10 @@ class Workbench:
     class ("cpu" or "gpu"); ``workers`` the number of estimator instances per broker. ``default_model`` is
     the path of your own ONNX density model to use as the default people counter (else
     ``$WORKBENCH_DEFAULT_MODEL``, else the bundled ``wbcount``); it is checked here, see
-    ``workbench.estimators.default.load_default_model``.
+    ``workbench.estimators.default.load_default_model``. ``default="sdk"`` makes the vendor SDK's own people
+    counter the default instead, where the real ``lunavl`` and its C++ core are installed, with ``sdk_options``
+    (``SdkOptions`` or a dict of its settings: data folder, configuration files, licence, launch options); it is
+    checked here too, and raises ``VendorSdkMissing`` where the SDK is absent (``workbench.host._vendor_default``).
 
     Deadlines, in seconds, for plugin code: ``start_timeout`` for each plugin's ``initialize()``/``start()``
     and each estimator's construction (past it the plugin is marked failed); ``estimate_timeout`` for one
@@ -81,6 +81,8 @@ class Workbench:
         config: AppConfig | None = None,
         default_estimators: Mapping[str, DefaultEstimatorFactory] | None = None,
         default_model: str | Path | None = None,
+        default: str = "model",
+        sdk_options: SdkOptions | Mapping[str, Any] | None = None,
         logger: logging.Logger | None = None,
         start_timeout: float = Deadlines.start,
         estimate_timeout: float = Deadlines.estimate,
@@ -100,11 +102,22 @@ class Workbench:
         self.ctx = SimpleNamespace(logger=logger or logging.getLogger("workbench.plugins"))
         if default_estimators is not None and default_model is not None:
             raise ValueError("pass default_model (your people-count model) or default_estimators (every factory), not both")
+        if default_estimators is not None and (default != "model" or sdk_options is not None):
+            raise ValueError(
+                "pass default='sdk' with sdk_options (the vendor SDK's estimator) or default_estimators (every "
+                "factory), not both"
+            )
         #: The people-count model given as ``default_model`` (``None``: the environment's or the bundled one).
         self.default_model = None if default_model is None else Path(default_model).expanduser().resolve()
-        # Resolved (and a user's model checked) here, so that a bad model file fails before anything starts.
+        #: ``"model"`` (the workbench's model is the default) or ``"sdk"`` (the vendor SDK's estimator), and the
+        #: SDK's settings for the latter.
+        self.default = default
+        self.sdk_options = None if sdk_options is None else SdkOptions.of(sdk_options)
+        # Resolved (and a user's model or the vendor SDK checked) here, so that a bad setting fails before
+        # anything starts.
         self._default_estimators = (
-            default_estimators if default_estimators is not None else _default_estimator_factories(default_model)
+            default_estimators if default_estimators is not None
+            else default_factories(default, default_model, self.sdk_options)
         )
         self._loop = LoopThread()
         self._watchdog = LoopWatchdog(watchdog_threshold, self.plugins_dir, self.ctx.logger)
@@ -334,6 +347,17 @@ class Workbench:
         return {broker: slot.active for broker, slot in self._slots.items()}
 
     @property
+    def estimator_labels(self) -> dict[str, str]:
+        """Broker name -> the estimator in use as ``estimator_label`` shows it (``"default (wbcount)"``)."""
+        return {broker: self.estimator_label(broker, name) for broker, name in self.estimators.items()}
+
+    def estimator_label(self, broker: str, name: str) -> str:
+        """``name`` as it is shown: the default with what provides it (``"default (wbcount)"``,
+        ``"default (vendor SDK 5.14.0)"``), any other estimator by its name."""
+        factory = self._default_estimators.get(broker) if name == DEFAULT else None
+        return estimator_label(name, None if factory is None else default_provider(factory))
+
+    @property
     def estimator_choices(self) -> dict[str, list[str]]:
         """Broker name -> every estimator ``wb.use`` accepts for it."""
         return {broker: slot.choices() for broker, slot in self._slots.items()}
@@ -345,16 +369,18 @@ class Workbench:
         Raises:
             UnknownEstimatorError: an unknown broker or estimator name.
         """
-        from ._identity import factory_files, files_digest, plugin_files
+        from ._identity import factory_files, factory_settings, files_digest, plugin_files
 
         slot = self._slot(broker)
+        label = name
         if name == DEFAULT:
-            files = factory_files(self._default_estimators[broker])
+            factory = self._default_estimators[broker]
+            files, label = factory_files(factory), name + factory_settings(factory)
         elif name in slot.replacements:
             files = plugin_files(slot.replacements[name], self.plugins_dir)
         else:
             slot.require(name)  # raises the message listing the choices
-        return files_digest(f"{name}@{self.config.globalDeviceClass}", files)
+        return files_digest(f"{label}@{self.config.globalDeviceClass}", files)
 
     def use(self, broker: str, name: str) -> None:
         """Switch the estimator that ``broker`` serves (the server's answers, ``estimate`` with no
@@ -481,11 +507,11 @@ class Workbench:
         state = self._state if self._loop.death is None else f"broken ({self._loop.death})"
         return (
             f"<Workbench {state} plugins_dir={str(self.plugins_dir)!r} plugins={active} active/"
-            f"{len(self._records)} estimators={self.estimators}>"
+            f"{len(self._records)} estimators={self.estimator_labels}>"
         )
 
     def _repr_html_(self) -> str:
-        estimators = ", ".join(f"{b}: <b>{n}</b>" for b, n in self.estimators.items()) or "none"
+        estimators = ", ".join(f"{b}: <b>{html.escape(n)}</b>" for b, n in self.estimator_labels.items()) or "none"
         return (
             f"<div><b>Workbench</b> ({self._state}) &mdash; {self.plugins_dir}<br>estimators: {estimators}</div>"
             + self.plugins._repr_html_()

@@ -9,7 +9,7 @@ import logging
 import sys
 from pathlib import Path
 
-from ..host import UnknownEstimatorError, Workbench, add_host_arguments, deadline_options, whole_number
+from ..host import UnknownEstimatorError, Workbench, add_host_arguments, deadline_options, default_options, whole_number
 from .compare import compare
 from .datasets import DatasetError, load_dataset, make_synthetic_dataset
 
@@ -85,7 +85,7 @@ def run_compare(args: argparse.Namespace) -> int:
         dataset = dataset[: args.limit]
     try:
         with Workbench(
-            args.plugins_dir, args.active, device=args.device, default_model=args.default_model, strict=args.strict,
+            args.plugins_dir, args.active, device=args.device, strict=args.strict, **default_options(args),
             **deadline_options(args),
         ) as wb:
             for record in wb.plugins.failed:
@@ -106,7 +106,8 @@ def run_compare(args: argparse.Namespace) -> int:
                 actors=args.actors,
             )
     except (UnknownEstimatorError, FileNotFoundError, DatasetError, ImportError) as error:
-        # ImportError: --engine ray without the ray extra installed; the message says how to install it.
+        # ImportError: --engine ray without the ray extra, or --default sdk without the vendor's SDK; the message
+        # says how to install it.
         return _fail(str(error))
     except Exception as error:  # an estimator or plugin broke the run: one line, the traceback only with -v
         logging.getLogger("workbench.compare").info("the comparison failed", exc_info=True)
@@ -122,7 +123,7 @@ def run_compare(args: argparse.Namespace) -> int:
     figures = report.figures()
     report.save_figures(out, figures=figures)
     page = report.to_html(out, figures=figures)
-    print(report.summary.to_string(float_format=lambda v: f"{v:.3f}"))
+    print(report.summary.rename(index=report.labels).to_string(float_format=lambda v: f"{v:.3f}"))
     for line in report.range_notes():
         print(f"warning: {line}")
     print(f"report: {page}")

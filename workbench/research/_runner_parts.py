@@ -14,7 +14,7 @@ from ..result import CountResult
 from ..sdk import EstimationTargets
 
 if TYPE_CHECKING:
-    from ..host import Workbench
+    from ..host import SdkOptions, Workbench
 
 __all__ = ["HostSpec", "OnResult", "estimate_timed"]
 
@@ -24,11 +24,12 @@ OnResult = Callable[[int, CountResult], None]
 @dataclass(frozen=True)
 class HostSpec:
     """What a remote process needs to build a host like ``wb``: its plugins folder, active list, device,
-    default model and strict mode.
+    default (the model, or the vendor SDK with its settings) and strict mode.
 
     The plugins folder and a ``default_model`` file must exist at the same paths where the host is built (on
     a cluster: a shared file system, or the same checkout on every node). Without ``default_model`` the
-    default model comes from the environment there (``$WORKBENCH_DEFAULT_MODEL``, else the bundled one).
+    default model comes from the environment there (``$WORKBENCH_DEFAULT_MODEL``, else the bundled one). With
+    ``default="sdk"`` the vendor's SDK, its data folder and the files its settings name must be there too.
     A host built with custom ``default_estimators`` factories cannot send them: its actors use that default.
     """
 
@@ -37,11 +38,16 @@ class HostSpec:
     device: str = "cpu"
     default_model: str | None = None
     strict: str | None = None
+    default: str = "model"
+    sdk_options: SdkOptions | None = None
 
     @classmethod
     def from_host(cls, wb: Workbench) -> HostSpec:
         model = None if wb.default_model is None else str(wb.default_model)
-        return cls(str(wb.plugins_dir), tuple(wb.active_plugins), wb.config.globalDeviceClass, model, wb.strict)
+        return cls(
+            str(wb.plugins_dir), tuple(wb.active_plugins), wb.config.globalDeviceClass, model, wb.strict, wb.default,
+            wb.sdk_options,
+        )
 
     def build(self) -> Workbench:
         """A started host; one estimator worker (an actor runs one image batch at a time)."""
@@ -49,7 +55,7 @@ class HostSpec:
 
         return Workbench(
             self.plugins_dir, list(self.active_plugins), device=self.device, default_model=self.default_model,
-            strict=self.strict or False,
+            default=self.default, sdk_options=self.sdk_options, strict=self.strict or False,
         ).start()
 
 

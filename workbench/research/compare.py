@@ -148,6 +148,7 @@ def compare(
         thresholds=thresholds,
         game_levels=levels,
         busy_seconds=busy_seconds,
+        labels={name: wb.estimator_label(broker, name) for name in names},
     )
     report.notes.extend(report.range_notes())
     return report

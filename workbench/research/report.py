@@ -52,6 +52,8 @@ class ComparisonReport:
             where the dataset has head boxes).
         results: estimator name -> the ``CountResult`` of each image, in dataset order.
         estimators: the estimator names in the order they were run.
+        labels: estimator name -> how headings and the summary table show it: the default with what provides it
+            (``"default (vendor SDK 5.14.0)"``, from ``wb.estimator_label``), others by their names.
         notes: lines shown above the tables in every rendering (the command line adds "synthetic data" here).
     """
 
@@ -66,11 +68,13 @@ class ComparisonReport:
         thresholds: Sequence[float],
         game_levels: Sequence[int],
         busy_seconds: Mapping[str, float],
+        labels: Mapping[str, str] | None = None,
     ) -> None:
         self.dataset = dataset
         self.per_image = pd.DataFrame(list(rows))
         self.results = dict(results)
         self.estimators = list(results)
+        self.labels = {name: (labels or {}).get(name, name) for name in self.estimators}
         self.broker = broker
         self.targets = targets
         self.thresholds = tuple(thresholds)
@@ -171,7 +175,7 @@ class ComparisonReport:
     def summary_table(self) -> Any:
         """``summary`` formatted for reading (a pandas ``Styler``): one precision per column, whole counts,
         the units in a caption, and sideways scrolling where it is wider than the notebook (see ``styled``)."""
-        return self.styled(self.summary).set_caption(_SUMMARY_UNITS)
+        return self.styled(self.summary.rename(index=self.labels)).set_caption(_SUMMARY_UNITS)
 
     @staticmethod
     def styled(table: pd.DataFrame) -> Any:
@@ -243,7 +247,7 @@ class ComparisonReport:
             for name in self.estimators:
                 ax = _axes((7, 1.5 + 0.3 * shown))
                 figures[f"ranked_errors_{_safe(name)}"] = plot_ranked_errors(names, true, preds[name], ax=ax, top=shown)
-                ax.set_title(f"{name}\n{ax.get_title()}")  # the plot does not know whose errors it ranks
+                ax.set_title(f"{self.labels[name]}\n{ax.get_title()}")  # the plot does not know whose errors it ranks
         worst = self.worst_images(grid_images)
         grid = _new_figure((3.0 * len(self.estimators) + 1.0, 2.4 * len(worst) + 0.5))
         figures["estimator_grid"] = plot_estimator_grid(
@@ -332,7 +336,7 @@ class ComparisonReport:
             "<!DOCTYPE html><html><head><meta charset='utf-8'>"
             f"<title>Estimator comparison – {html.escape(self.dataset.name)}</title>"
             f"<style>{_CSS}</style></head><body>"
-            f"<h1>Estimator comparison: {html.escape(', '.join(self.estimators))}</h1>"
+            f"<h1>Estimator comparison: {html.escape(', '.join(self.labels.values()))}</h1>"
             f"{self._header_html()}"
             f"<h2>Summary</h2>{self._summary_html()}"
             f"<h2>Per image</h2>{self._counts_html(limit=None)}"
@@ -352,6 +356,7 @@ class ComparisonReport:
             "broker": self.broker,
             "targets": self.targets,
             "estimators": self.estimators,
+            "labels": self.labels,
             "thresholds": list(self.thresholds),
             "game_levels": list(self.game_levels),
             "created": self.created.isoformat(timespec="seconds"),
@@ -380,14 +385,14 @@ class ComparisonReport:
 
     def _repr_html_(self) -> str:
         return (
-            f"<div><b>ComparisonReport</b> {html.escape(', '.join(self.estimators))}{self._header_html()}"
+            f"<div><b>ComparisonReport</b> {html.escape(', '.join(self.labels.values()))}{self._header_html()}"
             f"{self._summary_html()}<details><summary>Per image (worst first)</summary>"
             f"{self._counts_html(limit=_REPR_ROWS)}</details></div>"
         )
 
     def __repr__(self) -> str:
         scores = ", ".join(
-            f"{name}: MAE {row['MAE']:.2f}" for name, row in self.summary.iterrows()
+            f"{self.labels[name]}: MAE {row['MAE']:.2f}" for name, row in self.summary.iterrows()
         )
         return f"<ComparisonReport {self.dataset.name!r} n={len(self.dataset)} {scores}>"
 

@@ -209,7 +209,8 @@ class Explorer:
         peak_line = self.threshold.value if self.strategy.value == PEAKS_ABOVE else None
         self.picture.value = self._view.draw(
             frame, result, overlay, points, sample.points, opacity=self.opacity.value,
-            threshold_px=self.match_threshold, peak_line=peak_line, title=f"{estimator} ({how})",
+            threshold_px=self.match_threshold, peak_line=peak_line,
+            title=f"{self.wb.estimator_label(self.broker, estimator)} ({how})",
         )
         self.status.value = self._status_line(sample, result, points, how)
         self._prefetch(estimator, index + 1)

@@ -25,8 +25,10 @@ _INLINE_DECODE_MAX = 64 * 1024
 
 
 async def health(request: web.Request) -> web.Response:
-    """``{"status": "ok", "service", "plugins": {status: n}, "estimators", "monitoring": {plugin: stats},
-    "loop_stalls", "providers": {"lunavl"|"luna_plugins": {"provider": "service"|"stand-in", "version", "location"}}}``.
+    """``{"status": "ok", "service", "plugins": {status: n}, "estimators", "estimator_labels", "monitoring":
+    {plugin: stats}, "loop_stalls", "providers": {"lunavl"|"luna_plugins": {"provider": "service"|"stand-in",
+    "version", "location"}}}``; ``estimator_labels`` names each broker's served estimator with what provides it
+    (``"default (vendor SDK 5.14.0)"``).
     """
     state = request.app[STATE]
     counts: dict[str, int] = {}
@@ -37,6 +39,7 @@ async def health(request: web.Request) -> web.Response:
         "service": state.service_name,
         "plugins": counts,
         "estimators": state.wb.estimators,
+        "estimator_labels": state.wb.estimator_labels,
         "monitoring": state.monitoring.stats(),
         "loop_stalls": [stall.as_dict() for stall in state.wb.loop_stalls],
         "providers": {
@@ -89,7 +92,7 @@ async def estimate(request: web.Request) -> web.Response:
     except PluginTimeoutError as error:
         raise ApiError(504, ErrorCode.TIMEOUT, str(error)) from None
     except Exception as error:
-        name = state.wb.estimators.get(broker, "?")
+        name = state.wb.estimator_label(broker, state.wb.estimators.get(broker, "?"))
         state.logger.exception("estimator %r of %r failed (request %s)", name, broker, request[EXCHANGE].request_id)
         # The type only, as for plugin routes: the exception's text is in the log under the request id.
         raise ApiError(

@@ -7,7 +7,7 @@ import sys
 import threading
 from typing import Any
 
-from ..host import Workbench, add_host_arguments, deadline_options, whole_number
+from ..host import Workbench, add_host_arguments, deadline_options, default_options, whole_number
 from ._launch import DEFAULT_IDLE_TIMEOUT, start_server
 
 
@@ -51,10 +51,10 @@ def serve(args: argparse.Namespace) -> int:
         signal.signal(signum, lambda *_: stop.set())
     try:
         wb = Workbench(
-            args.plugins_dir, args.active, device=args.device, workers=args.workers, default_model=args.default_model,
-            strict=args.strict, **deadline_options(args),
+            args.plugins_dir, args.active, device=args.device, workers=args.workers, strict=args.strict,
+            **default_options(args), **deadline_options(args),
         )
-    except (FileNotFoundError, ValueError, TypeError) as error:
+    except (FileNotFoundError, ValueError, TypeError, ImportError) as error:
         print(f"workbench serve: {error}", file=sys.stderr)
         return 2
     try:

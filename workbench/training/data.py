@@ -1,10 +1,9 @@
-"""Data for the density-map counter: crowd-mini loading, synthetic scenes, ground truth and augmentation.
+"""Data for the density-map counter: dataset loading, synthetic scenes, ground truth and augmentation.
 
 Only numpy, pillow and scipy: the evaluation script and the tests use this module without torch.
 """
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,8 +11,6 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageEnhance
 from scipy.ndimage import gaussian_filter
-
-SPLITS = ("train", "test")
 
 
 @dataclass(frozen=True)
@@ -30,51 +27,31 @@ class Sample:
         return int(len(self.points))
 
 
-def split_files(data_dir: str | Path, split: str) -> list[tuple[Path, Path]]:
-    """``(image, points)`` path pairs of a split in the crowd-mini layout (``images/``, ``points/``).
-
-    A file belongs to the split whose name appears in it as ``_<split>_`` (``INmini_train_IMG_3.jpg``).
-    """
-    if split not in SPLITS:
-        raise ValueError(f"split must be one of {SPLITS}, not {split!r}")
-    root = Path(data_dir)
-    images_dir, points_dir = root / "images", root / "points"
-    if not images_dir.is_dir() or not points_dir.is_dir():
-        raise FileNotFoundError(f"{root} must hold images/ and points/ (the crowd-mini layout)")
-    pairs = []
-    for image_path in sorted(images_dir.iterdir(), key=lambda p: _natural_key(p.name)):
-        if f"_{split}_" not in image_path.name or image_path.suffix.lower() not in {".jpg", ".jpeg", ".png"}:
-            continue
-        points_path = points_dir / f"{image_path.stem}.json"
-        if not points_path.exists():
-            raise FileNotFoundError(f"no annotation {points_path} for {image_path}")
-        pairs.append((image_path, points_path))
-    if not pairs:
-        raise FileNotFoundError(f"no images with '_{split}_' in their name under {images_dir}")
-    return pairs
-
-
-def _natural_key(name: str) -> tuple:
-    # IMG_2 before IMG_10, so listings and per-image tables read in the dataset's own order.
-    return tuple((0, int(chunk)) if chunk.isdigit() else (1, chunk) for chunk in re.split(r"(\d+)", name))
-
-
-def read_points(points_path: str | Path) -> np.ndarray:
-    """Head points of a crowd-mini JSON file as float32 ``(N, 2)``."""
-    record = json.loads(Path(points_path).read_text())
-    points = np.asarray(record["points"], dtype=np.float32).reshape(-1, 2)
-    return points
-
-
 def load_split(data_dir: str | Path, split: str | None) -> list[Sample]:
-    """All samples of a split (``None``: of both splits), decoded to RGB and kept in memory (crowd-mini is
-    small)."""
-    pairs = split_files(data_dir, split) if split else [pair for name in SPLITS for pair in split_files(data_dir, name)]
+    """The annotated samples of a dataset split (``None``: every image), decoded to RGB and kept in memory.
+
+    Any layout :func:`workbench.research.datasets.load_dataset` reads (crowd-mini, ShanghaiTech, UCF-QNRF,
+    NWPU-Crowd, JHU-Crowd++), with its split rules: ``"train"`` is ShanghaiTech's ``train_data`` and
+    crowd-mini's ``*_train_*`` files. Training needs head points, so unannotated images are an error.
+
+    Raises:
+        FileNotFoundError: the folder cannot be read as a dataset, or holds images without annotations.
+    """
+    from workbench.research.datasets import DatasetError, load_dataset
+
+    try:
+        dataset = load_dataset(data_dir, split=split)
+    except DatasetError as error:
+        raise FileNotFoundError(str(error)) from error
+    unannotated = [sample.name for sample in dataset if sample.points is None]
+    if unannotated:
+        raise FileNotFoundError(f"{data_dir}: {len(unannotated)} image(s) without head points, e.g. "
+                                f"{unannotated[0]}; training needs annotated images only")
     samples = []
-    for image_path, points_path in pairs:
-        with Image.open(image_path) as image:
+    for sample in dataset:
+        with Image.open(sample.image_path) as image:
             rgb = image.convert("RGB")
-        samples.append(Sample(image_path.stem, rgb, read_points(points_path)))
+        samples.append(Sample(sample.name, rgb, np.asarray(sample.points, np.float32).reshape(-1, 2)))
     return samples
 
 

@@ -1,4 +1,4 @@
-"""Compare ONNX density-map counters on a crowd-mini split: MAE, RMSE and ms per image, in one run.
+"""Compare ONNX density-map counters on a dataset split: MAE, RMSE and ms per image, in one run.
 
     python -m workbench.training.evaluate --data ../shared/data/crowd-mini \\
         --models models/wbcount.onnx ../shared/data/models/mcnn_shtechB.onnx ../shared/data/models/mcnn_shtechA.onnx
@@ -23,7 +23,7 @@ import onnxruntime as ort
 from PIL import Image
 
 from workbench.estimators.default import bundled_models_dir
-from workbench.training.data import load_split, mosaic_samples, normalise, read_points, split_files
+from workbench.training.data import load_split, mosaic_samples, normalise
 
 # The installed package's models (mcnn.json, wbcount.json), not a checkout's folder: evaluate runs from a wheel too.
 BUNDLED_DESCRIPTIONS = bundled_models_dir()
@@ -116,12 +116,7 @@ def evaluate_model(spec: str, images: list[tuple[str, Image.Image, int]], thread
 
 def load_images(data_dir: str | Path, split: str) -> list[tuple[str, Image.Image, int]]:
     """``(name, image, annotated count)`` of every image of a split."""
-    loaded = []
-    for image_path, points_path in split_files(data_dir, split):
-        with Image.open(image_path) as image:
-            image.load()
-            loaded.append((image_path.stem, image.copy(), len(read_points(points_path))))
-    return loaded
+    return [(sample.name, sample.image, sample.count) for sample in load_split(data_dir, split)]
 
 
 def load_mosaics(data_dir: str | Path, split: str, grid: int, n: int, seed: int = 0) -> list[tuple[str, Image.Image, int]]:
@@ -146,9 +141,10 @@ def main(argv: list[str] | None = None) -> int:
     """Evaluate the given models on one split and print (and optionally save) the figures."""
     parser = argparse.ArgumentParser(prog="python -m workbench.training.evaluate", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data", type=Path, required=True, help="crowd-mini layout folder")
+    parser.add_argument("--data", type=Path, required=True,
+                        help="dataset folder in any layout workbench compare reads (crowd-mini, ShanghaiTech, ...)")
     parser.add_argument("--models", nargs="+", required=True, help="MODEL.onnx or MODEL.onnx=DESCRIPTION.json")
-    parser.add_argument("--split", default="test", choices=["train", "test"])
+    parser.add_argument("--split", default="test", help="the split to score (default: test)")
     parser.add_argument("--threads", type=int, default=2, help="onnxruntime intra-op threads")
     parser.add_argument("--repeats", type=int, default=3, help="timed runs per image")
     parser.add_argument("--descriptions", type=Path, default=BUNDLED_DESCRIPTIONS,

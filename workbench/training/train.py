@@ -1,4 +1,4 @@
-"""``python -m workbench.training``: train ``wbcount`` on crowd-mini, export it to ONNX and bundle it.
+"""``python -m workbench.training``: train ``wbcount`` on annotated datasets, export it to ONNX and bundle it.
 
 Writes ``<out>/<name>.onnx`` and its model description ``<out>/<name>.json`` (see ``export.py``).
 """
@@ -43,14 +43,19 @@ def build_parser() -> argparse.ArgumentParser:
         "its model description.",
     )
     source = parser.add_mutually_exclusive_group(required=True)
-    source.add_argument("--data", type=Path, help="folder with images/ and points/ (crowd-mini layout); "
-                        "trains on the files named *_train_*")
+    source.add_argument("--data", type=Path, nargs="+",
+                        help="one or more dataset folders in any layout workbench compare reads (crowd-mini, "
+                        "ShanghaiTech part A or B, UCF-QNRF, NWPU-Crowd, JHU-Crowd++); trains on each one's train split")
     source.add_argument("--synthetic", action="store_true",
                         help="train on tiny generated blob scenes (smoke tests; no real data needed)")
     parser.add_argument("--out", type=Path, default=Path("models"), help="output folder (default: models/)")
     parser.add_argument("--name", default="wbcount", help="file stem and model name (default: wbcount)")
     parser.add_argument("--epochs", type=int, default=40,
-                        help="epochs; one epoch = --crops-per-image random crops of every training image")
+                        help="epochs; one epoch = --crops-per-image random crops per training image, all datasets "
+                        "together")
+    parser.add_argument("--data-shares", type=float, nargs="+", metavar="SHARE",
+                        help="share of the photo crops drawn from each --data dataset, in order (default: in "
+                        "proportion to their training images)")
     parser.add_argument("--crops-per-image", type=int, default=8)
     parser.add_argument("--max-steps", type=int, default=None, help="stop after this many optimiser steps")
     parser.add_argument("--batch-size", type=int, default=8)
@@ -62,8 +67,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--count-weight", type=float, default=0.1,
                         help="weight of the L1 loss on each crop's count, added to the density MSE")
     parser.add_argument("--ema", type=float, default=0.995, help="decay of the exported weight average")
-    parser.add_argument("--val", type=int, default=0,
-                        help="hold out this many training images (seeded choice) and report their MAE")
+    parser.add_argument("--val", type=int, nargs="+", default=[0], metavar="N",
+                        help="hold out N training images (seeded choice) of each dataset, or one N per --data "
+                        "dataset, and report their MAE per dataset; the test splits are never read")
+    parser.add_argument("--clip", type=float, default=10.0, help="gradient norm clipping (0: none)")
     parser.add_argument("--eval-every", type=int, default=250, help="steps between progress reports")
     parser.add_argument("--init", type=Path,
                         help="fine-tune from the weights of an exported wbcount ONNX file (BatchNorm folded) "
@@ -107,45 +114,73 @@ def main(argv: list[str] | None = None) -> int:
         except FileNotFoundError as error:
             print(error, file=sys.stderr)
             return 2
-    if args.synthetic:
-        samples = synthetic_samples(12, seed=args.seed)
-    else:
-        try:
-            samples = load_split(args.data, "train")
-        except FileNotFoundError as error:
-            print(error, file=sys.stderr)
-            return 2
-    rng = np.random.default_rng(args.seed)
-    order = rng.permutation(len(samples))
-    val = [samples[i] for i in sorted(order[: args.val])]
-    train = [samples[i] for i in sorted(order[args.val :])]
-    if not train:
-        print("no training images left after --val", file=sys.stderr)
+    try:
+        datasets = _load_datasets(args)
+    except (FileNotFoundError, ValueError) as error:
+        print(error, file=sys.stderr)
         return 2
-    crop = min(args.crop, *(min(s.image.size) // 8 * 8 for s in train + generated))
-    if crop != args.crop:
-        print(f"crop reduced to {crop} px to fit the smallest training image")
+    rng = np.random.default_rng(args.seed)
+    train: list[list[Sample]] = []
+    val: list[list[Sample]] = []
+    for samples, held_out in zip(datasets, args.val * len(datasets) if len(args.val) == 1 else args.val):
+        order = rng.permutation(len(samples))
+        val.append([samples[i] for i in sorted(order[:held_out])])
+        train.append([samples[i] for i in sorted(order[held_out:])])
+    if not all(train):
+        print("no training images left after --val in at least one dataset", file=sys.stderr)
+        return 2
+    crop = args.crop
     report = fit(args, train, val, crop, rng, generated)
-    check_image = (val or train)[0]
+    check_image = next(sample for samples in val + train for sample in samples)
     report.update(export_bundle(report.pop("model"), args, check_image))
     print(json.dumps(report, indent=2))
     return 0
 
 
-def _crop(args: argparse.Namespace, train: list[Sample], generated: list[Sample], queue: list[int],
-          augment: Augmentation, rng: np.random.Generator) -> tuple[Any, np.ndarray]:
-    """One training crop: a mosaic of downscaled training crops, a generated scene, or the next training photo
-    from ``queue`` (consumed in place), with the shares ``--mosaic-fraction`` and ``--generated-fraction``."""
+def _load_datasets(args: argparse.Namespace) -> list[list[Sample]]:
+    """The training photos of each ``--data`` dataset (or one generated set with ``--synthetic``)."""
+    if args.synthetic:
+        return [synthetic_samples(12, seed=args.seed)]
+    datasets = [load_split(path, "train") for path in args.data]
+    if len(args.val) not in (1, len(datasets)) or min(args.val) < 0:
+        raise ValueError(f"--val takes one count >= 0, or one per --data dataset ({len(datasets)}); got {args.val}")
+    if args.data_shares is not None and (len(args.data_shares) != len(datasets) or min(args.data_shares) < 0
+                                         or sum(args.data_shares) <= 0):
+        raise ValueError(f"--data-shares needs one share >= 0 per --data dataset ({len(datasets)}), not all zero; "
+                         f"got {args.data_shares}")
+    return datasets
+
+
+class _PhotoDraw:
+    """Which training photo each crop comes from: a dataset by its share, then the next photo of a shuffled
+    round through that dataset, so that every photo of a dataset is seen equally often."""
+
+    def __init__(self, train: list[list[Sample]], shares: list[float] | None, rng: np.random.Generator) -> None:
+        self.train, self.rng = train, rng
+        weights = np.array(shares if shares is not None else [len(samples) for samples in train], np.float64)
+        self.shares = weights / weights.sum()
+        self.rounds: list[list[int]] = [[] for _ in train]
+
+    def __call__(self) -> Sample:
+        dataset = int(self.rng.choice(len(self.train), p=self.shares))
+        queue = self.rounds[dataset]
+        if not queue:
+            queue += [int(i) for i in self.rng.permutation(len(self.train[dataset]))]
+        return self.train[dataset][queue.pop()]
+
+
+def _crop(args: argparse.Namespace, draw_photo: _PhotoDraw, generated: list[Sample], augment: Augmentation,
+          rng: np.random.Generator) -> tuple[Any, np.ndarray]:
+    """One training crop: a mosaic of downscaled training crops, a generated scene, or a training photo, with
+    the shares ``--mosaic-fraction`` and ``--generated-fraction``."""
     draw = rng.random()
     if draw < args.mosaic_fraction:
         grid = int(rng.choice(args.mosaic_grids))
-        parts = [augment(train[int(i)], rng) for i in rng.integers(0, len(train), grid * grid)]
+        parts = [augment(draw_photo(), rng) for _ in range(grid * grid)]
         return tile(parts, grid, (augment.crop // grid, augment.crop // grid))
     if generated and draw < args.mosaic_fraction + args.generated_fraction:
         return augment(generated[int(rng.integers(len(generated)))], rng)
-    if not queue:
-        queue += [int(i) for i in rng.permutation(np.repeat(np.arange(len(train)), args.crops_per_image))]
-    return augment(train[queue.pop(0)], rng)
+    return augment(draw_photo(), rng)
 
 
 def _batch(
@@ -162,22 +197,24 @@ def _batch(
     return np.stack(images), np.stack(densities)
 
 
-def fit(args: argparse.Namespace, train: list[Sample], val: list[Sample], crop: int,
+def fit(args: argparse.Namespace, train: list[list[Sample]], val: list[list[Sample]], crop: int,
         rng: np.random.Generator, generated: list[Sample] | None = None) -> dict[str, Any]:
-    """The training loop; returns a report with the weight-averaged model under ``"model"``."""
+    """The training loop over the photos of one or more datasets (``train[d]``, with held-out ``val[d]``);
+    returns a report with the weight-averaged model under ``"model"``."""
     import torch
     from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
-    from workbench.training.model import DENSITY_SCALE, WbCount, load_onnx_weights, parameter_count
+    from workbench.training.model import WbCount, load_onnx_weights, parameter_count
 
     torch.manual_seed(args.seed)
     torch.set_num_threads(args.threads)
     model = load_onnx_weights(args.init) if args.init else WbCount()
-    # The exported model is an exponential average of the weights (BN statistics included): with 30
-    # images the last iterate is noisy, and there is no validation set to pick a checkpoint from.
+    # The exported model is an exponential average of the weights (BN statistics included): it is steadier than
+    # the last iterate, and with few images there may be no validation set to pick a checkpoint from.
     average = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(args.ema), use_buffers=True)
     optimiser = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=args.weight_decay)
-    per_epoch = math.ceil(len(train) * args.crops_per_image / args.batch_size)
+    images = sum(len(samples) for samples in train)
+    per_epoch = math.ceil(images * args.crops_per_image / args.batch_size)
     total = per_epoch * args.epochs
     if args.max_steps is not None:
         total = min(total, args.max_steps)
@@ -191,15 +228,45 @@ def fit(args: argparse.Namespace, train: list[Sample], val: list[Sample], crop: 
 
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimiser, learning_rate)
     augment = Augmentation(crop=crop)
-    queue: list[int] = []
+    draw_photo = _PhotoDraw(train, getattr(args, "data_shares", None), rng)
     started = time.perf_counter()
-    running: list[float] = []
-    history = []
-    print(f"training on {len(train)} images ({len(val)} held out), {parameter_count(model)} parameters, "
+    history: list[dict[str, Any]] = []
+    held_out = sum(len(samples) for samples in val)
+    print(f"training on {images} images ({held_out} held out), {parameter_count(model)} parameters, "
           f"{total} steps of {args.batch_size} crops of {crop} px", flush=True)
+    stopped_at = None
+    try:
+        _steps(args, model, average, optimiser, scheduler, draw_photo, generated or [], augment, crop, rng, val,
+               total, started, history)
+    except KeyboardInterrupt:
+        # Ctrl-C (SIGINT) ends training early; the weight average so far is still exported and checked.
+        stopped_at = int(average.n_averaged)  # one update per finished step
+        print(f"interrupted after {stopped_at} steps: exporting the weight average so far", flush=True)
+    return {
+        "model": average.module.eval(),
+        "parameters": parameter_count(model),
+        "steps": total if stopped_at is None else stopped_at,
+        "interrupted": stopped_at is not None,
+        "train_images": [len(samples) for samples in train],
+        "generated_images": len(generated or []),
+        "val_images": [[s.name for s in held] for held in val],
+        "train_seconds": round(time.perf_counter() - started, 1),
+        "history": history,
+    }
+
+
+def _steps(args: argparse.Namespace, model: Any, average: Any, optimiser: Any, scheduler: Any,
+           draw_photo: _PhotoDraw, generated: list[Sample], augment: Augmentation, crop: int,
+           rng: np.random.Generator, val: list[list[Sample]], total: int, started: float,
+           history: list[dict[str, Any]]) -> None:
+    import torch
+
+    from workbench.training.model import DENSITY_SCALE
+
+    running: list[float] = []
     for step in range(total):
         model.train()
-        crops = [_crop(args, train, generated or [], queue, augment, rng) for _ in range(args.batch_size)]
+        crops = [_crop(args, draw_photo, generated, augment, rng) for _ in range(args.batch_size)]
         images, densities = _batch(crops, crop, args.sigma)
         images_t, target = torch.from_numpy(images), torch.from_numpy(densities)
         raw = model.raw(images_t)
@@ -216,6 +283,9 @@ def fit(args: argparse.Namespace, train: list[Sample], val: list[Sample], crop: 
         loss = density_loss + args.count_weight * count_loss
         optimiser.zero_grad(set_to_none=True)
         loss.backward()
+        if args.clip > 0:
+            # Dense part-A crops (hundreds of heads) give occasional very large count errors early on.
+            torch.nn.utils.clip_grad_norm_(model.parameters(), args.clip)
         optimiser.step()
         scheduler.step()
         average.update_parameters(model)
@@ -227,23 +297,16 @@ def fit(args: argparse.Namespace, train: list[Sample], val: list[Sample], crop: 
                 "seconds": round(time.perf_counter() - started, 1),
             }
             running = []
-            if val:
-                errors = np.array([_count(average.module, s) - s.count for s in val])
-                entry["val_mae"] = round(float(np.abs(errors).mean()), 3)
-                entry["val_rmse"] = round(float(np.sqrt((errors**2).mean())), 3)
-                entry["val_bias"] = round(float(errors.mean()), 3)
+            for index, held in enumerate(val):
+                if not held:
+                    continue
+                errors = np.array([_count(average.module, s) - s.count for s in held])
+                suffix = "" if len(val) == 1 else f"_{index}"
+                entry[f"val_mae{suffix}"] = round(float(np.abs(errors).mean()), 3)
+                entry[f"val_rmse{suffix}"] = round(float(np.sqrt((errors**2).mean())), 3)
+                entry[f"val_bias{suffix}"] = round(float(errors.mean()), 3)
             history.append(entry)
             print(json.dumps(entry), flush=True)
-    return {
-        "model": average.module.eval(),
-        "parameters": parameter_count(model),
-        "steps": total,
-        "train_images": len(train),
-        "generated_images": len(generated or []),
-        "val_images": [s.name for s in val],
-        "train_seconds": round(time.perf_counter() - started, 1),
-        "history": history,
-    }
 
 
 def _count(model: Any, sample: Sample) -> float:
