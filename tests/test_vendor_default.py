@@ -208,6 +208,16 @@ def test_compare_and_plugins_commands_take_the_sdk_flags(tmp_path, vendor_root, 
 
 
 @pytest.mark.slow  # the command line in a subprocess
+def test_compare_without_the_sdk_data_folder_is_a_usage_error(tmp_path, vendor_root, spots_dataset):
+    (tmp_path / "plugins").mkdir()
+    done = _run(["-m", "workbench.cli", "compare", str(spots_dataset.root), "--out", "report", "--no-progress",
+                 "--plugins-dir", "plugins", "--active", "", "--default", "sdk"], vendor_root, tmp_path)
+    assert done.returncode == 2, done.stderr[-4000:]
+    assert "the vendor SDK needs its data folder: pass sdk_options data_path= (--sdk-data DIR)" in done.stderr
+    assert not (tmp_path / "report").exists()
+
+
+@pytest.mark.slow  # the command line in a subprocess
 def test_serve_command_serves_the_vendor_estimator(tmp_path, vendor_root, sdk_data):
     (tmp_path / "plugins").mkdir()
     env = service_env(vendor_root)

@@ -84,10 +84,16 @@ def run_compare(args: argparse.Namespace) -> int:
     if args.limit is not None:
         dataset = dataset[: args.limit]
     try:
-        with Workbench(
+        workbench = Workbench(
             args.plugins_dir, args.active, device=args.device, strict=args.strict, **default_options(args),
             **deadline_options(args),
-        ) as wb:
+        )
+    except (ValueError, TypeError, FileNotFoundError, ImportError) as error:
+        # The command line's settings cannot make a workbench (e.g. --default sdk without its data folder): a usage
+        # error, exit 2, before anything is written.
+        return _fail(str(error))
+    try:
+        with workbench as wb:
             for record in wb.plugins.failed:
                 print(f"workbench compare: plugin {record.name} ({record.module}) failed: {record.error}",
                       file=sys.stderr)
