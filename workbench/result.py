@@ -11,8 +11,10 @@ spent, which estimator answered. Those live here, off the SDK surface a plugin s
 
 A plugin may hand its density map over without leaving the SDK surface: ``PeopleCount`` keeps the object it
 was built from as ``coreEstimation``, and the adapter reads optional ``densityMap`` (2-D array) and
-``densityArea`` (``Rect``) attributes there. The real SDK ignores such attributes, so the same plugin runs in
-the service unchanged. A result without a density map (any real SDK result) is normal.
+``densityArea`` (``Rect``) attributes there, and ``trainingRange`` (the ``"range"`` object of its model's
+description, kept in ``extras[TRAINING_RANGE_KEY]`` so that ``compare`` judges its images against it). The real
+SDK ignores such attributes, so the same plugin runs in the service unchanged. A result without a density map
+(any real SDK result) is normal.
 
 **One shape for every export**: ``asDict()`` is the result as JSON-ready values under a ``"version"`` key, and
 ``CountResult.fromDict`` reads it back exactly; the server's estimate answer, the prediction cache and the report's
@@ -34,12 +36,15 @@ import numpy as np
 
 from .sdk import Rect, Vec2D
 
-__all__ = ["RESULT_DICT_VERSION", "CountResult", "as_counts", "as_points"]
+__all__ = ["RESULT_DICT_VERSION", "TRAINING_RANGE_KEY", "CountResult", "as_counts", "as_points"]
 
 #: The ``"version"`` of ``CountResult.asDict()``; ``fromDict`` reads this version only.
 RESULT_DICT_VERSION = 1
 #: The keys every ``asDict()`` has; ``densityMap`` is there only when asked for.
 _DICT_KEYS = ("version", "count", "coordinates", "estimator", "elapsed", "inRange", "densityArea", "extras")
+#: The extra holding the training range an estimator declares (its model description's ``"range"``), which
+#: ``compare`` judges annotated images against (``workbench.estimators._range``).
+TRAINING_RANGE_KEY = "trainingRange"
 
 
 class CountResult:
@@ -56,8 +61,10 @@ class CountResult:
         densityArea: the rectangle of the original image that ``densityMap`` covers.
         elapsed: seconds the estimator spent on this image.
         estimatorName: the estimator that produced the result.
-        inRange: whether the image lies in the estimator's declared training range; ``None`` when the
-            estimator declares none.
+        inRange: whether the image lies in the estimator's declared training range, as the estimator could
+            judge it without annotations (``workbench.estimators._range``): ``True`` inside, ``False`` outside,
+            ``None`` cannot tell (no range declared, or no evidence either way; a count alone never shows an
+            image is inside).
         extras: anything else an estimator wants to report, by name: JSON values only (str, finite numbers,
             bool, None, and lists and str-keyed dicts of those; numpy scalars become Python numbers, tuples
             lists), so every export carries them as they are.
@@ -127,6 +134,9 @@ class CountResult:
         for name in ("densityMap", "densityArea"):
             if name not in fields and getattr(core, name, None) is not None:
                 fields[name] = getattr(core, name)
+        declared = getattr(core, TRAINING_RANGE_KEY, None)
+        if declared is not None and "extras" not in fields:
+            fields["extras"] = {TRAINING_RANGE_KEY: declared}
         area = fields.get("densityArea")
         if area is not None and not isinstance(area, Rect) and all(hasattr(area, n) for n in ("x", "y", "width", "height")):
             # A Rect of the service's real lunavl (where it is installed, plugins build those).
@@ -182,7 +192,8 @@ class CountResult:
 
     @property
     def inRange(self) -> bool | None:
-        """Whether the image is in the estimator's training range; ``None``: the estimator declares none."""
+        """Whether the image is in the estimator's training range by the estimator's evidence; ``None``: cannot
+        tell (see the constructor)."""
         return self._inRange
 
     @property

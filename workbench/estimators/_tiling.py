@@ -211,12 +211,13 @@ class TilingEstimator(EstimatorBase):
             np.clip(points[:, 0], left, right - 0.5, out=points[:, 0])
             np.clip(points[:, 1], top, bottom - 0.5, out=points[:, 1])
         declared = getattr(getattr(self.inner, "description", None), "range", None)
+        judged = {} if declared is None else declared.result_fields(density, (right - left) * (bottom - top))
         return CountResult(
             count, points, densityMap=density,
             densityArea=Rect(left, top, round(density.shape[1] * cell), round(density.shape[0] * cell)),
             estimatorName=self.name, elapsed=elapsed + time.perf_counter() - started,
-            inRange=None if declared is None else declared.contains(count, (right - left) * (bottom - top)),
-            extras={"large_image": self.mode, "max_pixels": self.max_pixels},
+            inRange=judged.get("inRange"),
+            extras={"large_image": self.mode, "max_pixels": self.max_pixels, **judged.get("extras", {})},
         )
 
     def __getattr__(self, name: str) -> Any:

@@ -631,7 +631,9 @@ class OnnxDensityEstimator(EstimatorBase):
             densityArea=Rect(item.left, item.top, map_w * stride, map_h * stride),
             estimatorName=self.name,
             elapsed=elapsed,
-            inRange=None if self.description.range is None else self.description.range.contains(count, item.width * item.height),
+            # inRange judged from the map (a count alone cannot show an image is inside), and the range itself.
+            **({} if self.description.range is None
+               else self.description.range.result_fields(density, item.width * item.height)),
         )
 
     def __repr__(self) -> str:

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from .._checks import choice, number, unknown_broker_message, unknown_estimators_message, whole_number
 from ..host import UnknownEstimatorError
+from ..estimators._range import judge_result
 from ..images import parse_targets
 from ..result import CountResult
 from ..sdk import EstimationTargets
@@ -189,6 +190,8 @@ def _score(
 ) -> dict[str, Any]:
     """One per-image row: counts, error, latency, GAME and localisation (NaN where it cannot be scored)."""
     true = sample.count
+    # By the annotated heads where the image has them, else by the result's evidence (estimators/_range.py).
+    verdict = judge_result(result, sample.points, size[0] * size[1])
     row: dict[str, Any] = {
         "image": sample.name,
         "estimator": estimator,
@@ -199,8 +202,11 @@ def _score(
         "error": math.nan if true is None else result.count - true,
         "abs_error": math.nan if true is None else abs(result.count - true),
         "latency_ms": math.nan if result.elapsed is None else result.elapsed * 1000.0,
-        # None where the estimator declares no training range.
-        "in_range": result.inRange,
+        # None where the estimator declares no training range or nothing could tell; range_evidence names
+        # what decided (annotations, density map, estimate, estimator) and range_reason says why.
+        "in_range": verdict.in_range,
+        "range_evidence": verdict.evidence,
+        "range_reason": verdict.reason,
     }
     # A count-only result (no map, no points) can only be scored on the whole image.
     placeable = result.densityMap is not None or len(result.pointsArray) > 0 or result.count == 0

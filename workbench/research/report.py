@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from ..estimators._range import ANNOTATIONS, DENSITY_MAP, ESTIMATE, ESTIMATOR, NO_RANGE
 from .datasets import Dataset
 from .metrics import latency_stats, mae, nae, precision_recall_f1, rmse, throughput
 
@@ -49,7 +50,9 @@ class ComparisonReport:
             ``true_count`` (NaN when unannotated), ``pred_count``, ``pred_sum`` (the count before rounding: the
             density map's sum), ``error`` (predicted - true), ``abs_error``, ``latency_ms``, ``game_<L>`` per GAME
             level and ``tp/fp/fn/precision/recall/f1@<threshold>`` (``@box``: NWPU-Crowd's per-head distances,
-            where the dataset has head boxes).
+            where the dataset has head boxes), ``in_range`` (True/False, or None: cannot tell or no range
+            declared), ``range_evidence`` (what judged it: ``"annotations"``, ``"density map"``, ``"estimate"``,
+            ``"estimator"``, or None) and ``range_reason`` (why, in words).
         results: estimator name -> the ``CountResult`` of each image, in dataset order.
         estimators: the estimator names in the order they were run.
         labels: estimator name -> how headings and the summary table show it: the default with what provides it
@@ -96,7 +99,8 @@ class ComparisonReport:
         ``P@t``/``R@t``/``F1@t`` per threshold ``t`` (pixels; ``@box``: NWPU-Crowd's per-head distance, only for
         datasets with head boxes), ``mean ms``, ``p50 ms``, ``p99 ms`` (per-image latency as the host
         measured it), ``images/s`` (images over the seconds spent inside ``wb.estimate``) and ``outside range``
-        (images whose result says ``inRange`` false; NaN for an estimator that declares no training range).
+        (images judged outside the estimator's declared training range: by their annotations where they have
+        them, else by the result's evidence, see ``range_evidence`` per image; NaN where nothing was judged).
         Scores that cannot be computed (no annotation, count-only results) are NaN.
         """
         if self._summary is None:
@@ -162,13 +166,28 @@ class ComparisonReport:
         return float((rows["in_range"] == False).sum())  # noqa: E712 (elementwise, and None stays unflagged)
 
     def range_notes(self) -> list[str]:
-        """One line per estimator whose results put some images outside its declared training range."""
+        """One line per estimator whose results put some images outside its declared training range, saying what
+        judged them (``range_evidence``); one per estimator with images it could not tell about."""
         lines = []
-        for name, outside in self.summary["outside range"].items():
-            if outside > 0:
+        for name in self.estimators:
+            rows = self.per_image[self.per_image["estimator"] == name]
+            if "in_range" not in rows:
+                continue
+            outside = rows[rows["in_range"] == False]  # noqa: E712 (elementwise, and None stays unflagged)
+            if len(outside):
+                kinds = outside["range_evidence"].value_counts(sort=False)
+                how = ", ".join(f"{n} {_JUDGED_BY[kind]}" for kind, n in kinds.items())
                 lines.append(
-                    f"{name}: {outside:.0f} of {len(self.dataset)} images outside its declared training range "
-                    "(inRange false in per_image.csv); its scores there are extrapolation, see its model card"
+                    f"{name}: {len(outside)} of {len(self.dataset)} images outside its declared training range "
+                    f"({how}; in_range false and range_reason in per_image.csv); its scores there are "
+                    "extrapolation, see its model card"
+                )
+            unknown = rows["in_range"].isna() & (rows["range_reason"] != NO_RANGE)
+            if unknown.any():
+                lines.append(
+                    f"{name}: cannot tell for {int(unknown.sum())} of {len(self.dataset)} images whether they are "
+                    "inside its declared training range (no annotations, and no conclusive density-map evidence; "
+                    "range_reason in per_image.csv)"
                 )
         return lines
 
@@ -430,6 +449,14 @@ def _png_base64(figure: Figure) -> str:
 def _safe(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "-", name).strip("-") or "x"
 
+
+#: How a range note says what judged its images (``range_evidence``, see ``workbench.estimators._range``).
+_JUDGED_BY = {
+    ANNOTATIONS: "by their annotated people and head spacing",
+    DENSITY_MAP: "by its density maps' evidence (not annotated)",
+    ESTIMATE: "by its own estimate, above the declared bound (not annotated)",
+    ESTIMATOR: "as the estimator flagged them (it declares no range with its results)",
+}
 
 _SUMMARY_UNITS = (
     "MAE, RMSE, GAME(L): people per image (MAE, RMSE: of the rounded counts; (sum): of the density map's sum "
