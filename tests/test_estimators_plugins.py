@@ -68,7 +68,7 @@ def test_people_count_onnx_imports_only_what_the_service_has():
     modules = {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
     modules |= {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
     tops = {name.split(".")[0] for name in modules}
-    assert tops <= {"__future__", "asyncio", "importlib", "logging", "os", "concurrent", "pathlib", "typing", "numpy",
+    assert tops <= {"__future__", "asyncio", "importlib", "json", "logging", "os", "concurrent", "pathlib", "typing", "numpy",
                     "onnxruntime", "luna_plugins", "lunavl"}
     assert "workbench" not in tops
 

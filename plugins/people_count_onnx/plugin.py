@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import importlib.util
+import json
 import logging
 import os
 from concurrent.futures import ThreadPoolExecutor
@@ -78,12 +79,27 @@ def resolveModelPath() -> Path:
     )
 
 
+def declaredRange(modelPath: Path) -> dict | None:
+    """The training range the model's description declares (``"range"`` in the JSON beside the model), without
+    its calibration record; None when there is no description or it declares none."""
+    descriptionPath = modelPath.with_suffix(".json")
+    if not descriptionPath.is_file():
+        logger.info("%s: no model description beside the model, so no training range is declared", modelPath)
+        return None
+    declared = json.loads(descriptionPath.read_text()).get("range")
+    if isinstance(declared, dict) and isinstance(declared.get("evidence"), dict):
+        # How the evidence was calibrated stays in the file; each answer carries only what judges an image.
+        declared = {**declared, "evidence": {k: v for k, v in declared["evidence"].items() if k != "calibration"}}
+    return declared
+
+
 class Estimation:
     """What PeopleCount is built from (``PeopleCount(estimation)``, as the SDK's own estimator does).
 
     The SDK reads ``count`` and ``points.getPoints()``. ``densityMap`` and ``densityArea`` (the image rectangle
-    the map covers) are extras that the SDK ignores and the workbench reads from ``PeopleCount.coreEstimation``
-    to show and score the map: harmless in the service, useful in research.
+    the map covers) and ``trainingRange`` (the model's declared training range) are extras that the SDK ignores
+    and the workbench reads from ``PeopleCount.coreEstimation`` to show and score the map and to judge whether
+    an image lies in the model's range: harmless in the service, useful in research.
     """
 
     class Points:
@@ -102,11 +118,13 @@ class Estimation:
         coordinates: list[tuple[float, float]],
         densityMap: np.ndarray | None = None,
         densityArea: Rect | None = None,
+        trainingRange: dict | None = None,
     ):
         self.count = count
         self.points = self.Points(coordinates)
         self.densityMap = densityMap
         self.densityArea = densityArea
+        self.trainingRange = trainingRange
 
 
 def peakCells(densityMap: np.ndarray, count: int) -> tuple[np.ndarray, np.ndarray]:
@@ -154,6 +172,7 @@ class BatchedOnnxPeopleCountEstimator(EstimatorBase):
             )
         self.batched = len(modelInput.shape) == 4
         self.stride = self._measureStride(modelPath)
+        self.trainingRange = declaredRange(modelPath)
         self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="people-count-onnx")
 
     def _measureStride(self, modelPath: Path) -> int:
@@ -219,7 +238,8 @@ class BatchedOnnxPeopleCountEstimator(EstimatorBase):
                         ys = np.clip(top + (rows + 0.5) * s, top, top + height - 0.5)
                         coordinates = list(zip(xs.tolist(), ys.tolist()))
                     mapH, mapW = densityMap.shape
-                    results[index] = Estimation(count, coordinates, densityMap, Rect(left, top, mapW * s, mapH * s))
+                    area = Rect(left, top, mapW * s, mapH * s)
+                    results[index] = Estimation(count, coordinates, densityMap, area, self.trainingRange)
         return results
 
     async def estimateBatch(
