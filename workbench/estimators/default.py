@@ -121,8 +121,11 @@ class UserDefaultModel:
         ))
 
 
-def load_default_model(path: str | os.PathLike, origin: str = "default_model") -> UserDefaultModel:
-    """Check a user's model (the file, its format, its description and its shapes) before it becomes the default.
+def load_default_model(
+    path: str | os.PathLike, origin: str = "default_model", *, role: str = "default model"
+) -> UserDefaultModel:
+    """Check a user's model (the file, its format, its description and its shapes) before it becomes the default
+    (or, with ``role="model estimator"``, a named estimator beside it).
 
     Raises:
         FileNotFoundError: the file does not exist.
@@ -132,11 +135,11 @@ def load_default_model(path: str | os.PathLike, origin: str = "default_model") -
     import onnxruntime as ort
 
     model = Path(path).expanduser()
-    where = f"default model {model} (from {origin})"
+    where = f"{role} {model} (from {origin})"
     if not model.is_file():
+        fallback = f", or leave {origin} unset to use the bundled {DEFAULT_MODEL}" if role == "default model" else ""
         raise FileNotFoundError(
-            f"{where} not found; give the path of an ONNX density-map model (cwd is {os.getcwd()}), or leave "
-            f"{origin} unset to use the bundled {DEFAULT_MODEL}"
+            f"{where} not found; give the path of an ONNX density-map model (cwd is {os.getcwd()}){fallback}"
         )
     try:
         session = ort.InferenceSession(str(model), providers=["CPUExecutionProvider"])

@@ -186,6 +186,12 @@ class Activation:
                     f"estimatorBrokerName is {broker!r}, which the workbench cannot replace; known: "
                     f"{', '.join(map(repr, self.slots)) or 'none'}",
                 )
+            if record.name in slot.models:
+                raise PluginError(
+                    record.name,
+                    f"its class name is also the name of a model estimator of {broker!r} (models= / --model); "
+                    "rename the model estimator or the plugin's class",
+                )
             slot.replacements[record.name] = plugin
             in_use = slot.active
             if take_over and in_use == DEFAULT:

@@ -50,7 +50,16 @@ def default_options(args: argparse.Namespace) -> dict[str, Any]:
     """The ``Workbench`` keyword arguments of the default-estimator options ``add_host_arguments`` added:
     ``default``, ``default_model`` and, when any ``--sdk-*`` flag is given, ``sdk_options``."""
     given = {setting: getattr(args, flag) for setting, flag in _SDK_FLAGS.items() if getattr(args, flag) is not None}
-    return {"default": args.default, "default_model": args.default_model, "sdk_options": SdkOptions(**given) if given else None}
+    return {"default": args.default, "default_model": args.default_model, "models": dict(args.model or []),
+            "sdk_options": SdkOptions(**given) if given else None}
+
+
+def _named_model(value: str) -> tuple[str, str]:
+    """``NAME=MODEL.onnx`` of ``--model``."""
+    name, separator, path = value.partition("=")
+    if not separator or not name or not path:
+        raise argparse.ArgumentTypeError(f"expected NAME=MODEL.onnx (e.g. mcnn_A=mcnn_shtechA.onnx), got {value!r}")
+    return name, path
 
 
 def add_host_arguments(parser: argparse.ArgumentParser, *, workers: bool = False) -> None:
@@ -66,6 +75,11 @@ def add_host_arguments(parser: argparse.ArgumentParser, *, workers: bool = False
         "--default-model", default=None, metavar="MODEL.onnx",
         help="your own ONNX density model as the 'default' people counter, fed as its <stem>.json beside it says "
         "(default: $WORKBENCH_DEFAULT_MODEL, else the bundled wbcount)",
+    )
+    parser.add_argument(
+        "--model", action="append", type=_named_model, metavar="NAME=MODEL.onnx",
+        help="another ONNX density model to run beside the default under NAME (compare --estimators "
+        "default,NAME), fed as its <stem>.json says; repeat for more",
     )
     parser.add_argument(
         "--default", choices=DEFAULT_KINDS, default="model",

@@ -8,14 +8,17 @@ what provides it, through ``estimator_label``: ``default (wbcount)``, ``default 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+import re
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 from .._checks import choice
 from ._vendor_default import SdkOptions, VendorDefault
 
-__all__ = ["DEFAULT_KINDS", "default_factories", "default_provider", "estimator_label"]
+__all__ = ["DEFAULT_KINDS", "default_factories", "default_provider", "estimator_label", "model_factories"]
+
+_MODEL_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
 
 #: What ``Workbench(default=)`` and ``--default`` accept.
 DEFAULT_KINDS = ("model", "sdk")
@@ -48,6 +51,32 @@ def default_factories(
             "(--default sdk) the vendor SDK's estimator is the default: pass one of them"
         )
     return {PEOPLE_COUNTER: VendorDefault(sdk_options or SdkOptions()).create}
+
+
+def model_factories(
+    models: Mapping[str, str | os.PathLike[str]] | None,
+) -> dict[str, dict[str, Callable[[Any], Any]]]:
+    """Broker -> name -> factory: named people-count estimators from model files (``models={"mcnn_A": "mcnn_shtechA.onnx"}``, ``--model``),
+    each checked and fed as its description says, like ``default_model``; they sit beside the default so that one
+    ``compare`` scores several models (a published one, a candidate) without a plugin for each.
+
+    Raises:
+        ValueError: a name that is not a plain name (letters, digits, ``_``, ``-``, ``.``) or is ``default``.
+        FileNotFoundError, ModelDescriptionError: see ``workbench.estimators.default.load_default_model``.
+    """
+    if not models:
+        return {}
+    from ..estimators.default import PEOPLE_COUNTER, load_default_model
+
+    factories: dict[str, Callable[[Any], Any]] = {}
+    for name, path in models.items():
+        if not isinstance(name, str) or not _MODEL_NAME.fullmatch(name) or name == "default":
+            raise ValueError(
+                f"model estimator name {name!r} must be a plain name (letters, digits, '_', '-', '.'), not "
+                "'default': e.g. models={'mcnn_A': 'mcnn_shtechA.onnx'} or --model mcnn_A=mcnn_shtechA.onnx"
+            )
+        factories[name] = load_default_model(path, origin=f"--model {name}=...", role="model estimator").create
+    return {PEOPLE_COUNTER: factories}
 
 
 def default_provider(factory: Callable[[Any], Any]) -> str | None:

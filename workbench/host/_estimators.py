@@ -197,11 +197,13 @@ class EstimatorSlot:
 
     def __init__(
         self, broker: str, default_factory: EstimatorFactory, workers: int, logger: logging.Logger,
-        deadlines: Deadlines | None = None,
+        deadlines: Deadlines | None = None, models: dict[str, EstimatorFactory] | None = None,
     ) -> None:
         self.broker = broker
         self.deadlines = deadlines or Deadlines()
         self.default_factory = default_factory
+        #: Named estimators built from model files (``Workbench(models=)``, ``--model``), beside the default.
+        self.models: dict[str, EstimatorFactory] = dict(models or {})
         self.workers = workers
         self.replacements: dict[str, EstimatorReplacementPlugin] = {}
         self.pools: dict[str, EstimatorPool] = {}
@@ -217,16 +219,18 @@ class EstimatorSlot:
         return self.pools.get(self.active)
 
     def choices(self) -> list[str]:
-        return [DEFAULT, *self.replacements]
+        return [DEFAULT, *self.models, *self.replacements]
 
     def require(self, name: str) -> None:
         """Raise ``UnknownEstimatorError`` (listing the choices) unless ``name`` is one of this broker's."""
-        if name != DEFAULT and name not in self.replacements:
+        if name not in self.choices():
             raise UnknownEstimatorError(unknown_estimators_message([name], self.broker, self.choices()))
 
     def _factory(self, name: str) -> EstimatorFactory:
         self.require(name)
-        return self.default_factory if name == DEFAULT else self.replacements[name].createReplacementEstimator
+        if name == DEFAULT:
+            return self.default_factory
+        return self.models[name] if name in self.models else self.replacements[name].createReplacementEstimator
 
     async def _build(self, name: str) -> EstimatorPool:
         factory = self._factory(name)
@@ -246,7 +250,7 @@ class EstimatorSlot:
                 await close_quietly(instance, f"estimator {name}", self._logger, self.deadlines.close)
             raise
         # Plugins get their inputs in the SDK they import (the service's real lunavl where installed).
-        convert = None if name == DEFAULT else service_input_converter()
+        convert = None if name == DEFAULT or name in self.models else service_input_converter()
         return EstimatorPool(name=name, instances=instances, deadlines=self.deadlines, convert_inputs=convert)
 
     async def _open(self, name: str) -> EstimatorPool:

@@ -18,7 +18,7 @@ from ..images import check_image_list, estimation_input, needs_decoding, parse_t
 from ..result import CountResult
 from ..sdk import EstimationTargets
 from ._activation import Activation, active_routes
-from ._defaults import default_factories, default_provider, estimator_label
+from ._defaults import default_factories, default_provider, estimator_label, model_factories
 from ._estimators import DEFAULT, EstimatorSlot, UnknownEstimatorError
 from ._events import EventDelivery, deliver, event_listeners
 from ._lease import EstimatorLease
@@ -50,7 +50,9 @@ class Workbench:
     class ("cpu" or "gpu"); ``workers`` the number of estimator instances per broker. ``default_model`` is
     the path of your own ONNX density model to use as the default people counter (else
     ``$WORKBENCH_DEFAULT_MODEL``, else the bundled ``wbcount``); it is checked here, see
-    ``workbench.estimators.default.load_default_model``. ``default="sdk"`` makes the vendor SDK's own people
+    ``workbench.estimators.default.load_default_model``. ``models`` names more people-count models that run beside
+    the default, each by its name (``{"mcnn_A": "mcnn_shtechA.onnx"}``: ``estimate(..., estimator="mcnn_A")``, a
+    row of ``compare``), checked the same way. ``default="sdk"`` makes the vendor SDK's own people
     counter the default instead, where the real ``lunavl`` and its C++ core are installed, with ``sdk_options``
     (``SdkOptions`` or a dict of its settings: data folder, configuration files, licence, launch options); it is
     checked here too, and raises ``VendorSdkMissing`` where the SDK is absent (``workbench.host._vendor_default``).
@@ -81,6 +83,7 @@ class Workbench:
         config: AppConfig | None = None,
         default_estimators: Mapping[str, DefaultEstimatorFactory] | None = None,
         default_model: str | Path | None = None,
+        models: Mapping[str, str | Path] | None = None,
         default: str = "model",
         sdk_options: SdkOptions | Mapping[str, Any] | None = None,
         logger: logging.Logger | None = None,
@@ -119,6 +122,10 @@ class Workbench:
             default_estimators if default_estimators is not None
             else default_factories(default, default_model, self.sdk_options)
         )
+        #: The estimators built from ``models`` (broker -> name -> factory), beside the default.
+        self._model_estimators = model_factories(models)
+        #: The model files given as ``models`` (name -> absolute path).
+        self.models = {name: Path(path).expanduser().resolve() for name, path in (models or {}).items()}
         self._loop = LoopThread()
         self._watchdog = LoopWatchdog(watchdog_threshold, self.plugins_dir, self.ctx.logger)
         self._records: list[PluginRecord] = []
@@ -257,7 +264,10 @@ class Workbench:
     async def _startup(self) -> None:
         self._modules.add_folder_to_path()
         for broker, factory in self._default_estimators.items():
-            self._slots[broker] = EstimatorSlot(broker, self._bind(factory), self.workers, self.ctx.logger, self.deadlines)
+            models = {name: self._bind(model) for name, model in self._model_estimators.get(broker, {}).items()}
+            self._slots[broker] = EstimatorSlot(
+                broker, self._bind(factory), self.workers, self.ctx.logger, self.deadlines, models=models
+            )
         for module in self.active_plugins:
             await self._activation.activate(self._activation.load_module(module), startup=True)
 
@@ -354,8 +364,12 @@ class Workbench:
     def estimator_label(self, broker: str, name: str) -> str:
         """``name`` as it is shown: the default with what provides it (``"default (wbcount)"``,
         ``"default (vendor SDK 5.14.0)"``), any other estimator by its name."""
-        factory = self._default_estimators.get(broker) if name == DEFAULT else None
+        factory = self._default_estimators.get(broker) if name == DEFAULT else self._model_factory(broker, name)
         return estimator_label(name, None if factory is None else default_provider(factory))
+
+    def _model_factory(self, broker: str, name: str) -> DefaultEstimatorFactory | None:
+        """The factory of model estimator ``name`` (``models=``), or ``None`` when ``name`` is not one."""
+        return self._model_estimators.get(broker, {}).get(name)
 
     @property
     def estimator_choices(self) -> dict[str, list[str]]:
@@ -373,8 +387,9 @@ class Workbench:
 
         slot = self._slot(broker)
         label = name
-        if name == DEFAULT:
-            factory = self._default_estimators[broker]
+        model = self._model_factory(broker, name)
+        if name == DEFAULT or model is not None:
+            factory = self._default_estimators[broker] if model is None else model
             files, label = factory_files(factory), name + factory_settings(factory)
         elif name in slot.replacements:
             files = plugin_files(slot.replacements[name], self.plugins_dir)

@@ -26,7 +26,7 @@ class HostSpec:
     """What a remote process needs to build a host like ``wb``: its plugins folder, active list, device,
     default (the model, or the vendor SDK with its settings) and strict mode.
 
-    The plugins folder and a ``default_model`` file must exist at the same paths where the host is built (on
+    The plugins folder, a ``default_model`` file and the ``models`` files must exist at the same paths where the host is built (on
     a cluster: a shared file system, or the same checkout on every node). Without ``default_model`` the
     default model comes from the environment there (``$WORKBENCH_DEFAULT_MODEL``, else the bundled one). With
     ``default="sdk"`` the vendor's SDK, its data folder and the files its settings name must be there too.
@@ -40,13 +40,14 @@ class HostSpec:
     strict: str | None = None
     default: str = "model"
     sdk_options: SdkOptions | None = None
+    models: tuple[tuple[str, str], ...] = ()
 
     @classmethod
     def from_host(cls, wb: Workbench) -> HostSpec:
         model = None if wb.default_model is None else str(wb.default_model)
         return cls(
             str(wb.plugins_dir), tuple(wb.active_plugins), wb.config.globalDeviceClass, model, wb.strict, wb.default,
-            wb.sdk_options,
+            wb.sdk_options, tuple((name, str(path)) for name, path in wb.models.items()),
         )
 
     def build(self) -> Workbench:
@@ -55,7 +56,7 @@ class HostSpec:
 
         return Workbench(
             self.plugins_dir, list(self.active_plugins), device=self.device, default_model=self.default_model,
-            default=self.default, sdk_options=self.sdk_options, strict=self.strict or False,
+            default=self.default, sdk_options=self.sdk_options, strict=self.strict or False, models=dict(self.models),
         ).start()
 
 
