@@ -251,7 +251,8 @@ async def test_switching_with_the_flag(workbench_client, plugin_folder):
     assert (await client.post("/estimators/peopleCountEstimator", json={"name": "DimPixelPlugin"})).status == 200
 
     assert "'nope'" in await error_of(await client.put("/estimators/peopleCountEstimator", json={"name": "nope"}), 400)
-    assert '{"name"' in await error_of(await client.put("/estimators/peopleCountEstimator", data=b"{oops"), 400)
+    oops = await client.put("/estimators/peopleCountEstimator", data=b"{oops", headers={"Content-Type": "application/json"})
+    assert '{"name"' in await error_of(oops, 400)
     assert '{"name"' in await error_of(await client.put("/estimators/peopleCountEstimator", json=["default"]), 400)
     await error_of(await client.put("/estimators/noSuchBroker", json={"name": "default"}), 404)
     assert (await (await client.get("/estimators")).json())["peopleCountEstimator"]["active"] == "DimPixelPlugin"

@@ -148,10 +148,10 @@ async def test_project_background_plugin_routes(workbench_client, project_plugin
     assert (await (await client.get("/loop/lag")).json())["samples"] <= 1
     response = await client.post("/loop/ping")
     assert "allowed: GET" in await json_error(response, 405)
-    assert response.headers["Allow"] == "GET"
+    assert response.headers["Allow"] == "GET, HEAD"  # GET's handler answers HEAD (issue 31, finding 9)
     response = await client.put("/loop/lag")
     await json_error(response, 405)
-    assert response.headers["Allow"] == "DELETE, GET"
+    assert response.headers["Allow"] == "DELETE, GET, HEAD"
 
 
 async def test_the_request_object(routes_client):
@@ -191,8 +191,11 @@ async def test_plugin_failures_are_500_and_the_server_keeps_serving(routes_clien
     assert "Traceback" not in body and "secret-internal-detail" not in body
     assert "the server log has the details" in message and response.headers["X-Request-Id"] in body
     assert any(r.exc_info and response.headers["X-Request-Id"] in r.getMessage() for r in caplog.records)
-    assert "pluginHTTPResponse" in await json_error(await routes_client.get("/wrong-type"), 500)
-    assert "statusCode" in await json_error(await routes_client.get("/bad-status"), 500)
+    # A malformed answer's reason is in the log, the answer says where (issue 31, finding 5).
+    assert "malformed response" in await json_error(await routes_client.get("/wrong-type"), 500)
+    assert "malformed response" in await json_error(await routes_client.get("/bad-status"), 500)
+    logged = [r.getMessage() for r in caplog.records]
+    assert any("pluginHTTPResponse" in m for m in logged) and any("statusCode" in m for m in logged)
     results = await asyncio.gather(*(routes_client.get(path) for path in ["/boom", "/version"] * 5))
     assert [r.status for r in results] == [500, 200] * 5
 
@@ -229,5 +232,5 @@ async def test_reference_background_plugin_verbatim(reference_docs, plugin_folde
     assert (version.status, await version.text()) == (200, "T800")
     response = await client.post("/teapot/version")
     await json_error(response, 405)
-    assert response.headers["Allow"] == "GET"
+    assert response.headers["Allow"] == "GET, HEAD"  # GET's handler answers HEAD (issue 31, finding 9)
     assert (await client.post("/teapot")).status == 405, "the class handler defines get only"

@@ -22,7 +22,9 @@ class Workbench(_Host):
         """Serve these plugins over HTTP on the host's loop; ``server.url``, ``server.stop()``.
 
         ``port=0`` picks a free port. Options go to ``workbench.server.build_app``
-        (``allow_estimator_switching``, ``max_body_size``). The server stops when the host closes.
+        (``allow_estimator_switching``, ``max_body_size``). On loopback (the default) no token is needed; on any
+        other ``host`` every request needs ``Authorization: Bearer <server.token>`` (``token=`` gives it, else one is
+        made; ``insecure_no_token=True`` serves without). The server stops when the host closes.
         """
         from .server import start_server
 

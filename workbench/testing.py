@@ -10,7 +10,7 @@
 the ``test`` extra) and closes both after the test. A plugin author's repository needs no pytest
 configuration for it: ``async def`` tests that use it are run by pytest-asyncio without ``asyncio_mode = auto``
 (this plugin marks them ``asyncio``). Options named like ``build_app``'s
-(``allow_estimator_switching``, ``max_body_size``, ``service_name``) go to the server, the others to
+(``allow_estimator_switching``, ``max_body_size``, ``service_name``, ``token``...) go to the server, the others to
 ``Workbench`` (``device``, ``workers``, ``default_estimators``...); ``client.app[WORKBENCH]`` is the host::
 
     async def test_my_route(workbench_client):

@@ -3,8 +3,13 @@ not hidden by a client)."""
 from __future__ import annotations
 
 import io
+import os
+import signal
 import socket
+import subprocess
+import sys
 import zlib
+from typing import Any
 
 from PIL import Image
 
@@ -42,9 +47,37 @@ def read_response(sock: socket.socket) -> tuple[int, dict[str, str], bytes]:
 
 
 def request(method: str, path: str, body: bytes = b"", headers: dict[str, str] | None = None) -> bytes:
-    lines = [f"{method} {path} HTTP/1.1", "Host: test", f"Content-Length: {len(body)}"]
-    lines += [f"{name}: {value}" for name, value in (headers or {}).items()]
+    """A raw request; its ``Host`` is 127.0.0.1, a name a loopback server answers, unless ``headers`` has another."""
+    lines = [f"{method} {path} HTTP/1.1", f"Content-Length: {len(body)}"]
+    lines += [f"{name}: {value}" for name, value in {"Host": "127.0.0.1", **(headers or {})}.items()]
     return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body
+
+
+def start_serve(plugins_dir: object, active: str, *args: str, env: dict[str, str] | None = None,
+                **popen: Any) -> tuple[subprocess.Popen, int]:
+    """``workbench serve`` in a subprocess on a free port (``args`` added); returns it and its port, once listening."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "workbench.cli", "serve", "--plugins-dir", str(plugins_dir), "--active", active,
+         "--port", "0", *args],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}, **popen,
+    )
+    line = process.stdout.readline()
+    if not line.startswith("serving on http://"):
+        process.kill()
+        raise AssertionError(line + process.communicate()[1])
+    return process, int(line.rsplit(":", 1)[1])
+
+
+def stop_serve(process: subprocess.Popen, timeout: float = 30.0) -> str:
+    """SIGTERM to a ``start_serve`` process (SIGKILL past ``timeout``); returns what it wrote to stderr."""
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+    try:
+        return process.communicate(timeout=timeout)[1]
+    except subprocess.TimeoutExpired:
+        process.kill()
+        return process.communicate()[1]
 
 
 def bomb_png(width: int = 12000, height: int = 12000) -> bytes:

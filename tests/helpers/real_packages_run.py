@@ -114,7 +114,7 @@ def main() -> None:
             status, body = get(server.url + "/health")
             health = json.loads(body)
             assert status == 200 and health["providers"]["luna_plugins"] == {
-                "provider": "service", "version": LUNA_PLUGINS_VERSION, "location": providers["luna_plugins"].location,
+                "provider": "service", "version": LUNA_PLUGINS_VERSION,
             }, health
             assert health["providers"]["lunavl"]["version"] == LUNAVL_VERSION, health
             assert get(server.url + "/teapot") == (418, b"I am teapot")

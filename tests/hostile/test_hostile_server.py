@@ -178,7 +178,9 @@ def test_header_with_crlf_is_500_with_an_error_point(server):
     wb, host, port, _ = server
     with socket.create_connection((host, port), timeout=5) as sock:
         status, headers, body = http(host, port, request("GET", "/crlf"), sock=sock)
-        assert status == 500 and "X-Evil" in _json(body)["error"] and "set-cookie" not in headers
+        # The reason, which quotes the header's value, is in the log only (issue 31, finding 5).
+        assert status == 500 and "malformed response" in _json(body)["error"] and b"stolen" not in body
+        assert "set-cookie" not in headers
         _usable(sock, host, port)
     assert _error_points(wb, 500)
 
@@ -227,7 +229,7 @@ def test_too_long_header_answer_has_a_request_id(server):
 def test_body_trickled_in_is_408(plugin_folder, serve):
     _, host, port = serve([], read_timeout=0.5)
     with socket.create_connection((host, port), timeout=5) as sock:
-        sock.sendall(b"POST " + ESTIMATE.encode() + b" HTTP/1.1\r\nHost: t\r\nContent-Length: 1000\r\n\r\n")
+        sock.sendall(b"POST " + ESTIMATE.encode() + b" HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 1000\r\n\r\n")
         # One byte per 0.15 s cannot finish the 1000-byte body before the generous deadline: a 408 in that
         # time is the read timeout ending a body that keeps arriving, not the body completing.
         sock.settimeout(0.15)

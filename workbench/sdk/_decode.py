@@ -77,10 +77,15 @@ def decodeBytes(data: bytes, source: str) -> np.ndarray:
         raise ImageDecodeError(
             f"{source}: {error} If you trust this file, raise PIL.Image.MAX_IMAGE_PIXELS before loading it."
         ) from None
-    except (OSError, SyntaxError, ValueError) as error:
-        # Pillow reports truncated and corrupt data as OSError, a few format plugins as SyntaxError/ValueError.
+    except MemoryError:
+        raise
+    except Exception as error:
+        # Pillow reports truncated and corrupt data as OSError, a few format plugins as SyntaxError/ValueError,
+        # and a crafted file's tags as whatever its parser hits (a fuzzed TIFF: TypeError from a string offset):
+        # each says the data cannot be decoded, which is the client's error, not the server's.
         raise ImageDecodeError(
-            f"{source}: the image data is truncated or corrupt ({error}); re-export or re-download the file"
+            f"{source}: the image data is truncated or corrupt ({type(error).__name__}: {error}); re-export or "
+            "re-download the file"
         ) from None
     return pillowToRgb(picture, source)
 

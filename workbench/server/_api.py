@@ -4,19 +4,25 @@ from __future__ import annotations
 import asyncio
 import json
 import math
+import os
+import re
 from typing import Any, Awaitable, Callable
 
-from aiohttp import BodyPartReader, web
+from aiohttp import MultipartReader, StreamReader, web
 
 from .._compat import service_providers
 from ..host import PluginTimeoutError, UnknownEstimatorError
 from .._checks import unknown_broker_message
 from ..images import ImageDecodeError, ImageTooLargeError, image_size, load_image, parse_targets, pixel_bounds
 from ..sdk import EstimationTargets, ImageForPeopleEstimation, Rect, VLImage
+from ._access import require_json
 from ._errors import ApiError, ErrorCode
 from ._request import BODY_ERRORS, body_too_slow, read_body
 from ._state import EXCHANGE, STATE, ServerState
 
+# An absolute path in a text /health shows (a loop stall's file): the server's folders are not the client's
+# business, so only the file's name is kept (and its place in the plugins folder, for a plugin's file).
+_ABSOLUTE_PATH = re.compile(r"(?<![\w.])/(?:[^\s:()'\"/]+/)+([^\s:()'\"/]+)")
 
 # Bodies up to this size are decoded on the loop: that takes about a millisecond, while the round trip to a
 # worker thread adds about half of one to every request. Larger photos (a 1080p JPEG takes ~90 ms) would
@@ -27,8 +33,9 @@ _INLINE_DECODE_MAX = 64 * 1024
 async def health(request: web.Request) -> web.Response:
     """``{"status": "ok", "service", "plugins": {status: n}, "estimators", "estimator_labels", "monitoring":
     {plugin: stats}, "loop_stalls", "providers": {"lunavl"|"luna_plugins": {"provider": "service"|"stand-in",
-    "version", "location"}}}``; ``estimator_labels`` names each broker's served estimator with what provides it
-    (``"default (vendor SDK 5.14.0)"``).
+    "version"}}}``; ``estimator_labels`` names each broker's served estimator with what provides it
+    (``"default (vendor SDK 5.14.0)"``). No absolute paths: a loop stall names a plugin's file by its place in the
+    plugins folder, any other file by its name; where the service's packages are installed is not said.
     """
     state = request.app[STATE]
     counts: dict[str, int] = {}
@@ -41,12 +48,18 @@ async def health(request: web.Request) -> web.Response:
         "estimators": state.wb.estimators,
         "estimator_labels": state.wb.estimator_labels,
         "monitoring": state.monitoring.stats(),
-        "loop_stalls": [stall.as_dict() for stall in state.wb.loop_stalls],
+        "loop_stalls": [
+            {**stall.as_dict(), "where": _without_paths(stall.where, state)} for stall in state.wb.loop_stalls
+        ],
         "providers": {
-            package: {"provider": "service" if p.real else "stand-in", "version": p.version, "location": p.location}
+            package: {"provider": "service" if p.real else "stand-in", "version": p.version}
             for package, p in service_providers().items()
         },
     })
+
+
+def _without_paths(text: str, state: ServerState) -> str:
+    return _ABSOLUTE_PATH.sub(r"\1", text.replace(f"{state.wb.plugins_dir}{os.sep}", ""))
 
 
 async def plugins(request: web.Request) -> web.Response:
@@ -117,6 +130,7 @@ async def switch_estimator(request: web.Request) -> web.Response:
             "allow_estimator_switching=True), wb.serve(allow_estimator_switching=True) or "
             "`workbench serve --allow-estimator-switching`",
         )
+    require_json(request, '{"name": "default"}')
     broker = _known_broker(state, request.match_info["broker"])
     name = _estimator_name(await read_body(request, state))
     previous = state.wb.estimators[broker]
@@ -126,8 +140,10 @@ async def switch_estimator(request: web.Request) -> web.Response:
         raise ApiError(400, ErrorCode.UNKNOWN_ESTIMATOR, str(error)) from None
     except Exception as error:
         state.logger.exception("switching %r to %r failed (request %s)", broker, name, request[EXCHANGE].request_id)
+        # The type only, as for estimates: the exception's text is in the log under the request id.
         raise ApiError(
-            500, ErrorCode.INTERNAL, f"switching {broker!r} to {name!r} failed with {type(error).__name__}: {error}"
+            500, ErrorCode.INTERNAL,
+            f"switching {broker!r} to {name!r} failed with {type(error).__name__}; the server log has the details",
         ) from error
     return web.json_response({
         "broker": broker,
@@ -190,27 +206,48 @@ async def _read_image_body(request: web.Request, state: ServerState) -> bytes:
         raise ApiError(415, ErrorCode.BAD_BODY, "send a multipart upload without a Content-Encoding")
     try:
         async with asyncio.timeout(state.read_timeout):
-            reader = await request.multipart()
-            while (part := await reader.next()) is not None:
-                if not isinstance(part, BodyPartReader) or part.filename is None:  # a nested multipart has no file
-                    continue
-                data = bytearray()
-                while chunk := await part.read_chunk():
-                    data += chunk
-                    if len(data) > limit:
-                        raise ApiError(
-                            413, ErrorCode.BODY_TOO_LARGE,
-                            f"the uploaded file is over this server's limit of {limit} bytes (max_body_size)",
-                        )
-                return bytes(data)
+            image = await _first_file(await request.multipart(), request.content, limit)
     except TimeoutError:
         raise body_too_slow(state) from None
     except (ValueError, RuntimeError, *BODY_ERRORS) as error:
         raise ApiError(400, ErrorCode.BAD_BODY, f"the multipart body cannot be parsed: {error}") from None
-    raise ApiError(
-        400, ErrorCode.BAD_IMAGE,
-        "the multipart upload has no file part; send the image as a file field (curl -F image=@photo.jpg ...)",
-    )
+    if image is None:
+        raise ApiError(
+            400, ErrorCode.BAD_IMAGE,
+            "the multipart upload has no file part; send the image as a file field (curl -F image=@photo.jpg ...)",
+        )
+    return image
+
+
+async def _first_file(reader: MultipartReader, stream: StreamReader, limit: int) -> bytes | None:
+    """The first top-level file part's bytes; the whole body is read, at most ``limit`` bytes of it in all.
+
+    Every part is read here, chunk by chunk, rather than skipped by aiohttp (which reads a skipped part to its end
+    unbounded): a chunked upload has no Content-Length to refuse it by, so the bytes received are counted.
+    """
+    image = None
+    while (part := await reader.next()) is not None:
+        _check_received(stream, limit)  # also between parts: endless empty parts have no chunks
+        if isinstance(part, MultipartReader):  # a nested multipart: read through; its files are not the upload
+            await _first_file(part, stream, limit)
+            continue
+        keep = image is None and part.filename is not None
+        data = bytearray()
+        while chunk := await part.read_chunk():
+            _check_received(stream, limit)
+            if keep:
+                data += chunk
+        if keep:
+            image = bytes(data)
+    return image
+
+
+def _check_received(stream: StreamReader, limit: int) -> None:
+    if stream.total_bytes > limit:
+        raise ApiError(
+            413, ErrorCode.BODY_TOO_LARGE,
+            f"the multipart body is over this server's limit of {limit} bytes (max_body_size)",
+        )
 
 
 def _decode(data: bytes, area: Rect | None, max_pixels: int) -> VLImage | ImageForPeopleEstimation:

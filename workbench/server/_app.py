@@ -2,12 +2,14 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 
 from aiohttp import web
 
 from .._checks import seconds, whole_number
 from ..host import Workbench
 from ..images import max_pixels_budget
+from ._access import Access, guarded
 from ._api import BUILT_IN_ROUTES
 from ._observe import UNMATCHED_ROUTE, observed
 from ._monitoring import MonitoringDispatcher
@@ -26,6 +28,9 @@ def build_app(
     service_name: str = "workbench",
     max_pixels: int | None = None,
     read_timeout: float = 60.0,
+    token: str | None = None,
+    allowed_hosts: Iterable[str] = (),
+    allowed_origins: Iterable[str] = (),
 ) -> web.Application:
     """The aiohttp application serving ``wb``: the built-in API, the plugins' routes, monitoring events.
 
@@ -38,6 +43,13 @@ def build_app(
         max_pixels: the most pixels an image header may claim; bigger images are answered 413 before any
             decoding (default: ``$WORKBENCH_MAX_PIXELS``, else 64 Mpx).
         read_timeout: seconds a request body may take to arrive; a client trickling one in gets 408.
+        token: when given, every request must send ``Authorization: Bearer <token>`` (401 otherwise). The app
+            does not know where it is served: ``start_server`` gives one for addresses off loopback.
+        allowed_hosts: ``Host`` names answered besides the loopback's (``localhost``, ``127.0.0.1``, ``[::1]``),
+            without port; ``"*"`` answers any. Any other name is refused (403): a web page re-pointing its own
+            name at this machine (DNS rebinding) would send it.
+        allowed_origins: web page origins (``"http://localhost:8888"``, ``"*"``) whose requests the built-in
+            routes answer besides the server's own; others are refused (403). Plugin routes guard themselves.
     """
     if not isinstance(wb, Workbench):
         raise TypeError(f"build_app needs a Workbench, got {type(wb).__name__}")
@@ -47,6 +59,7 @@ def build_app(
     seconds(read_timeout, "read_timeout")
     if not isinstance(service_name, str) or not service_name:
         raise ValueError(f"service_name must be a non-empty string, got {service_name!r}")
+    access = Access.of(token, allowed_hosts, allowed_origins)
     state = ServerState(
         wb=wb,
         routes=RouteTable(wb),
@@ -57,17 +70,18 @@ def build_app(
         allow_estimator_switching=bool(allow_estimator_switching),
         monitoring=MonitoringDispatcher(wb, logger=logger, service_name=service_name),
         logger=logger,
+        access=access,
     )
     app = web.Application(client_max_size=max_body_size)
     app[STATE] = state
     for method, path, handler in BUILT_IN_ROUTES:
         if method == "GET":
-            app.router.add_get(path, observed(state, handler, path))
+            app.router.add_get(path, observed(state, guarded(access, handler, built_in=True), path))
         else:
-            app.router.add_route(method, path, observed(state, handler, path))
+            app.router.add_route(method, path, observed(state, guarded(access, handler, built_in=True), path))
     # Registered last, so that it only takes what no built-in route matches.
     catch_all = AnyPath()
-    catch_all.add_route("*", observed(state, plugin_route, UNMATCHED_ROUTE))
+    catch_all.add_route("*", observed(state, guarded(access, plugin_route, built_in=False), UNMATCHED_ROUTE))
     app.router.register_resource(catch_all)
     app.on_startup.append(_on_startup)
     app.on_cleanup.append(_on_cleanup)

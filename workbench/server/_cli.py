@@ -2,13 +2,19 @@
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
 import threading
 from typing import Any
 
 from ..host import Workbench, add_host_arguments, deadline_options, default_options, whole_number
+from ._children import end_descendants
 from ._launch import DEFAULT_IDLE_TIMEOUT, start_server
+
+TOKEN_ENV = "WORKBENCH_TOKEN"
+# Seconds the processes plugins left running get between SIGTERM and SIGKILL when serve stops.
+_CHILDREN_GRACE_S = 2.0
 
 
 def register(subparsers: "argparse._SubParsersAction[Any]") -> argparse.ArgumentParser:
@@ -22,6 +28,25 @@ def register(subparsers: "argparse._SubParsersAction[Any]") -> argparse.Argument
     add_host_arguments(parser, workers=True)
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1, this machine only)")
     parser.add_argument("--port", type=_port, default=5000, help="port to listen on; 0 picks a free one (default: 5000)")
+    parser.add_argument(
+        "--token", default=os.environ.get(TOKEN_ENV) or None, metavar="TOKEN",
+        help=f"every request must send 'Authorization: Bearer TOKEN' (default: ${TOKEN_ENV}; off loopback, a new "
+        "token is made and printed when none is given). At least 16 characters",
+    )
+    parser.add_argument(
+        "--insecure-no-token", action="store_true",
+        help="serve off loopback without a token: anyone who can reach the address can use every route. Only for a "
+        "network you trust entirely",
+    )
+    parser.add_argument(
+        "--allowed-host", action="append", default=[], metavar="NAME",
+        help="a Host name to answer besides localhost, 127.0.0.1 and [::1] (repeat for more; '*': any). Other names "
+        "are refused on loopback, against DNS rebinding",
+    )
+    parser.add_argument(
+        "--allowed-origin", action="append", default=[], metavar="ORIGIN",
+        help="a web page origin (http://localhost:8888) whose requests the built-in routes answer (repeat for more)",
+    )
     parser.add_argument(
         "--allow-estimator-switching", action="store_true",
         help="let clients switch estimators with PUT /estimators/{broker} (off by default: it affects every client)",
@@ -67,12 +92,17 @@ def serve(args: argparse.Namespace) -> int:
             handle = start_server(
                 wb, host=args.host, port=args.port,
                 allow_estimator_switching=args.allow_estimator_switching, max_body_size=args.max_body_size,
-                max_pixels=args.max_pixels, idle_timeout=args.idle_timeout,
+                max_pixels=args.max_pixels, idle_timeout=args.idle_timeout, token=args.token,
+                insecure_no_token=args.insecure_no_token, allowed_hosts=args.allowed_host,
+                allowed_origins=args.allowed_origin,
             )
         except (OSError, ValueError) as error:
             print(f"workbench serve: {error}", file=sys.stderr)
             return 1
         print(f"serving on {handle.url}", flush=True)
+        if handle.token is not None:
+            given = "the token given (--token or $WORKBENCH_TOKEN)" if args.token else f"the token {handle.token}"
+            print(f"every request needs {given} as the header 'Authorization: Bearer <token>'", flush=True)
         print(wb.plugins, flush=True)
         # A timed wait, because a signal handler only runs when the main thread gets back to Python code.
         while not stop.wait(0.5):
@@ -80,7 +110,16 @@ def serve(args: argparse.Namespace) -> int:
         print("stopping", flush=True)
     finally:
         wb.close()
+        _end_plugin_processes()
     return 0
+
+
+def _end_plugin_processes() -> None:
+    """End the processes plugins started and left running: none may outlive serve."""
+    ended = end_descendants(_CHILDREN_GRACE_S)
+    if ended:
+        listed = ", ".join(f"{pid} ({name})" for pid, name in sorted(ended.items()))
+        print(f"workbench serve: ended the processes plugins left running: {listed}", file=sys.stderr, flush=True)
 
 
 def _port(text: str) -> int:

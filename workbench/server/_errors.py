@@ -42,6 +42,14 @@ class ErrorCode(IntEnum):
     """A plugin route answered a malformed response (a header with CR/LF, a bad status) (500)."""
     BODY_TIMEOUT = 16
     """The request body did not arrive within ``read_timeout`` (408)."""
+    UNAUTHORIZED = 17
+    """The server requires a token and the request has none, or another (401)."""
+    FOREIGN_HOST = 18
+    """The ``Host`` header names neither the loopback nor an allowed host: DNS rebinding, or a name to allow (403)."""
+    FOREIGN_ORIGIN = 19
+    """A web page of another origin asked a built-in route (403)."""
+    NOT_JSON = 20
+    """A route that changes state was sent a body that is not ``application/json`` (415)."""
 
 
 class ApiError(Exception):

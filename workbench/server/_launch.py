@@ -4,12 +4,15 @@ from __future__ import annotations
 import asyncio
 import functools
 import html
+import logging
 from typing import Any
 
 from aiohttp import web
 
 from .._checks import seconds, whole_number
 from ..host import Workbench
+from ._accept_errors import condense_accept_errors
+from ._access import exposure
 from ._app import build_app
 from ._host import host_loop, on_host_loop
 from ._observe import REQUEST_ID_HEADER, request_id_of
@@ -20,6 +23,8 @@ _SHUTDOWN_TIMEOUT = 5.0
 # Seconds a connection may stay open without a request (from its opening or its last response) before the
 # server closes it: idle clients and clients that never send a request cannot hold sockets forever.
 DEFAULT_IDLE_TIMEOUT = 15.0
+
+logger = logging.getLogger("workbench.server")
 
 
 class ServerHandle:
@@ -42,6 +47,12 @@ class ServerHandle:
     def app(self) -> web.Application:
         """The application served (``build_app``'s)."""
         return self._runner.app
+
+    @property
+    def token(self) -> str | None:
+        """The token every request must send as ``Authorization: Bearer <token>``, or ``None`` when none is needed
+        (on loopback unless one was given; off loopback one is made unless ``insecure_no_token=True``)."""
+        return self._runner.app[STATE].access.token
 
     @property
     def running(self) -> bool:
@@ -83,41 +94,51 @@ class ServerHandle:
         routes = ", ".join(
             f"{'|'.join(sorted(m.upper() for m in r.methods))} <code>{html.escape(r.path)}</code>" for r in self._wb.routes
         ) or "none"
+        token = "" if self.token is None else "<br>requests need its token: <code>handle.token</code>"
         return (
             f"<div><b>workbench server</b> running at <a href='{html.escape(self.url)}' target='_blank'>"
-            f"{html.escape(self.url)}</a><br>built-in: {links}<br>plugin routes: {routes}</div>"
+            f"{html.escape(self.url)}</a><br>built-in: {links}<br>plugin routes: {routes}{token}</div>"
         )
 
 
 def start_server(
     wb: Workbench, *, host: str = "127.0.0.1", port: int = 0, idle_timeout: float = DEFAULT_IDLE_TIMEOUT,
-    **build_app_options: Any,
+    token: str | None = None, insecure_no_token: bool = False, **build_app_options: Any,
 ) -> ServerHandle:
     """Serve ``build_app(wb, **build_app_options)`` on ``host:port`` from the host's loop; returns at once.
 
-    ``port=0`` picks a free port (``handle.port``). ``idle_timeout`` closes connections that send no request
+    ``port=0`` picks a free port (``handle.port``). On loopback (the default) requests need no token unless
+    ``token`` is given; on any other address every request needs one, ``token`` or a new one (``handle.token``),
+    unless ``insecure_no_token=True`` says the network is trusted. ``idle_timeout`` closes connections that send no request
     for that many seconds. A request whose client disconnects is cancelled, plugin code included. The server keeps running between notebook cells until
     ``handle.stop()`` or ``wb.close()``. Call it from any thread but the host's loop (there, ``await
     astart_server(...)``).
     """
     if on_host_loop(wb):
         raise RuntimeError("start_server blocks, and this is the host's own loop: use `await astart_server(wb, ...)`")
-    app = build_app(wb, **build_app_options)
+    app = build_app(wb, **_exposed(host, port, token, insecure_no_token, build_app_options))
     return asyncio.run_coroutine_threadsafe(_start(wb, app, host, port, idle_timeout), wb.loop).result()
 
 
 async def astart_server(
     wb: Workbench, *, host: str = "127.0.0.1", port: int = 0, idle_timeout: float = DEFAULT_IDLE_TIMEOUT,
-    **build_app_options: Any,
+    token: str | None = None, insecure_no_token: bool = False, **build_app_options: Any,
 ) -> ServerHandle:
     """``start_server`` for async code, on any loop."""
-    app = build_app(wb, **build_app_options)
+    app = build_app(wb, **_exposed(host, port, token, insecure_no_token, build_app_options))
     return await wb.run_on_host(_start(wb, app, host, port, idle_timeout))
 
 
-async def _start(wb: Workbench, app: web.Application, host: str, port: int, idle_timeout: float) -> ServerHandle:
+def _exposed(host: str, port: int, token: str | None, insecure_no_token: bool, options: dict[str, Any]) -> dict[str, Any]:
+    """``build_app``'s options with the token and allowed hosts a server on ``host`` needs (``exposure``)."""
     _check_address(host, port)
+    token, hosts = exposure(host, token, insecure_no_token, options.pop("allowed_hosts", ()), logger)
+    return {**options, "token": token, "allowed_hosts": hosts}
+
+
+async def _start(wb: Workbench, app: web.Application, host: str, port: int, idle_timeout: float) -> ServerHandle:
     seconds(idle_timeout, "idle_timeout")
+    condense_accept_errors(asyncio.get_running_loop(), logger)
     runner = web.AppRunner(
         app, handle_signals=False, shutdown_timeout=_SHUTDOWN_TIMEOUT, keepalive_timeout=idle_timeout,
         # A client that goes away cancels its request: abandoned requests must not pile up in memory.

@@ -72,8 +72,10 @@ async def plugin_route(request: web.Request) -> web.StreamResponse:
     if route is None:
         raise await _unmatched(request)
     exchange.route = f"{method}:{route.path}"
-    if method.lower() not in route.methods:
-        allowed = ", ".join(sorted(m.upper() for m in route.methods))
+    verb = _verb(method, route)
+    if verb is None:
+        methods = {m.upper() for m in route.methods} | ({"HEAD"} if "get" in route.methods else set())
+        allowed = ", ".join(sorted(methods))
         raise ApiError(
             405, ErrorCode.METHOD_NOT_ALLOWED,
             f"{method} is not allowed on {route.path} (plugin {route.plugin}); allowed: {allowed}",
@@ -84,18 +86,21 @@ async def plugin_route(request: web.Request) -> web.StreamResponse:
     try:
         if state.on_host_loop:
             # The handler is called in place: a sync handler's answer needs no coroutine and no loop hop.
-            answer = route.call(method, plugin_request, state.wb.plugin_app)
+            answer = route.call(verb, plugin_request, state.wb.plugin_app)
             if not isinstance(answer, PluginHTTPResponse):
                 answer = await answer
         else:
-            answer = await state.wb.run_on_host(route.dispatch(method, plugin_request, state.wb.plugin_app))
+            answer = await state.wb.run_on_host(route.dispatch(verb, plugin_request, state.wb.plugin_app))
         return to_web_response(answer)
     except BadRequestBody:
         raise
     except (BadPluginResponse, PluginAnswerError) as error:  # the workbench's own words on the answer's shape
         what = _describe(method, route)
         state.logger.error("%s answered a malformed response (request %s): %s", what, exchange.request_id, error)
-        raise ApiError(500, ErrorCode.BAD_RESPONSE, f"{what} answered a malformed response: {error}") from None
+        # The reason only in the log: it quotes the plugin's header values and its body's exception text.
+        raise ApiError(
+            500, ErrorCode.BAD_RESPONSE, f"{what} answered a malformed response; the server log has the details"
+        ) from None
     except PluginTimeoutError as error:
         raise ApiError(504, ErrorCode.TIMEOUT, f"{_describe(method, route)}: {error}") from None
     except asyncio.CancelledError:
@@ -113,6 +118,15 @@ async def plugin_route(request: web.Request) -> web.StreamResponse:
         # password, a path); it is in the server's log under the request id the answer carries.
         raise ApiError(500, ErrorCode.INTERNAL, f"{what} failed with {type(error).__name__}; the server log has the "
                        "details") from error
+
+
+def _verb(method: str, route: Route) -> str | None:
+    """The method whose handler answers ``method`` on ``route`` (``HEAD`` is answered by ``GET``'s, and aiohttp
+    sends no body), or ``None`` when it does not take it."""
+    verb = method.lower()
+    if verb in route.methods:
+        return verb
+    return "get" if verb == "head" and "get" in route.methods else None
 
 
 def _describe(method: str, route: Route) -> str:

@@ -211,6 +211,8 @@ class PluginRequest:
                     raise BadRequestBody(f"the request body is not valid JSON: {error}") from None
                 except RecursionError:
                     raise BadRequestBody("the request body is JSON nested too deeply to parse") from None
+                except ValueError:  # an integer past Python's limit on digits (sys.get_int_max_str_digits)
+                    raise BadRequestBody("the request body is JSON with an integer too long to read") from None
         return self._json
 
     def _decoded(self) -> str:

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from aiohttp import web
 
 from ..host import Workbench
+from ._access import Access
 from ._monitoring import MonitoringDispatcher
 from ._route_table import RouteTable
 
@@ -23,6 +24,8 @@ class ServerState:
     allow_estimator_switching: bool
     monitoring: MonitoringDispatcher
     logger: logging.Logger
+    # Who may use the server: the token, the Host and Origin checks.
+    access: Access
     # True when the runner hands bodies over still encoded (start_server does): handlers decode them.
     raw_bodies: bool = False
     # Seconds a request body may take to arrive; a client trickling one in gets 408.
