@@ -12,8 +12,9 @@ service. Conveniences the SDK lacks live here, off the plugin surface:
 * ``pixel_bounds``: the whole pixels a rectangle covers, checked to lie inside an image;
 * ``check_image_list``: the images of one call, a list or tuple, not one image;
 * ``parse_targets``: ``EstimationTargets`` from a member or its name, as configs and query strings give it;
-* the pixel budget (``check_pixel_budget``, ``max_pixels_budget``, ``ImageTooLargeError``): ``load_image`` checks
-  a file's or bytes' header against it before decoding; the datasets and the server use the same function.
+* the decode budget (``check_pixel_budget``, ``max_pixels_budget``, ``ImageTooLargeError``, ``DecodeCost``):
+  ``load_image`` checks a file's or bytes' header against it (pixels, a JPEG's scans) before decoding; the
+  datasets and the server use the same function, and the server budgets the memory it says decoding takes.
 
 Imports ``workbench.sdk``, ``workbench._pixel_budget``, numpy and Pillow.
 """
@@ -28,13 +29,13 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from ._pixel_budget import ImageTooLargeError, check_pixel_budget, max_pixels_budget
+from ._pixel_budget import DecodeCost, ImageTooLargeError, check_pixel_budget, max_pixels_budget
 from .sdk import ColorFormat, EstimationTargets, ImageForPeopleEstimation, Rect, VLImage
 from .sdk._decode import ImageDecodeError, arrayToRgb, pillowToRgb, readFile
 from .sdk.image import sharedPixels
 
 __all__ = [
-    "ImageDecodeError", "ImageTooLargeError", "check_pixel_budget", "check_image_list", "estimation_input", "image_size",
+    "DecodeCost", "ImageDecodeError", "ImageTooLargeError", "check_pixel_budget", "check_image_list", "estimation_input", "image_size",
     "load_image", "max_pixels_budget", "needs_decoding", "parse_targets", "pixel_bounds",
 ]
 
@@ -49,10 +50,12 @@ def load_image(source: Any, filename: str = "", max_pixels: int | None = None) -
     Arrays may be uint8 or uint16, (H, W), (H, W, 1), (H, W, 3) or (H, W, 4), channels in RGB(A) order (an
     OpenCV BGR array: ``VLImage.fromNumpyArray(arr, "BGR")``); alpha is composited over white. ``filename``
     names the image in messages; it defaults to the path. A file's or bytes' header is checked against the pixel
-    budget (``max_pixels``, else ``$WORKBENCH_MAX_PIXELS``, else 64 Mpx) before any pixel is decoded.
+    budget (``max_pixels``, else ``$WORKBENCH_MAX_PIXELS``, else 64 Mpx) and a JPEG's scans against
+    ``MAX_JPEG_SCANS`` (64) before any pixel is decoded.
 
     Raises:
-        ImageTooLargeError: the header claims more pixels than the budget (an ``ImageDecodeError``).
+        ImageTooLargeError: the header claims more pixels than the budget, or a JPEG more scans than the limit
+            (an ``ImageDecodeError``).
         ImageDecodeError: the input is not a readable image (also a ``LunaSDKException`` and a ``ValueError``).
         TypeError: ``source`` is of an unsupported type.
     """

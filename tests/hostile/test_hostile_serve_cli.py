@@ -1,14 +1,12 @@
 """``workbench serve`` with a plugin that calls sys.exit everywhere still answers and honours SIGTERM (issue 9, 1)."""
 from __future__ import annotations
 
-import os
 import signal
-import subprocess
-import sys
 
 import pytest
 
 from helpers.hostile import http, request
+from helpers.serve_cli import served
 from helpers.waiting import GENEROUS_S
 
 EXITING = """
@@ -31,21 +29,9 @@ EXITING = """
 @pytest.mark.slow  # a `workbench serve` subprocess
 def test_serve_survives_exiting_plugin_and_stops_on_sigterm(plugin_folder):
     module = plugin_folder.add("exits", EXITING)
-    process = subprocess.Popen(
-        [sys.executable, "-m", "workbench.cli", "serve", "--plugins-dir", str(plugin_folder.root), "--active", module,
-         "--port", "0", "--close-timeout", "1"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )
-    try:
-        line = process.stdout.readline()
-        assert line.startswith("serving on http://127.0.0.1:"), line + process.stderr.read()
-        port = int(line.rsplit(":", 1)[1])
+    with served(plugin_folder.root, module, "--close-timeout", "1") as (process, port):
         status, headers, body = http("127.0.0.1", port, request("GET", "/quit"))
         assert status == 500 and b"SystemExit" in body
         assert http("127.0.0.1", port, request("GET", "/health"))[0] == 200
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=GENEROUS_S) == 0
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()

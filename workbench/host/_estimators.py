@@ -2,12 +2,13 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import importlib
 import inspect
 import logging
 import time
 from collections import Counter
-from typing import Any, Callable
+from typing import Any, Awaitable, Callable
 
 from .._checks import unknown_estimators_message
 from ..plugins import EstimatorContractError, EstimatorReplacementPlugin
@@ -20,6 +21,8 @@ DEFAULT = "default"
 PEOPLE_COUNT_MODULE = "lunavl.sdk.estimators.image_estimators.people_count"
 
 EstimatorFactory = Callable[[], Any]
+# Builds one more instance of a pool's estimator, checked, for one whose batch missed its deadline.
+InstanceBuilder = Callable[[], Awaitable[Any]]
 
 
 class UnknownEstimatorError(LookupError):
@@ -42,6 +45,26 @@ async def close_quietly(obj: Any, what: str, logger: logging.Logger, timeout: fl
         logger.warning("%s; it was abandoned", error)
         return str(error)
     except PLUGIN_FAILURES as error:  # one failing close must not stop the others
+        logger.error("closing %s failed: %s", what, describe_failure(error), exc_info=error)
+        return describe_failure(error)
+    return None
+
+
+async def close_off_loop(obj: Any, what: str, logger: logging.Logger, timeout: float) -> str | None:
+    """``close_quietly``, with a synchronous ``close()`` run in a thread: one that waits for work still running
+    (an executor's ``shutdown(wait=True)`` behind a batch past its deadline) would hold the loop as long, past
+    the close deadline."""
+    close = getattr(obj, "close", None)
+    if close is None or inspect.iscoroutinefunction(close):
+        return await close_quietly(obj, what, logger, timeout)
+    try:
+        result = await within(asyncio.to_thread(close), timeout, f"{what} close()")
+        if inspect.isawaitable(result):
+            await within(result, timeout, f"{what} close()")
+    except PluginTimeoutError as error:
+        logger.warning("%s; it was abandoned", error)
+        return str(error)
+    except PLUGIN_FAILURES as error:
         logger.error("closing %s failed: %s", what, describe_failure(error), exc_info=error)
         return describe_failure(error)
     return None
@@ -98,31 +121,59 @@ def _service_people_count() -> type:
     return importlib.import_module(PEOPLE_COUNT_MODULE).PeopleCount
 
 
+class _Borrowed:
+    """The instance one batch borrowed from its pool, handed back once: to the pool, or retired."""
+
+    __slots__ = ("instance", "settled")
+
+    def __init__(self) -> None:
+        self.instance: Any = None
+        self.settled = False
+
+
 class EstimatorPool:
-    """The instances of one estimator, one per worker; a request borrows one for its whole batch."""
+    """The instances of one estimator, one per worker; a request borrows one for its whole batch.
+
+    An instance whose batch misses the estimate deadline is retired: cancelling the batch does not stop work an
+    estimator runs in a thread of its own (the example plugin's ``session.run`` on a huge image), and the next
+    batches would queue behind it and miss their deadlines too. A new instance (``build_instance``) takes its
+    place, and the retired one is closed off the loop once its close deadline allows.
+    """
 
     def __init__(
         self, name: str, instances: list[Any], deadlines: Deadlines, convert_inputs: InputConverter | None = None,
+        build_instance: InstanceBuilder | None = None, logger: logging.Logger | None = None,
     ) -> None:
         self.name = name
         self.convert_inputs = convert_inputs
         self.instances = instances
         self.deadlines = deadlines
+        self._build_instance = build_instance
+        self._logger = logger or logging.getLogger("workbench.host")
         self._idle: asyncio.Queue[Any] = asyncio.Queue()
         for instance in instances:
             self._idle.put_nowait(instance)
         self._in_flight = 0
         self._quiet = asyncio.Event()
         self._quiet.set()
+        self._retiring: set[asyncio.Task[None]] = set()
 
     async def estimate(self, images: list[Any], targets: Any) -> list[CountResult]:
         self._in_flight += 1
         self._quiet.clear()
+        borrowed = _Borrowed()
+        batch = asyncio.ensure_future(self._run_batch(images, targets, borrowed))
         try:
             results, elapsed, instance = await within(
-                self._run_batch(images, targets), self.deadlines.estimate, f"estimator {self.name!r} estimateBatch()",
-                grace=self.deadlines.close,
+                batch, self.deadlines.estimate, f"estimator {self.name!r} estimateBatch()", grace=self.deadlines.close,
             )
+        except PluginTimeoutError:
+            self._retire(borrowed)
+            raise
+        except asyncio.CancelledError:
+            # The caller went away and the batch was cancelled with it: its instance goes back once it has ended.
+            batch.add_done_callback(lambda _: self._give_back(borrowed))
+            raise
         finally:
             self._in_flight -= 1
             if self._in_flight == 0:
@@ -130,8 +181,8 @@ class EstimatorPool:
         results = check_results(results, len(images), self.name, instance)
         return [self._wrap(result, elapsed / max(1, len(results))) for result in results]
 
-    async def _run_batch(self, images: list[Any], targets: Any) -> tuple[Any, float, Any]:
-        instance = await self._idle.get()
+    async def _run_batch(self, images: list[Any], targets: Any, borrowed: _Borrowed) -> tuple[Any, float, Any]:
+        instance = borrowed.instance = await self._idle.get()
         try:
             if self.convert_inputs is not None:
                 images, targets = self.convert_inputs(images, targets)
@@ -143,10 +194,49 @@ class EstimatorPool:
                     self.name, f"estimateBatch() raised {type(error).__name__}({error}); an estimator must raise an "
                     "Exception, never exit"
                 ) from error
-            return results, time.perf_counter() - started, instance
-        finally:
-            # A batch that swallows its cancellation never gets here: its hung instance stays out of the pool.
-            self._idle.put_nowait(instance)
+        except asyncio.CancelledError:
+            raise  # estimate() knows whether the deadline or the caller cancelled it, and settles the instance
+        except BaseException:
+            self._give_back(borrowed)
+            raise
+        self._give_back(borrowed)  # a batch abandoned past its deadline may end after all: retired, it stays out
+        return results, time.perf_counter() - started, instance
+
+    def _give_back(self, borrowed: _Borrowed) -> None:
+        if borrowed.instance is not None and not borrowed.settled:
+            borrowed.settled = True
+            self._idle.put_nowait(borrowed.instance)
+
+    def _retire(self, borrowed: _Borrowed) -> None:
+        """Replace the instance of a batch that missed its deadline (it may still be working on it)."""
+        if borrowed.instance is None or borrowed.settled:
+            return  # the batch was still waiting for an instance
+        borrowed.settled = True
+        if self._build_instance is None:
+            self._idle.put_nowait(borrowed.instance)
+            return
+        task = asyncio.ensure_future(self._replace(borrowed.instance))
+        self._retiring.add(task)
+        task.add_done_callback(self._retiring.discard)
+
+    async def _replace(self, retired: Any) -> None:
+        assert self._build_instance is not None
+        try:
+            fresh = await self._build_instance()
+        except PLUGIN_FAILURES as error:
+            self._logger.error(
+                "estimator %r: no new instance in place of one that missed its deadline (%s); it is kept",
+                self.name, describe_failure(error),
+            )
+            self._idle.put_nowait(retired)
+            return
+        self.instances = [fresh if instance is retired else instance for instance in self.instances]
+        self._idle.put_nowait(fresh)
+        self._logger.warning(
+            "estimator %r: an instance missed the estimate deadline (%g s) and was replaced by a new one",
+            self.name, self.deadlines.estimate,
+        )
+        await close_off_loop(retired, f"estimator {self.name}", self._logger, self.deadlines.close)
 
     def _wrap(self, result: Any, elapsed: float) -> CountResult:
         """The result as a ``CountResult``; the timing and name fill what the estimator left empty."""
@@ -176,9 +266,11 @@ class EstimatorPool:
                 "estimator %r: %d batch(es) still running %g s after it was swapped out or closed; they are "
                 "abandoned and the instances closed", self.name, self._in_flight, self.deadlines.close,
             )
+        if self._retiring:  # replacements being built are closed with the rest
+            await asyncio.wait(set(self._retiring))
         errors = []
         for instance in self.instances:
-            error = await close_quietly(instance, f"estimator {self.name}", logger, self.deadlines.close)
+            error = await close_off_loop(instance, f"estimator {self.name}", logger, self.deadlines.close)
             if error:
                 errors.append(error)
         return errors
@@ -234,24 +326,34 @@ class EstimatorSlot:
 
     async def _build(self, name: str) -> EstimatorPool:
         factory = self._factory(name)
-        loop = asyncio.get_running_loop()
         instances: list[Any] = []
         try:
             for _ in range(self.workers):
-                # Model loading blocks; off the loop it does not stall the server or background plugins.
-                instance = await within(
-                    loop.run_in_executor(None, factory), self.deadlines.start,
-                    f"estimator {name!r} createReplacementEstimator()",
-                )
-                instances.append(instance)
-                check_estimator(instance, name)
+                instances.append(await self._instance(name, factory))
         except BaseException:
             for instance in instances:
                 await close_quietly(instance, f"estimator {name}", self._logger, self.deadlines.close)
             raise
         # Plugins get their inputs in the SDK they import (the service's real lunavl where installed).
         convert = None if name == DEFAULT or name in self.models else service_input_converter()
-        return EstimatorPool(name=name, instances=instances, deadlines=self.deadlines, convert_inputs=convert)
+        return EstimatorPool(
+            name=name, instances=instances, deadlines=self.deadlines, convert_inputs=convert,
+            build_instance=functools.partial(self._instance, name, factory), logger=self._logger,
+        )
+
+    async def _instance(self, name: str, factory: EstimatorFactory) -> Any:
+        """One checked instance from ``factory``; closed again if the check refuses it."""
+        # Model loading blocks; off the loop it does not stall the server or background plugins.
+        instance = await within(
+            asyncio.get_running_loop().run_in_executor(None, factory), self.deadlines.start,
+            f"estimator {name!r} createReplacementEstimator()",
+        )
+        try:
+            check_estimator(instance, name)
+        except BaseException:
+            await close_quietly(instance, f"estimator {name}", self._logger, self.deadlines.close)
+            raise
+        return instance
 
     async def _open(self, name: str) -> EstimatorPool:
         """The open pool of ``name``; the caller holds the swap lock."""

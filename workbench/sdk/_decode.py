@@ -32,7 +32,8 @@ except ImportError:  # no wheel for this platform (pyproject.toml leaves it out 
     simplejpeg = None
 
 _SIXTEEN_BIT_MODES = frozenset({"I;16", "I;16L", "I;16B", "I;16N"})
-_ALPHA_MODES = frozenset({"RGBA", "RGBa", "LA", "La", "PA"})
+# Modes with an alpha channel, composited over white (the decode budget counts the images that takes).
+ALPHA_MODES = frozenset({"RGBA", "RGBa", "LA", "La", "PA"})
 
 
 class ImageDecodeError(LunaSDKException, ValueError):
@@ -139,7 +140,7 @@ def pillowToRgb(picture: Image.Image, source: str) -> np.ndarray:
             f"{source}: 32-bit float image (mode F) has no defined 8-bit scaling; "
             "convert it to 8-bit yourself, e.g. np.clip(np.asarray(img), 0, 255).astype(np.uint8)"
         )
-    if mode in _ALPHA_MODES or (mode == "P" and "transparency" in upright.info):
+    if mode in ALPHA_MODES or (mode == "P" and "transparency" in upright.info):
         return np.asarray(_overWhite(upright.convert("RGBA")))
     if mode != "RGB":
         # L, 1, P, CMYK, YCbCr, LAB, HSV, RGBX have 8-bit channels: Pillow's conversion needs no rescaling.
@@ -147,32 +148,46 @@ def pillowToRgb(picture: Image.Image, source: str) -> np.ndarray:
     return rgbPixels(upright)
 
 
+# Pillow's raw encoder holds the GIL while it packs (a 49 Mpx image: 90 ms in which no other thread, the
+# server's event loop included, runs): a larger image is packed in pieces of this size, between which the
+# GIL can pass, into an array made for it.
+_PACKED_PIECE = 4 * 2**20
+
+
 def rgbPixels(picture: Image.Image) -> np.ndarray:
-    """The pixels of an RGB Pillow image, read-only, in one pass.
+    """The pixels of an RGB Pillow image, read-only, packed once.
 
     ``np.asarray(picture)`` goes through ``tobytes``, which packs the image in 64 KiB pieces and joins them
     (a second copy). Packing it in one piece saves about 0.8 ms of the 3 ms that ``np.asarray`` takes on a
     1024x768 photo (decoding its JPEG: 4 ms; the rest is the kernel handing out the new array's pages).
-    Pillow's raw encoder is what ``tobytes`` itself uses (``tests/test_sdk_load_image.py`` checks that the
-    pixels are the same as ``np.asarray``'s).
+    Images over ``_PACKED_PIECE`` bytes are packed piece by piece into the array instead, so that no other
+    thread waits on one piece for long. Pillow's raw encoder is what ``tobytes`` itself uses
+    (``tests/test_sdk_load_image.py`` checks that the pixels are the same as ``np.asarray``'s).
     """
     width, height = picture.size
     if width == 0 or height == 0:
         return np.asarray(picture)
+    size = width * height * 3
     encoder = Image._getencoder("RGB", "raw", "RGB")
     try:
         encoder.setimage(picture.im, (0, 0, width, height))
-        pieces = []
-        while True:
-            _, status, piece = encoder.encode(width * height * 3)
-            pieces.append(piece)
-            if status:
-                break
+        if size <= _PACKED_PIECE:
+            _, status, packed = encoder.encode(size)
+            pixels = np.frombuffer(packed, np.uint8)
+        else:
+            pixels = np.empty(size, np.uint8)
+            filled = status = 0
+            piece_size = max(_PACKED_PIECE, width * 3)  # whole lines: the encoder packs no less than one
+            while not status:
+                _, status, piece = encoder.encode(piece_size)
+                pixels[filled:filled + len(piece)] = np.frombuffer(piece, np.uint8)
+                filled += len(piece)
+            pixels.flags.writeable = False
     finally:
         encoder.cleanup()
-    if status < 0:
+    if status != 1:  # 1: the whole image packed (a buffer of the image's size takes it in one call)
         raise ImageDecodeError(f"Pillow's raw encoder failed with error {status} on a {width}x{height} RGB image")
-    return np.frombuffer(b"".join(pieces), np.uint8).reshape(height, width, 3)
+    return pixels.reshape(height, width, 3)
 
 
 def _sixteenBitPixels(picture: Image.Image, source: str) -> np.ndarray:

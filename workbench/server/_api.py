@@ -13,9 +13,10 @@ from aiohttp import MultipartReader, StreamReader, web
 from .._compat import service_providers
 from ..host import PluginTimeoutError, UnknownEstimatorError
 from .._checks import unknown_broker_message
-from ..images import ImageDecodeError, ImageTooLargeError, image_size, load_image, parse_targets, pixel_bounds
-from ..sdk import EstimationTargets, ImageForPeopleEstimation, Rect, VLImage
+from ..images import parse_targets
+from ..sdk import EstimationTargets, Rect
 from ._access import require_json
+from ._budget import RequestImage
 from ._errors import ApiError, ErrorCode
 from ._request import BODY_ERRORS, body_too_slow, read_body
 from ._state import EXCHANGE, STATE, ServerState
@@ -23,11 +24,6 @@ from ._state import EXCHANGE, STATE, ServerState
 # An absolute path in a text /health shows (a loop stall's file): the server's folders are not the client's
 # business, so only the file's name is kept (and its place in the plugins folder, for a plugin's file).
 _ABSOLUTE_PATH = re.compile(r"(?<![\w.])/(?:[^\s:()'\"/]+/)+([^\s:()'\"/]+)")
-
-# Bodies up to this size are decoded on the loop: that takes about a millisecond, while the round trip to a
-# worker thread adds about half of one to every request. Larger photos (a 1080p JPEG takes ~90 ms) would
-# stall every other request and background plugin on the loop, so they are decoded in a worker thread.
-_INLINE_DECODE_MAX = 64 * 1024
 
 
 async def health(request: web.Request) -> web.Response:
@@ -93,11 +89,21 @@ async def estimate(request: web.Request) -> web.Response:
     broker = _known_broker(state, request.match_info["broker"])
     targets = _parse_targets(request.query.get("targets", "T1"))
     area = _parse_detect_area(request.query.get("detect_area"))
-    data = await _read_image_body(request, state)
-    if len(data) <= _INLINE_DECODE_MAX:
-        item = _decode(data, area, state.max_pixels)
-    else:
-        item = await asyncio.get_running_loop().run_in_executor(None, _decode, data, area, state.max_pixels)
+    async with state.budget.admitted():
+        data = await _read_image_body(request, state)
+        async with state.budget.image(data, area, state.max_pixels) as item:
+            answer = await _estimated(request, state, broker, item, targets)
+    elapsed = answer["elapsed"]
+    # Deprecated aliases of the answer before it was CountResult.asDict(); drop them in the next release.
+    answer["points"] = answer["coordinates"]
+    answer["elapsed_ms"] = None if elapsed is None else round(elapsed * 1000, 3)
+    return web.json_response({**answer, "request_id": request[EXCHANGE].request_id})
+
+
+async def _estimated(
+    request: web.Request, state: ServerState, broker: str, item: RequestImage, targets: EstimationTargets,
+) -> dict[str, Any]:
+    """The estimate of ``item`` as ``CountResult.asDict()``; the estimator's failures as ``ApiError``."""
     try:
         [result] = await state.wb.aestimate(broker, [item], targets)
     except UnknownEstimatorError as error:
@@ -112,12 +118,7 @@ async def estimate(request: web.Request) -> web.Response:
             500, ErrorCode.INTERNAL,
             f"estimator {name!r} of {broker!r} failed with {type(error).__name__}; the server log has the details",
         ) from error
-    answer = result.asDict()
-    elapsed = answer["elapsed"]
-    # Deprecated aliases of the answer before it was CountResult.asDict(); drop them in the next release.
-    answer["points"] = answer["coordinates"]
-    answer["elapsed_ms"] = None if elapsed is None else round(elapsed * 1000, 3)
-    return web.json_response({**answer, "request_id": request[EXCHANGE].request_id})
+    return result.asDict()
 
 
 async def switch_estimator(request: web.Request) -> web.Response:
@@ -248,22 +249,6 @@ def _check_received(stream: StreamReader, limit: int) -> None:
             413, ErrorCode.BODY_TOO_LARGE,
             f"the multipart body is over this server's limit of {limit} bytes (max_body_size)",
         )
-
-
-def _decode(data: bytes, area: Rect | None, max_pixels: int) -> VLImage | ImageForPeopleEstimation:
-    try:
-        image = load_image(data, "request body", max_pixels)
-    except ImageTooLargeError as error:
-        raise ApiError(413, ErrorCode.IMAGE_TOO_LARGE, f"{error} (this server's max_pixels)") from None
-    except ImageDecodeError as error:
-        raise ApiError(400, ErrorCode.BAD_IMAGE, str(error)) from None
-    if area is None:
-        return image
-    try:
-        pixel_bounds(area, *image_size(image), "detectArea")
-    except ValueError as error:
-        raise ApiError(400, ErrorCode.BAD_PARAMETER, f"query parameter detect_area: {error}") from None
-    return ImageForPeopleEstimation(image, area)
 
 
 def _estimator_name(body: bytes) -> str:

@@ -11,6 +11,7 @@ from ..host import Workbench
 from ..images import max_pixels_budget
 from ._access import Access, guarded
 from ._api import BUILT_IN_ROUTES
+from ._budget import DEFAULT_MAX_IN_FLIGHT, RequestBudget, decode_memory_budget
 from ._observe import UNMATCHED_ROUTE, observed
 from ._monitoring import MonitoringDispatcher
 from ._plugin_routes import AnyPath, plugin_route
@@ -28,6 +29,8 @@ def build_app(
     service_name: str = "workbench",
     max_pixels: int | None = None,
     read_timeout: float = 60.0,
+    max_in_flight: int = DEFAULT_MAX_IN_FLIGHT,
+    max_decode_memory: int | None = None,
     token: str | None = None,
     allowed_hosts: Iterable[str] = (),
     allowed_origins: Iterable[str] = (),
@@ -43,6 +46,12 @@ def build_app(
         max_pixels: the most pixels an image header may claim; bigger images are answered 413 before any
             decoding (default: ``$WORKBENCH_MAX_PIXELS``, else 64 Mpx).
         read_timeout: seconds a request body may take to arrive; a client trickling one in gets 408.
+        max_in_flight: estimate requests handled at once (reading, decoding, estimating); one more is
+            answered 503 with ``Retry-After`` at once (default 32).
+        max_decode_memory: bytes the images of estimate requests may hold at once, judged from their headers
+            (a 2.5 KB WebP of 63 Mpx takes over a gigabyte to decode); an image over it alone is answered 413,
+            others wait their turn (default: 768 MiB, or more where ``max_pixels`` is raised: enough for an
+            RGB PNG of ``max_pixels``).
         token: when given, every request must send ``Authorization: Bearer <token>`` (401 otherwise). The app
             does not know where it is served: ``start_server`` gives one for addresses off loopback.
         allowed_hosts: ``Host`` names answered besides the loopback's (``localhost``, ``127.0.0.1``, ``[::1]``),
@@ -57,6 +66,9 @@ def build_app(
         raise RuntimeError("start the Workbench before serving it: wb.start() (or `with Workbench(...) as wb:`)")
     whole_number(max_body_size, "max_body_size", minimum=1, unit="bytes")
     seconds(read_timeout, "read_timeout")
+    whole_number(max_in_flight, "max_in_flight", minimum=1, unit="requests")
+    whole_number(max_decode_memory, "max_decode_memory", minimum=1, unit="bytes", allow_none=True)
+    pixels = max_pixels_budget(max_pixels)
     if not isinstance(service_name, str) or not service_name:
         raise ValueError(f"service_name must be a non-empty string, got {service_name!r}")
     access = Access.of(token, allowed_hosts, allowed_origins)
@@ -65,12 +77,13 @@ def build_app(
         routes=RouteTable(wb),
         service_name=service_name,
         max_body_size=max_body_size,
-        max_pixels=max_pixels_budget(max_pixels),
+        max_pixels=pixels,
         read_timeout=float(read_timeout),
         allow_estimator_switching=bool(allow_estimator_switching),
         monitoring=MonitoringDispatcher(wb, logger=logger, service_name=service_name),
         logger=logger,
         access=access,
+        budget=RequestBudget(max_in_flight, decode_memory_budget(max_decode_memory, pixels)),
     )
     app = web.Application(client_max_size=max_body_size)
     app[STATE] = state
@@ -96,6 +109,7 @@ async def _on_startup(app: web.Application) -> None:
 
 async def _on_cleanup(app: web.Application) -> None:
     state = app[STATE]
+    state.budget.close()  # decodings not started are dropped, so a stop waits for none of them
     try:
         await state.wb.run_on_host(state.monitoring.aclose())
     except RuntimeError:

@@ -9,6 +9,7 @@ import threading
 from typing import Any
 
 from ..host import Workbench, add_host_arguments, deadline_options, default_options, whole_number
+from ._budget import DEFAULT_MAX_DECODE_MEMORY, DEFAULT_MAX_IN_FLIGHT
 from ._children import end_descendants
 from ._launch import DEFAULT_IDLE_TIMEOUT, start_server
 
@@ -61,6 +62,16 @@ def register(subparsers: "argparse._SubParsersAction[Any]") -> argparse.Argument
         "(default: $WORKBENCH_MAX_PIXELS, else 64000000)",
     )
     parser.add_argument(
+        "--max-in-flight", type=whole_number, default=DEFAULT_MAX_IN_FLIGHT, metavar="N",
+        help=f"estimate requests handled at once; more are answered 503 with Retry-After (default: {DEFAULT_MAX_IN_FLIGHT})",
+    )
+    parser.add_argument(
+        "--max-decode-memory", type=whole_number, default=None, metavar="BYTES",
+        help="memory the images of estimate requests may hold at once, judged from their headers; an image "
+        f"over it is refused (413), others wait (default: {DEFAULT_MAX_DECODE_MEMORY // 2**20} MiB, or enough "
+        "for an RGB PNG of --max-pixels where that is more)",
+    )
+    parser.add_argument(
         "--idle-timeout", type=float, default=DEFAULT_IDLE_TIMEOUT, metavar="S",
         help=f"close connections that send no request for S seconds (default: {DEFAULT_IDLE_TIMEOUT:g})",
     )
@@ -93,6 +104,7 @@ def serve(args: argparse.Namespace) -> int:
                 wb, host=args.host, port=args.port,
                 allow_estimator_switching=args.allow_estimator_switching, max_body_size=args.max_body_size,
                 max_pixels=args.max_pixels, idle_timeout=args.idle_timeout, token=args.token,
+                max_in_flight=args.max_in_flight, max_decode_memory=args.max_decode_memory,
                 insecure_no_token=args.insecure_no_token, allowed_hosts=args.allowed_host,
                 allowed_origins=args.allowed_origin,
             )

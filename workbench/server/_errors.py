@@ -50,6 +50,8 @@ class ErrorCode(IntEnum):
     """A web page of another origin asked a built-in route (403)."""
     NOT_JSON = 20
     """A route that changes state was sent a body that is not ``application/json`` (415)."""
+    OVERLOADED = 21
+    """The server is already handling ``max_in_flight`` estimate requests (503, with ``Retry-After``)."""
 
 
 class ApiError(Exception):

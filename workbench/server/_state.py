@@ -8,6 +8,7 @@ from aiohttp import web
 
 from ..host import Workbench
 from ._access import Access
+from ._budget import RequestBudget
 from ._monitoring import MonitoringDispatcher
 from ._route_table import RouteTable
 
@@ -26,6 +27,8 @@ class ServerState:
     logger: logging.Logger
     # Who may use the server: the token, the Host and Origin checks.
     access: Access
+    # The estimate requests in flight and the memory their images hold.
+    budget: RequestBudget
     # True when the runner hands bodies over still encoded (start_server does): handlers decode them.
     raw_bodies: bool = False
     # Seconds a request body may take to arrive; a client trickling one in gets 408.
