@@ -16,7 +16,6 @@ import threading
 import time
 
 import numpy as np
-import pytest
 from PIL import Image
 
 from helpers.budget_plugins import THREADED_ESTIMATOR, slow_estimator
@@ -26,6 +25,7 @@ from helpers.waiting import GENEROUS_S, wait_until
 from workbench.images import check_pixel_budget
 
 ESTIMATE = "/estimators/peopleCountEstimator/estimate"
+
 
 def _png(width: int, height: int, mode: str = "RGB") -> bytes:
     out = io.BytesIO()
@@ -38,13 +38,13 @@ def _plugin_global(module: str, name: str):
     return getattr(sys.modules[module], name)
 
 
-def _post_all(host: str, port: int, bodies: list[bytes], query: str = "") -> list[tuple[int, dict[str, str], bytes, float]]:
+def _post_all(host: str, port: int, bodies: list[bytes]) -> list[tuple[int, dict[str, str], bytes, float]]:
     """POST the bodies at once, each on its own connection; (status, headers, body, seconds) in order."""
     answers: list = [None] * len(bodies)
 
     def post(index: int) -> None:
         started = time.perf_counter()
-        status, headers, body = http(host, port, request("POST", ESTIMATE + query, bodies[index]), timeout=GENEROUS_S)
+        status, headers, body = http(host, port, request("POST", ESTIMATE, bodies[index]), timeout=GENEROUS_S)
         answers[index] = (status, headers, body, time.perf_counter() - started)
 
     threads = [threading.Thread(target=post, args=(i,)) for i in range(len(bodies))]

@@ -45,8 +45,8 @@ RETRY_AFTER_S = 1
 # a thread (a 20 MiB body takes about 17 ms).
 _INLINE_HEADER_MAX = 64 * 1024
 # Images up to this many pixel passes (pixels times scans) are decoded on the loop: about a millisecond, where
-# the round trip to a thread adds half of one. Anything larger (a 1080p JPEG takes ~90 ms, a small PNG of
-# 60 Mpx seconds) would stall every other request and background plugin on the loop.
+# the round trip to a thread adds half of one. Anything larger (a 1080p photo takes milliseconds, a small PNG
+# of 60 Mpx a second) would stall every other request and background plugin on the loop.
 _INLINE_PIXEL_PASSES = 200_000
 
 T = TypeVar("T")
