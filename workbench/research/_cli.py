@@ -7,11 +7,12 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+import warnings
 from pathlib import Path
 
 from ..host import UnknownEstimatorError, Workbench, add_host_arguments, deadline_options, default_options, whole_number
 from .compare import compare
-from .datasets import DatasetError, load_dataset, make_synthetic_dataset
+from .datasets import POINTS_FRAMES, STRAY_POINTS, DatasetError, load_dataset, make_synthetic_dataset
 
 __all__ = ["register"]
 
@@ -43,6 +44,13 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     add_host_arguments(parser)
     parser.add_argument("--out", required=True, type=Path, help="folder for the report files (created if missing)")
     parser.add_argument("--split", help="the dataset split to run, e.g. test (a split list, a subfolder or a name token)")
+    parser.add_argument("--points-frame", choices=POINTS_FRAMES,
+                        help="where the head points of images with an EXIF orientation were clicked: stored (on the "
+                        "pixels as stored) or upright (on the photo as the orientation turns it); default: the "
+                        "format's convention (the benchmarks: stored), else the one frame the points fit")
+    parser.add_argument("--stray-points", default="drop", choices=STRAY_POINTS,
+                        help="annotation points outside their image: drop them (up to 10%% of an image's points, "
+                        "with a warning naming each; the default) or refuse the dataset")
     parser.add_argument("--targets", default="T1", choices=["T1", "T2"], help="T1: count and points; T2: count only")
     parser.add_argument("--broker", default="peopleCountEstimator", help=argparse.SUPPRESS)
     parser.add_argument("--limit", type=whole_number, metavar="N", help="run only the first N images")
@@ -78,9 +86,16 @@ def run_compare(args: argparse.Namespace) -> int:
                   "scores on them say nothing about real crowds")
         else:
             data_dir = Path(args.data)
-        dataset = load_dataset(data_dir, split=args.split)
+        # What loading resolved (stray points dropped, turned images, unannotated images) is one line each here,
+        # not a Python warning with a source line.
+        with warnings.catch_warnings(record=True) as resolved:
+            warnings.simplefilter("always")
+            dataset = load_dataset(data_dir, split=args.split, points_frame=args.points_frame,
+                                   stray_points=args.stray_points)
     except DatasetError as error:
         return _fail(str(error))
+    for warning in resolved:
+        print(f"workbench compare: warning: {warning.message}", file=sys.stderr)
     if args.limit is not None:
         dataset = dataset[: args.limit]
     try:

@@ -11,8 +11,9 @@ Formats, one loader each (``load_dataset`` picks one by looking at the folder, o
 ``images``                images only: ``points`` and ``count`` are ``None`` (estimators run, nothing is scored)
 ========================  ====================================================================================
 
-Points are ``(x, y)`` in pixels of the original image: x is the column, y the row. Per-image labels a benchmark
-publishes (NWPU-Crowd's scene level, JHU-Crowd++'s weather, ...) are kept in ``Sample.labels``.
+Points are ``(x, y)`` in pixels of the image as decoded (``sample.image``, what estimators see): x is the column,
+y the row. Per-image labels a benchmark publishes (NWPU-Crowd's scene level, JHU-Crowd++'s weather, ...) are kept
+in ``Sample.labels``.
 
 Loading reads every annotation file and every image *header* (for the bounds check), but decodes no pixels:
 ``sample.image`` decodes on each access. Problems are raised at load time as ``DatasetError``, so a broken file
@@ -24,7 +25,17 @@ is found before an evaluation runs for minutes:
 * a published count that disagrees with the points (``count``, ``number``, ``human_num``, ``total_count``)
   raises, naming the file and both numbers;
 * an image without an annotation in an annotated dataset is kept with ``points=None`` and reported by one
-  ``DatasetWarning`` listing the images (``Dataset.annotated`` tells whether every sample can be scored).
+  ``DatasetWarning`` listing the images (``Dataset.annotated`` tells whether every sample can be scored);
+* two image files of one name (``a.jpg``, ``a.png``) raise: they would share one annotation and one report row;
+* a benchmark's root (``Train/`` + ``Test/``, ``train_data/`` + ``test_data/``, ...) without ``split`` raises,
+  naming the splits to pass; an NWPU-Crowd image in two split lists raises, naming both;
+* an image whose EXIF orientation turns it when decoded has its points turned with it, from the frame they were
+  clicked in: ``points_frame`` (``"stored"`` pixels or ``"upright"`` photo), else the format's convention (the
+  benchmarks: ``"stored"``), else (crowd-json) the one frame the points fit; points that fit both raise, naming
+  the images. Turned images are listed by a ``DatasetWarning``;
+* points outside their image by more than ``BOUNDS_TOLERANCE_PX`` are stray clicks, dropped with a
+  ``DatasetWarning`` naming each, when they are at most ``STRAY_POINTS_MAX_SHARE`` (10 %) of the image's points;
+  more, or ``stray_points="refuse"``, raises (another image's annotation, a resized copy, x and y swapped).
 """
 from __future__ import annotations
 
@@ -32,24 +43,19 @@ from collections.abc import Callable
 from pathlib import Path
 
 from ._benchmarks import NWPU_SPLITS, load_jhu, load_nwpu, load_ucf_qnrf
-from ._core import (
-    _JSON_DIRS,
-    _MAT_DIRS,
-    BOUNDS_TOLERANCE_PX,
-    IMAGE_SUFFIXES,
-    Dataset,
-    DatasetError,
-    DatasetWarning,
-    Sample,
-    _find_annotation_dir,
-    _resolve_root,
-)
+from ._core import _JSON_DIRS, _MAT_DIRS, IMAGE_SUFFIXES, Dataset, Sample, _find_annotation_dir, _resolve_root
+from ._errors import DatasetError, DatasetWarning
+from ._frames import FRAMES
+from ._placing import BOUNDS_TOLERANCE_PX, STRAY_POINTS, STRAY_POINTS_MAX_SHARE, check_point_options
 from ._synthetic import make_synthetic_dataset
 
 __all__ = [
     "BOUNDS_TOLERANCE_PX",
     "FORMATS",
     "IMAGE_SUFFIXES",
+    "POINTS_FRAMES",
+    "STRAY_POINTS",
+    "STRAY_POINTS_MAX_SHARE",
     "Dataset",
     "DatasetError",
     "DatasetWarning",
@@ -58,6 +64,9 @@ __all__ = [
     "load_dataset",
     "make_synthetic_dataset",
 ]
+
+#: The values ``load_dataset(points_frame=...)`` accepts besides ``None``.
+POINTS_FRAMES = FRAMES
 
 _LOADERS: dict[str, Callable[..., Dataset]] = {
     "crowd-json": Dataset.from_crowd_json,
@@ -87,8 +96,6 @@ def detect_format(path: str | Path, *, split: str | None = None) -> str:
         return "jhu"
     if any(image_dir.glob("*_ann.mat")):
         return "ucf-qnrf"
-    if split is None and _list_jhu_splits(root):
-        return "jhu"
     has_json = _find_annotation_dir(root, image_dir, _JSON_DIRS, "*.json") is not None
     has_mat = _find_annotation_dir(root, image_dir, _MAT_DIRS, "*.mat") is not None
     if has_json and has_mat:
@@ -99,10 +106,6 @@ def detect_format(path: str | Path, *, split: str | None = None) -> str:
         return "crowd-json" if has_json else "shanghaitech"
     _refuse_unread_annotations(root, image_dir)
     return "images"
-
-
-def _list_jhu_splits(root: Path) -> list[str]:
-    return [p.name for p in sorted(root.iterdir()) if p.is_dir() and (p / "gt").is_dir() and (p / "images").is_dir()]
 
 
 def _refuse_unread_annotations(root: Path, image_dir: Path) -> None:
@@ -132,6 +135,8 @@ def load_dataset(
     split: str | None = None,
     pattern: str | None = None,
     format: str | None = None,
+    points_frame: str | None = None,
+    stray_points: str = "drop",
 ) -> Dataset:
     """Load a dataset folder, detecting its format unless ``format`` (one of ``FORMATS``) is given.
 
@@ -141,10 +146,19 @@ def load_dataset(
     (``split="test"`` selects ``INmini_test_IMG_1`` but not ``contest_1``). ``pattern`` is a glob matched
     against the image file name or its stem (``"*train*"``). Both may be combined.
 
+    ``points_frame`` says where the points of EXIF-turned images were clicked: ``"stored"`` (on the pixels as
+    stored, the tag ignored), ``"upright"`` (on the photo as the tag turns it), or ``None`` (the format's
+    convention; crowd-json has none: the one frame the points fit). ``stray_points`` is ``"drop"`` (points
+    outside their image, up to ``STRAY_POINTS_MAX_SHARE`` of an image's, dropped with a warning naming them) or
+    ``"refuse"`` (any such point raises). Neither acts on ``format="images"``, which has no points.
+
     Raises ``DatasetError`` for a missing folder, an empty selection, an annotation that does not fit its image,
     or annotations in a layout no loader reads; see the package docstring for the rules.
     """
+    check_point_options(points_frame, stray_points)
     chosen = format or detect_format(path, split=split)
     if chosen not in _LOADERS:
         raise DatasetError(f"unknown format {chosen!r}; use one of {', '.join(FORMATS)}")
-    return _LOADERS[chosen](path, split=split, pattern=pattern)
+    if chosen == "images":
+        return Dataset.from_images(path, split=split, pattern=pattern)
+    return _LOADERS[chosen](path, split=split, pattern=pattern, points_frame=points_frame, stray_points=stray_points)

@@ -17,7 +17,11 @@
 
 A published count that disagrees with the listed points (NWPU's ``human_num``, JHU's ``total_count``) is a
 ``DatasetError`` naming the file and both numbers: a benchmark scored against points that do not add up to its
-own counts would not reproduce published tables.
+own counts would not reproduce published tables. So is an NWPU image that two split lists (or two lines of one
+list) give different labels: it would be scored in two splits, or with whichever line came last.
+
+All three benchmarks' points were clicked on the images' pixels as stored: an image with an EXIF orientation
+has its points turned with it (``points_frame=None`` means ``"stored"`` here; see ``_placing``).
 """
 from __future__ import annotations
 
@@ -28,7 +32,6 @@ import numpy as np
 
 from ._core import (
     Dataset,
-    DatasetError,
     Sample,
     _check_count_field,
     _list_images,
@@ -39,6 +42,8 @@ from ._core import (
     _points_array,
     _resolve_root,
 )
+from ._errors import DatasetError, some
+from ._placing import PointRules
 
 __all__ = ["NWPU_SPLITS", "load_jhu", "load_nwpu", "load_ucf_qnrf"]
 
@@ -49,11 +54,19 @@ _UCF_SUFFIX = "_ann"
 # --- UCF-QNRF -------------------------------------------------------------------------------------------------
 
 
-def load_ucf_qnrf(path: str | Path, *, split: str | None = None, pattern: str | None = None) -> Dataset:
+def load_ucf_qnrf(
+    path: str | Path,
+    *,
+    split: str | None = None,
+    pattern: str | None = None,
+    points_frame: str | None = None,
+    stray_points: str = "drop",
+) -> Dataset:
     """Read UCF-QNRF: ``img_NNNN.jpg`` beside ``img_NNNN_ann.mat`` (``split="train"`` picks ``Train/``)."""
+    rules = PointRules("ucf-qnrf", "stored", points_frame, stray_points)
     root, image_dir, split_dir = _resolve_root(path, split)
     annotations = {p.stem[: -len(_UCF_SUFFIX)]: p for p in image_dir.glob(f"*{_UCF_SUFFIX}.mat")}
-    samples = _pair(_list_images(image_dir), annotations, _read_ann_points, image_dir, image_dir)
+    samples = _pair(_list_images(image_dir), annotations, _read_ann_points, image_dir, image_dir, rules)
     return Dataset._finish(samples, root, "ucf-qnrf", split, pattern, split_dir=split_dir)
 
 
@@ -64,13 +77,22 @@ def _read_ann_points(path: Path, image: Path) -> np.ndarray:
 # --- NWPU-Crowd -----------------------------------------------------------------------------------------------
 
 
-def load_nwpu(path: str | Path, *, split: str | None = None, pattern: str | None = None) -> Dataset:
+def load_nwpu(
+    path: str | Path,
+    *,
+    split: str | None = None,
+    pattern: str | None = None,
+    points_frame: str | None = None,
+    stray_points: str = "drop",
+) -> Dataset:
     """Read NWPU-Crowd: ``images/``, ``jsons/`` and the ``train/val/test.txt`` lists (``split`` picks a list)."""
+    rules = PointRules("nwpu", "stored", points_frame, stray_points)
     root, image_dir, _ = _resolve_root(path, None)
     json_dir = root / "jsons"
     if split is not None and split not in NWPU_SPLITS:
         raise DatasetError(f"{root}: NWPU-Crowd has the splits {', '.join(NWPU_SPLITS)}; got split={split!r}")
     listed = {name: _read_nwpu_list(root / f"{name}.txt") for name in NWPU_SPLITS if (root / f"{name}.txt").is_file()}
+    _refuse_images_in_two_lists(root, listed)
     if split is not None and split not in listed:
         raise DatasetError(f"{root}: split={split!r} needs the split list {root / f'{split}.txt'}, which is missing")
     labels = {img_id: {"split": name, **row} for name, rows in listed.items() for img_id, row in rows.items()}
@@ -81,7 +103,7 @@ def load_nwpu(path: str | Path, *, split: str | None = None, pattern: str | None
         if missing:
             raise DatasetError(
                 f"{root / f'{split}.txt'} lists {len(missing)} image(s) missing from {image_dir}: "
-                f"{', '.join(missing[:5])}{' …' if len(missing) > 5 else ''}; unpack every images_part*.zip there"
+                f"{some(missing)}; unpack every images_part*.zip there"
             )
         images = [p for p in images if p.stem in chosen]
     annotations = {p.stem: p for p in json_dir.glob("*.json")} if json_dir.is_dir() else {}
@@ -91,27 +113,51 @@ def load_nwpu(path: str | Path, *, split: str | None = None, pattern: str | None
     # they are kept out of the "images without annotation" warning.
     withheld = {stem for stem in listed.get("test", {}) if stem not in annotations}
     samples = _pair([p for p in images if p.stem not in withheld], annotations, _read_nwpu_json, image_dir,
-                    json_dir, labels)
+                    json_dir, rules, labels)
     samples += [Sample(p.stem, p, labels=labels.get(p.stem, {})) for p in images if p.stem in withheld]
     samples.sort(key=lambda sample: _natural_key(sample.name))
     # split_dir=True: the list already chose the images, so no name-token filtering.
     return Dataset._finish(samples, root, "nwpu", split, pattern, split_dir=True)
 
 
+def _refuse_images_in_two_lists(root: Path, listed: dict[str, dict[str, dict[str, int]]]) -> None:
+    """Raise when an image is in more than one split list: it would be trained on and scored, or labelled twice."""
+    lists_of: dict[str, list[str]] = {}
+    for name, rows in listed.items():
+        for img_id in rows:
+            lists_of.setdefault(img_id, []).append(f"{name}.txt")
+    twice = sorted((f"{img_id} ({' and '.join(names)})" for img_id, names in lists_of.items() if len(names) > 1),
+                   key=_natural_key)
+    if twice:
+        raise DatasetError(
+            f"{root}: {len(twice)} image(s) are listed in more than one split list: {some(twice)}. An NWPU-Crowd "
+            "image belongs to one split; remove each from all lists but its own (the published lists have no "
+            "image twice)"
+        )
+
+
 def _read_nwpu_list(path: Path) -> dict[str, dict[str, int]]:
     # The column order is the one the benchmark's own evaluation code reads (id, illumination, scene level;
     # its ground-truth file adds the count): checked there, since the dataset's readme does not spell it out.
     rows: dict[str, dict[str, int]] = {}
+    line_of: dict[str, int] = {}
     for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
         fields = line.split()
         if not fields:
             continue
         try:
-            rows[fields[0]] = {"illumination": int(fields[1]), "scene_level": int(fields[2])}
+            row = {"illumination": int(fields[1]), "scene_level": int(fields[2])}
         except (IndexError, ValueError) as exc:
             raise DatasetError(
                 f"{path}:{number}: expected 'img_id illumination scene_level' (three whole numbers), got {line!r}"
             ) from exc
+        img_id = fields[0]
+        if img_id in rows and rows[img_id] != row:
+            raise DatasetError(
+                f"{path}:{number}: {img_id} is listed again with other labels than on line {line_of[img_id]} "
+                f"({rows[img_id]} there, {row} here); keep the one line that is right"
+            )
+        rows[img_id], line_of[img_id] = row, number
     return rows
 
 
@@ -150,15 +196,17 @@ def _nwpu_boxes(boxes: Any, n_points: int, path: Path) -> np.ndarray | None:
 # --- JHU-Crowd++ ----------------------------------------------------------------------------------------------
 
 
-def load_jhu(path: str | Path, *, split: str | None = None, pattern: str | None = None) -> Dataset:
+def load_jhu(
+    path: str | Path,
+    *,
+    split: str | None = None,
+    pattern: str | None = None,
+    points_frame: str | None = None,
+    stray_points: str = "drop",
+) -> Dataset:
     """Read JHU-Crowd++: ``images/``, ``gt/*.txt`` and ``image_labels.txt`` (``split`` picks the subfolder)."""
+    rules = PointRules("jhu", "stored", points_frame, stray_points)
     root, image_dir, split_dir = _resolve_root(path, split)
-    if split is None and image_dir == root and not _list_images(root):
-        found = [p.name for p in sorted(root.iterdir()) if p.is_dir() and (p / "gt").is_dir()]
-        if found:
-            raise DatasetError(
-                f"{root}: a JHU-Crowd++ root holding the splits {', '.join(found)}; pass split= one of them"
-            )
     gt_dir = root / "gt"
     annotations = {p.stem: p for p in gt_dir.glob("*.txt")} if gt_dir.is_dir() else {}
     labels_file = root / "image_labels.txt"
@@ -170,7 +218,7 @@ def load_jhu(path: str | Path, *, split: str | None = None, pattern: str | None 
         _check_count_field(total, points, labels_file, f"total_count of {image.stem}")
         return points
 
-    samples = _pair(_list_images(image_dir), annotations, read, image_dir, gt_dir, labels)
+    samples = _pair(_list_images(image_dir), annotations, read, image_dir, gt_dir, rules, labels)
     return Dataset._finish(samples, root, "jhu", split, pattern, split_dir=split_dir)
 
 

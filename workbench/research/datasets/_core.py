@@ -11,7 +11,7 @@
     images only: every sample has ``points is None`` and ``count is None``.
 
 The benchmark layouts (UCF-QNRF, NWPU-Crowd, JHU-Crowd++) are in ``_benchmarks``; they reuse the pairing and
-checking helpers here.
+checking helpers here. Placing points on their image (EXIF frame, stray points) is ``_placing``'s.
 """
 from __future__ import annotations
 
@@ -26,37 +26,19 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping, overload
 
 import numpy as np
-from PIL import Image
+
+from ._errors import DatasetError, DatasetWarning, some
+from ._placing import Placement, PointRules, image_geometry
 
 if TYPE_CHECKING:
     from workbench.sdk import VLImage
 
-__all__ = [
-    "BOUNDS_TOLERANCE_PX",
-    "Dataset",
-    "DatasetError",
-    "DatasetWarning",
-    "IMAGE_SUFFIXES",
-    "Sample",
-]
+__all__ = ["Dataset", "IMAGE_SUFFIXES", "Sample"]
 
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"})
 
-#: How far (pixels) a point may lie outside its image before the annotation is rejected. Annotators click on
-#: the border pixel, and MATLAB-made files use 1-based coordinates, so exact bounds would reject good data.
-BOUNDS_TOLERANCE_PX = 2.0
-
-_EXIF_ORIENTATION = 0x0112
 _JSON_DIRS = ("points", "annotations", "labels")
 _MAT_DIRS = ("ground-truth", "ground_truth", "gt")
-
-
-class DatasetError(ValueError):
-    """A dataset folder or annotation file that cannot be used as it is; the message says how to fix it."""
-
-
-class DatasetWarning(UserWarning):
-    """Something in a dataset folder that is probably unintended but does not stop loading."""
 
 
 def _natural_key(name: str) -> list[Any]:
@@ -114,19 +96,7 @@ class Sample:
 
 def _image_size(path: Path) -> tuple[int, int]:
     """``(width, height)`` as ``VLImage`` will decode it: EXIF rotations by 90 degrees swap the sides."""
-    from workbench.images import ImageTooLargeError, check_pixel_budget
-
-    try:
-        check_pixel_budget(path, str(path))
-    except ImageTooLargeError as exc:
-        raise DatasetError(f"{exc}; or leave the file out of the dataset") from None
-    try:
-        with Image.open(path) as img:
-            width, height = img.size
-            rotated = img.getexif().get(_EXIF_ORIENTATION) in (5, 6, 7, 8)
-            return (height, width) if rotated else (width, height)
-    except (OSError, SyntaxError) as exc:
-        raise DatasetError(f"{path}: cannot read the image header ({exc}); is the file a complete image?") from exc
+    return image_geometry(path).upright_size
 
 
 class Dataset(Sequence[Sample]):
@@ -146,26 +116,48 @@ class Dataset(Sequence[Sample]):
 
     @classmethod
     def from_crowd_json(
-        cls, path: str | Path, *, split: str | None = None, pattern: str | None = None
+        cls,
+        path: str | Path,
+        *,
+        split: str | None = None,
+        pattern: str | None = None,
+        points_frame: str | None = None,
+        stray_points: str = "drop",
     ) -> Dataset:
-        """Read the crowd-mini layout: ``images/`` + ``points/*.json``, or JSON files next to the images."""
+        """Read the crowd-mini layout: ``images/`` + ``points/*.json``, or JSON files next to the images.
+
+        The layout has no convention for EXIF-turned images: ``points_frame=None`` reads their points in the one
+        frame they fit, and refuses an image whose points fit both (see ``load_dataset``).
+        """
+        rules = PointRules("crowd-json", None, points_frame, stray_points)
         root, image_dir, split_dir = _resolve_root(path, split)
         json_dir = _find_annotation_dir(root, image_dir, _JSON_DIRS, "*.json")
         images = _list_images(image_dir)
         annotations = {p.stem: p for p in json_dir.glob("*.json")} if json_dir else {}
-        samples = _pair(images, annotations, _read_json_points, image_dir, json_dir)
+        samples = _pair(images, annotations, _read_json_points, image_dir, json_dir, rules)
         return cls._finish(samples, root, "crowd-json", split, pattern, split_dir=split_dir)
 
     @classmethod
     def from_shanghaitech(
-        cls, path: str | Path, *, split: str | None = None, pattern: str | None = None
+        cls,
+        path: str | Path,
+        *,
+        split: str | None = None,
+        pattern: str | None = None,
+        points_frame: str | None = None,
+        stray_points: str = "drop",
     ) -> Dataset:
-        """Read the ShanghaiTech layout: ``images/IMG_N.jpg`` + ``ground-truth/GT_IMG_N.mat`` (or one folder)."""
+        """Read the ShanghaiTech layout: ``images/IMG_N.jpg`` + ``ground-truth/GT_IMG_N.mat`` (or one folder).
+
+        Its points were clicked on the stored pixels (MATLAB's ``imread`` ignores EXIF orientation), so
+        ``points_frame=None`` means ``"stored"``.
+        """
+        rules = PointRules("shanghaitech", "stored", points_frame, stray_points)
         root, image_dir, split_dir = _resolve_root(path, split)
         mat_dir = _find_annotation_dir(root, image_dir, _MAT_DIRS, "*.mat")
         images = _list_images(image_dir)
         annotations = {_strip_gt_prefix(p.stem): p for p in mat_dir.glob("*.mat")} if mat_dir else {}
-        samples = _pair(images, annotations, _read_mat_points, image_dir, mat_dir)
+        samples = _pair(images, annotations, _read_mat_points, image_dir, mat_dir, rules)
         return cls._finish(samples, root, "shanghaitech", split, pattern, split_dir=split_dir)
 
     @classmethod
@@ -300,7 +292,12 @@ class Dataset(Sequence[Sample]):
 
 
 def _resolve_root(path: str | Path, split: str | None) -> tuple[Path, Path, bool]:
-    """Return ``(dataset root, image folder, whether the split chose a subfolder)``."""
+    """Return ``(dataset root, image folder, whether the split chose a subfolder)``.
+
+    A benchmark's root (UCF-QNRF's ``Train/`` and ``Test/``, ShanghaiTech's ``train_data/`` and ``test_data/``,
+    JHU-Crowd++'s ``train/ val/ test/``) holds no image itself: without ``split`` it is a ``DatasetError`` naming
+    the splits found, rather than an empty or unreadable dataset.
+    """
     root = Path(path).expanduser()
     if not root.is_dir():
         raise DatasetError(f"{root}: not a folder; pass the dataset folder (the one holding images/ or the images)")
@@ -312,11 +309,43 @@ def _resolve_root(path: str | Path, split: str | None) -> tuple[Path, Path, bool
             root, split_dir = candidate, True
             break
     image_dir = root / "images" if (root / "images").is_dir() else root
+    if split is None and image_dir == root and not _holds_images(root):
+        _refuse_root_of_splits(root)
     return root, image_dir, split_dir
 
 
+def _holds_images(folder: Path) -> bool:
+    return folder.is_dir() and any(p.suffix.lower() in IMAGE_SUFFIXES and p.is_file() for p in folder.iterdir())
+
+
+def _refuse_root_of_splits(root: Path) -> None:
+    """Raise when ``root``'s subfolders hold the images (each one split), naming the ``split`` values to pass."""
+    folders = [p for p in sorted(root.iterdir(), key=lambda p: _natural_key(p.name))
+               if p.is_dir() and (_holds_images(p) or _holds_images(p / "images"))]
+    if not folders:
+        return
+    # The value _resolve_root matches a folder by: its name, case ignored, without ShanghaiTech's "_data".
+    splits = [p.name.lower().removesuffix("_data") for p in folders]
+    listed = ", ".join(f"{name!r} ({p.name}/)" for name, p in zip(splits, folders))
+    raise DatasetError(
+        f"{root}: holds no images itself; its subfolders are the splits {listed}: pass split= one of them "
+        f"(workbench compare: --split {splits[0]}), or the subfolder itself as the dataset folder"
+    )
+
+
 def _list_images(image_dir: Path) -> list[Path]:
+    """The image files in ``image_dir``, naturally sorted; two files of one name (``a.jpg``, ``a.png``) raise."""
     files = [p for p in image_dir.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES]
+    by_stem: dict[str, list[str]] = {}
+    for file in files:
+        by_stem.setdefault(file.stem, []).append(file.name)
+    shared = [" and ".join(sorted(names)) for stem, names in sorted(by_stem.items()) if len(names) > 1]
+    if shared:
+        raise DatasetError(
+            f"{image_dir}: {len(shared)} name(s) belong to more than one image file: {some(shared)}. Images are "
+            "paired with annotations, and named in reports, by file name without its extension, so both would "
+            "take one annotation and one name; keep one file of each name here (move or rename the others)"
+        )
     return sorted(files, key=lambda p: _natural_key(p.name))
 
 
@@ -337,43 +366,56 @@ def _pair(
     reader: Callable[[Path, Path], np.ndarray | tuple[np.ndarray, np.ndarray | None]],
     image_dir: Path,
     annotation_dir: Path | None,
+    rules: PointRules,
     labels: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> list[Sample]:
     """One ``Sample`` per image, with its annotation read by ``reader`` and its labels (by stem) attached.
 
-    ``reader`` gives the points, or the points and their head boxes (``None`` where the file has none).
+    ``reader`` gives the points, or the points and their head boxes (``None`` where the file has none); they
+    are placed on the decoded image by ``rules`` (``_placing``).
     """
     by_stem = {p.stem: p for p in images}
     orphans = sorted(set(annotations) - set(by_stem), key=_natural_key)
     if orphans:
-        listed = ", ".join(annotations[s].name for s in orphans[:5]) + (" …" if len(orphans) > 5 else "")
         raise DatasetError(
-            f"{annotation_dir}: {len(orphans)} annotation file(s) have no image in {image_dir}: {listed}; "
-            "copy the missing images, or remove the annotation files if the images were dropped on purpose"
+            f"{annotation_dir}: {len(orphans)} annotation file(s) have no image in {image_dir}: "
+            f"{some([annotations[s].name for s in orphans])}; copy the missing images, or remove the annotation "
+            "files if the images were dropped on purpose"
         )
+    placement = Placement(rules)
     samples = []
     unannotated = []
     for image in images:
         annotation = annotations.get(image.stem)
         if annotation is None:
-            unannotated.append(image.name)
+            unannotated.append(image)
             samples.append(Sample(image.stem, image, labels=dict((labels or {}).get(image.stem, {}))))
             continue
         read = reader(annotation, image)
-        points, boxes = read if isinstance(read, tuple) else (read, None)
-        _check_bounds(points, annotation, image)
+        points, boxes = placement.place(*(read if isinstance(read, tuple) else (read, None)), annotation, image)
         samples.append(
             Sample(image.stem, image, points, annotation, dict((labels or {}).get(image.stem, {})), boxes)
         )
+    placement.finish()
     if unannotated and annotations:
-        listed = ", ".join(unannotated[:5]) + (" …" if len(unannotated) > 5 else "")
         warnings.warn(
             f"{image_dir}: {len(unannotated)} image(s) have no annotation in {annotation_dir} and are kept with "
-            f"points=None (they cannot be scored): {listed}",
+            f"points=None (they cannot be scored; compare leaves them out of the errors): "
+            f"{some([p.name for p in unannotated])}{_stray_copies_hint(unannotated, images)}",
             DatasetWarning,
             stacklevel=4,
         )
     return samples
+
+
+def _stray_copies_hint(unannotated: list[Path], images: list[Path]) -> str:
+    """A hint when the unannotated images differ in type from the annotated ones, as stray copies would."""
+    without = {p.suffix.lower() for p in unannotated}
+    with_points = {p.suffix.lower() for p in set(images) - set(unannotated)}
+    if not with_points or without & with_points:
+        return ""
+    return (f". They are all {', '.join(sorted(without))} files and every annotated image is "
+            f"{', '.join(sorted(with_points))}: stray copies? Move them out of {images[0].parent} if so")
 
 
 # --- annotation readers ---------------------------------------------------------------------------------------
@@ -463,24 +505,3 @@ def _check_count_field(count: object, points: np.ndarray, path: Path, what: str)
             "the count must equal the number of points: fix the count or add/remove points"
         )
 
-
-def _check_bounds(points: np.ndarray, annotation: Path, image: Path) -> None:
-    if len(points) == 0:
-        return
-    width, height = _image_size(image)
-    tol = BOUNDS_TOLERANCE_PX
-
-    def outside(xy: np.ndarray, w: float, h: float) -> np.ndarray:
-        return (xy[:, 0] < -tol) | (xy[:, 0] > w + tol) | (xy[:, 1] < -tol) | (xy[:, 1] > h + tol)
-
-    bad = outside(points, width, height)
-    if not bad.any():
-        return
-    example = points[bad][0].tolist()
-    hint = "is the annotation for a different or resized image?"
-    if not outside(points[:, ::-1], width, height).any():
-        hint = "x and y look swapped (x must be the column, y the row)"
-    raise DatasetError(
-        f"{annotation}: {int(bad.sum())} of {len(points)} points lie outside the {width}x{height} image "
-        f"{image.name} by more than {tol:g} px (e.g. [x, y] = {example}); {hint}"
-    )
