@@ -126,7 +126,9 @@ class CountResult:
         """
         if isinstance(peopleCount, cls):
             return peopleCount.replace(**fields)
-        if not hasattr(peopleCount, "count") or not hasattr(peopleCount, "coordinates"):
+        # Coordinates the caller has read already (the SDK's PeopleCount builds them again on each read).
+        coordinates = fields.pop("coordinates", None)
+        if not hasattr(peopleCount, "count") or (coordinates is None and not hasattr(peopleCount, "coordinates")):
             raise TypeError(
                 f"expected a PeopleCount (an object with .count and .coordinates), got {type(peopleCount).__name__}"
             )
@@ -141,7 +143,7 @@ class CountResult:
         if area is not None and not isinstance(area, Rect) and all(hasattr(area, n) for n in ("x", "y", "width", "height")):
             # A Rect of the service's real lunavl (where it is installed, plugins build those).
             fields["densityArea"] = Rect(area.x, area.y, area.width, area.height)
-        return cls(peopleCount.count, peopleCount.coordinates, **fields)
+        return cls(peopleCount.count, peopleCount.coordinates if coordinates is None else coordinates, **fields)
 
     def replace(self, **fields: Any) -> CountResult:
         """A copy with the given constructor arguments changed, e.g. ``result.replace(elapsed=0.01)``."""

@@ -13,6 +13,7 @@ from typing import Any, Awaitable, Callable
 from .._checks import unknown_estimators_message
 from ..plugins import EstimatorContractError, EstimatorReplacementPlugin
 from ._loop import PLUGIN_FAILURES, Deadlines, PluginTimeoutError, describe_failure, within
+from ._output import checked_output
 from ..result import CountResult
 from ._service_sdk import InputConverter, service_input_converter
 
@@ -179,7 +180,8 @@ class EstimatorPool:
             if self._in_flight == 0:
                 self._quiet.set()
         results = check_results(results, len(images), self.name, instance)
-        return [self._wrap(result, elapsed / max(1, len(results))) for result in results]
+        share = elapsed / max(1, len(results))
+        return checked_output(self.name, results, images, lambda result: self._complete(result, share))
 
     async def _run_batch(self, images: list[Any], targets: Any, borrowed: _Borrowed) -> tuple[Any, float, Any]:
         instance = borrowed.instance = await self._idle.get()
@@ -238,20 +240,15 @@ class EstimatorPool:
         )
         await close_off_loop(retired, f"estimator {self.name}", self._logger, self.deadlines.close)
 
-    def _wrap(self, result: Any, elapsed: float) -> CountResult:
-        """The result as a ``CountResult``; the timing and name fill what the estimator left empty."""
-        try:
-            # A CountResult is immutable: kept as it is, not rebuilt (a copy of its map and points per image
-            # on the host's loop, for nothing).
-            wrapped = result if isinstance(result, CountResult) else CountResult.fromPeopleCount(result)
-        except (TypeError, ValueError) as error:
-            raise EstimatorContractError(self.name, f"returned an unusable PeopleCount: {error}") from None
+    def _complete(self, result: CountResult, elapsed: float) -> CountResult:
+        """The timing and name filled where the estimator left them empty (a result already complete is kept as
+        it is, not rebuilt: a copy of its map and points per image on the host's loop, for nothing)."""
         missing: dict[str, Any] = {}
-        if wrapped.elapsed is None:
+        if result.elapsed is None:
             missing["elapsed"] = elapsed
-        if wrapped.estimatorName is None:
+        if result.estimatorName is None:
             missing["estimatorName"] = self.name
-        return wrapped.replace(**missing) if missing else wrapped
+        return result.replace(**missing) if missing else result
 
     async def drain_and_close(self, logger: logging.Logger) -> list[str]:
         """Wait for the batches already started on this pool, then close every instance.

@@ -73,7 +73,8 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 def run_compare(args: argparse.Namespace) -> int:
     """Run ``workbench compare``; returns 0, 2 with one line on stderr for bad input (data, --out, names), or
-    1 with one line when an estimator or plugin fails during the run."""
+    1 with one line when an estimator or plugin fails during the run (also when the report was written but some
+    images failed: the host refused an estimator's result for them)."""
     out: Path = args.out
     if out.exists() and not out.is_dir():
         return _fail(f"--out {out} is a file; pass a folder for the report files (it is created if missing)")
@@ -148,7 +149,10 @@ def run_compare(args: argparse.Namespace) -> int:
     for line in report.range_notes():
         print(f"warning: {line}")
     print(f"report: {page}")
-    return 0
+    failures = report.failure_notes()
+    for line in failures:
+        print(f"workbench compare: error: {line}", file=sys.stderr)
+    return 1 if failures else 0
 
 
 def _fail(message: str) -> int:

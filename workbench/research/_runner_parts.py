@@ -10,15 +10,25 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from ..host import EstimatorOutputError
 from ..result import CountResult
 from ..sdk import EstimationTargets
 
 if TYPE_CHECKING:
     from ..host import SdkOptions, Workbench
 
-__all__ = ["HostSpec", "OnResult", "estimate_timed"]
+__all__ = ["FailedImage", "HostSpec", "OnResult", "estimate_timed"]
 
-OnResult = Callable[[int, CountResult], None]
+
+@dataclass(frozen=True)
+class FailedImage:
+    """An image the estimator answered with a result the host refused (``EstimatorOutputError``): ``reason``
+    names the estimator and what was wrong. ``compare`` reports it instead of scoring it."""
+
+    reason: str
+
+
+OnResult = Callable[[int, "CountResult | FailedImage"], None]
 
 
 @dataclass(frozen=True)
@@ -62,10 +72,18 @@ class HostSpec:
 
 def estimate_timed(
     wb: Workbench, broker: str, name: str, images: list[Any], targets: EstimationTargets
-) -> tuple[list[CountResult], float]:
-    """``wb.estimate`` by estimator ``name`` with its wall time, checking that one result came back per image."""
+) -> tuple[list[CountResult | FailedImage], float]:
+    """``wb.estimate`` by estimator ``name`` with its wall time, checking that one result came back per image; an
+    image whose result the host refused is a ``FailedImage`` (the call's other images keep their results)."""
     began = time.perf_counter()
-    batch = wb.estimate(broker, images, targets, estimator=name)
+    batch: list[CountResult | FailedImage]
+    try:
+        batch = list(wb.estimate(broker, images, targets, estimator=name))
+    except EstimatorOutputError as error:
+        batch = [
+            FailedImage(f"estimator {name!r}: {error.failures[position]}") if result is None else result
+            for position, result in enumerate(error.results)
+        ]
     busy = time.perf_counter() - began
     if len(batch) != len(images):
         raise RuntimeError(

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from .._system import usable_cpus
 from ..result import CountResult
 from ..sdk import EstimationTargets
-from ._runner_parts import HostSpec, OnResult, estimate_timed
+from ._runner_parts import FailedImage, HostSpec, OnResult, estimate_timed
 from .cache import PredictionCache, image_digest, prediction_key
 
 if TYPE_CHECKING:
@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from ..sdk import VLImage
     from .datasets import Sample
 
-__all__ = ["ENGINES", "HostSpec", "OnResult", "estimate_dataset", "run_local"]
+__all__ = ["ENGINES", "FailedImage", "HostSpec", "OnResult", "estimate_dataset", "run_local"]
 
 ENGINES = ("local", "ray")
 # Two decoders let a call's images decode in parallel where the process has the cores for it; more would only
@@ -93,15 +93,16 @@ def estimate_dataset(
     ray_address: str | None = None,
     cache: PredictionCache | None = None,
     on_each: OnResult | None = None,
-) -> tuple[list[CountResult], float, list[bool]]:
+) -> tuple[list[CountResult | FailedImage], float, list[bool]]:
     """Every image's result from estimator ``name``: from ``cache`` where it has them, the rest computed by
-    ``engine`` (and stored in ``cache`` one by one, so an interrupted run resumes).
+    ``engine`` (and stored in ``cache`` one by one, so an interrupted run resumes). An image whose result the
+    host refused is a ``FailedImage``; it is not cached, so a later run asks the estimator again.
 
     Returns the results in dataset order, the busy seconds spent computing, and which results were cache hits
     (flagged ``extras["cached"] = True``; their ``elapsed`` is the original run's, not this one's).
     ``on_each(index, result)`` is called for every result as soon as it is known, cache hits first.
     """
-    results: list[CountResult | None] = [None] * len(dataset)
+    results: list[CountResult | FailedImage | None] = [None] * len(dataset)
     hits = [False] * len(dataset)
     keys: dict[int, tuple[str, str]] = {}
     if cache is not None:
@@ -118,9 +119,9 @@ def estimate_dataset(
                     on_each(index, hit)
         bar.update(sum(hits))
 
-    def on_result(index: int, result: CountResult) -> None:
+    def on_result(index: int, result: CountResult | FailedImage) -> None:
         results[index] = result
-        if cache is not None:
+        if cache is not None and isinstance(result, CountResult):
             key, digest = keys[index]
             cache.put(key, result, estimator=identity, image_sha256=digest, targets=targets.name)
         if on_each is not None:

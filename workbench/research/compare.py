@@ -19,7 +19,7 @@ from ..estimators._range import judge_result
 from ..images import parse_targets
 from ..result import CountResult
 from ..sdk import EstimationTargets
-from ._runners import ENGINES, estimate_dataset
+from ._runners import ENGINES, FailedImage, estimate_dataset
 from .cache import PredictionCache
 from .datasets import Dataset, Sample, load_dataset
 from .metrics import GAME_CONVENTIONS, GameConvention, box_thresholds, density_count, game_image, localisation
@@ -77,6 +77,10 @@ def compare(
             already initialised in this process, or starts a one-machine Ray.
         actors: Ray actors per estimator (each takes one CPU, or one GPU when the host's device is "gpu").
 
+    An image whose result the host refuses (``EstimatorOutputError``: a non-finite or negative map, points outside
+    the image or more than the count, ...) fails alone: its row holds the reason in ``failure``, its result is
+    ``None``, the report's notes name it and the estimator's scores leave it out; the other images are scored.
+
     Raises:
         UnknownEstimatorError: an unknown broker or estimator name (raised before any image is run).
         RuntimeError: the host is not running.
@@ -105,7 +109,7 @@ def compare(
     from .report import ComparisonReport
 
     rows: list[dict[str, Any]] = []
-    results: dict[str, list[CountResult]] = {}
+    results: dict[str, list[CountResult | None]] = {}
     busy_seconds: dict[str, float] = {}
     sizes: dict[int, tuple[int, int]] = {}  # read from the file headers once, in the scoring thread
     store = PredictionCache(cache) if isinstance(cache, (str, Path)) else cache
@@ -113,7 +117,10 @@ def compare(
     # afterwards, the scoring (and reading the sizes) ran on one core with the estimator idle.
     scorer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="workbench-score")
 
-    def score(index: int, name: str, result: CountResult) -> dict[str, Any]:
+    def score(index: int, name: str, result: CountResult | FailedImage) -> dict[str, Any]:
+        if isinstance(result, FailedImage):  # nothing to score: the row says why (ComparisonReport.failure_notes)
+            return {"image": dataset[index].name, "estimator": name, "true_count": dataset[index].count,
+                    "failure": result.reason}
         if index not in sizes:
             sizes[index] = dataset[index].size
         return _score(dataset[index], sizes[index], name, result, parsed_targets, thresholds, levels, game_convention)
@@ -123,16 +130,17 @@ def compare(
             scored: dict[int, Future[dict[str, Any]]] = {}
 
             def score_later(
-                index: int, result: CountResult, name: str = name, scored: dict[int, Future[dict[str, Any]]] = scored
+                index: int, result: CountResult | FailedImage, name: str = name, scored: dict[int, Future[dict[str, Any]]] = scored
             ) -> None:
                 scored[index] = scorer.submit(score, index, name, result)
 
             # One bar per estimator, named after it: a finished bar keeps saying whose run it was.
             with tqdm(total=len(dataset), desc=f"{name}: estimating", disable=not progress, unit="img") as bar:
-                results[name], busy_seconds[name], hits = estimate_dataset(
+                answers, busy_seconds[name], hits = estimate_dataset(
                     wb, broker, name, dataset, parsed_targets, batch_size, bar,
                     engine=engine, actors=actors, ray_address=ray_address, cache=store, on_each=score_later,
                 )
+            results[name] = [answer if isinstance(answer, CountResult) else None for answer in answers]
             for index in range(len(dataset)):
                 row = scored[index].result()
                 rows.append({**row, "cached": hits[index], **({"latency_ms": math.nan} if hits[index] else {})})
@@ -151,7 +159,7 @@ def compare(
         busy_seconds=busy_seconds,
         labels={name: wb.estimator_label(broker, name) for name in names},
     )
-    report.notes.extend(report.range_notes())
+    report.notes.extend(report.failure_notes() + report.range_notes())
     return report
 
 

@@ -52,8 +52,9 @@ class ComparisonReport:
             level and ``tp/fp/fn/precision/recall/f1@<threshold>`` (``@box``: NWPU-Crowd's per-head distances,
             where the dataset has head boxes), ``in_range`` (True/False, or None: cannot tell or no range
             declared), ``range_evidence`` (what judged it: ``"annotations"``, ``"density map"``, ``"estimate"``,
-            ``"estimator"``, or None) and ``range_reason`` (why, in words).
-        results: estimator name -> the ``CountResult`` of each image, in dataset order.
+            ``"estimator"``, or None) and ``range_reason`` (why, in words); ``failure`` where some image failed: why
+            the host refused the estimator's result for it (``None`` for the others; a failed row has no scores).
+        results: estimator name -> the ``CountResult`` of each image, in dataset order (``None`` where it failed).
         estimators: the estimator names in the order they were run.
         labels: estimator name -> how headings and the summary table show it: the default with what provides it
             (``"default (vendor SDK 5.14.0)"``, from ``wb.estimator_label``), others by their names.
@@ -64,7 +65,7 @@ class ComparisonReport:
         self,
         dataset: Dataset,
         rows: Sequence[Mapping[str, Any]],
-        results: Mapping[str, list[CountResult]],
+        results: Mapping[str, list[CountResult | None]],
         *,
         broker: str,
         targets: str,
@@ -74,7 +75,10 @@ class ComparisonReport:
         labels: Mapping[str, str] | None = None,
     ) -> None:
         self.dataset = dataset
-        self.per_image = pd.DataFrame(list(rows))
+        # Columns in a scored row's order: a failed row has only a few of them, and may come first.
+        self.per_image = pd.DataFrame(list(rows), columns=list(dict.fromkeys(
+            key for row in sorted(rows, key=len, reverse=True) for key in row
+        )))
         self.results = dict(results)
         self.estimators = list(results)
         self.labels = {name: (labels or {}).get(name, name) for name in self.estimators}
@@ -101,7 +105,8 @@ class ComparisonReport:
         measured it), ``images/s`` (images over the seconds spent inside ``wb.estimate``) and ``outside range``
         (images judged outside the estimator's declared training range: by their annotations where they have
         them, else by the result's evidence, see ``range_evidence`` per image; NaN where nothing was judged).
-        Scores that cannot be computed (no annotation, count-only results) are NaN.
+        Scores that cannot be computed (no annotation, count-only results) are NaN. Where some image failed (its
+        result refused by the host), ``failed`` counts them per estimator, and its scores cover the others only.
         """
         if self._summary is None:
             self._summary = pd.DataFrame(
@@ -111,8 +116,12 @@ class ComparisonReport:
 
     def _summarise(self, name: str) -> dict[str, float]:
         rows = self.per_image[self.per_image["estimator"] == name]
+        out: dict[str, float] = {"images": len(rows)}
+        if "failure" in rows:
+            failed = rows["failure"].notna()
+            rows = rows[~failed]
         scored = rows[rows["true_count"].notna()]
-        out: dict[str, float] = {"images": len(rows), "annotated": len(scored)}
+        out["annotated"] = len(scored)
         if len(scored):
             out["MAE"] = mae(scored["true_count"], scored["pred_count"])
             out["RMSE"] = rmse(scored["true_count"], scored["pred_count"])
@@ -143,6 +152,8 @@ class ComparisonReport:
         computed = rows[~rows["cached"].astype(bool)] if "cached" in rows else rows
         out["images/s"] = throughput(len(computed), busy) if busy > 0 else math.nan
         out["outside range"] = self._outside_range(rows)
+        if "failure" in self.per_image:
+            out["failed"] = int(failed.sum())
         return out
 
     @staticmethod
@@ -164,6 +175,22 @@ class ComparisonReport:
         if "in_range" not in rows or rows["in_range"].isna().all():
             return math.nan
         return float((rows["in_range"] == False).sum())  # noqa: E712 (elementwise, and None stays unflagged)
+
+    def failure_notes(self) -> list[str]:
+        """One line per estimator whose results the host refused for some images: how many, and the first
+        image's reason (every reason is in ``per_image``'s ``failure``)."""
+        if "failure" not in self.per_image:
+            return []
+        lines = []
+        for name in self.estimators:
+            failed = self.per_image[(self.per_image["estimator"] == name) & self.per_image["failure"].notna()]
+            if len(failed):
+                first = failed.iloc[0]
+                lines.append(
+                    f"{name}: failed on {len(failed)} of {len(self.dataset)} images, left out of its scores "
+                    f"(failure in per_image.csv); {first['image']}: {first['failure']}"
+                )
+        return lines
 
     def range_notes(self) -> list[str]:
         """One line per estimator whose results put some images outside its declared training range, saying what
@@ -231,10 +258,18 @@ class ComparisonReport:
         return out
 
     def worst_images(self, n: int = 3) -> list[int]:
-        """Dataset indices of the ``n`` images with the largest absolute error of any estimator."""
-        names = list(self.counts_table().index[:n])
+        """Dataset indices of the ``n`` images with the largest absolute error of any estimator, among those every
+        estimator answered (the figures show each estimator's result on them)."""
         position = {name: i for i, name in enumerate(self.dataset.names)}
-        return [position[name] for name in names]
+        answered = [position[name] for name in self.counts_table().index if self._answered_by_all(position[name])]
+        return answered[:n]
+
+    def _answers(self, name: str, indices: Sequence[int]) -> list[CountResult]:
+        """``name``'s results on ``indices``, images it answered (the callers choose them so)."""
+        return [result for index in indices if (result := self.results[name][index]) is not None]
+
+    def _answered_by_all(self, index: int) -> bool:
+        return all(self.results[name][index] is not None for name in self.estimators)
 
     # -- figures ---------------------------------------------------------------------------------------
 
@@ -256,30 +291,37 @@ class ComparisonReport:
         )
 
         figures: dict[str, Figure] = {}
-        annotated = [i for i, sample in enumerate(self.dataset) if sample.annotated]
+        # Images an estimator failed on (no result) are left out of its figures.
+        annotated = [i for i, sample in enumerate(self.dataset) if sample.annotated and self._answered_by_all(i)]
         if annotated:
             true = [self.dataset[i].count for i in annotated]
-            preds = {name: [self.results[name][i].count for i in annotated] for name in self.estimators}
+            preds = {name: [result.count for result in self._answers(name, annotated)] for name in self.estimators}
             figures["count_scatter"] = plot_count_scatter(true, preds, ax=_axes((6, 6)))
-            names = [self.dataset[i].name for i in annotated]
-            shown = min(len(annotated), 20)
-            for name in self.estimators:
-                ax = _axes((7, 1.5 + 0.3 * shown))
-                figures[f"ranked_errors_{_safe(name)}"] = plot_ranked_errors(names, true, preds[name], ax=ax, top=shown)
-                ax.set_title(f"{self.labels[name]}\n{ax.get_title()}")  # the plot does not know whose errors it ranks
+        for name in self.estimators:
+            ranked = [i for i, sample in enumerate(self.dataset) if sample.annotated and self.results[name][i] is not None]
+            if not ranked:
+                continue
+            shown = min(len(ranked), 20)
+            ax = _axes((7, 1.5 + 0.3 * shown))
+            figures[f"ranked_errors_{_safe(name)}"] = plot_ranked_errors(
+                [self.dataset[i].name for i in ranked], [self.dataset[i].count for i in ranked],
+                [result.count for result in self._answers(name, ranked)], ax=ax, top=shown,
+            )
+            ax.set_title(f"{self.labels[name]}\n{ax.get_title()}")  # the plot does not know whose errors it ranks
         worst = self.worst_images(grid_images)
-        grid = _new_figure((3.0 * len(self.estimators) + 1.0, 2.4 * len(worst) + 0.5))
-        figures["estimator_grid"] = plot_estimator_grid(
-            [self.dataset[i] for i in worst],
-            {name: [self.results[name][i] for i in worst] for name in self.estimators},
-            [self.dataset[i].count for i in worst] if all(self.dataset[i].annotated for i in worst) else None,
-            fig=grid,
-        )
+        if worst:
+            grid = _new_figure((3.0 * len(self.estimators) + 1.0, 2.4 * len(worst) + 0.5))
+            figures["estimator_grid"] = plot_estimator_grid(
+                [self.dataset[i] for i in worst],
+                {name: self._answers(name, worst) for name in self.estimators},
+                [self.dataset[i].count for i in worst] if all(self.dataset[i].annotated for i in worst) else None,
+                fig=grid,
+            )
         threshold = self.thresholds[0] if self.thresholds else 10.0
         for index in self._detail_images(detail_images):
             sample = self.dataset[index]
             for name in self.estimators:
-                result = self.results[name][index]
+                [result] = self._answers(name, [index])
                 key = f"{_safe(name)}_{_safe(sample.name)}"
                 figures[f"density_{key}"] = plot_density_overlay(sample, result, ax=_axes((8, 6)))
                 figures[f"points_{key}"] = plot_points(
@@ -328,7 +370,10 @@ class ComparisonReport:
             "summary": _records(self.summary.reset_index()),
             "per_image": _records(self.per_image),
             "results": {
-                name: [dict(result.asDict(), image=sample.name) for sample, result in zip(self.dataset, results)]
+                name: [
+                    {"image": sample.name, "failed": True} if result is None else dict(result.asDict(), image=sample.name)
+                    for sample, result in zip(self.dataset, results)
+                ]
                 for name, results in self.results.items()
             },
         }
