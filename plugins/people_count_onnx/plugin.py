@@ -271,6 +271,17 @@ class PeopleCountOnnxPlugin(EstimatorReplacementPlugin):
         device = self.appConfig.estimatorsSettings.peopleCounter.deviceClass
         return self.globalDeviceClass if device == "global" else device
 
+    def identityInputs(self) -> dict:
+        """What decides this estimator's answers beside this plugin folder, for the workbench's prediction cache
+        (the service never calls it): the model and its description wherever they are found, the variable that
+        chooses the model, and the device."""
+        model = resolveModelPath()
+        return {
+            "files": [model, model.with_suffix(".json")],
+            "environment": [MODEL_ENV],
+            "settings": {"deviceClass": self.deviceClass},
+        }
+
     def createReplacementEstimator(self) -> BatchedOnnxPeopleCountEstimator:
         """One estimator per worker."""
         return BatchedOnnxPeopleCountEstimator(

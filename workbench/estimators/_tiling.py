@@ -34,7 +34,7 @@ from ..sdk import EstimationTargets, ImageForPeopleEstimation, Rect, VLImage
 
 __all__ = [
     "DEFAULT_MAX_PIXELS", "DEFAULT_OVERLAP", "LARGE_IMAGES_ENV", "MAX_PIXELS_ENV", "TilingEstimator", "tile_grid",
-    "tile_large_images",
+    "tile_large_images", "tiling_from_environment",
 ]
 
 #: Pixels one run may see: 4 MP (about 2300x1730) keeps the default model's peak near 0.5 GiB.
@@ -58,15 +58,28 @@ def tile_large_images(estimator: Any) -> Any:
     Raises:
         ValueError: the variables hold something else than a whole number / ``tile`` or ``resize``.
     """
+    max_pixels, mode = tiling_from_environment()
+    if mode is None:
+        return estimator
+    return TilingEstimator(estimator, max_pixels=max_pixels, mode=mode)
+
+
+def tiling_from_environment() -> tuple[int, TileMode | None]:
+    """The budget and mode ``tile_large_images`` reads from the environment; the mode is ``None`` where tiling
+    is off (``$WORKBENCH_ESTIMATE_MAX_PIXELS`` is 0). They change the default's answers, so the prediction
+    cache's key holds them too (``workbench.host._identity``).
+
+    Raises:
+        ValueError: the variables hold something else than a whole number / ``tile`` or ``resize``.
+    """
     raw = os.environ.get(MAX_PIXELS_ENV, str(DEFAULT_MAX_PIXELS))
     try:
         max_pixels = int(raw)
     except ValueError:
         raise ValueError(f"${MAX_PIXELS_ENV} must be a whole number of pixels (0: no tiling), got {raw!r}") from None
     if max_pixels <= 0:
-        return estimator
-    mode = choice(os.environ.get(LARGE_IMAGES_ENV, "tile"), f"${LARGE_IMAGES_ENV}", _TILE_MODES)
-    return TilingEstimator(estimator, max_pixels=max_pixels, mode=mode)
+        return 0, None
+    return max_pixels, choice(os.environ.get(LARGE_IMAGES_ENV, "tile"), f"${LARGE_IMAGES_ENV}", _TILE_MODES)
 
 
 def tile_grid(

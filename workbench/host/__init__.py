@@ -2,6 +2,7 @@
 from ._cli_args import add_host_arguments, deadline_options, default_options, whole_number
 from ._estimators import DEFAULT, UnknownEstimatorError
 from ._loop import PLUGIN_FAILURES, HostLoopDead, PluginAbort, PluginTimeoutError
+from ._identity import UnidentifiedEstimatorError
 from ._output import EstimatorOutputError
 from ._routes import RESERVED_PATHS, is_reserved_path
 from ._watchdog import LoopStall
@@ -29,6 +30,7 @@ __all__ = [
     "EventDelivery",
     "PluginRecord",
     "PluginTable",
+    "UnidentifiedEstimatorError",
     "UnknownEstimatorError",
     "SdkOptions",
     "VendorSdkMissing",

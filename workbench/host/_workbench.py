@@ -377,25 +377,29 @@ class Workbench:
         return {broker: slot.choices() for broker, slot in self._slots.items()}
 
     def estimator_identity(self, broker: str, name: str) -> str:
-        """A content hash of what ``name`` computes for ``broker`` (its model file, or its plugin's files) and
-        the device, so that results can be cached across runs; see ``workbench.host._identity``.
+        """A content hash of what decides ``name``'s answers for ``broker`` (its model files and the settings that
+        change them, or its plugin's files and what the plugin declares it reads beside them) and the device, so
+        that results can be cached across runs; see ``workbench.host._identity``.
 
         Raises:
             UnknownEstimatorError: an unknown broker or estimator name.
+            UnidentifiedEstimatorError: a replacement plugin that does not declare what it reads
+                (``identityInputs()``): its results must not be served from a cache.
         """
-        from ._identity import factory_files, factory_settings, files_digest, plugin_files
+        from ._identity import declared_inputs, factory_files, factory_settings, files_digest, plugin_files
 
         slot = self._slot(broker)
-        label = name
+        label = f"{name}@{self.config.globalDeviceClass}"
         model = self._model_factory(broker, name)
         if name == DEFAULT or model is not None:
             factory = self._default_estimators[broker] if model is None else model
-            files, label = factory_files(factory), name + factory_settings(factory)
-        elif name in slot.replacements:
-            files = plugin_files(slot.replacements[name], self.plugins_dir)
-        else:
-            slot.require(name)  # raises the message listing the choices
-        return files_digest(f"{label}@{self.config.globalDeviceClass}", files)
+            return files_digest(f"{name}{factory_settings(factory)}@{self.config.globalDeviceClass}",
+                                factory_files(factory))
+        slot.require(name)  # raises the message listing the choices
+        plugin = slot.replacements[name]
+        folder = plugin_files(plugin, self.plugins_dir)
+        declared = declared_inputs(plugin, name, seen=files_digest(label, folder))
+        return files_digest(label, folder + list(declared.files), declared.settings)
 
     def use(self, broker: str, name: str) -> None:
         """Switch the estimator that ``broker`` serves (the server's answers, ``estimate`` with no

@@ -10,12 +10,14 @@ without importing this module back.
 """
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from operator import attrgetter
 from typing import TYPE_CHECKING, Any
 
 from .._system import usable_cpus
+from ..host import UnidentifiedEstimatorError
 from ..result import CountResult
 from ..sdk import EstimationTargets
 from ._runner_parts import FailedImage, HostSpec, OnResult, estimate_timed
@@ -99,14 +101,20 @@ def estimate_dataset(
     host refused is a ``FailedImage``; it is not cached, so a later run asks the estimator again.
 
     Returns the results in dataset order, the busy seconds spent computing, and which results were cache hits
-    (flagged ``extras["cached"] = True``; their ``elapsed`` is the original run's, not this one's).
+    (flagged ``extras["cached"] = True``; their ``elapsed`` is the original run's, not this one's). An
+    estimator the host cannot identify (``UnidentifiedEstimatorError``) is run without ``cache``, with a warning.
     ``on_each(index, result)`` is called for every result as soon as it is known, cache hits first.
     """
     results: list[CountResult | FailedImage | None] = [None] * len(dataset)
     hits = [False] * len(dataset)
     keys: dict[int, tuple[str, str]] = {}
     if cache is not None:
-        identity = wb.estimator_identity(broker, name)
+        try:
+            identity = wb.estimator_identity(broker, name)
+        except UnidentifiedEstimatorError as error:
+            warnings.warn(str(error), stacklevel=3)  # compare's caller sees it, beside the results it still gets
+            cache = None
+    if cache is not None:
         for index, sample in enumerate(dataset):
             digest = image_digest(sample.image_path)
             keys[index] = (prediction_key(identity, digest, None, targets.name), digest)

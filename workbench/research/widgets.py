@@ -30,7 +30,7 @@ import ipywidgets as widgets
 import numpy as np
 
 from .._checks import unknown_broker_message
-from ..host import UnknownEstimatorError
+from ..host import UnidentifiedEstimatorError, UnknownEstimatorError
 from ..images import parse_targets
 from ..sdk import EstimationTargets
 from .cache import PredictionCache, image_digest, prediction_key
@@ -241,7 +241,13 @@ class Explorer:
         if estimator not in self._identities:
             if not self.wb.running:  # a closed host's plugins are unloaded: their files cannot be found
                 raise self._closed(estimator)
-            self._identities[estimator] = self.wb.estimator_identity(self.broker, estimator)
+            try:
+                self._identities[estimator] = self.wb.estimator_identity(self.broker, estimator)
+            except UnidentifiedEstimatorError as error:
+                # What could be seen (its plugin folder), in a key of this Explorer's alone: an image it estimated
+                # shows again here, but no other run or Explorer is served it (compare runs such an estimator
+                # uncached, with a warning).
+                self._identities[estimator] = f"{error.seen}@this-explorer:{id(self)}"
         if index not in self._digests:
             self._digests[index] = image_digest(self.dataset[index].image_path)
         identity, digest = self._identities[estimator], self._digests[index]
