@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageDraw, ImageEnhance
+from PIL import Image, ImageDraw, ImageEnhance, ImageOps
 from scipy.ndimage import gaussian_filter
 
 
@@ -50,7 +50,8 @@ def load_split(data_dir: str | Path, split: str | None) -> list[Sample]:
     samples = []
     for sample in dataset:
         with Image.open(sample.image_path) as image:
-            rgb = image.convert("RGB")
+            # Upright, as the workbench decodes images and as the dataset loaders turn the points.
+            rgb = ImageOps.exif_transpose(image).convert("RGB")
         samples.append(Sample(sample.name, rgb, np.asarray(sample.points, np.float32).reshape(-1, 2)))
     return samples
 
