@@ -14,10 +14,11 @@ from __future__ import annotations
 
 import io
 import urllib.error
+import urllib.parse
 import urllib.request
 from enum import Enum
 from pathlib import Path
-from typing import Optional, Union, overload
+from typing import Any, Optional, Union, overload
 
 import numpy as np
 from PIL import Image
@@ -483,12 +484,68 @@ class VLImage:
 
 
 def _fetch(url: str) -> tuple[int, bytes]:
-    """GET ``url``; the status and the body (the SDK uses ``requests.get``)."""
+    """GET ``url``; the status and the body (the SDK uses ``requests.get``).
+
+    As ``requests`` does, only ``http`` and ``https`` are fetched, redirects included (``urlopen`` alone also
+    opens ``file:``, ``ftp:`` and ``data:`` URLs: ``file:///dev/zero`` read until memory ran out). Unlike the SDK,
+    the body is bounded (``_MAX_URL_BYTES``): a 1 GiB answer took 2.1 GB of the notebook's memory.
+
+    Raises:
+        ValueError: a URL of another scheme (the SDK's ``InvalidSchema``/``MissingSchema`` are ``ValueError``s), or
+            a body over the bound.
+    """
+    _check_url_scheme(url)
     try:
-        with urllib.request.urlopen(url, timeout=30) as response:  # noqa: S310 - the caller chose the URL
-            return response.status, response.read()
+        with _HTTP_ONLY.open(url, timeout=30) as response:
+            declared = response.headers.get("Content-Length", "")
+            if declared.isdigit() and int(declared) > _MAX_URL_BYTES:
+                raise ValueError(_too_large(url, int(declared)))
+            body = bytearray()
+            # In pieces: read(_MAX_URL_BYTES) would allocate all of it up front for a body of unknown length.
+            for piece in iter(lambda: response.read(_URL_PIECE), b""):
+                body += piece
+                if len(body) > _MAX_URL_BYTES:
+                    raise ValueError(_too_large(url, None))
+            return response.status, bytes(body)
     except urllib.error.HTTPError as error:
         return error.code, b""
+
+
+#: What ``VLImage.load(url=...)`` reads at most: an uncompressed RGBA image of the workbench's default pixel budget
+#: (64 Mpx, ``workbench._pixel_budget``) is 256 MiB; a larger body is no photo to count people in.
+_MAX_URL_BYTES = 256 * 2**20
+_URL_PIECE = 2**20
+#: The schemes ``requests`` (the SDK's fetcher) has adapters for.
+_URL_SCHEMES = ("http", "https")
+
+
+def _check_url_scheme(url: str) -> None:
+    scheme = urllib.parse.urlsplit(url).scheme.lower()
+    if scheme not in _URL_SCHEMES:
+        raise ValueError(
+            f"VLImage.load(url=...) fetches http:// and https:// URLs only, as the SDK does; {url!r} is "
+            f"{f'a {scheme}: URL' if scheme else 'not a URL'} (read a file with VLImage.load(filename=...))"
+        )
+
+
+def _too_large(url: str, declared: int | None) -> str:
+    size = f"declares {declared} bytes" if declared is not None else f"goes on past {_MAX_URL_BYTES} bytes"
+    return (
+        f"the answer of {url} {size}, more than an image may have here ({_MAX_URL_BYTES} bytes; the SDK reads any "
+        "size): fetch it yourself if you trust it, and pass the bytes to VLImage"
+    )
+
+
+class _HttpRedirectsOnly(urllib.request.HTTPRedirectHandler):
+    """Follows redirects to ``http``/``https`` only, as ``requests`` does (urllib follows ``ftp:`` too)."""
+
+    def redirect_request(self, req: urllib.request.Request, fp: Any, code: int, msg: str, headers: Any,
+                         newurl: str) -> urllib.request.Request | None:
+        _check_url_scheme(newurl)
+        return super().redirect_request(req, fp, code, msg, headers, newurl)
+
+
+_HTTP_ONLY = urllib.request.build_opener(_HttpRedirectsOnly)
 
 
 @overload
