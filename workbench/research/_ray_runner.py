@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import logging
 import os
+import socket
+import urllib.parse
 from collections import deque
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
@@ -25,12 +27,18 @@ from ._runner_parts import HostSpec, OnResult, estimate_timed
 if TYPE_CHECKING:
     from .datasets import Sample
 
-__all__ = ["IN_FLIGHT_PER_ACTOR", "RayEstimatorPool", "ensure_ray"]
+__all__ = ["IN_FLIGHT_PER_ACTOR", "RAY_CONNECT_TIMEOUT_S", "RayEstimatorPool", "check_ray_address", "ensure_ray"]
 
 #: Shards queued per actor: one running and one waiting, so an actor never idles between shards.
 IN_FLIGHT_PER_ACTOR = 2
 #: Images per shard: small enough to spread a short dataset over every actor, large enough to amortise a call.
 SHARD_IMAGES = 4
+#: Seconds the cluster's address has to accept a connection before Ray is asked to join it: ``ray.init`` retried an
+#: unreachable one for over 150 s, saying nothing.
+RAY_CONNECT_TIMEOUT_S = 10.0
+#: The ports Ray listens on unless told otherwise: the Ray Client server (``ray://``) and the GCS (``host:port``).
+_CLIENT_PORT = 10001
+_GCS_PORT = 6379
 
 
 def ensure_ray(address: str | None = None, *, num_cpus: int | None = None) -> Any:
@@ -42,11 +50,45 @@ def ensure_ray(address: str | None = None, *, num_cpus: int | None = None) -> An
             "engine='ray' needs Ray: pip install 'workbench[ray]' (or `make venv`, which installs it)"
         ) from error
     if not ray.is_initialized():
+        check_ray_address(address)
         options: dict[str, Any] = {"include_dashboard": False, "logging_level": logging.WARNING}
         if address is None:
             options["num_cpus"] = num_cpus
         ray.init(address=address, **options)
     return ray
+
+
+def check_ray_address(address: str | None, timeout: float | None = None) -> None:
+    """Check that the cluster ``ray.init(address)`` would join accepts a connection within ``timeout`` seconds
+    (default ``RAY_CONNECT_TIMEOUT_S``): ``address``, or ``$RAY_ADDRESS`` where Ray reads it (no address, or
+    ``"auto"``). Nothing to check where Ray starts its own (``"local"``, or no address anywhere), or finds one
+    through its own files (``"auto"`` without ``$RAY_ADDRESS``).
+
+    Raises:
+        ValueError: the address is not ``[ray://]host[:port]``.
+        ConnectionError: nothing accepts a connection there in time; the message says what was tried.
+    """
+    target = os.environ.get("RAY_ADDRESS") if address in (None, "auto") else address
+    if not target or target in ("auto", "local"):
+        return
+    client = target.startswith("ray://")
+    try:
+        parts = urllib.parse.urlsplit(target if client else f"//{target}")
+        host, port = parts.hostname, parts.port or (_CLIENT_PORT if client else _GCS_PORT)
+    except ValueError as error:
+        raise ValueError(f"Ray address {target!r} is not [ray://]host[:port]: {error}") from None
+    if not host or parts.path:
+        raise ValueError(f"Ray address {target!r} is not [ray://]host[:port] (e.g. ray://head:10001 or head:6379)")
+    seconds = RAY_CONNECT_TIMEOUT_S if timeout is None else timeout
+    try:
+        socket.create_connection((host, port), timeout=seconds).close()
+    except OSError as error:
+        raise ConnectionError(
+            f"cannot reach the Ray cluster at {target!r}: {host}:{port} did not accept a connection within "
+            f"{seconds:g} s ({error or type(error).__name__}); check that its head is running and the address and "
+            "port are right (ray://head:10001 for Ray Client, head:6379 for the GCS), or leave the address out to "
+            "start a one-machine Ray"
+        ) from None
 
 
 class _EstimatorActor:
