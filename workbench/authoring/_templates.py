@@ -174,6 +174,11 @@ class {cls}(EstimatorReplacementPlugin):
         device = self.appConfig.estimatorsSettings.peopleCounter.deviceClass
         return self.globalDeviceClass if device == "global" else device
 
+    def identityInputs(self):
+        """For the workbench's prediction cache (the service never calls it): what decides the answers besides
+        this folder. List a model read from elsewhere in "files", the variables naming it in "environment"."""
+        return {{"files": [], "environment": [], "settings": {{"deviceClass": self.deviceClass}}}}
+
     def createReplacementEstimator(self):
         return {cls}Estimator()
 

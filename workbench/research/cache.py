@@ -5,8 +5,9 @@ file when given a path: then ``compare`` computes only what changed, and an inte
 
 A result is stored under a key made of everything that decides it:
 
-* the estimator's identity from the host (``wb.estimator_identity``: a hash of the model file, or of the
-  replacement plugin's files, and the device): editing a plugin or swapping a model misses the cache;
+* the estimator's identity from the host (``wb.estimator_identity``: a hash of the model's files and its tiling
+  settings, or of the replacement plugin's files and what it declares it reads beside them, and the device):
+  editing a plugin or swapping a model misses the cache; a plugin that declares nothing is never served from it;
 * the image's content (SHA-256 of the file's bytes, not its name or date): a re-encoded image misses;
 * the detect area and the estimation targets (T1/T2).
 
