@@ -95,9 +95,31 @@ def test_the_model_in_the_checkouts_models_folder_is_part_of_the_key(project_plu
     with Workbench(plugins, ["people_count_onnx.plugin"], default_estimators=default_factories()) as wb:
         first = wb.estimator_identity(BROKER, ONNX_PLUGIN)
         shutil.copy(model_b, in_checkout)
+        wb.reload("people_count_onnx.plugin")  # its estimator reads the new file
         assert wb.estimator_identity(BROKER, ONNX_PLUGIN) != first
         shutil.copy(model_a, in_checkout)
+        wb.reload("people_count_onnx.plugin")
         assert wb.estimator_identity(BROKER, ONNX_PLUGIN) == first, "the same bytes are the same model"
+
+
+def test_a_built_estimator_keeps_the_identity_it_was_built_from(project_plugins, spots_dataset, tmp_path,
+                                                                monkeypatch):
+    """The served estimator read its model when it was built: a variable changed since changes the identity read
+    now, not its answers, so its results must keep the key of the model it runs."""
+    model_a, model_b = _uint8_models(tmp_path / "models")
+    monkeypatch.setenv("PEOPLE_COUNT_ONNX_MODEL", str(model_a))
+    cache = tmp_path / "cache.sqlite"
+    with Workbench(project_plugins, ["people_count_onnx.plugin"], default_estimators=default_factories()) as wb:
+        built_with_a = wb.estimator_identity(BROKER, ONNX_PLUGIN)
+        monkeypatch.setenv("PEOPLE_COUNT_ONNX_MODEL", str(model_b))
+        assert wb.estimator_identity(BROKER, ONNX_PLUGIN) == built_with_a
+        report = compare(wb, spots_dataset, [ONNX_PLUGIN], progress=False, cache=cache)
+        assert {result.densityMap.shape for result in report.results[ONNX_PLUGIN]} == {(16, 24)}, "model a's maps"
+        wb.reload("people_count_onnx.plugin")
+        assert wb.estimator_identity(BROKER, ONNX_PLUGIN) != built_with_a
+        report = compare(wb, spots_dataset, [ONNX_PLUGIN], progress=False, cache=cache)
+        assert not report.per_image["cached"].any()
+        assert {result.densityMap.shape for result in report.results[ONNX_PLUGIN]} == {(8, 12)}, "model b's maps"
 
 
 @pytest.mark.parametrize("variable, values", [
@@ -137,19 +159,21 @@ def test_what_a_plugin_declares_is_part_of_its_key(plugin_folder, tmp_path, monk
     monkeypatch.setenv("EXTRA_FILE", str(extra))
     monkeypatch.setenv("ANSWER", "3")
     with Workbench(plugin_folder.root, [module], default_estimators=default_factories()) as wb:
+
+        def identity_after(change) -> str:
+            change()
+            wb.reload(module)  # a new estimator, built from what changed
+            return wb.estimator_identity(BROKER, "EnvPlugin")
+
         keys = [wb.estimator_identity(BROKER, "EnvPlugin")]  # the declared file is absent
         extra.parent.mkdir()
-        extra.write_bytes(b"v1")
-        keys.append(wb.estimator_identity(BROKER, "EnvPlugin"))
-        extra.write_bytes(b"v2")
-        keys.append(wb.estimator_identity(BROKER, "EnvPlugin"))
-        monkeypatch.setenv("ANSWER", "4")
-        keys.append(wb.estimator_identity(BROKER, "EnvPlugin"))
+        keys.append(identity_after(lambda: extra.write_bytes(b"v1")))
+        keys.append(identity_after(lambda: extra.write_bytes(b"v2")))
+        keys.append(identity_after(lambda: monkeypatch.setenv("ANSWER", "4")))
         monkeypatch.setenv("ANSWER", "3")
-        extra.write_bytes(b"v1")
         with warnings.catch_warnings():
             warnings.simplefilter("error")
-            assert wb.estimator_identity(BROKER, "EnvPlugin") == keys[1]
+            assert identity_after(lambda: extra.write_bytes(b"v1")) == keys[1]
     assert len(set(keys)) == 4
 
 

@@ -148,6 +148,8 @@ class EstimatorPool:
         self.name = name
         self.convert_inputs = convert_inputs
         self.instances = instances
+        #: What the instances were built from, as the prediction cache keys it (``EstimatorSlot.built_identity``).
+        self.identity: str | None = None
         self.deadlines = deadlines
         self._build_instance = build_instance
         self._logger = logger or logging.getLogger("workbench.host")
@@ -287,8 +289,11 @@ class EstimatorSlot:
     def __init__(
         self, broker: str, default_factory: EstimatorFactory, workers: int, logger: logging.Logger,
         deadlines: Deadlines | None = None, models: dict[str, EstimatorFactory] | None = None,
+        identify: Callable[[str], str] | None = None,
     ) -> None:
         self.broker = broker
+        # The host's estimator_identity as it is now, read when a pool is built (see built_identity).
+        self._identify = identify
         self.deadlines = deadlines or Deadlines()
         self.default_factory = default_factory
         #: Named estimators built from model files (``Workbench(models=)``, ``--model``), beside the default.
@@ -321,8 +326,25 @@ class EstimatorSlot:
             return self.default_factory
         return self.models[name] if name in self.models else self.replacements[name].createReplacementEstimator
 
+    def built_identity(self, name: str) -> str | None:
+        """The identity of the open pool of ``name`` as it was when the pool was built, or ``None`` (no pool, or it
+        could not be told then). Its instances read their model and settings then: a variable changed since
+        (``$PEOPLE_COUNT_ONNX_MODEL``) changes the identity computed now, not the answers they give."""
+        pool = self.pools.get(name)
+        return None if pool is None else pool.identity
+
+    def _identity_now(self, name: str) -> str | None:
+        if self._identify is None:
+            return None
+        try:
+            return self._identify(name)
+        except PLUGIN_FAILURES:  # not identifiable, or its declaration fails: estimator_identity says why if asked
+            return None
+
     async def _build(self, name: str) -> EstimatorPool:
         factory = self._factory(name)
+        # Read beside the instances' own reading of the environment and their files (hashed off the loop).
+        identity = await asyncio.to_thread(self._identity_now, name)
         instances: list[Any] = []
         try:
             for _ in range(self.workers):
@@ -333,10 +355,12 @@ class EstimatorSlot:
             raise
         # Plugins get their inputs in the SDK they import (the service's real lunavl where installed).
         convert = None if name == DEFAULT or name in self.models else service_input_converter()
-        return EstimatorPool(
+        pool = EstimatorPool(
             name=name, instances=instances, deadlines=self.deadlines, convert_inputs=convert,
             build_instance=functools.partial(self._instance, name, factory), logger=self._logger,
         )
+        pool.identity = identity
+        return pool
 
     async def _instance(self, name: str, factory: EstimatorFactory) -> Any:
         """One checked instance from ``factory``; closed again if the check refuses it."""

@@ -16,6 +16,10 @@ the same while its files are edited. The identity covers everything that decides
   ``UnidentifiedEstimatorError`` and its results are computed, never served from a cache;
 * any other factory (a test's, a user's callable): the source file that defines it.
 
+The identity is read when an estimator's pool is built, beside its instances' own reading of their model and
+environment (``EstimatorSlot.built_identity``), and an open pool answers with that one: a variable changed after
+the served estimator was built must not give its old model's answers the new model's key.
+
 ``identityInputs()`` is the plugin's own method, which the service never calls: it returns a mapping with any of
 ``"files"`` (paths; one that does not exist counts as absent, so creating it changes the identity),
 ``"environment"`` (variable names; their values, or their absence, count) and ``"settings"`` (JSON values, e.g.

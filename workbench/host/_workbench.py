@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import html
 import logging
 from concurrent.futures import ThreadPoolExecutor
@@ -266,7 +267,8 @@ class Workbench:
         for broker, factory in self._default_estimators.items():
             models = {name: self._bind(model) for name, model in self._model_estimators.get(broker, {}).items()}
             self._slots[broker] = EstimatorSlot(
-                broker, self._bind(factory), self.workers, self.ctx.logger, self.deadlines, models=models
+                broker, self._bind(factory), self.workers, self.ctx.logger, self.deadlines, models=models,
+                identify=functools.partial(self._identity_now, broker),
             )
         for module in self.active_plugins:
             await self._activation.activate(self._activation.load_module(module), startup=True)
@@ -381,11 +383,20 @@ class Workbench:
         change them, or its plugin's files and what the plugin declares it reads beside them) and the device, so
         that results can be cached across runs; see ``workbench.host._identity``.
 
+        An estimator already built (served, leased) answers with what it was built from, so its identity is the
+        one read then: a variable or a file changed since changes the answers only once it is built again
+        (``wb.reload``, or its pool closed and opened).
+
         Raises:
             UnknownEstimatorError: an unknown broker or estimator name.
             UnidentifiedEstimatorError: a replacement plugin that does not declare what it reads
                 (``identityInputs()``): its results must not be served from a cache.
         """
+        built = self._slot(broker).built_identity(name)
+        return built if built is not None else self._identity_now(broker, name)
+
+    def _identity_now(self, broker: str, name: str) -> str:
+        """``estimator_identity`` from the files, the environment and the declarations as they are now."""
         from ._identity import declared_inputs, factory_files, factory_settings, files_digest, plugin_files
 
         slot = self._slot(broker)
