@@ -84,3 +84,19 @@ def test_the_cli_writes_the_report_and_names_the_estimator(plugin_folder, spots_
         assert (out / name).is_file(), name
     per_image = pd.read_csv(out / "per_image.csv")
     assert per_image["failure"].notna().sum() == 1
+
+
+@pytest.mark.slow
+def test_a_failed_image_comes_back_from_ray_actors(plugin_folder, spots_dataset):
+    """The Ray runner's actors check their hosts' output as the local runner does, and hand failures back."""
+    ray = pytest.importorskip("ray", reason="the ray extra is not installed (pip install 'workbench[ray]')")
+    module = plugin_folder.add("broken", broken_plugin_source(ANSWERS["infinite map"], marker=FAILING_IMAGE))
+    ray.init(num_cpus=1, include_dashboard=False, logging_level="WARNING")
+    try:
+        with Workbench(plugin_folder.root, [module], default_estimators=default_factories()) as wb:
+            report = compare(wb, spots_dataset, [BROKEN], engine="ray", actors=1, progress=False)
+    finally:
+        ray.shutdown()
+    failures = report.per_image.set_index("image")["failure"]
+    assert failures.notna().tolist() == [False, True, False]
+    assert REASONS["infinite map"] in failures[FAILING_IMAGE] and report.results[BROKEN][0].count == 1

@@ -72,11 +72,7 @@ def checked_output(
     for position, (result, image) in enumerate(zip(results, images)):
         try:
             wrapped = complete(_as_count_result(result))
-        except _TooManyPoints as error:
-            failures[position] = str(error)
-            checked.append(None)
-            continue
-        except (TypeError, ValueError) as error:  # CountResult's own checks: a fractional count, NaN points
+        except (TypeError, ValueError) as error:  # CountResult's own checks (a fractional count, NaN points)
             failures[position] = f"unusable PeopleCount: {error}"
             checked.append(None)
             continue
@@ -89,10 +85,6 @@ def checked_output(
     return checked  # type: ignore[return-value]  # no None without a failure
 
 
-class _TooManyPoints(Exception):
-    """A ``PeopleCount`` with more than ``MAX_POINTS`` points, found before they were copied into a result."""
-
-
 def _as_count_result(result: Any) -> CountResult:
     """``result`` as a ``CountResult``; a ``PeopleCount``'s coordinates (built anew on each read) read once and
     counted before they are copied: a million of them held the host's loop for seconds."""
@@ -103,7 +95,7 @@ def _as_count_result(result: Any) -> CountResult:
     except AttributeError as error:  # the estimation it was built from has no points.getPoints()
         raise TypeError(f"its coordinates cannot be read: {error}") from None
     if len(coordinates) > MAX_POINTS:
-        raise _TooManyPoints(_too_many_points(len(coordinates)))
+        raise ValueError(_too_many_points(len(coordinates)))
     return CountResult.fromPeopleCount(result, coordinates=coordinates)
 
 
