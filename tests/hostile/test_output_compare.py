@@ -47,6 +47,7 @@ def test_the_failed_image_is_reported_and_the_rest_scored(broken_host, spots_dat
     assert summary.loc[BROKEN, "MAE"] == pytest.approx(summary.loc[BROKEN, "GAME(0)"])
     assert any(note.startswith(f"{BROKEN}: failed on 1 of 3 images") and REASONS[case] in note
                for note in report.notes)
+    assert not any("cannot tell" in note for note in report.notes), "a failed image is not an undecided range"
 
     document = json.loads(report.to_json(tmp_path / "report.json").read_text())
     assert document["results"][BROKEN][1] == {"image": FAILING_IMAGE, "failed": True}

@@ -114,12 +114,14 @@ class ComparisonReport:
             )
         return self._summary
 
-    def _summarise(self, name: str) -> dict[str, float]:
+    def _answered(self, name: str) -> pd.DataFrame:
+        """``name``'s rows of the images it answered (a failed image has no scores to count)."""
         rows = self.per_image[self.per_image["estimator"] == name]
-        out: dict[str, float] = {"images": len(rows)}
-        if "failure" in rows:
-            failed = rows["failure"].notna()
-            rows = rows[~failed]
+        return rows[rows["failure"].isna()] if "failure" in rows else rows
+
+    def _summarise(self, name: str) -> dict[str, float]:
+        out: dict[str, float] = {"images": int((self.per_image["estimator"] == name).sum())}
+        rows = self._answered(name)
         scored = rows[rows["true_count"].notna()]
         out["annotated"] = len(scored)
         if len(scored):
@@ -153,7 +155,7 @@ class ComparisonReport:
         out["images/s"] = throughput(len(computed), busy) if busy > 0 else math.nan
         out["outside range"] = self._outside_range(rows)
         if "failure" in self.per_image:
-            out["failed"] = int(failed.sum())
+            out["failed"] = out["images"] - len(rows)
         return out
 
     @staticmethod
@@ -197,7 +199,7 @@ class ComparisonReport:
         judged them (``range_evidence``); one per estimator with images it could not tell about."""
         lines = []
         for name in self.estimators:
-            rows = self.per_image[self.per_image["estimator"] == name]
+            rows = self._answered(name)
             if "in_range" not in rows:
                 continue
             outside = rows[rows["in_range"] == False]  # noqa: E712 (elementwise, and None stays unflagged)
