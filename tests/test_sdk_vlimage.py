@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import http.server
 import io
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,6 +12,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from helpers.http_serving import serving
 from workbench.sdk import ColorFormat, ImageFormat, LunaSDKException, MemoryResidence, Rect, RotationAngle, VLImage
 
 
@@ -197,14 +197,8 @@ def local_server(rgb: np.ndarray) -> Iterator[str]:
         def log_message(self, *args: object) -> None:
             pass
 
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serving(Handler) as url:
+        yield url
 
 
 def test_load_from_a_url(local_server: str, rgb: np.ndarray) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import http.server
 import io
-import threading
 from collections.abc import Iterator
 
 import numpy as np
@@ -13,6 +12,7 @@ import pytest
 from PIL import Image
 
 import workbench.sdk.image as image_module
+from helpers.http_serving import serving
 from workbench.sdk import VLImage
 
 SMALL_LIMIT = 2**20
@@ -62,14 +62,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 
 @pytest.fixture
 def server() -> Iterator[str]:
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{httpd.server_port}"
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
+    with serving(_Handler) as url:
+        yield url
 
 
 def test_http_still_loads(server):
