@@ -4,11 +4,16 @@ points all passed through before; now each fails its image, naming the estimator
 call's other images keep their results."""
 from __future__ import annotations
 
+import io
+import json
+
 import numpy as np
 import pytest
+from PIL import Image
 
 from helpers.bad_output import ANSWERS, BROKEN, REASONS, broken_plugin_source
 from helpers.fake_estimators import spot_image
+from helpers.hostile import http, request
 from workbench.host import EstimatorOutputError
 from workbench.host._output import MAX_POINTS, output_problem
 from workbench.plugins import EstimatorContractError
@@ -68,3 +73,17 @@ def test_limits_at_their_edges():
     area = ImageForPeopleEstimation(image, Rect(0, 0, 5, 4))
     assert output_problem(CountResult(20), area) is None
     assert "more than the 20 pixels" in output_problem(CountResult(21), area)
+
+
+def test_the_server_refuses_a_million_points_in_a_short_answer(plugin_folder, serve):
+    """The server answered a million points with 40 MB after 20 s; now the output check fails the request."""
+    answer = "1_000_000, [(i % 1000 + 0.5, i // 1000 + 0.5) for i in range(1_000_000)], None"
+    module = plugin_folder.add("broken", broken_plugin_source(answer))
+    wb, host, port = serve([module], host_options={"estimate_timeout": 60})
+    picture = io.BytesIO()
+    Image.new("RGB", (1000, 1000)).save(picture, format="PNG")
+    estimate = request("POST", "/estimators/peopleCountEstimator/estimate", picture.getvalue(),
+                       {"Content-Type": "image/png"})
+    status, _, body = http(host, port, estimate, timeout=30)
+    assert status == 500 and len(body) < 1000
+    assert "EstimatorOutputError" in json.loads(body)["error"]
