@@ -130,7 +130,8 @@ def compare(
             scored: dict[int, Future[dict[str, Any]]] = {}
 
             def score_later(
-                index: int, result: CountResult | FailedImage, name: str = name, scored: dict[int, Future[dict[str, Any]]] = scored
+                index: int, result: CountResult | FailedImage, name: str = name,
+                scored: dict[int, Future[dict[str, Any]]] = scored,
             ) -> None:
                 scored[index] = scorer.submit(score, index, name, result)
 

@@ -300,7 +300,9 @@ class ComparisonReport:
             preds = {name: [result.count for result in self._answers(name, annotated)] for name in self.estimators}
             figures["count_scatter"] = plot_count_scatter(true, preds, ax=_axes((6, 6)))
         for name in self.estimators:
-            ranked = [i for i, sample in enumerate(self.dataset) if sample.annotated and self.results[name][i] is not None]
+            ranked = [
+                i for i, sample in enumerate(self.dataset) if sample.annotated and self.results[name][i] is not None
+            ]
             if not ranked:
                 continue
             shown = min(len(ranked), 20)
@@ -373,7 +375,8 @@ class ComparisonReport:
             "per_image": _records(self.per_image),
             "results": {
                 name: [
-                    {"image": sample.name, "failed": True} if result is None else dict(result.asDict(), image=sample.name)
+                    {"image": sample.name, "failed": True} if result is None
+                    else dict(result.asDict(), image=sample.name)
                     for sample, result in zip(self.dataset, results)
                 ]
                 for name, results in self.results.items()
