@@ -26,6 +26,7 @@ import pandas as pd
 import pytest
 from PIL import Image
 
+from helpers.datasets import DATA_BESIDE_CHECKOUT, shanghaitech_part
 from helpers.mcnn_weights import random_weights, reference_density, write_h5
 from workbench import Workbench
 from workbench.cli import main
@@ -33,9 +34,7 @@ from workbench.estimators.model import luma
 from workbench.estimators.tools import convert_mcnn_h5
 from workbench.research import compare, load_dataset
 
-DATA_BESIDE_CHECKOUT = Path(__file__).resolve().parents[2] / "data"
 WEIGHTS_ENV = "WORKBENCH_MCNN_WEIGHTS"
-SHANGHAITECH_ENV = "WORKBENCH_SHANGHAITECH"
 WEIGHTS = {"A": "mcnn_shtechA_660.h5", "B": "mcnn_shtechB_110.h5"}
 #: (MAE, RMSE) as crowdcount-mcnn's README states them for these weights.
 PUBLISHED = {"A": (110.0, 169.0), "B": (25.0, 44.0)}
@@ -50,19 +49,10 @@ def _weights(part: str) -> Path:
     return path
 
 
-def _test_split(part: str) -> Path:
-    folder = Path(os.environ.get(SHANGHAITECH_ENV) or DATA_BESIDE_CHECKOUT / "shtech" / "datasets")
-    for name in (f"ShanghaiTech_{part}", f"part_{part}_final", f"part_{part}"):
-        if (folder / name / "test_data").is_dir():
-            return folder / name
-    pytest.skip(f"needs ShanghaiTech Part {part} (test_data/) in {folder}: set ${SHANGHAITECH_ENV} to the folder "
-                f"holding ShanghaiTech_{part} or part_{part}_final")
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize("part", ["A", "B"])
 def test_published_mae_and_rmse_reproduced_on_the_test_split(tmp_path, part):
-    weights, data = _weights(part), _test_split(part)
+    weights, data = _weights(part), shanghaitech_part(part)
     model = tmp_path / f"mcnn_shtech{part}.onnx"
     convert_mcnn_h5(weights, model)
     (tmp_path / "plugins").mkdir()
