@@ -9,6 +9,7 @@ from ._watchdog import LoopStall
 from ._records import PluginRecord, PluginTable
 from ._activation import DuplicateActivationWarning
 from ._events import EventDelivery
+from ._examples import example_plugins_dir
 from ._workbench import Workbench
 from ._vendor_default import SdkOptions, VendorSdkMissing
 
@@ -28,6 +29,7 @@ __all__ = [
     "is_reserved_path",
     "DuplicateActivationWarning",
     "EventDelivery",
+    "example_plugins_dir",
     "PluginRecord",
     "PluginTable",
     "UnidentifiedEstimatorError",

@@ -44,7 +44,8 @@ T = TypeVar("T")
 
 
 class Workbench:
-    """Loads the service's plugins from ``plugins_dir`` and runs them in this process.
+    """Loads the service's plugins from ``plugins_dir`` (default ``./plugins``, which need not exist while no
+    plugin is active) and runs them in this process.
 
     ``active_plugins`` lists module names (``"my_plugin.plugin"``) as a list or a comma-separated string;
     ``None`` reads ``LUNA_REMOTE_SDK_ACTIVE_PLUGINS`` like the service. ``device`` is the global device
@@ -76,7 +77,7 @@ class Workbench:
 
     def __init__(
         self,
-        plugins_dir: str | Path,
+        plugins_dir: str | Path = "plugins",
         active_plugins: str | Iterable[str] | None = None,
         *,
         device: str = "cpu",
@@ -97,9 +98,15 @@ class Workbench:
     ) -> None:
         self.plugins_dir = Path(plugins_dir).expanduser().resolve()
         self.require_installed = require_installed
-        if not self.plugins_dir.is_dir():
-            raise FileNotFoundError(f"plugins folder {self.plugins_dir} does not exist or is not a folder")
         self.active_plugins = parse_active_plugins(active_plugins)
+        # The folder matters only to the plugins it holds: with none active (the default estimator alone, or
+        # plugins activated later, which name the folder if it is missing) there may be none.
+        if self.active_plugins and not self.plugins_dir.is_dir():
+            raise FileNotFoundError(
+                f"plugins folder {self.plugins_dir} does not exist or is not a folder, and the active plugins "
+                f"{', '.join(self.active_plugins)} are to be loaded from it; pass the folder that holds them "
+                "(--plugins-dir, or Workbench's first argument)"
+            )
         self.workers = whole_number(workers, "workers", minimum=1)
         self.deadlines = Deadlines(start=start_timeout, estimate=estimate_timeout, close=close_timeout)
         self.config = config or AppConfig(globalDeviceClass=check_device_class(device, allow_global=False, what="device"))
