@@ -10,7 +10,8 @@ queued for a minute and then timed out, and a JPEG with thousands of scans held 
   memory for its format and mode); one whose decoding alone would take more than ``max_decode_memory`` is
   answered 413; others wait, first come first served, until their memory is free, and hold it until their
   answer is sent (the decoded image lives that long);
-* decoding runs on the budget's own threads (one per usable CPU), not on the event loop (unless it is
+* decoding runs on the budget's own threads (one fewer than the usable CPUs, at least one: a core stays with
+  the event loop, which answers /health and the small requests meanwhile), not on the event loop (unless it is
   trivial: a header on a small body, a small image) and not in the loop's default executor, where plugins'
   ``asyncio.to_thread`` work would wait behind it. A request whose client goes away stops waiting at once;
   a decoding already running ends on its own (the scan limit bounds it) and keeps its memory counted until then.
@@ -64,11 +65,11 @@ def decode_memory_budget(max_decode_memory: int | None, max_pixels: int) -> int:
 class RequestBudget:
     """One application's limits on its estimate requests, and the threads that decode their images."""
 
-    def __init__(self, max_in_flight: int, max_decode_memory: int, decoders: int | None = None) -> None:
+    def __init__(self, max_in_flight: int, max_decode_memory: int) -> None:
         self.max_in_flight = max_in_flight
         self.in_flight = 0
         self.memory = _Memory(max_decode_memory)
-        self._decoders = decoders or usable_cpus()
+        self._decoders = max(1, usable_cpus() - 1)
         self._executor: ThreadPoolExecutor | None = None
 
     @contextlib.asynccontextmanager
