@@ -189,6 +189,7 @@ def test_workbench_compare_says_how_many_images_are_outside(repo_root, tmp_path,
                    "--default-model", str(model)])
     printed = capsys.readouterr()
     assert status == 0, printed.err
-    assert ("warning: default: 2 of 2 images outside its declared training range (2 by their annotated people "
-            "and head spacing;") in printed.out
+    # The note names the default by its label, as the report's tables and figures do.
+    assert ("warning: default (narrow): 2 of 2 images outside its declared training range (2 by their annotated "
+            "people and head spacing;") in printed.out
     assert "False" in (tmp_path / "report" / "per_image.csv").read_text()

@@ -136,6 +136,7 @@ def run_compare(args: argparse.Namespace) -> int:
         print(f"workbench compare: error: the run failed: {type(error).__name__}: {error}", file=sys.stderr)
         return 1
     if synthetic:
+        report.data_label = "synthetic sample images"  # not "data", the folder they were written to
         report.notes.append(
             "SYNTHETIC data: drawn sample images made by make_synthetic_dataset, not photos; these scores only "
             "show that the pipeline runs."

@@ -120,17 +120,21 @@ def _draw_density(ax: Axes, result: CountResult, image_size: tuple[int, int], al
                      interpolation="bilinear")
 
 
-def _label(result: Any) -> str:
-    """The estimator's name for a title; a plain point array has none."""
+def _label(result: Any, label: str | None) -> str:
+    """The estimator's name for a title: ``label`` where given, else the result's; a plain point array has none."""
+    if label is not None:
+        return label
     return (result.estimatorName if isinstance(result, CountResult) else None) or "prediction"
 
 
 def plot_density_overlay(
-    image: Any, result: CountResult, ax: Axes | None = None, alpha: float = 0.5, cmap: str = "jet"
+    image: Any, result: CountResult, ax: Axes | None = None, alpha: float = 0.5, cmap: str = "jet",
+    label: str | None = None,
 ) -> Figure:
     """Draw the result's density map, upsampled to its ``densityArea``, over the image; title with the count.
 
-    Near-zero density is transparent. A result without a density map is drawn as its points instead (and the
+    The title names the estimator ``label`` (default: the result's ``estimatorName``). Near-zero density is
+    transparent. A result without a density map is drawn as its points instead (and the
     title says so), so the function can be used on any estimator's output.
     """
     fig, ax = _new_axes(ax)
@@ -139,24 +143,26 @@ def plot_density_overlay(
     if result.densityMap is None:
         points = as_points(result, "result")
         ax.scatter(points[:, 0], points[:, 1], s=18, c="red", edgecolors="white", linewidths=0.5)
-        ax.set_title(f"{_label(result)}: count {result.count} (no density map; points shown)")
+        ax.set_title(f"{_label(result, label)}: count {result.count} (no density map; points shown)")
         return fig
     overlay = _draw_density(ax, result, size, alpha, cmap, vmax=None)
     fig.colorbar(overlay, ax=ax, label=_DENSITY_LABEL, shrink=0.8)
     map_sum = float(np.sum(result.densityMap, dtype=np.float64))
-    ax.set_title(f"{_label(result)}: count {result.count} (map sum {map_sum:.1f})")
+    ax.set_title(f"{_label(result, label)}: count {result.count} (map sum {map_sum:.1f})")
     return fig
 
 
 def plot_points(
-    image: Any, result: Any, gt_points: Any = None, ax: Axes | None = None, threshold: float = 10
+    image: Any, result: Any, gt_points: Any = None, ax: Axes | None = None, threshold: float = 10,
+    label: str | None = None,
 ) -> Figure:
     """Predicted head points over the image; with ``gt_points``, matched and unmatched marked apart.
 
     Matching is :func:`workbench.research.metrics.localisation` at ``threshold`` pixels (one-to-one). Marks:
     true positives green circles joined to their ground-truth point by a thin line, false positives red
     crosses, missed ground-truth points (false negatives) yellow squares; the legend gives their numbers and the
-    title precision/recall/F1. ``result`` may be a ``CountResult`` or an ``(N, 2)`` point array.
+    title precision/recall/F1, after the estimator ``label`` (default: the result's ``estimatorName``).
+    ``result`` may be a ``CountResult`` or an ``(N, 2)`` point array.
     """
     fig, ax = _new_axes(ax)
     _show_image(ax, _rgb(image))
@@ -165,7 +171,7 @@ def plot_points(
         ax.scatter(pred[:, 0], pred[:, 1], s=24, c="red", edgecolors="white", linewidths=0.6,
                    label=f"predicted ({len(pred)})")
         ax.legend(loc="upper right", framealpha=0.8)
-        ax.set_title(f"{_label(result)}: {len(pred)} points")
+        ax.set_title(f"{_label(result, label)}: {len(pred)} points")
         return fig
     gt = as_points(gt_points, "gt_points")
     loc = localisation(pred, gt, threshold)
@@ -179,7 +185,7 @@ def plot_points(
     ax.scatter(fn[:, 0], fn[:, 1], s=36, marker="s", facecolors="none", edgecolors="yellow", linewidths=1.5,
                label=f"FN, missed GT ({loc.fn})")
     ax.legend(loc="upper right", framealpha=0.8)
-    ax.set_title(f"{_label(result)}: P {loc.precision:.2f} · R {loc.recall:.2f} · F1 {loc.f1:.2f} "
+    ax.set_title(f"{_label(result, label)}: P {loc.precision:.2f} · R {loc.recall:.2f} · F1 {loc.f1:.2f} "
                  f"@ {threshold:g} px")
     return fig
 

@@ -59,6 +59,8 @@ class ComparisonReport:
         labels: estimator name -> how headings and the summary table show it: the default with what provides it
             (``"default (vendor SDK 5.14.0)"``, from ``wb.estimator_label``), others by their names.
         notes: lines shown above the tables in every rendering (the command line adds "synthetic data" here).
+        data_label: how the title names the data: the dataset's name unless set (the command line names its
+            generated images "synthetic sample images", not after the folder they were written to).
     """
 
     def __init__(
@@ -89,6 +91,7 @@ class ComparisonReport:
         self.busy_seconds = dict(busy_seconds)
         self.created = datetime.now(timezone.utc)
         self.notes: list[str] = []
+        self.data_label = dataset.name
         self._summary: pd.DataFrame | None = None
 
     # -- tables ----------------------------------------------------------------------------------------
@@ -189,8 +192,8 @@ class ComparisonReport:
             if len(failed):
                 first = failed.iloc[0]
                 lines.append(
-                    f"{name}: failed on {len(failed)} of {len(self.dataset)} images, left out of its scores "
-                    f"(failure in per_image.csv); {first['image']}: {first['failure']}"
+                    f"{self.labels[name]}: failed on {len(failed)} of {len(self.dataset)} images, left out of its "
+                    f"scores (failure in per_image.csv); {first['image']}: {first['failure']}"
                 )
         return lines
 
@@ -207,16 +210,16 @@ class ComparisonReport:
                 kinds = outside["range_evidence"].value_counts(sort=False)
                 how = ", ".join(f"{n} {_JUDGED_BY[kind]}" for kind, n in kinds.items())
                 lines.append(
-                    f"{name}: {len(outside)} of {len(self.dataset)} images outside its declared training range "
-                    f"({how}; in_range false and range_reason in per_image.csv); its scores there are "
-                    "extrapolation, see its model card"
+                    f"{self.labels[name]}: {len(outside)} of {len(self.dataset)} images outside its declared "
+                    f"training range ({how}; listed in the report's '{_OUTSIDE_RANGE_HEADING}' table, in_range "
+                    "false and range_reason in per_image.csv); its scores there are extrapolation, see its model card"
                 )
             unknown = rows["in_range"].isna() & (rows["range_reason"] != NO_RANGE)
             if unknown.any():
                 lines.append(
-                    f"{name}: cannot tell for {int(unknown.sum())} of {len(self.dataset)} images whether they are "
-                    "inside its declared training range (no annotations, and no conclusive density-map evidence; "
-                    "range_reason in per_image.csv)"
+                    f"{self.labels[name]}: cannot tell for {int(unknown.sum())} of {len(self.dataset)} images whether "
+                    "they are inside its declared training range (no annotations, and no conclusive density-map "
+                    "evidence; range_reason in per_image.csv)"
                 )
         return lines
 
@@ -278,7 +281,8 @@ class ComparisonReport:
     def figures(self, *, grid_images: int = 3, detail_images: int = 2) -> dict[str, Figure]:
         """Every figure of the report, by a file-name-safe key.
 
-        ``count_scatter`` and ``ranked_errors_<estimator>`` (annotated datasets only), ``estimator_grid``
+        Figures name estimators by ``labels``, as the tables do. ``count_scatter`` and ``ranked_errors_<estimator>``
+        (annotated datasets only), ``estimator_grid``
         (the ``grid_images`` worst images, each estimator's density overlay), and for ``detail_images``
         images (the worst and a typical one) ``density_<estimator>_<image>`` and ``points_<estimator>_<image>``
         (predicted points matched against the ground truth at the first threshold).
@@ -297,7 +301,8 @@ class ComparisonReport:
         annotated = [i for i, sample in enumerate(self.dataset) if sample.annotated and self._answered_by_all(i)]
         if annotated:
             true = [self.dataset[i].count for i in annotated]
-            preds = {name: [result.count for result in self._answers(name, annotated)] for name in self.estimators}
+            preds = {self.labels[name]: [result.count for result in self._answers(name, annotated)]
+                     for name in self.estimators}
             figures["count_scatter"] = plot_count_scatter(true, preds, ax=_axes((6, 6)))
         for name in self.estimators:
             ranked = [
@@ -317,7 +322,7 @@ class ComparisonReport:
             grid = _new_figure((3.0 * len(self.estimators) + 1.0, 2.4 * len(worst) + 0.5))
             figures["estimator_grid"] = plot_estimator_grid(
                 [self.dataset[i] for i in worst],
-                {name: self._answers(name, worst) for name in self.estimators},
+                {self.labels[name]: self._answers(name, worst) for name in self.estimators},
                 [self.dataset[i].count for i in worst] if all(self.dataset[i].annotated for i in worst) else None,
                 fig=grid,
             )
@@ -327,9 +332,11 @@ class ComparisonReport:
             for name in self.estimators:
                 [result] = self._answers(name, [index])
                 key = f"{_safe(name)}_{_safe(sample.name)}"
-                figures[f"density_{key}"] = plot_density_overlay(sample, result, ax=_axes((8, 6)))
+                # Titled with the report's label: the result's own estimatorName is the model's (e.g. wbcount).
+                label = self.labels[name]
+                figures[f"density_{key}"] = plot_density_overlay(sample, result, ax=_axes((8, 6)), label=label)
                 figures[f"points_{key}"] = plot_points(
-                    sample, result, sample.points, ax=_axes((8, 6)), threshold=threshold
+                    sample, result, sample.points, ax=_axes((8, 6)), threshold=threshold, label=label
                 )
         return figures
 
@@ -395,28 +402,48 @@ class ComparisonReport:
         if target.suffix.lower() not in (".html", ".htm"):
             target = target / "report.html"
         target.parent.mkdir(parents=True, exist_ok=True)
+        # A grid of figures, as many columns as the window holds; a wide figure (the estimator grid) takes a row.
         figures_html = "".join(
-            f"<figure><img alt='{html.escape(key)}' src='data:image/png;base64,{_png_base64(fig)}'>"
-            f"<figcaption>{html.escape(key)}</figcaption></figure>"
+            f"<figure class='{'wide' if fig.get_size_inches()[0] > _WIDE_FIGURE_INCHES else ''}'>"
+            f"<img alt='{html.escape(key)}' src='data:image/png;base64,{_png_base64(fig)}'>"
+            f"<figcaption>{html.escape(key)}.png</figcaption></figure>"
             for key, fig in (self.figures() if figures is None else figures).items()
         )
-        full = self.styled(self.per_image).hide(axis="index").to_html()
+        full = self.per_image.assign(estimator=self.per_image["estimator"].map(self.labels))
         page = (
             "<!DOCTYPE html><html><head><meta charset='utf-8'>"
-            f"<title>Estimator comparison – {html.escape(self.dataset.name)}</title>"
+            f"<meta name='viewport' content='width=device-width, initial-scale=1'>"
+            f"<title>{html.escape(self.title)}</title>"
             f"<style>{_CSS}</style></head><body>"
-            f"<h1>Estimator comparison: {html.escape(', '.join(self.labels.values()))}</h1>"
+            f"<h1>{html.escape(self.title)}</h1>"
             f"{self._header_html()}"
             f"<h2>Summary</h2>{self._summary_html()}"
+            f"{self._outside_range_html()}"
             f"<h2>Per image</h2>{self._counts_html(limit=None)}"
-            f"<details><summary>All per-image scores</summary>{full}</details>"
-            f"<h2>Figures</h2>{figures_html}"
+            f"<details><summary>All per-image scores</summary>{_table_box(self.styled(full).hide(axis='index'))}"
+            "</details>"
+            f"<h2>Figures</h2><div class='figures'>{figures_html}</div>"
             "</body></html>"
         )
         target.write_text(page, encoding="utf-8")
         return target
 
     # -- rendering -------------------------------------------------------------------------------------
+
+    @property
+    def title(self) -> str:
+        """The page's title: what was compared, on which data (``data_label``) and how many images."""
+        images = f"{len(self.dataset)} image{'' if len(self.dataset) == 1 else 's'}"
+        return f"Estimator comparison: {', '.join(self.labels.values())} on {self.data_label} ({images})"
+
+    def outside_range(self) -> pd.DataFrame:
+        """The images some estimator put outside its declared training range (``in_range`` false): ``image``,
+        ``estimator`` (its label), ``true_count``, ``pred_count``, ``range_evidence`` and ``range_reason``."""
+        columns = ["image", "estimator", "true_count", "pred_count", "range_evidence", "range_reason"]
+        if "in_range" not in self.per_image:
+            return pd.DataFrame(columns=columns)
+        flagged = self.per_image[self.per_image["in_range"] == False]  # noqa: E712 (elementwise; None unflagged)
+        return flagged.assign(estimator=flagged["estimator"].map(self.labels))[columns].reset_index(drop=True)
 
     def _settings(self) -> dict[str, Any]:
         return {
@@ -442,7 +469,26 @@ class ComparisonReport:
         )
 
     def _summary_html(self) -> str:
-        return self.summary_table().to_html()
+        """The summary in two tables, counting errors then localisation, speed and range: its 20-odd columns side
+        by side are wider than a laptop's page. Each scrolls in its own box where even half is too wide."""
+        table = self.summary.rename(index=self.labels)
+        columns = list(table.columns)
+        split = next((i for i, column in enumerate(columns) if column.startswith(("P@", "mean ms"))), len(columns))
+        parts = [part for part in (columns[:split], columns[split:]) if part]
+        return "".join(
+            _table_box(self.styled(table[part]).set_caption(_SUMMARY_UNITS) if part is parts[-1]
+                       else self.styled(table[part]))
+            for part in parts
+        )
+
+    def _outside_range_html(self) -> str:
+        """The flagged images the range notes count, where a reader of the page sees them (nothing when none)."""
+        flagged = self.outside_range()
+        if not len(flagged):
+            return ""
+        return (f"<h2 id='outside-range'>{_OUTSIDE_RANGE_HEADING}</h2><p>Images an estimator's declared training "
+                "range does not cover: its scores on them are extrapolation.</p>"
+                f"{_table_box(self.styled(flagged).hide(axis='index'))}")
 
     def _counts_html(self, limit: int | None) -> str:
         table = self.counts_table()
@@ -450,12 +496,17 @@ class ComparisonReport:
         if limit is not None and len(table) > limit:
             caption = f"<p>The {limit} images with the largest error of {len(table)}; all are in <code>per_image</code>.</p>"
             table = table.head(limit)
-        return caption + self.styled(table).to_html()
+        # Columns under the labels the summary uses: "default (wbcount) error", not "default error".
+        table = table.rename(columns={
+            column: self.labels[name] + column[len(name):] for column in table.columns for name in self.estimators
+            if column in (name, f"{name} error")
+        })
+        return caption + _table_box(self.styled(table))
 
     def _repr_html_(self) -> str:
         return (
             f"<div><b>ComparisonReport</b> {html.escape(', '.join(self.labels.values()))}{self._header_html()}"
-            f"{self._summary_html()}<details><summary>Per image (worst first)</summary>"
+            f"{self._summary_html()}{self._outside_range_html()}<details><summary>Per image (worst first)</summary>"
             f"{self._counts_html(limit=_REPR_ROWS)}</details></div>"
         )
 
@@ -490,6 +541,12 @@ def _let_jupyter_draw_figures() -> None:
         import matplotlib_inline.backend_inline  # noqa: F401
 
 
+def _table_box(styler: Any) -> str:
+    """A styled table in a box of its own that scrolls sideways where the table is wider than the page, so the
+    page itself never does (the summary has some 20 columns)."""
+    return f"<div class='table-box'>{styler.to_html()}</div>"
+
+
 def _png_base64(figure: Figure) -> str:
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=_HTML_DPI)
@@ -507,6 +564,11 @@ _JUDGED_BY = {
     ESTIMATE: "by its own estimate, above the declared bound (not annotated)",
     ESTIMATOR: "as the estimator flagged them (it declares no range with its results)",
 }
+
+_OUTSIDE_RANGE_HEADING = "Outside the training range"
+
+#: Figures wider than this (inches) take a whole row of the page's grid; the others share rows.
+_WIDE_FIGURE_INCHES = 8.5
 
 _SUMMARY_UNITS = (
     "MAE, RMSE, GAME(L): people per image (MAE, RMSE: of the rounded counts; (sum): of the density map's sum "
@@ -544,12 +606,20 @@ def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
 
 
 _CSS = """
-body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1200px; color: #222; }
-table.wb { border-collapse: collapse; font-size: 13px; margin: 0.5em 0 1.5em; }
-table.wb th, table.wb td { border: 1px solid #ccc; padding: 3px 8px; text-align: right; }
+body { font-family: system-ui, sans-serif; margin: 2em auto; padding: 0 1em; max-width: 1400px; color: #222; }
+.table-box { overflow-x: auto; max-width: 100%; margin: 0.5em 0 1.5em; }
+table.wb { border-collapse: collapse; font-size: 12px; }
+/* The box scrolls, not the table (styled() lets a table scroll itself in notebooks): its caption stays put. */
+.table-box > table.wb { display: table !important; max-width: none !important; overflow: visible !important; }
+table.wb tbody th { position: sticky; left: 0; background: #fff; }
+table.wb caption { caption-side: bottom; text-align: left; font-size: 12px; color: #555; padding-top: 0.4em; }
+table.wb th, table.wb td { border: 1px solid #ccc; padding: 3px 6px; text-align: right; }
 table.wb thead th { background: #f0f0f0; }
-figure { display: inline-block; margin: 0.5em; vertical-align: top; }
-figure img { max-width: 100%; border: 1px solid #ddd; }
+.figures { display: grid; grid-template-columns: repeat(auto-fill, minmax(380px, 1fr)); gap: 1em;
+           align-items: start; }
+.figures figure { margin: 0; min-width: 0; }
+.figures figure.wide { grid-column: 1 / -1; }
+figure img { width: 100%; height: auto; border: 1px solid #ddd; }
 figcaption { font-size: 12px; color: #555; }
 .note { background: #fff4d6; border-left: 4px solid #e0a800; padding: 0.4em 0.8em; }
 details { margin-bottom: 1.5em; }
