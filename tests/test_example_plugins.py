@@ -41,6 +41,7 @@ def test_a_missing_plugins_folder_is_named_with_the_plugins_it_was_to_hold(no_pl
         Workbench(no_plugins_folder / "nowhere", ["my_plugin.plugin"])
 
 
+@pytest.mark.slow  # a compare run writes its report and figures
 def test_compare_with_the_default_alone_needs_no_plugins_folder(no_plugins_folder):
     out = no_plugins_folder / "report"
     assert main(["compare", "synthetic", "--estimators", "default", "--out", str(out), "--limit", "1",
@@ -48,6 +49,7 @@ def test_compare_with_the_default_alone_needs_no_plugins_folder(no_plugins_folde
     assert (out / "report.html").is_file()
 
 
+@pytest.mark.slow  # a compare run writes its report and figures
 def test_workbench_demo_compares_the_default_with_the_example_plugin_where_there_is_no_plugins_folder(no_plugins_folder):
     assert main(["demo", "--limit", "2", "--no-progress"]) == 0
     with open(no_plugins_folder / "reports" / "demo" / "summary.csv", newline="") as summary:

@@ -219,8 +219,9 @@ def test_bad_images_are_named(plugin_folder):
 
 
 def test_host_arguments_are_checked(tmp_path):
+    # A missing folder matters to the plugins it was to hold (with none active it need not exist: issue 32).
     with pytest.raises(FileNotFoundError, match="does not exist"):
-        Workbench(tmp_path / "missing")
+        Workbench(tmp_path / "missing", ["my_plugin.plugin"])
     with pytest.raises(ValueError, match="workers must be a whole number >= 1"):
         Workbench(tmp_path, workers=0)
     with pytest.raises(ValueError, match="device must be one of 'cpu', 'gpu'"):

@@ -144,7 +144,8 @@ def test_cli_serves_until_sigint(project_plugins, repo_root):
 @pytest.mark.slow  # a workbench serve subprocess
 def test_cli_reports_a_missing_plugins_folder(tmp_path):
     result = subprocess.run(
-        [sys.executable, "-m", "workbench.server", "serve", "--plugins-dir", str(tmp_path / "nope"), "--port", "0"],
+        [sys.executable, "-m", "workbench.server", "serve", "--plugins-dir", str(tmp_path / "nope"), "--active",
+         "my_plugin.plugin", "--port", "0"],
         capture_output=True, text=True, timeout=60,
     )
     assert result.returncode == 2 and "does not exist" in result.stderr and "Traceback" not in result.stderr
