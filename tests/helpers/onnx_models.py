@@ -32,10 +32,13 @@ def make_pool_model(
     input_name: str = "image",
     output_name: str = "density",
     description: dict | None = None,
+    at_most_one_per_pixel: bool = False,
 ) -> Path:
     """A density "model": the channel sum of each stride x stride block; map sum == input sum.
 
-    Writes ``path`` and, unless ``description`` is ``{}``, the description JSON beside it.
+    ``at_most_one_per_pixel`` caps each pixel's channel sum at 1 first, so any image's count is at most its pixels
+    (the host refuses more: a real estimator never counts more people than pixels), while dim spots still count one
+    each. Writes ``path`` and, unless ``description`` is ``{}``, the description JSON beside it.
     """
     n_ch = 3 if channels == "RGB" else 1
     batch = static_batch or "batch"
@@ -56,7 +59,11 @@ def make_pool_model(
         x = "nchw"
     inits.append(numpy_helper.from_array(np.array([1], np.int64), "axis1"))
     nodes.append(helper.make_node("ReduceSum", [x, "axis1"], ["summed"], keepdims=1))
-    nodes.append(helper.make_node("AveragePool", ["summed"], ["pooled"], kernel_shape=[stride, stride], strides=[stride, stride]))
+    if at_most_one_per_pixel:
+        inits.append(numpy_helper.from_array(np.array(1, np.float32), "one"))
+        nodes.append(helper.make_node("Min", ["summed", "one"], ["capped"]))
+    pooled_input = "capped" if at_most_one_per_pixel else "summed"
+    nodes.append(helper.make_node("AveragePool", [pooled_input], ["pooled"], kernel_shape=[stride, stride], strides=[stride, stride]))
     inits.append(numpy_helper.from_array(np.array(stride * stride, np.float32), "area"))
     nodes.append(helper.make_node("Mul", ["pooled", "area"], [output_name]))
     out_shape = ["batch", 1, "map_h", "map_w"] if layout != "HWC" else [1, 1, "map_h", "map_w"]

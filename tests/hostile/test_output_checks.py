@@ -15,7 +15,7 @@ from helpers.bad_output import ANSWERS, BROKEN, REASONS, broken_plugin_source
 from helpers.fake_estimators import spot_image
 from helpers.hostile import http, request
 from workbench.host import EstimatorOutputError
-from workbench.host._output import MAX_POINTS, output_problem
+from workbench.host._output import MAX_POINTS, POINT_MARGIN, output_problem
 from workbench.plugins import EstimatorContractError
 from workbench.result import CountResult
 from workbench.sdk import ImageForPeopleEstimation, Rect, VLImage
@@ -64,10 +64,12 @@ def test_the_defaults_answers_pass(make_host):
 
 def test_limits_at_their_edges():
     image = VLImage(np.zeros((10, 20, 3), np.uint8))
-    # A point on the image's far edge, a map with a model's rounding below zero and its stride's padding: fine.
-    edge = CountResult(1, [(20.0, 10.0)], densityMap=np.full((10 + 64, 20 + 64), -0.01, np.float32))
+    # A point an edge cell's centre past the image's far edge, a map with a model's rounding below zero and its
+    # stride's padding: fine.
+    edge = CountResult(1, [(20.0 + POINT_MARGIN, 10.0)], densityMap=np.full((10 + 64, 20 + 64), -0.01, np.float32))
     assert output_problem(edge, image) is None
-    assert "outside the 20x10 image" in output_problem(CountResult(1, [(20.5, 0)]), image)
+    assert "outside the 20x10 image" in output_problem(CountResult(1, [(20.5 + POINT_MARGIN, 0)]), image)
+    assert "outside the 20x10 image" in output_problem(CountResult(1, [(0, -0.5 - POINT_MARGIN)]), image)
     assert "cannot be negative" in output_problem(CountResult(0, densityMap=np.full((2, 2), -0.02)), image)
     # The count is bounded by the pixels counted in: the detect area's where there is one.
     area = ImageForPeopleEstimation(image, Rect(0, 0, 5, 4))

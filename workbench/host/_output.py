@@ -5,9 +5,9 @@ wrapped as a ``CountResult`` in ``EstimatorPool.estimate`` and checked here agai
 the server, ``compare``, the prediction cache or the Explorer see it. What passes is safe for all of them:
 
 * the count is at most the pixels it was counted in (a count of 1e30 overflowed SQLite's integers in the cache);
-* head points lie inside the image, are no more than the count (each point is a counted person: 300 points for a
-  count of 3 made the report's MAE and GAME(0) disagree by 236 people) and at most ``MAX_POINTS`` (a million
-  points took 20 s and 40 MB to send);
+* head points lie inside the image (give or take ``POINT_MARGIN``: one at 1e12 passed), are no more than the count
+  (each point is a counted person: 300 points for a count of 3 made the report's MAE and GAME(0) disagree by 236
+  people) and at most ``MAX_POINTS`` (a million points took 20 s and 40 MB to send);
 * a density map is finite (an infinite one ended ``compare`` in its JSON export; NaN made GAME NaN silently), not
   negative beyond ``NEGATIVE_DENSITY_FLOOR``, and no larger than its image.
 
@@ -25,7 +25,9 @@ from ..images import image_size
 from ..plugins import EstimatorContractError
 from ..result import CountResult
 
-__all__ = ["MAX_POINTS", "NEGATIVE_DENSITY_FLOOR", "EstimatorOutputError", "checked_output", "output_problem"]
+__all__ = [
+    "MAX_POINTS", "NEGATIVE_DENSITY_FLOOR", "POINT_MARGIN", "EstimatorOutputError", "checked_output", "output_problem",
+]
 
 #: Head points one result may hold: four times the most any public benchmark annotates in one image
 #: (JHU-Crowd++: 25,791), some 4 MB of JSON.
@@ -33,6 +35,9 @@ MAX_POINTS = 100_000
 #: The lowest density a map cell may hold, in people: models without a final ReLU (CSRNet's 1x1 output
 #: convolution) leave cells slightly below zero; a cell further down is not a density.
 NEGATIVE_DENSITY_FLOOR = -0.01
+#: Pixels a head point may lie outside its image: the centre of a partly covered edge cell of a model with a stride
+#: up to 32 (a 257-pixel-wide image's last 8-pixel cell is centred at 260, and the service takes that answer).
+POINT_MARGIN = 16
 #: Map cells a density map may have beyond one per image pixel, across and down: room for the padding a model's
 #: stride needs (the default model pads to a multiple of 8).
 MAP_PADDING = 64
@@ -119,10 +124,14 @@ def output_problem(result: CountResult, image: Any) -> str | None:
             f"{len(points)} head points for a count of {result.count}: each point is a counted person, so there "
             "cannot be more points than the count"
         )
-    outside = (points[:, 0] < 0) | (points[:, 0] > width) | (points[:, 1] < 0) | (points[:, 1] > height)
+    xs, ys = points[:, 0], points[:, 1]
+    outside = (xs < -POINT_MARGIN) | (xs > width + POINT_MARGIN) | (ys < -POINT_MARGIN) | (ys > height + POINT_MARGIN)
     if outside.any():
         x, y = points[np.argmax(outside)]
-        return f"{int(outside.sum())} head point(s) outside the {width}x{height} image, e.g. ({x:.6g}, {y:.6g})"
+        return (
+            f"{int(outside.sum())} head point(s) outside the {width}x{height} image (by more than {POINT_MARGIN} "
+            f"pixels), e.g. ({x:.6g}, {y:.6g})"
+        )
     return _map_problem(result.densityMap, width, height)
 
 
