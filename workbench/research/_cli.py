@@ -11,7 +11,7 @@ import warnings
 from pathlib import Path
 
 from ..host import UnknownEstimatorError, Workbench, add_host_arguments, deadline_options, default_options, whole_number
-from .compare import compare
+from .compare import ON_ERROR, UnreadableImagesError, compare
 from .datasets import POINTS_FRAMES, STRAY_POINTS, DatasetError, load_dataset, make_synthetic_dataset
 
 __all__ = ["register"]
@@ -67,14 +67,19 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     parser.add_argument("--ray-address", metavar="ADDR",
                         help="Ray cluster address (auto, ray://head:10001); default: start a one-machine Ray")
     parser.add_argument("--actors", type=whole_number, default=2, metavar="N", help="Ray actors per estimator (default 2)")
+    parser.add_argument("--on-error", default="fail", choices=ON_ERROR,
+                        help="images of DATA that cannot be decoded (every image is decoded once before the run to "
+                        "find them): fail (exit 2 naming each of them, before anything is estimated; the default) "
+                        "or skip (score the others, and list these in the report, skipped.csv and here)")
     parser.set_defaults(func=run_compare)
     return parser
 
 
 def run_compare(args: argparse.Namespace) -> int:
-    """Run ``workbench compare``; returns 0, 2 with one line on stderr for bad input (data, --out, names), or
-    1 with one line when an estimator or plugin fails during the run (also when the report was written but some
-    images failed: the host refused an estimator's result for them)."""
+    """Run ``workbench compare``; returns 0 (also when ``--on-error skip`` left unreadable images out: they are
+    listed on stderr), 2 with one line on stderr for bad input (data, an image that cannot be decoded, --out,
+    names), or 1 with one line when an estimator or plugin fails during the run (also when the report was written
+    but some images failed: the host refused an estimator's result for them)."""
     out: Path = args.out
     if out.exists() and not out.is_dir():
         return _fail(f"--out {out} is a file; pass a folder for the report files (it is created if missing)")
@@ -126,7 +131,10 @@ def run_compare(args: argparse.Namespace) -> int:
                 engine=args.engine,
                 ray_address=args.ray_address,
                 actors=args.actors,
+                on_error=args.on_error,
             )
+    except UnreadableImagesError as error:
+        return _fail(error.message("--on-error skip"))
     except (UnknownEstimatorError, FileNotFoundError, DatasetError, ImportError) as error:
         # ImportError: --engine ray without the ray extra, or --default sdk without the vendor's SDK; the message
         # says how to install it.
@@ -150,6 +158,8 @@ def run_compare(args: argparse.Namespace) -> int:
     for line in report.range_notes():
         print(f"warning: {line}")
     print(f"report: {page}")
+    for row in report.skipped.itertuples():
+        print(f"workbench compare: warning: skipped {row.path}: {row.reason}", file=sys.stderr)
     failures = report.failure_notes()
     for line in failures:
         print(f"workbench compare: error: {line}", file=sys.stderr)

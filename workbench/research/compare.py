@@ -14,21 +14,52 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .._checks import choice, number, unknown_broker_message, unknown_estimators_message, whole_number
+from .._system import usable_cpus
 from ..host import UnknownEstimatorError
 from ..estimators._range import judge_result
-from ..images import parse_targets
+from ..images import ImageDecodeError, load_image, parse_targets
 from ..result import CountResult
 from ..sdk import EstimationTargets
 from ._runners import ENGINES, FailedImage, estimate_dataset
 from .cache import PredictionCache
-from .datasets import Dataset, Sample, load_dataset
+from .datasets import Dataset, DatasetError, Sample, load_dataset
+from .datasets._errors import some
 from .metrics import GAME_CONVENTIONS, GameConvention, box_thresholds, density_count, game_image, localisation
 
 if TYPE_CHECKING:
     from ..host import Workbench
     from .report import ComparisonReport
 
-__all__ = ["compare"]
+__all__ = ["ON_ERROR", "UnreadableImagesError", "compare"]
+
+#: What ``compare`` does about dataset images that cannot be decoded: refuse the run, or leave them out.
+ON_ERROR = ("fail", "skip")
+# Threads that decode the images once before the run to find unreadable ones (decoders release the GIL).
+_MAX_CHECKERS = 2
+
+
+class UnreadableImagesError(DatasetError):
+    """Images of the dataset that cannot be decoded, found by ``compare`` before it estimated anything.
+
+    ``unreadable`` holds one ``{"image", "path", "reason"}`` row per such image, in dataset order; ``total`` is
+    the number of images that were checked. ``message(how_to_skip)`` words the advice for the caller's
+    interface (the command line says ``--on-error skip``).
+    """
+
+    def __init__(self, unreadable: list[dict[str, str]], total: int) -> None:
+        self.unreadable = unreadable
+        self.total = total
+        super().__init__(self.message("on_error='skip'"))
+
+    def message(self, how_to_skip: str) -> str:
+        listed = some([f"{row['path']}: {row['reason']}" for row in self.unreadable], separator="; ")
+        if len(self.unreadable) == self.total:
+            return f"none of the {self.total} images can be read, so nothing was estimated: {listed}"
+        return (
+            f"{len(self.unreadable)} of {self.total} images cannot be read, so nothing was estimated: {listed}. "
+            f"Replace or remove the file(s), or pass {how_to_skip} to score the other images and list these in "
+            "the report"
+        )
 
 
 def compare(
@@ -47,6 +78,7 @@ def compare(
     engine: str = "local",
     ray_address: str | None = None,
     actors: int = 2,
+    on_error: str = "fail",
 ) -> ComparisonReport:
     """Run ``estimators`` (default: every choice of ``broker``) over ``dataset`` and return the scored report.
 
@@ -76,6 +108,11 @@ def compare(
         ray_address: the Ray cluster to use (``"auto"``, ``"ray://head:10001"``); ``None`` connects to the Ray
             already initialised in this process, or starts a one-machine Ray.
         actors: Ray actors per estimator (each takes one CPU, or one GPU when the host's device is "gpu").
+        on_error: what to do about images that cannot be decoded (truncated, corrupt, not an image, over the
+            pixel budget); every image is decoded once before any estimator runs, to find them. ``"fail"``
+            raises ``UnreadableImagesError`` naming each of them, before anything is estimated; ``"skip"``
+            leaves them out of the run: the report's ``skipped`` lists them with the reason, and its notes say
+            so.
 
     An image whose result the host refuses (``EstimatorOutputError``: a non-finite or negative map, points outside
     the image or more than the count, ...) fails alone: its row holds the reason in ``failure``, its result is
@@ -83,8 +120,10 @@ def compare(
 
     Raises:
         UnknownEstimatorError: an unknown broker or estimator name (raised before any image is run).
+        UnreadableImagesError: some image cannot be decoded and ``on_error`` is ``"fail"``, or none can (a
+            ``DatasetError``).
         RuntimeError: the host is not running.
-        ValueError: a bad ``batch_size``, threshold or GAME level.
+        ValueError: a bad ``batch_size``, threshold, GAME level or ``on_error``.
     """
     if not wb.running:
         raise RuntimeError("the Workbench is not running: call wb.start() (or use `with Workbench(...) as wb:`)")
@@ -98,6 +137,7 @@ def compare(
     whole_number(batch_size, "batch_size", minimum=1)
     choice(engine, "engine", ENGINES)
     choice(game_convention, "game_convention", GAME_CONVENTIONS)
+    choice(on_error, "on_error", ON_ERROR)
     if not isinstance(dataset, Dataset):
         dataset = load_dataset(dataset)
     if len(dataset) == 0:
@@ -107,6 +147,9 @@ def compare(
     from tqdm.auto import tqdm
 
     from .report import ComparisonReport
+
+    checked = len(dataset)
+    dataset, skipped = _readable_images(dataset, on_error, progress)
 
     rows: list[dict[str, Any]] = []
     results: dict[str, list[CountResult | None]] = {}
@@ -159,9 +202,55 @@ def compare(
         game_levels=levels,
         busy_seconds=busy_seconds,
         labels={name: wb.estimator_label(broker, name) for name in names},
+        skipped=skipped,
     )
+    if skipped:
+        reasons = [f"{row['image']}: {row['reason']}" for row in skipped]
+        report.notes.append(
+            f"{len(skipped)} of {checked} images cannot be read and were skipped, as asked; no score counts them "
+            f"(listed under 'Skipped images' and in skipped.csv): {some(reasons, separator='; ')}"
+        )
     report.notes.extend(report.failure_notes() + report.range_notes())
     return report
+
+
+def _readable_images(dataset: Dataset, on_error: str, progress: bool) -> tuple[Dataset, list[dict[str, str]]]:
+    """``dataset``'s images that decode, and a row per image that does not (``image``, ``path``, ``reason``).
+
+    Every image is decoded once before the run, by the decoder the run uses, so that a bad file fails the run
+    before any estimator time is spent (``on_error="fail"``), or is left out for every estimator alike
+    (``"skip"``) rather than breaking the run when its turn comes.
+    """
+    from tqdm.auto import tqdm
+
+    workers = min(_MAX_CHECKERS, usable_cpus())
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="workbench-check") as decoders, tqdm(
+        total=len(dataset), desc="checking images", disable=not progress, unit="img"
+    ) as bar:
+        reasons = []
+        for reason in decoders.map(_decode_failure, dataset):
+            reasons.append(reason)
+            bar.update(1)
+    unreadable = [
+        {"image": sample.name, "path": str(sample.image_path), "reason": reason}
+        for sample, reason in zip(dataset, reasons) if reason is not None
+    ]
+    if not unreadable:
+        return dataset, []
+    if on_error == "fail" or len(unreadable) == len(dataset):
+        raise UnreadableImagesError(unreadable, len(dataset))
+    readable = [sample for sample, reason in zip(dataset, reasons) if reason is None]
+    return Dataset(readable, name=dataset.name, root=dataset.root, format=dataset.format), unreadable
+
+
+def _decode_failure(sample: Sample) -> str | None:
+    """Why ``sample``'s image cannot be decoded, or ``None`` when it can."""
+    try:
+        load_image(sample.image_path)  # as Sample.image decodes it for the run; the pixels are not kept
+    except ImageDecodeError as error:
+        # The decoder's message starts with the path, which the row holds already.
+        return str(error).removeprefix(f"{sample.image_path}: ")
+    return None
 
 
 def _check_estimators(estimators: Sequence[str], choices: list[str], broker: str) -> list[str]:

@@ -56,6 +56,8 @@ class ComparisonReport:
             the host refused the estimator's result for it (``None`` for the others; a failed row has no scores).
         results: estimator name -> the ``CountResult`` of each image, in dataset order (``None`` where it failed).
         estimators: the estimator names in the order they were run.
+        skipped: the dataset's images left out because they cannot be decoded (``compare(..., on_error="skip")``),
+            one row each: ``image``, ``path``, ``reason``; empty when none was. ``dataset`` holds the others.
         labels: estimator name -> how headings and the summary table show it: the default with what provides it
             (``"default (vendor SDK 5.14.0)"``, from ``wb.estimator_label``), others by their names.
         notes: lines shown above the tables in every rendering (the command line adds "synthetic data" here).
@@ -75,6 +77,7 @@ class ComparisonReport:
         game_levels: Sequence[int],
         busy_seconds: Mapping[str, float],
         labels: Mapping[str, str] | None = None,
+        skipped: Sequence[Mapping[str, str]] = (),
     ) -> None:
         self.dataset = dataset
         # Columns in a scored row's order: a failed row has only a few of them, and may come first.
@@ -84,6 +87,7 @@ class ComparisonReport:
         self.results = dict(results)
         self.estimators = list(results)
         self.labels = {name: (labels or {}).get(name, name) for name in self.estimators}
+        self.skipped = pd.DataFrame(list(skipped), columns=["image", "path", "reason"])
         self.broker = broker
         self.targets = targets
         self.thresholds = tuple(thresholds)
@@ -363,12 +367,16 @@ class ComparisonReport:
     # -- exports ---------------------------------------------------------------------------------------
 
     def to_csv(self, directory: str | Path) -> dict[str, Path]:
-        """Write ``per_image.csv`` and ``summary.csv`` into ``directory``; returns their paths."""
+        """Write ``per_image.csv`` and ``summary.csv`` (and ``skipped.csv`` where images were skipped) into
+        ``directory``; returns their paths."""
         out = Path(directory)
         out.mkdir(parents=True, exist_ok=True)
         paths = {"per_image": out / "per_image.csv", "summary": out / "summary.csv"}
         self.per_image.to_csv(paths["per_image"], index=False)
         self.summary.to_csv(paths["summary"])
+        if len(self.skipped):
+            paths["skipped"] = out / "skipped.csv"
+            self.skipped.to_csv(paths["skipped"], index=False)
         return paths
 
     def to_json(self, path: str | Path) -> Path:
@@ -378,6 +386,7 @@ class ComparisonReport:
         document = {
             **self._settings(),
             "notes": self.notes,
+            "skipped": _records(self.skipped),
             "summary": _records(self.summary.reset_index()),
             "per_image": _records(self.per_image),
             "results": {
@@ -460,8 +469,12 @@ class ComparisonReport:
 
     def _header_html(self) -> str:
         notes = "".join(f"<p class='note'>{html.escape(note)}</p>" for note in self.notes)
+        skipped = "" if not len(self.skipped) else (
+            f"<details open><summary>Skipped images ({len(self.skipped)}, not decodable)</summary>"
+            f"{self.styled(self.skipped).hide(axis='index').to_html()}</details>"
+        )
         return (
-            f"{notes}<p>Dataset <b>{html.escape(self.dataset.name)}</b> ({len(self.dataset)} images, "
+            f"{notes}{skipped}<p>Dataset <b>{html.escape(self.dataset.name)}</b> ({len(self.dataset)} images, "
             f"{html.escape(str(self.dataset.root))}) · broker <code>{html.escape(self.broker)}</code> · "
             f"targets {html.escape(self.targets)} · localisation at "
             f"{', '.join(f'{t:g}' for t in self.thresholds) or '–'} px · "
