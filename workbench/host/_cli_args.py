@@ -2,10 +2,11 @@
 from __future__ import annotations
 
 import argparse
-
+import difflib
+from pathlib import Path
 from typing import Any
 
-from ..plugins import ACTIVE_PLUGINS_ENV
+from ..plugins import ACTIVE_PLUGINS_ENV, parse_active_plugins
 from ._defaults import DEFAULT_KINDS
 from ._loop import Deadlines
 from ._vendor_default import FSDK_ROOT_ENV, SdkOptions
@@ -62,9 +63,52 @@ def _named_model(value: str) -> tuple[str, str]:
     return name, path
 
 
+def check_active_modules(args: argparse.Namespace) -> None:
+    """Refuse an active module name (``--active``, else ``$LUNA_REMOTE_SDK_ACTIVE_PLUGINS``) that is not in the
+    plugins folder, in one message with the closest name there: a host started without the misspelt plugin
+    reported it once as it loaded, again as the command listed failed plugins, and a third time as its estimator
+    was missing.
+
+    Raises:
+        ValueError: a name has neither ``<dir>/a/b.py`` nor ``<dir>/a/b/__init__.py``.
+    """
+    folder = Path(args.plugins_dir)
+    if not folder.is_dir():
+        return  # the host's own message says what is wrong with the folder
+    source = "--active" if args.active is not None else f"${ACTIVE_PLUGINS_ENV}"
+    present = _plugin_modules(folder)
+    for name in parse_active_plugins(args.active):
+        base = folder.joinpath(*name.split("."))
+        if name in present or base.with_suffix(".py").is_file() or (base / "__init__.py").is_file():
+            continue
+        close = difflib.get_close_matches(name, sorted(present), n=1)
+        hint = f"did you mean {close[0]!r}?" if close else f"its modules: {', '.join(sorted(present)) or 'none'}"
+        raise ValueError(f"{source} names {name!r}, which is not a module of the plugins folder {folder}; {hint}")
+
+
+def _plugin_modules(folder: Path) -> set[str]:
+    """The module names the plugins folder offers to activate: its packages, their modules and subpackages."""
+    modules = set()
+    for entry in folder.iterdir():
+        if (entry / "__init__.py").is_file():
+            modules.add(entry.name)
+            modules.update(
+                f"{entry.name}.{child.stem}" for child in entry.iterdir()
+                if (child.suffix == ".py" and child.stem != "__init__") or (child / "__init__.py").is_file()
+            )
+        elif entry.suffix == ".py" and entry.stem != "__init__":
+            modules.add(entry.stem)
+    return modules
+
+
 def add_host_arguments(parser: argparse.ArgumentParser, *, workers: bool = False) -> None:
     """``--plugins-dir``, ``--active`` (falling back to the service's variable), ``--device``, ``--default``,
-    ``--default-model``, the ``--sdk-*`` settings, ``--strict`` [, ``--workers``]."""
+    ``--default-model``, the ``--sdk-*`` settings, ``--strict`` [, ``--workers``].
+
+    ``args.check_host_arguments(args)`` (``check_active_modules``) checks the active names before a host starts:
+    the ``workbench`` command calls it for every command that took these options.
+    """
+    parser.set_defaults(check_host_arguments=check_active_modules)
     parser.add_argument("--plugins-dir", default="plugins", metavar="DIR", help="the plugins folder (default: ./plugins)")
     parser.add_argument(
         "--active", default=None, metavar="MOD1,MOD2",

@@ -6,18 +6,25 @@ from __future__ import annotations
 
 import argparse
 import logging
+import re
 import sys
 import warnings
 from pathlib import Path
 
 from ..host import UnknownEstimatorError, Workbench, add_host_arguments, deadline_options, default_options, whole_number
 from .compare import ON_ERROR, UnreadableImagesError, compare
-from .datasets import POINTS_FRAMES, STRAY_POINTS, DatasetError, load_dataset, make_synthetic_dataset
+from .datasets import FORMATS, POINTS_FRAMES, STRAY_POINTS, DatasetError, load_dataset, make_synthetic_dataset
 
 __all__ = ["register"]
 
 #: Images the ``synthetic`` data set gets: a third of them (here 4) form its test split.
 SYNTHETIC_IMAGES = 12
+
+#: ``load_dataset``'s arguments, which the datasets' messages name, as this command's flags.
+_DATASET_FLAGS = {name: "--" + name.replace("_", "-") for name in ("split", "pattern", "format", "points_frame",
+                                                                   "stray_points")}
+# ``split='x'`` (a value follows) or ``pattern=`` alone (none does).
+_PYTHON_ARGUMENT = re.compile(rf"\b({'|'.join(_DATASET_FLAGS)})=(\S?)")
 
 
 def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -44,6 +51,11 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     add_host_arguments(parser)
     parser.add_argument("--out", required=True, type=Path, help="folder for the report files (created if missing)")
     parser.add_argument("--split", help="the dataset split to run, e.g. test (a split list, a subfolder or a name token)")
+    parser.add_argument("--pattern", metavar="GLOB",
+                        help="run only the images whose file name (or name without suffix) matches GLOB, e.g. "
+                        "'*_day_*'; with --split, of that split")
+    parser.add_argument("--format", choices=FORMATS,
+                        help="the dataset's layout, where it cannot be told from the folder (default: detected)")
     parser.add_argument("--points-frame", choices=POINTS_FRAMES,
                         help="where the head points of images with an EXIF orientation were clicked: stored (on the "
                         "pixels as stored) or upright (on the photo as the orientation turns it); default: the "
@@ -96,10 +108,10 @@ def run_compare(args: argparse.Namespace) -> int:
         # not a Python warning with a source line.
         with warnings.catch_warnings(record=True) as resolved:
             warnings.simplefilter("always")
-            dataset = load_dataset(data_dir, split=args.split, points_frame=args.points_frame,
-                                   stray_points=args.stray_points)
+            dataset = load_dataset(data_dir, split=args.split, pattern=args.pattern, format=args.format,
+                                   points_frame=args.points_frame, stray_points=args.stray_points)
     except DatasetError as error:
-        return _fail(str(error))
+        return _fail(_in_cli_words(str(error)))
     for warning in resolved:
         print(f"workbench compare: warning: {warning.message}", file=sys.stderr)
     if args.limit is not None:
@@ -135,7 +147,9 @@ def run_compare(args: argparse.Namespace) -> int:
             )
     except UnreadableImagesError as error:
         return _fail(error.message("--on-error skip"))
-    except (UnknownEstimatorError, FileNotFoundError, DatasetError, ImportError) as error:
+    except DatasetError as error:
+        return _fail(_in_cli_words(str(error)))
+    except (UnknownEstimatorError, FileNotFoundError, ImportError) as error:
         # ImportError: --engine ray without the ray extra, or --default sdk without the vendor's SDK; the message
         # says how to install it.
         return _fail(str(error))
@@ -164,6 +178,12 @@ def run_compare(args: argparse.Namespace) -> int:
     for line in failures:
         print(f"workbench compare: error: {line}", file=sys.stderr)
     return 1 if failures else 0
+
+
+def _in_cli_words(message: str) -> str:
+    """A dataset's message as this command says it: ``split='x'`` is ``--split 'x'``, ``pattern=`` is
+    ``--pattern`` (the datasets speak Python: ``load_dataset``'s arguments)."""
+    return _PYTHON_ARGUMENT.sub(lambda m: _DATASET_FLAGS[m[1]] + (f" {m[2]}" if m[2] else ""), message)
 
 
 def _fail(message: str) -> int:

@@ -56,12 +56,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--data-shares", type=float, nargs="+", metavar="SHARE",
                         help="share of the photo crops drawn from each --data dataset, in order (default: in "
                         "proportion to their training images)")
-    parser.add_argument("--crops-per-image", type=int, default=8)
+    parser.add_argument("--crops-per-image", type=int, default=8,
+                        help="random crops drawn per training image in one epoch (default: 8)")
     parser.add_argument("--max-steps", type=int, default=None, help="stop after this many optimiser steps")
-    parser.add_argument("--batch-size", type=int, default=8)
+    parser.add_argument("--batch-size", type=int, default=8, help="crops per optimiser step (default: 8)")
     parser.add_argument("--crop", type=int, default=320, help="training crop side in pixels (multiple of 8)")
     parser.add_argument("--lr", type=float, default=2e-3, help="peak AdamW learning rate (cosine decay)")
-    parser.add_argument("--weight-decay", type=float, default=1e-4)
+    parser.add_argument("--weight-decay", type=float, default=1e-4, help="AdamW weight decay (default: 1e-4)")
     parser.add_argument("--sigma", type=float, default=1.0,
                         help="ground-truth Gaussian sigma in output cells (1 cell = 8 px)")
     parser.add_argument("--count-weight", type=float, default=0.1,
@@ -84,7 +85,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="share of the crops that are mosaics of downscaled training crops (denser scenes)")
     parser.add_argument("--mosaic-grids", type=int, nargs="+", default=[2, 4],
                         help="mosaic sides to draw from uniformly (2: 4 crops, 4: 16 crops); must divide --crop/8")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=int, default=0,
+                        help="seed of the crops, augmentation, held-out images and initial weights (default: 0)")
     parser.add_argument("--threads", type=int, default=2, help="torch and onnxruntime CPU threads")
     return parser
 
