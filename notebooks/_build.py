@@ -284,25 +284,38 @@ def density_and_points() -> list[nbformat.NotebookNode]:
             "threshold alone decides how many points there are: too low and the map's background ripples "
             "become people, too high and faint heads vanish. (By default `limit=\"count\"` keeps the `count` "
             "strongest, which ties the points to the count.) Peak heights depend on the model, so the sweep "
-            "goes in fractions of a typical peak: the median over the images of the map's maximum."
+            "goes in fractions of a typical peak: the median over the images of the map's maximum.\n\n"
+            "Thresholds here are in **people per image pixel**, the unit of the density colour bars below and of "
+            "the Explorer's threshold slider (notebook 02). A map cell covers `scale x scale` pixels, so a cell's "
+            "value is divided by `scale**2`; `get_point_strategy` itself reads raw map cells, so `peaks_above` "
+            "converts back."
         ),
         new_code_cell(
-            "typical_peak = float(np.median([result.densityMap.max() for result in results]))\n"
+            "def cell_pixels(result):\n"
+            '    """The image pixels one map cell covers (scale x scale of them)."""\n'
+            "    return (result.densityArea.width / result.densityMap.shape[1]) ** 2\n\n\n"
+            "def peaks_above(result, threshold):\n"
+            '    """Every local maximum above `threshold` people per pixel (the strategy reads people per cell)."""\n'
+            '    strategy = get_point_strategy("peaks", threshold=threshold * cell_pixels(result), limit=None)\n'
+            "    return locate(result, strategy)\n\n\n"
+            "typical_peak = float(np.median([result.densityMap.max() / cell_pixels(result) for result in results]))\n"
+            'print(f"typical peak {typical_peak:.2e} people/px")\n'
             "sweep = []\n"
             "for fraction in (0.05, 0.1, 0.2, 0.3, 0.5):\n"
             "    threshold = fraction * typical_peak\n"
-            '    strategy = get_point_strategy("peaks", threshold=threshold, limit=None)\n'
-            "    points = [locate(result, strategy) for result in results]\n"
+            "    points = [peaks_above(result, threshold) for result in results]\n"
             "    summary = localisation_summary(localisation(p, sample.points, 10) for p, sample in zip(points, dataset))\n"
-            '    sweep.append({"fraction of typical peak": fraction, "threshold": threshold, "points": sum(map(len, points)),\n'
+            '    sweep.append({"fraction of typical peak": fraction, "threshold (people/px)": threshold,\n'
+            '                  "points": sum(map(len, points)),\n'
             '                  "annotated heads": sum(sample.count for sample in dataset),\n'
             '                  "precision@10": summary.precision, "recall@10": summary.recall, "F1@10": summary.f1})\n'
             "sweep = pd.DataFrame(sweep)\n"
-            'sweep.style.format({"threshold": "{:.2e}", "precision@10": "{:.3f}", "recall@10": "{:.3f}", "F1@10": "{:.3f}"})'
+            'sweep.style.format({"threshold (people/px)": "{:.2e}", "precision@10": "{:.3f}", "recall@10": "{:.3f}",\n'
+            '                    "F1@10": "{:.3f}"})'
         ),
         new_code_cell(
-            'ax = sweep.plot(x="fraction of typical peak", y=["precision@10", "recall@10", "F1@10"], marker="o",\n'
-            '                figsize=(6, 4), title="peaks with limit=None: localisation at 10 px")\n'
+            'ax = sweep.plot(x="threshold (people/px)", y=["precision@10", "recall@10", "F1@10"], marker="o",\n'
+            '                logx=True, figsize=(6, 4), title="peaks with limit=None: localisation at 10 px")\n'
             'ax.set_ylabel("score");'
         ),
         new_markdown_cell(
@@ -378,7 +391,9 @@ def embedded_server() -> list[nbformat.NotebookNode]:
         new_markdown_cell(
             "## Watch the monitoring events\n\n"
             "Monitoring points are delivered in batches after the responses, off the request path, so they "
-            "arrive a moment later. `request_stats` keeps per-route counts and latencies in memory."
+            "arrive a moment later. `request_stats` keeps per-route counts and latencies in memory; its "
+            "`summary()` gives the latencies in milliseconds (`p50 ms`, `p99 ms`). One row per route "
+            "(`orient=\"index\"`) keeps the counts whole numbers."
         ),
         new_code_cell(
             "import time\n\n"
@@ -387,7 +402,8 @@ def embedded_server() -> list[nbformat.NotebookNode]:
             "deadline = time.monotonic() + 10\n"
             "while sum(stats.requests.values()) < len(sent) and time.monotonic() < deadline:\n"
             "    time.sleep(0.1)\n"
-            'pd.DataFrame(stats.summary()).T'
+            'table = pd.DataFrame.from_dict(stats.summary(), orient="index").rename_axis("route")\n'
+            'table.style.format({"p50 ms": "{:.1f}", "p99 ms": "{:.1f}"}, na_rep="–")'
         ),
         new_markdown_cell("## Stop\n\n`server.stop()` ends the server; `wb.close()` would stop it too."),
         new_code_cell("server.stop()\nwb.close()"),

@@ -112,7 +112,10 @@ def test_03_density_maps_and_points(kernel_env, monkeypatch, tmp_path):
     table = html_output(code_cell(code, "rows.append("))
     for column in ("strategy", "threshold px", "precision", "recall", "F1", "topk", "peaks"):
         assert column in table, column
-    assert "annotated heads" in html_output(code_cell(code, "sweep = []"))
+    sweep = code_cell(code, "sweep = []")
+    # The sweep's thresholds in the colour bars' and the Explorer's unit, not raw map cells (issue 32, finding 7).
+    assert "annotated heads" in html_output(sweep) and "threshold (people/px)" in html_output(sweep)
+    assert re.search(r"typical peak \d\.\d\de-0\d people/px", stream_text(sweep)), stream_text(sweep)
     assert _has_png(code_cell(code, 'ax = sweep.plot('))
     assert _has_png(code_cell(code, "plot_density_overlay(sample, first"))
 
@@ -131,5 +134,8 @@ def test_04_embedded_server(kernel_env, monkeypatch, tmp_path):
     assert len(re.findall(r": HTTP 200, count \d+ by PeopleCountOnnxPlugin in \d+ ms", estimated)) == 3, estimated
     assert re.search(r"^4\d\d \{'error'", stream_text(code_cell(code, 'body=b"not an image"')), re.M)
     stats = html_output(code_cell(code, "stats.summary()"))
-    for column in ("requests", "errors", "p50", "p99", "/loop/ping"):
+    for column in ("requests", "errors", "p50 ms", "p99 ms", "/loop/ping"):
         assert column in stats, column
+    # Counts as whole numbers, milliseconds with one decimal (issue 32, finding 7: they were 3.0 and 0.0021).
+    decimals = _decimals_per_column(stats)
+    assert decimals["requests"] == decimals["errors"] == {0} and decimals["p50 ms"] == {1}, decimals

@@ -150,7 +150,7 @@ async def test_project_request_stats_plugin(workbench_client, project_plugins):
     summary = stats.summary()
     assert summary["GET:/loop/ping"]["requests"] == 3 and summary["GET:/loop/ping"]["errors"] == 0
     assert summary["POST:/loop/ping"] == {**summary["POST:/loop/ping"], "requests": 1, "errors": 1}
-    assert summary["GET:/loop/ping"]["p50"] > 0
+    assert summary["GET:/loop/ping"]["p50 ms"] > 0
     health = await (await client.get("/health")).json()
     assert health["monitoring"]["RequestStatsPlugin"]["dropped"] == 0
 

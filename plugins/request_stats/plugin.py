@@ -52,14 +52,18 @@ class RequestStatsPlugin(BaseEventPlugin):
         logger.debug(f"RequestStatsPlugin took {len(points)} points")
 
     def summary(self):
-        """Per route: requests, errors, median and 99th percentile execution time in seconds."""
+        """Per route: ``requests`` and ``errors`` (whole numbers), ``p50 ms`` and ``p99 ms``: the median and 99th
+        percentile execution time in milliseconds (None before a request was timed).
+
+        The unit is in the key, so that any table made of it says it: the points carry seconds.
+        """
         table = {}
         for route in sorted(set(self.requests) | set(self.errors)):
             times = sorted(self.latencies[route])
             table[route] = {
                 "requests": self.requests[route],
                 "errors": self.errors[route],
-                "p50": times[len(times) // 2] if times else None,
-                "p99": times[min(len(times) - 1, int(len(times) * 0.99))] if times else None,
+                "p50 ms": times[len(times) // 2] * 1000 if times else None,
+                "p99 ms": times[min(len(times) - 1, int(len(times) * 0.99))] * 1000 if times else None,
             }
         return table

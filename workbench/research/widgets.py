@@ -62,6 +62,10 @@ _JPEG_QUALITY = 88
 #: Near-zero density is transparent (the same rule as ``plot_density_overlay``), so the photo stays readable.
 _TRANSPARENT_BELOW = 0.02
 _THRESHOLD_UNIT = "people/px"
+#: The peak-threshold slider's bounds (people per image pixel), its start, and its label's and track's widths.
+THRESHOLD_RANGE = (1e-5, 1e-1)
+_THRESHOLD_START = 5e-4
+_THRESHOLD_LABEL_PX, _THRESHOLD_TRACK_PX = 130, 480
 
 
 class Explorer:
@@ -132,11 +136,16 @@ class Explorer:
         self.estimator = widgets.Dropdown(options=choices[broker], value=wb.estimators[broker],
                                           description="estimator")
         self.strategy = widgets.Dropdown(options=_STRATEGIES, value=OWN_POINTS, description="points")
-        # 2e-5 people/px is the points module's default per-cell threshold (1e-3) at the default model's 8 px
-        # cells; the range reaches past any density a map can hold per pixel (a whole person in one pixel).
-        self.threshold = widgets.FloatLogSlider(2e-5, base=10, min=-6, max=0, step=0.1,
-                                                description=f"peak ≥ ({_THRESHOLD_UNIT})", readout_format=".1e",
-                                                continuous_update=False, style={"description_width": "initial"})
+        # Four decades over a 480 px track (120 px each), not six in 79 px: below 1e-5 people/px only the
+        # maps' background ripples are added, and 0.1 is a person within a 3x3-pixel head, past any crowd photo.
+        # The default model's peaks on crowd-mini are 7e-4 to 9e-3 and its points localise best near 1e-3.
+        self.threshold = widgets.FloatLogSlider(
+            _THRESHOLD_START, base=10, min=math.log10(THRESHOLD_RANGE[0]), max=math.log10(THRESHOLD_RANGE[1]),
+            step=0.05, description=f"peak ≥ ({_THRESHOLD_UNIT})", readout=False, continuous_update=False,
+            layout={"width": f"{_THRESHOLD_LABEL_PX + _THRESHOLD_TRACK_PX}px"},
+            style={"description_width": f"{_THRESHOLD_LABEL_PX}px"},
+        )
+        self.threshold_readout = widgets.Label(_threshold_text(self.threshold.value))
         self.opacity = widgets.FloatSlider(0.5, min=0.0, max=1.0, step=0.05, description="opacity (0–1)",
                                            continuous_update=False, style={"description_width": "initial"})
         self.status = widgets.HTML()
@@ -144,7 +153,8 @@ class Explorer:
         self.picture = widgets.Image(format="jpeg", layout={"max_width": "100%"})
         self.widget = widgets.VBox([
             widgets.HBox([self.previous, self.index, self.next, self.estimator]),
-            widgets.HBox([self.strategy, self.threshold, self.opacity]),
+            widgets.HBox([self.strategy, self.opacity]),
+            widgets.HBox([self.threshold, self.threshold_readout]),
             self.note,
             self.status,
             self.picture,
@@ -152,6 +162,8 @@ class Explorer:
 
         self.previous.on_click(lambda _: self._step(-1))
         self.next.on_click(lambda _: self._step(+1))
+        self.threshold.observe(lambda change: setattr(self.threshold_readout, "value",
+                                                      _threshold_text(change["new"])), names="value")
         for control in (self.index, self.estimator, self.strategy, self.threshold, self.opacity):
             control.observe(lambda _: self.render(), names="value")
         self.render()
@@ -567,3 +579,8 @@ def _on_canvas(points: np.ndarray, frame: _Frame, corner: tuple[int, int]) -> li
     """Original-image points (x, y) as canvas pixels of a panel whose image starts at ``corner``."""
     xy = np.asarray(points, dtype=np.float64).reshape(-1, 2) * frame.shrink + np.asarray(corner, dtype=np.float64)
     return [(float(x), float(y)) for x, y in xy]
+
+
+def _threshold_text(value: float) -> str:
+    """The peak threshold in its unit, and as the pixels one person spreads over there (easier to picture)."""
+    return f"{value:.1e} {_THRESHOLD_UNIT}: one person per {1 / value:,.0f} px"
