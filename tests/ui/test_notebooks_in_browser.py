@@ -153,6 +153,10 @@ def test_compare_notebook_leaves_a_live_explorer(lab, browser_context):
         assert estimator.is_enabled() and explorer.locator("button[title='next image']").is_enabled(), \
             "the Explorer renders as live controls, not a static picture"
         assert explorer.locator(".widget-slider").count() >= 3
+        # The peak threshold's track as drawn: 79 px for six decades made its useful band 13 px (issue 32).
+        track = explorer.locator(".widget-slider:has(label:has-text('peak')) .slider-container").bounding_box()
+        print(f"Explorer in the browser: the peak threshold's track is {track['width']:.0f} px")
+        assert track["width"] >= 400, track
 
         following, preceding = (explorer.locator(f"button[title='{what} image']") for what in ("next", "previous"))
         _redraw(page, picture, following.click, "next (first visit: estimates)")
