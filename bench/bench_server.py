@@ -404,7 +404,7 @@ def main() -> int:
                     b = statistics.median(r[name] for r in with_two)
                     print(f"  {name[:-3]:>4}: none {a:7.3f} {unit}, two listeners {b:7.3f} {unit} -> {100 * (b / a - 1):+5.1f} %")
             stats = monitored.plugins["RequestStatsPlugin"].instance.summary()["GET:/loop/ping"]
-            print(f"  request_stats saw {stats['requests']} requests, p50 {1000 * stats['p50']:.3f} ms in-server")
+            print(f"  request_stats saw {stats['requests']} requests, p50 {stats['p50 ms']:.3f} ms in-server")
             route_cpu = statistics.median(r["cpu_us"] for r in without)
             alone: dict[str, list[float]] = {"none": [], "two": []}
             for _ in range(5):

@@ -13,6 +13,7 @@ from html.parser import HTMLParser
 
 import pytest
 
+from helpers.fake_estimators import default_factories
 from helpers.spots import DENSITY_PLUGIN
 from workbench import Workbench
 from workbench.cli import main
@@ -94,6 +95,16 @@ def test_every_table_scrolls_in_its_own_box_and_the_summary_is_split_to_fit(repo
     assert set(report.summary.columns) <= set(shown)
     assert "MAE" in summary_tables[0]["headers"] and "p99 ms" in summary_tables[1]["headers"]  # type: ignore[operator]
     assert all(len([h for h in t["headers"] if h]) <= 15 for t in summary_tables)  # type: ignore[union-attr]
+
+
+def test_the_skipped_images_table_scrolls_in_its_box_too(plugin_folder, spots_dataset, tmp_path):
+    broken = spots_dataset[1].image_path
+    broken.write_bytes(broken.read_bytes()[: broken.stat().st_size // 2])  # its header reads, its pixels do not
+    with Workbench(plugin_folder.root, [], default_estimators=default_factories()) as wb:
+        report = compare(wb, spots_dataset, ["default"], progress=False, on_error="skip")
+    page = _Page(report.to_html(tmp_path / "report").read_text())
+    assert len(report.skipped) == 1 and len(page.tables) >= 4  # summary (2), skipped, per image, all scores
+    assert all(table["box"] for table in page.tables), "each table inside a div.table-box"
 
 
 def test_figures_share_rows_in_a_responsive_grid(report, page):

@@ -471,7 +471,7 @@ class ComparisonReport:
         notes = "".join(f"<p class='note'>{html.escape(note)}</p>" for note in self.notes)
         skipped = "" if not len(self.skipped) else (
             f"<details open><summary>Skipped images ({len(self.skipped)}, not decodable)</summary>"
-            f"{self.styled(self.skipped).hide(axis='index').to_html()}</details>"
+            f"{_table_box(self.styled(self.skipped).hide(axis='index'))}</details>"
         )
         return (
             f"{notes}{skipped}<p>Dataset <b>{html.escape(self.dataset.name)}</b> ({len(self.dataset)} images, "
