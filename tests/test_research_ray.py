@@ -10,6 +10,7 @@ import pytest
 
 ray = pytest.importorskip("ray", reason="the ray extra is not installed (pip install 'workbench[ray]')")
 
+from helpers.local_ray import start_local_ray  # noqa: E402
 from workbench import Workbench  # noqa: E402
 from workbench.research import compare, make_synthetic_dataset  # noqa: E402
 from workbench.research._ray_runner import RayEstimatorPool  # noqa: E402
@@ -25,15 +26,7 @@ SCORES = ["image", "estimator", "true_count", "pred_count", "error", "abs_error"
 
 @pytest.fixture(scope="module")
 def local_ray():
-    try:
-        ray.init(num_cpus=2, include_dashboard=False, logging_level="WARNING")
-    except Exception as error:
-        # On an overloaded machine the raylet may give up waiting (about 15 s) for its agent process; that is
-        # the machine, not the code under test, so one second try.
-        if "timed out during startup" not in str(error):
-            raise
-        ray.shutdown()
-        ray.init(num_cpus=2, include_dashboard=False, logging_level="WARNING")
+    start_local_ray(ray, num_cpus=2)
     yield ray
     ray.shutdown()
 

@@ -13,6 +13,7 @@ import pytest
 
 from helpers.bad_output import ANSWERS, BROKEN, REASONS, broken_plugin_source
 from helpers.fake_estimators import default_factories
+from helpers.local_ray import start_local_ray
 from workbench import Workbench
 from workbench.research import PredictionCache, compare
 
@@ -92,7 +93,7 @@ def test_a_failed_image_comes_back_from_ray_actors(plugin_folder, spots_dataset)
     """The Ray runner's actors check their hosts' output as the local runner does, and hand failures back."""
     ray = pytest.importorskip("ray", reason="the ray extra is not installed (pip install 'workbench[ray]')")
     module = plugin_folder.add("broken", broken_plugin_source(ANSWERS["infinite map"], marker=FAILING_IMAGE))
-    ray.init(num_cpus=1, include_dashboard=False, logging_level="WARNING")
+    start_local_ray(ray, num_cpus=1)
     try:
         with Workbench(plugin_folder.root, [module], default_estimators=default_factories()) as wb:
             report = compare(wb, spots_dataset, [BROKEN], engine="ray", actors=1, progress=False)
