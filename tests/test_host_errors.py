@@ -1,6 +1,8 @@
 """Each bad plugin gets a message naming the plugin and what to fix; the others keep working."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from helpers.fake_estimators import default_factories, spot_image
@@ -243,12 +245,18 @@ def test_same_file_imported_under_two_names_is_activated_once(plugin_folder, mon
     """The pitfall the service warns about: `from plugins.x.plugin import ...` makes a second copy of a class."""
     first = plugin_folder.add("first", GOOD)
     second = plugin_folder.add("second", "from plugins.first.plugin import Good\n")
+    import sys
+
+    # The checkout's own plugins/ is a regular package (shipped as workbench._examples), and `python -m pytest`
+    # puts the checkout on sys.path: it would answer `import plugins` before the test's folder, a namespace.
+    checkout = Path(__file__).resolve().parents[1]
+    monkeypatch.setattr(sys, "path", [p for p in sys.path if Path(p or ".").resolve() != checkout])
+    for name in [n for n in sys.modules if n == "plugins" or n.startswith("plugins.")]:
+        monkeypatch.delitem(sys.modules, name)
     monkeypatch.syspath_prepend(str(plugin_folder.root.parent))
     with pytest.warns(DuplicateActivationWarning, match="a second copy of the same file"):
         wb = Workbench(plugin_folder.root, [first, second], default_estimators={}).start()
     with wb:
         assert [p.name for p in wb.plugins] == ["Good"]
-    import sys
-
     for name in [n for n in sys.modules if n == "plugins" or n.startswith("plugins.")]:
         monkeypatch.delitem(sys.modules, name)
