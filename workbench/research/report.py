@@ -61,7 +61,7 @@ class ComparisonReport:
         labels: estimator name -> how headings and the summary table show it: the default with what provides it
             (``"default (vendor SDK 5.14.0)"``, from ``wb.estimator_label``), others by their names.
         notes: lines shown above the tables in every rendering (the command line adds "synthetic data" here).
-        data_label: how the title names the data: the dataset's name unless set (the command line names its
+        data_label: how the title names the data; None: by the dataset's name (the command line names its
             generated images "synthetic sample images", not after the folder they were written to).
     """
 
@@ -95,7 +95,7 @@ class ComparisonReport:
         self.busy_seconds = dict(busy_seconds)
         self.created = datetime.now(timezone.utc)
         self.notes: list[str] = []
-        self.data_label = dataset.name
+        self.data_label: str | None = None
         self._summary: pd.DataFrame | None = None
 
     # -- tables ----------------------------------------------------------------------------------------
@@ -443,7 +443,8 @@ class ComparisonReport:
     def title(self) -> str:
         """The page's title: what was compared, on which data (``data_label``) and how many images."""
         images = f"{len(self.dataset)} image{'' if len(self.dataset) == 1 else 's'}"
-        return f"Estimator comparison: {', '.join(self.labels.values())} on {self.data_label} ({images})"
+        data = self.dataset.name if self.data_label is None else self.data_label
+        return f"Estimator comparison: {', '.join(self.labels.values())} on {data} ({images})"
 
     def outside_range(self) -> pd.DataFrame:
         """The images some estimator put outside its declared training range (``in_range`` false): ``image``,
