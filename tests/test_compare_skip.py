@@ -138,3 +138,20 @@ def test_cli_skip_writes_the_report_lists_the_file_and_exits_0(
     assert pd.read_csv(out / "per_image.csv")["image"].tolist() == ["spots_1", "spots_3"]
     assert pd.read_csv(out / "skipped.csv")["image"].tolist() == [BROKEN]
     assert "Skipped images" in (out / "report.html").read_text()
+
+
+def test_an_annotated_image_whose_header_cannot_be_read_is_skipped_too(wb, spots_dataset):
+    """A file that is not an image at all, under an annotation: loading keeps it (with a warning naming it) instead
+    of refusing the whole dataset, so that compare can skip it as it skips any other unreadable image."""
+    from workbench.research import load_dataset
+    from workbench.research.datasets import DatasetWarning
+
+    spots_dataset[1].image_path.write_bytes(b"not an image at all")
+    with pytest.warns(DatasetWarning, match=r"1 annotated image\(s\) cannot be read.*spots_2\.png.*cannot read the "
+                                            r"image header.*--on-error skip"):
+        reloaded = load_dataset(spots_dataset.root)
+    with pytest.raises(UnreadableImagesError, match="spots_2"):
+        compare(wb, reloaded, ["default"], progress=False)
+    report = compare(wb, reloaded, ["default"], progress=False, on_error="skip")
+    assert report.per_image["image"].tolist() == ["spots_1", "spots_3"]
+    assert report.skipped["image"].tolist() == [BROKEN]

@@ -95,7 +95,11 @@ def image_geometry(path: Path) -> ImageGeometry:
     try:
         return read_geometry(path)
     except (OSError, SyntaxError) as exc:
-        raise DatasetError(f"{path}: cannot read the image header ({exc}); is the file a complete image?") from exc
+        raise UnreadableHeader(f"{path}: cannot read the image header ({exc}); is the file a complete image?") from exc
+
+
+class UnreadableHeader(DatasetError):
+    """An image whose header cannot be read: its points cannot be placed, and it cannot be estimated either."""
 
 
 def _outside(points: np.ndarray, width: float, height: float) -> np.ndarray:
@@ -112,6 +116,7 @@ class Placement:
         self._turned: list[str] = []
         self._ambiguous: list[str] = []
         self._dropped: list[str] = []
+        self._unreadable: list[str] = []
 
     def place(
         self, points: np.ndarray, boxes: np.ndarray | None, annotation: Path, image: Path
@@ -119,7 +124,13 @@ class Placement:
         """The points and boxes in the upright frame of the decoded image, stray points dropped."""
         if not len(points):
             return points, boxes
-        geometry = image_geometry(image)
+        try:
+            geometry = image_geometry(image)
+        except UnreadableHeader as error:
+            # Kept as clicked: compare decodes every image before estimating and fails on this one, naming it, or
+            # leaves it out with on_error="skip" (--on-error skip), so one broken file need not lose a run.
+            self._unreadable.append(str(error))
+            return points, boxes
         clicked = points
         frame = self._frame(points, geometry, image) if geometry.turned else None
         if frame == "stored":
@@ -158,6 +169,14 @@ class Placement:
                 f"{len(self._turned)} image(s) carry an EXIF orientation, so decoding turns them, and their points "
                 f"were turned with them: {some(self._turned, separator='; ')}. Pass points_frame='stored' or "
                 "'upright' if their points were clicked in the other frame",
+                DatasetWarning,
+                stacklevel=5,
+            )
+        if self._unreadable:
+            warnings.warn(
+                f"{len(self._unreadable)} annotated image(s) cannot be read, so their points could not be checked "
+                f"against them: {some(self._unreadable, separator='; ')}. compare fails on them, naming them, unless "
+                "on_error='skip' (workbench compare --on-error skip) leaves them out",
                 DatasetWarning,
                 stacklevel=5,
             )
