@@ -1,5 +1,5 @@
 """The ``workbench`` pytest plugin in a plugin author's repository with no pytest configuration at all: the
-README's integration-test snippet and the fixture's documented example run exactly as written."""
+integration-test snippet of docs/plugin-authors.md and the fixture's documented example run exactly as written."""
 from __future__ import annotations
 
 import os
@@ -50,9 +50,9 @@ def run_pytest_in_a_fresh_folder(folder: Path, tests: list[str]) -> subprocess.C
                           capture_output=True, text=True, timeout=300)
 
 
-def test_the_readme_snippet_runs_as_written_without_configuration(tmp_path):
-    snippets = snippets_using_the_fixture((REPO / "README.md").read_text())
-    assert snippets, "the README shows no workbench_client test"
+def test_the_plugin_authors_snippet_runs_as_written_without_configuration(tmp_path):
+    snippets = snippets_using_the_fixture((REPO / "docs" / "plugin-authors.md").read_text())
+    assert snippets, "docs/plugin-authors.md shows no workbench_client test"
     result = run_pytest_in_a_fresh_folder(tmp_path, snippets)
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
     assert f"{len(snippets)} passed" in result.stdout
