@@ -44,9 +44,9 @@ def pytest_pycollect_makeitem(collector: pytest.Collector, name: str, obj: objec
     """Mark the ``async def`` tests that request an async fixture of this plugin as ``asyncio`` tests.
 
     pytest-asyncio's strict mode (its default) runs only marked coroutine tests, so without this an author's
-    repository would need ``asyncio_mode = auto`` for the README's test. This wrapper is the innermost one
-    (``trylast``), so the mark is on the items before pytest-asyncio's own wrapper turns marked coroutine
-    tests into its items.
+    repository would need ``asyncio_mode = auto`` for the test docs/plugin-authors.md shows. This wrapper is
+    the innermost one (``trylast``), so the mark is on the items before pytest-asyncio's own wrapper turns
+    marked coroutine tests into its items.
     """
     collected = yield
     if not inspect.iscoroutinefunction(obj) or not collector.config.pluginmanager.hasplugin("asyncio"):

@@ -164,8 +164,8 @@ def _needing_the_core(finding: Finding) -> Finding:
     workbench's own and reaches here as text through plugin records and event deliveries too): the service may
     well run that code, the workbench cannot, so it is not a finding but something check could not verify."""
     return replace(finding, kind=CANNOT_VERIFY, fix="the workbench cannot run it; try the plugin where the real "
-                   "lunavl answers: workbench check inside the service's image (README: Inside the service's "
-                   "container image)")
+                   "lunavl answers: workbench check inside the service's image (docs/plugin-authors.md: Inside the "
+                   "service's container image)")
 
 
 @contextlib.contextmanager
