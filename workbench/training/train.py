@@ -131,8 +131,7 @@ def main(argv: list[str] | None = None) -> int:
     if not all(train):
         print("no training images left after --val in at least one dataset", file=sys.stderr)
         return 2
-    crop = args.crop
-    report = fit(args, train, val, crop, rng, generated)
+    report = fit(args, train, val, rng, generated)
     check_image = next(sample for samples in val + train for sample in samples)
     report.update(export_bundle(report.pop("model"), args, check_image))
     print(json.dumps(report, indent=2))
@@ -199,7 +198,7 @@ def _batch(
     return np.stack(images), np.stack(densities)
 
 
-def fit(args: argparse.Namespace, train: list[list[Sample]], val: list[list[Sample]], crop: int,
+def fit(args: argparse.Namespace, train: list[list[Sample]], val: list[list[Sample]],
         rng: np.random.Generator, generated: list[Sample] | None = None) -> dict[str, Any]:
     """The training loop over the photos of one or more datasets (``train[d]``, with held-out ``val[d]``);
     returns a report with the weight-averaged model under ``"model"``."""
@@ -229,16 +228,16 @@ def fit(args: argparse.Namespace, train: list[list[Sample]], val: list[list[Samp
         return 0.01 + 0.99 * 0.5 * (1 + math.cos(math.pi * progress))
 
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimiser, learning_rate)
-    augment = Augmentation(crop=crop)
-    draw_photo = _PhotoDraw(train, getattr(args, "data_shares", None), rng)
+    augment = Augmentation(crop=args.crop)
+    draw_photo = _PhotoDraw(train, args.data_shares, rng)
     started = time.perf_counter()
     history: list[dict[str, Any]] = []
     held_out = sum(len(samples) for samples in val)
     print(f"training on {images} images ({held_out} held out), {parameter_count(model)} parameters, "
-          f"{total} steps of {args.batch_size} crops of {crop} px", flush=True)
+          f"{total} steps of {args.batch_size} crops of {args.crop} px", flush=True)
     stopped_at = None
     try:
-        _steps(args, model, average, optimiser, scheduler, draw_photo, generated or [], augment, crop, rng, val,
+        _steps(args, model, average, optimiser, scheduler, draw_photo, generated or [], augment, rng, val,
                total, started, history)
     except KeyboardInterrupt:
         # Ctrl-C (SIGINT) ends training early; the weight average so far is still exported and checked.
@@ -258,7 +257,7 @@ def fit(args: argparse.Namespace, train: list[list[Sample]], val: list[list[Samp
 
 
 def _steps(args: argparse.Namespace, model: Any, average: Any, optimiser: Any, scheduler: Any,
-           draw_photo: _PhotoDraw, generated: list[Sample], augment: Augmentation, crop: int,
+           draw_photo: _PhotoDraw, generated: list[Sample], augment: Augmentation,
            rng: np.random.Generator, val: list[list[Sample]], total: int, started: float,
            history: list[dict[str, Any]]) -> None:
     import torch
@@ -269,7 +268,7 @@ def _steps(args: argparse.Namespace, model: Any, average: Any, optimiser: Any, s
     for step in range(total):
         model.train()
         crops = [_crop(args, draw_photo, generated, augment, rng) for _ in range(args.batch_size)]
-        images, densities = _batch(crops, crop, args.sigma)
+        images, densities = _batch(crops, args.crop, args.sigma)
         images_t, target = torch.from_numpy(images), torch.from_numpy(densities)
         raw = model.raw(images_t)
         scaled_target = target * DENSITY_SCALE
