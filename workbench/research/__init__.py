@@ -19,6 +19,7 @@ from .datasets import (
     Sample,
     detect_format,
     load_dataset,
+    load_sequence,
     make_synthetic_dataset,
 )
 from .metrics import (
@@ -88,6 +89,7 @@ __all__ = [
     "grid_counts_from_points",
     "latency_stats",
     "load_dataset",
+    "load_sequence",
     "localisation",
     "localisation_summary",
     "mae",

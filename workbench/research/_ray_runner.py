@@ -167,7 +167,7 @@ class RayEstimatorPool:
             for actor in alive:
                 while pending and load[id(actor)] < IN_FLIGHT_PER_ACTOR:
                     shard = pending.popleft()
-                    payload = [(index, sample.image_path.name, sample.image_path.read_bytes()) for index, sample in shard]
+                    payload = [(index, *sample.encoded()) for index, sample in shard]
                     in_flight[actor.estimate.remote(payload, targets.name, batch_size)] = (actor, shard)
                     load[id(actor)] += 1
             if not in_flight:

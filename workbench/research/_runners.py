@@ -21,7 +21,7 @@ from ..host import UnidentifiedEstimatorError
 from ..result import CountResult
 from ..sdk import EstimationTargets
 from ._runner_parts import FailedImage, HostSpec, OnResult, estimate_timed
-from .cache import PredictionCache, image_digest, prediction_key
+from .cache import PredictionCache, prediction_key
 
 if TYPE_CHECKING:
     from ..host import Workbench
@@ -116,7 +116,7 @@ def estimate_dataset(
             cache = None
     if cache is not None:
         for index, sample in enumerate(dataset):
-            digest = image_digest(sample.image_path)
+            digest = sample.content_digest()
             keys[index] = (prediction_key(identity, digest, None, targets.name), digest)
         found = cache.get_many(key for key, _ in keys.values())
         for index, (key, _) in keys.items():

@@ -17,7 +17,7 @@ from .._checks import choice, number, unknown_broker_message, unknown_estimators
 from .._system import usable_cpus
 from ..host import UnknownEstimatorError
 from ..estimators._range import judge_result
-from ..images import ImageDecodeError, load_image, parse_targets
+from ..images import ImageDecodeError, parse_targets
 from ..result import CountResult
 from ..sdk import EstimationTargets
 from ._runners import ENGINES, FailedImage, estimate_dataset
@@ -240,16 +240,17 @@ def _readable_images(dataset: Dataset, on_error: str, progress: bool) -> tuple[D
     if on_error == "fail" or len(unreadable) == len(dataset):
         raise UnreadableImagesError(unreadable, len(dataset))
     readable = [sample for sample, reason in zip(dataset, reasons) if reason is None]
-    return Dataset(readable, name=dataset.name, root=dataset.root, format=dataset.format), unreadable
+    return dataset.replace(readable), unreadable
 
 
 def _decode_failure(sample: Sample) -> str | None:
     """Why ``sample``'s image cannot be decoded, or ``None`` when it can."""
     try:
-        load_image(sample.image_path)  # as Sample.image decodes it for the run; the pixels are not kept
+        sample.image  # decoded as the run decodes it; the pixels are not kept
     except ImageDecodeError as error:
-        # The decoder's message starts with the path, which the row holds already.
-        return str(error).removeprefix(f"{sample.image_path}: ")
+        # The decoder's message starts with the path (a video's: with "#frame=N"), which the row holds already.
+        text = str(error)
+        return text.split(": ", 1)[1] if text.startswith(str(sample.image_path)) and ": " in text else text
     return None
 
 

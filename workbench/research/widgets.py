@@ -33,7 +33,7 @@ from .._checks import unknown_broker_message
 from ..host import UnidentifiedEstimatorError, UnknownEstimatorError
 from ..images import parse_targets
 from ..sdk import EstimationTargets
-from .cache import PredictionCache, image_digest, prediction_key
+from .cache import PredictionCache, prediction_key
 from .datasets import Dataset, Sample, load_dataset
 from .metrics import localisation
 
@@ -261,7 +261,7 @@ class Explorer:
                 # uncached, with a warning).
                 self._identities[estimator] = f"{error.seen}@this-explorer:{id(self)}"
         if index not in self._digests:
-            self._digests[index] = image_digest(self.dataset[index].image_path)
+            self._digests[index] = self.dataset[index].content_digest()
         identity, digest = self._identities[estimator], self._digests[index]
         return prediction_key(identity, digest, None, self.targets.name), identity, digest
 

@@ -11,10 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from workbench.estimators import ModelDescription, OnnxDensityEstimator
-from workbench.research.datasets import Dataset, DatasetError, Sample, load_dataset
-
-#: The Mall dataset's ground truth (Chen et al., BMVC 2012): ``frame{i}.loc`` for ``frames/seq_{i:06d}.jpg``.
-MALL_TRUTH = "mall_gt.mat"
+from workbench.research.datasets import Dataset, DatasetError, load_dataset
 
 
 @dataclass(frozen=True)
@@ -51,33 +48,18 @@ def parse_spec(spec: str) -> tuple[Path, str | None]:
 
 
 def load_spec(spec: str) -> Dataset:
-    """The annotated dataset of a ``PATH[:SPLIT]`` spec: any layout ``load_dataset`` reads, or the Mall dataset
-    (a folder with ``mall_gt.mat`` and ``frames/``).
+    """The annotated dataset of a ``PATH[:SPLIT]`` spec: any layout ``load_dataset`` reads (the Mall dataset too).
 
     Raises:
         DatasetError: the folder cannot be read, or some image has no annotation (nothing to calibrate on).
     """
     path, split = parse_spec(spec)
-    dataset = load_mall(path) if (path / MALL_TRUTH).is_file() else load_dataset(path, split=split)
+    dataset = load_dataset(path, split=split)
     unannotated = [sample.name for sample in dataset if not sample.annotated]
     if unannotated:
         raise DatasetError(f"{spec}: {len(unannotated)} image(s) without head points (first: {unannotated[0]}); "
                            "the range is calibrated and measured on annotated images only")
     return dataset
-
-
-def load_mall(path: Path) -> Dataset:
-    """The Mall dataset: 2000 frames of one shopping-centre camera, 640x480, 13 to 53 people each."""
-    from scipy.io import loadmat
-
-    frames = loadmat(path / MALL_TRUTH)["frame"][0]
-    samples = []
-    for index, frame in enumerate(frames, start=1):
-        image = path / "frames" / f"seq_{index:06d}.jpg"
-        if not image.is_file():
-            raise DatasetError(f"{path}: {MALL_TRUTH} annotates frame {index}, and {image} is missing")
-        samples.append(Sample(image.stem, image, np.asarray(frame["loc"][0, 0], dtype=np.float64).reshape(-1, 2)))
-    return Dataset(samples, name=path.name, root=path, format="mall")
 
 
 def observe(

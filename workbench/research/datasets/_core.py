@@ -56,6 +56,8 @@ class Sample:
     ``boxes`` is an ``(N, 4)`` float64 array of head boxes ``(x1, y1, x2, y2)``, one per point in the same order,
     where the benchmark publishes them (NWPU-Crowd), else ``None``: they give each head its own match distance
     in localisation (``metrics.box_thresholds``).
+    ``frame`` and ``time`` place a sample of a sequence (a video, a numbered frame folder): its frame number in the
+    source, from 0, and its time in seconds from the first frame (``None`` where the source gives no rate).
     ``image`` decodes the file on every access; keep the result if you need it twice.
     """
 
@@ -65,6 +67,8 @@ class Sample:
     annotation_path: Path | None = None
     labels: Mapping[str, Any] = field(default_factory=dict)
     boxes: np.ndarray | None = None
+    frame: int | None = None
+    time: float | None = None
 
     @property
     def count(self) -> int | None:
@@ -89,9 +93,21 @@ class Sample:
 
         return load_image(self.image_path)
 
+    def content_digest(self) -> str:
+        """SHA-256 of the pixels' source (the image file's bytes): what the prediction cache keys results by."""
+        from ..cache import image_digest
+
+        return image_digest(self.image_path)
+
+    def encoded(self) -> tuple[str, bytes]:
+        """``(file name, encoded bytes)`` of the image, as sent to another process (a Ray actor) to decode."""
+        return self.image_path.name, self.image_path.read_bytes()
+
     def __repr__(self) -> str:
         count = "unannotated" if self.points is None else f"count={self.count}"
-        return f"Sample({self.name!r}, {count}, image_path={str(self.image_path)!r})"
+        where = "" if self.frame is None else f", frame={self.frame}" + (
+            "" if self.time is None else f", time={self.time:.3f}")
+        return f"Sample({self.name!r}, {count}{where}, image_path={str(self.image_path)!r})"
 
 
 def _image_size(path: Path) -> tuple[int, int]:
@@ -103,14 +119,18 @@ class Dataset(Sequence[Sample]):
     """An ordered, immutable list of :class:`Sample` with a name and the format it was read from.
 
     Indexing with an int returns a ``Sample``; with a slice, a smaller ``Dataset``. In Jupyter it renders as a
-    summary table (``_repr_html_``).
+    summary table (``_repr_html_``). A sequence (``is_sequence``: every sample has a ``frame``) may know its
+    source's frame rate, ``fps``.
     """
 
-    def __init__(self, samples: Sequence[Sample], *, name: str, root: Path, format: str) -> None:
+    def __init__(
+        self, samples: Sequence[Sample], *, name: str, root: Path, format: str, fps: float | None = None
+    ) -> None:
         self._samples = tuple(samples)
         self.name = name
         self.root = Path(root)
         self.format = format
+        self.fps = fps
 
     # --- loaders, one per format ---------------------------------------------------------------------------
 
@@ -212,13 +232,22 @@ class Dataset(Sequence[Sample]):
 
     def __getitem__(self, index: int | slice) -> Sample | Dataset:
         if isinstance(index, slice):
-            return Dataset(self._samples[index], name=self.name, root=self.root, format=self.format)
+            return self.replace(self._samples[index])
         return self._samples[index]
 
     def __iter__(self) -> Iterator[Sample]:
         return iter(self._samples)
 
+    def replace(self, samples: Sequence[Sample]) -> Dataset:
+        """A dataset of ``samples`` with this one's name, folder, format and frame rate."""
+        return Dataset(samples, name=self.name, root=self.root, format=self.format, fps=self.fps)
+
     # --- summaries -----------------------------------------------------------------------------------------
+
+    @property
+    def is_sequence(self) -> bool:
+        """True when every sample is a frame of a sequence (has ``frame``): compare then reports over time."""
+        return bool(self._samples) and all(s.frame is not None for s in self._samples)
 
     @property
     def names(self) -> list[str]:
@@ -262,7 +291,9 @@ class Dataset(Sequence[Sample]):
 
     def __repr__(self) -> str:
         counts = "" if self.total_count is None else f", total_count={self.total_count}"
-        return f"Dataset({self.name!r}, format={self.format!r}, n={len(self)}, annotated={self._annotation_summary()!r}{counts})"
+        sequence = ", sequence" if self.is_sequence else ""
+        return (f"Dataset({self.name!r}, format={self.format!r}, n={len(self)}, "
+                f"annotated={self._annotation_summary()!r}{counts}{sequence})")
 
     def _repr_html_(self) -> str:
         rows = [
@@ -272,6 +303,12 @@ class Dataset(Sequence[Sample]):
             ("images", str(len(self))),
             ("annotated", self._annotation_summary()),
         ]
+        if self.is_sequence:
+            first, last = self._samples[0], self._samples[-1]
+            span = f"frames {first.frame} to {last.frame}"
+            if first.time is not None and last.time is not None:
+                span += f", {first.time:.1f} s to {last.time:.1f} s"
+            rows.append(("sequence", span + ("" if self.fps is None else f" ({self.fps:g} fps source)")))
         annotated = [c for c in self.counts if c is not None]
         if annotated:
             rows += [

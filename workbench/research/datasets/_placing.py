@@ -119,13 +119,17 @@ class Placement:
         self._unreadable: list[str] = []
 
     def place(
-        self, points: np.ndarray, boxes: np.ndarray | None, annotation: Path, image: Path
+        self, points: np.ndarray, boxes: np.ndarray | None, annotation: Path, image: Path,
+        geometry: ImageGeometry | None = None,
     ) -> tuple[np.ndarray, np.ndarray | None]:
-        """The points and boxes in the upright frame of the decoded image, stray points dropped."""
+        """The points and boxes in the upright frame of the decoded image, stray points dropped.
+
+        ``geometry`` is the image's, where the caller knows it (a video's frames); else it is read from ``image``.
+        """
         if not len(points):
             return points, boxes
         try:
-            geometry = image_geometry(image)
+            geometry = geometry or image_geometry(image)
         except UnreadableHeader as error:
             # Kept as clicked: compare decodes every image before estimating and fails on this one, naming it, or
             # leaves it out with on_error="skip" (--on-error skip), so one broken file need not lose a run.

@@ -1,0 +1,367 @@
+"""Video files as datasets: frames sampled every N frames or every T seconds, decoded lazily with PyAV.
+
+``load_video`` opens the file once to list its frames by demuxing (reading packets, decoding nothing): every
+frame's presentation timestamp and which frames are keyframes. A sample is one chosen frame; ``sample.image``
+decodes it on access. The frames of one file are decoded by one decoder, in order, under a lock: a run asks for
+them in order, so each frame is decoded once, and a jump forward past a keyframe seeks to it instead of decoding
+what lies between. At most the last decoded frame is kept, so memory does not grow with the video's length.
+
+Per-frame head points come from a sidecar JSON file (``clip.points.json`` beside ``clip.mp4``, or
+``annotations=``)::
+
+    {"video": "clip.mp4", "frames": {"0": [[x, y], ...], "25": [[x, y], ...]}}
+
+keyed by frame number (0-based, in presentation order, as ``Sample.frame`` numbers them); a frame not listed
+is unannotated. Points are placed with the same rules as an image's (stray points, ``stray_points=``).
+
+PyAV (the ``video`` extra: ``pip install 'workbench[video]'``) is imported only when a video is opened.
+"""
+from __future__ import annotations
+
+import hashlib
+import io
+import math
+import threading
+import warnings
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from ._core import Dataset, Sample, _points_array, _read_json
+from ._errors import DatasetError, DatasetWarning, some
+from ._frames import ImageGeometry
+from ._placing import Placement, PointRules
+
+if TYPE_CHECKING:
+    from workbench.sdk import VLImage
+
+__all__ = [
+    "VIDEO_SUFFIXES", "VideoFile", "VideoFrame", "check_every", "load_video", "pick_every_seconds", "sidecar_path",
+]
+
+#: File suffixes read as videos (any container FFmpeg reads works through ``format="video"``).
+VIDEO_SUFFIXES = frozenset({".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".mpg", ".mpeg", ".ts", ".gif"})
+#: The sidecar annotation file of ``clip.mp4``: ``clip.points.json``.
+SIDECAR_SUFFIX = ".points.json"
+
+
+def _import_av() -> Any:
+    try:
+        import av
+    except ImportError:
+        raise DatasetError(
+            "reading video files needs PyAV: pip install 'workbench[video]' (or `make lab`, which installs it)"
+        ) from None
+    return av
+
+
+def check_every(every: int | None) -> int:
+    """The frame step ``every=`` asks for (``None``: 1), refused unless a whole number from 1."""
+    step = 1 if every is None else every
+    if isinstance(step, bool) or not isinstance(step, int) or step < 1:
+        raise DatasetError(f"every={every!r}: must be a whole number of frames, 1 or more")
+    return step
+
+
+def pick_every_seconds(times: list[float], seconds: float) -> list[int]:
+    """Positions in ``times`` (seconds, ascending) of the first frame at or after each multiple of ``seconds``."""
+    if isinstance(seconds, bool) or not (isinstance(seconds, (int, float)) and math.isfinite(seconds) and seconds > 0):
+        raise DatasetError(f"every_seconds={seconds!r}: must be a number of seconds above 0")
+    chosen, next_time = [], 0.0
+    for position, time in enumerate(times):
+        if time + 1e-9 >= next_time:
+            chosen.append(position)
+            next_time = (math.floor(time / seconds + 1e-9) + 1) * seconds
+    return chosen
+
+
+def sidecar_path(video: Path) -> Path:
+    """Where ``video``'s per-frame annotations are looked for: ``clip.points.json`` beside ``clip.mp4``."""
+    return video.with_name(video.stem + SIDECAR_SUFFIX)
+
+
+class VideoFile:
+    """One video file's first video stream: its frames' timestamps (from demuxing) and a shared ordered decoder.
+
+    ``frames`` is the number of frames, ``times[i]`` frame ``i``'s time in seconds from the first frame,
+    ``fps`` the stream's average frame rate (``None`` when the file does not say), ``size`` ``(width, height)``.
+    """
+
+    def __init__(self, path: str | Path, *, max_pixels: int | None = None) -> None:
+        from workbench.images import max_pixels_budget
+
+        av = _import_av()
+        self.path = Path(path)
+        if not self.path.is_file():
+            raise DatasetError(f"{self.path}: no such video file")
+        container = self._open(av)
+        try:
+            stream = container.streams.video[0]
+            self.width, self.height = int(stream.codec_context.width), int(stream.codec_context.height)
+            budget = max_pixels_budget(max_pixels)
+            if self.width * self.height > budget:
+                raise DatasetError(
+                    f"{self.path}: its frames are {self.width}x{self.height} = {self.width * self.height} pixels, "
+                    f"over the budget of {budget} pixels; downscale the video (ffmpeg -vf scale=...), or raise "
+                    "the budget ($WORKBENCH_MAX_PIXELS) if you trust it"
+                )
+            rate = stream.average_rate
+            self.fps: float | None = float(rate) if rate else None
+            self._time_base = stream.time_base
+            stamps, keys = [], []
+            for packet in container.demux(stream):
+                stamp = packet.pts if packet.pts is not None else packet.dts
+                if stamp is None or packet.size == 0:  # the flushing packet at the end carries no frame
+                    continue
+                stamps.append(int(stamp))
+                if packet.is_keyframe:
+                    keys.append(int(stamp))
+        except av.error.FFmpegError as error:
+            raise DatasetError(f"{self.path}: cannot read the video's packets ({error}); is the file complete?") from None
+        finally:
+            container.close()
+        if not stamps:
+            raise DatasetError(f"{self.path}: the video stream holds no frames")
+        self.pts = sorted(set(stamps))
+        self._keyframes = sorted(set(keys))
+        self.times = [float((stamp - self.pts[0]) * self._time_base) for stamp in self.pts]
+        self._lock = threading.Lock()
+        self._container: Any = None
+        self._decoded: Iterator[Any] | None = None
+        self._cursor = -1  # pts of the last frame the decoder gave
+        self._last: tuple[int, np.ndarray] | None = None
+        self._digest: str | None = None
+
+    def _open(self, av: Any) -> Any:
+        try:
+            container = av.open(str(self.path))
+        except (av.error.FFmpegError, OSError) as error:
+            raise DatasetError(f"{self.path}: not a readable video file ({error})") from None
+        if not container.streams.video:
+            container.close()
+            raise DatasetError(f"{self.path}: holds no video stream (only {len(container.streams)} other stream(s))")
+        return container
+
+    @property
+    def frames(self) -> int:
+        return len(self.pts)
+
+    @property
+    def size(self) -> tuple[int, int]:
+        return self.width, self.height
+
+    @property
+    def duration(self) -> float:
+        """Seconds from the first frame to the end of the last (one frame period added when the rate is known)."""
+        return self.times[-1] + (1.0 / self.fps if self.fps else 0.0)
+
+    def digest(self) -> str:
+        """SHA-256 of the file's bytes, computed once."""
+        if self._digest is None:
+            digest = hashlib.sha256()
+            with self.path.open("rb") as stream:
+                for block in iter(lambda: stream.read(1 << 20), b""):
+                    digest.update(block)
+            self._digest = digest.hexdigest()
+        return self._digest
+
+    def select(self, every: int | None = None, every_seconds: float | None = None) -> list[int]:
+        """The frame numbers to sample: every ``every``-th frame, or the first frame at or after each multiple of
+        ``every_seconds``; every frame when neither is given."""
+        if every is not None and every_seconds is not None:
+            raise DatasetError("pass every= (frames) or every_seconds=, not both")
+        if every_seconds is not None:
+            return pick_every_seconds(self.times, every_seconds)
+        return list(range(0, self.frames, check_every(every)))
+
+    def pixels(self, index: int) -> np.ndarray:
+        """Frame ``index`` as an (H, W, 3) uint8 RGB array."""
+        av = _import_av()
+        target = self.pts[index]
+        with self._lock:
+            if self._last is not None and self._last[0] == target:
+                return self._last[1]
+            try:
+                frame = self._decode_to(av, target)
+            except av.error.FFmpegError as error:
+                self._reset()
+                raise self._failure(index, str(error)) from None
+            if frame is None or frame.pts != target:
+                self._reset()
+                found = "the stream ended before it" if frame is None else f"the decoder gave pts {frame.pts} next"
+                raise self._failure(index, f"frame at pts {target} was not decoded ({found})")
+            self._cursor = frame.pts
+        # Converted outside the lock: the next frame's decoding need not wait for this one's colour conversion.
+        pixels = frame.to_ndarray(format="rgb24")
+        pixels.flags.writeable = False
+        with self._lock:
+            self._last = (target, pixels)
+        return pixels
+
+    def image(self, index: int) -> VLImage:
+        """Frame ``index`` as a ``VLImage``, named ``clip.mp4#frame=N`` in messages."""
+        from workbench.sdk import ColorFormat, VLImage
+
+        return VLImage.fromNumpyArray(self.pixels(index), ColorFormat.R8G8B8, filename=f"{self.path}#frame={index}")
+
+    def close(self) -> None:
+        with self._lock:
+            self._reset()
+
+    def _failure(self, index: int, reason: str) -> Exception:
+        from workbench.images import ImageDecodeError
+
+        return ImageDecodeError(f"{self.path}#frame={index}: cannot decode the frame ({reason})")
+
+    def _reset(self) -> None:
+        if self._container is not None:
+            self._container.close()
+        self._container, self._decoded, self._cursor, self._last = None, None, -1, None
+
+    def _decode_to(self, av: Any, target: int) -> Any:
+        """Decode forward to the frame at ``target``; seek when it lies behind, or past a keyframe ahead."""
+        if self._container is None:
+            self._container = self._open(av)
+            stream = self._container.streams.video[0]
+            stream.thread_type = "AUTO"  # frame and slice threads: FFmpeg's own, outside the GIL
+            self._decoded = iter(self._container.decode(stream))
+        if target <= self._cursor or self._keyframe_between(self._cursor, target):
+            stream = self._container.streams.video[0]
+            self._container.seek(target, stream=stream, backward=True, any_frame=False)
+            self._decoded = iter(self._container.decode(stream))
+        assert self._decoded is not None
+        for frame in self._decoded:
+            stamp = frame.pts
+            if stamp is None or stamp < target:
+                continue
+            return frame
+        return None
+
+    def _keyframe_between(self, after: int, upto: int) -> bool:
+        """Whether a keyframe lies in (after, upto]: seeking there decodes less than going on from ``after``."""
+        import bisect
+
+        if after < 0:
+            return False
+        position = bisect.bisect_right(self._keyframes, after)
+        return position < len(self._keyframes) and self._keyframes[position] <= upto
+
+    def __getstate__(self) -> dict[str, Any]:
+        # The decoder and its lock stay behind; a copy reopens the file when a frame is asked of it.
+        state = dict(self.__dict__)
+        state.update(_lock=None, _container=None, _decoded=None, _cursor=-1, _last=None)
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        rate = "unknown rate" if self.fps is None else f"{self.fps:g} fps"
+        return f"VideoFile({str(self.path)!r}, {self.width}x{self.height}, {self.frames} frames, {rate})"
+
+
+@dataclass(frozen=True, eq=False, repr=False)
+class VideoFrame(Sample):
+    """One sampled frame of a video: ``image_path`` is the video file, ``frame`` its number, ``time`` seconds."""
+
+    video: VideoFile | None = field(default=None, repr=False)
+
+    @property
+    def size(self) -> tuple[int, int]:
+        assert self.video is not None
+        return self.video.size
+
+    @property
+    def image(self) -> VLImage:
+        assert self.video is not None and self.frame is not None
+        return self.video.image(self.frame)
+
+    def content_digest(self) -> str:
+        assert self.video is not None and self.frame is not None
+        return f"{self.video.digest()}#pts={self.video.pts[self.frame]}"
+
+    def encoded(self) -> tuple[str, bytes]:
+        from PIL import Image
+
+        assert self.video is not None and self.frame is not None
+        buffer = io.BytesIO()
+        # BMP: lossless and next to free to write; the frame crosses to another process once.
+        Image.fromarray(self.video.pixels(self.frame)).save(buffer, format="BMP")
+        return f"{self.name}.bmp", buffer.getvalue()
+
+
+def load_video(
+    path: str | Path,
+    *,
+    every: int | None = None,
+    every_seconds: float | None = None,
+    annotations: str | Path | None = None,
+    stray_points: str = "drop",
+) -> Dataset:
+    """A video file as a dataset of its frames (every frame, every ``every``-th, or one per ``every_seconds``).
+
+    Samples are named ``clip_f000120`` (frame 120), carry ``frame`` and ``time``, and decode lazily. Head points
+    come from ``annotations`` or the sidecar ``clip.points.json`` when it exists (see the module docstring).
+    """
+    video = VideoFile(path)
+    chosen = video.select(every, every_seconds)
+    sidecar = Path(annotations) if annotations is not None else sidecar_path(video.path)
+    if annotations is not None and not sidecar.is_file():
+        raise DatasetError(f"{sidecar}: no such annotation file")
+    points = _read_sidecar(sidecar, video, stray_points) if sidecar.is_file() else {}
+    digits = max(6, len(str(video.frames - 1)))
+    samples = [
+        VideoFrame(f"{video.path.stem}_f{index:0{digits}d}", video.path, points.get(index),
+                   sidecar if index in points else None, frame=index, time=video.times[index], video=video)
+        for index in chosen
+    ]
+    if points:
+        _warn_unannotated([s for s in samples if s.points is None], sidecar)
+    name = video.path.name if every is None and every_seconds is None else (
+        f"{video.path.name}[every {every} frames]" if every is not None else f"{video.path.name}[every {every_seconds:g} s]"
+    )
+    return Dataset(samples, name=name, root=video.path.parent, format="video", fps=video.fps)
+
+
+def _warn_unannotated(unannotated: list[Any], sidecar: Path) -> None:
+    if unannotated:
+        warnings.warn(
+            f"{sidecar}: {len(unannotated)} sampled frame(s) have no points and are kept unannotated (compare "
+            f"leaves them out of the errors): {some([s.name for s in unannotated])}",
+            DatasetWarning,
+            stacklevel=3,
+        )
+
+
+def _read_sidecar(path: Path, video: VideoFile, stray_points: str) -> dict[int, np.ndarray]:
+    data = _read_json(path)
+    if not isinstance(data, dict) or not isinstance(data.get("frames"), dict):
+        raise DatasetError(
+            f'{path}: expected {{"video": "{video.path.name}", "frames": {{"0": [[x, y], ...], ...}}}} with a '
+            '"frames" object keyed by frame number'
+        )
+    named = data.get("video")
+    if named is not None and Path(str(named)).name != video.path.name:
+        raise DatasetError(f'{path}: its "video" field names {named!r}, not {video.path.name!r}; is it another clip\'s?')
+    placement = Placement(PointRules("video", "stored", None, stray_points))
+    geometry = ImageGeometry(video.width, video.height, 1)
+    points: dict[int, np.ndarray] = {}
+    for key, value in data["frames"].items():
+        try:
+            index = int(key)
+        except ValueError:
+            raise DatasetError(f'{path}: frame key {key!r} is not a frame number ("0", "25", ...)') from None
+        if not 0 <= index < video.frames:
+            raise DatasetError(
+                f"{path}: frame {index} is annotated but {video.path.name} has frames 0 to {video.frames - 1}"
+            )
+        where = path.with_name(f"{path.name}#frame={index}")
+        placed, _ = placement.place(_points_array(value, where), None, where, video.path, geometry=geometry)
+        points[index] = placed
+    placement.finish()
+    return points
+
