@@ -47,6 +47,7 @@ if TYPE_CHECKING:  # the lazy names below, as type checkers must see them (``__g
     from .plots import plot_count_scatter, plot_density_overlay, plot_estimator_grid, plot_points, plot_ranked_errors
     from .report import ComparisonReport
     from .slices import error_by_label, plot_error_by_label
+    from .timeline import Timeline
     from .widgets import Explorer
 
 _PLOTS = frozenset({
@@ -62,6 +63,7 @@ _LAZY = {
     "ComparisonReport": "report",
     "Explorer": "widgets",
     "PredictionCache": "cache",
+    "Timeline": "timeline",
     "error_by_label": "slices",
     "plot_error_by_label": "slices",
 }
@@ -77,6 +79,7 @@ __all__ = [
     "LocalisationSummary",
     "PredictionCache",
     "Sample",
+    "Timeline",
     "box_thresholds",
     "compare",
     "density_count",

@@ -26,6 +26,7 @@ import pandas as pd
 from ..estimators._range import ANNOTATIONS, DENSITY_MAP, ESTIMATE, ESTIMATOR, NO_RANGE
 from .datasets import Dataset
 from .metrics import latency_stats, mae, nae, precision_recall_f1, rmse, throughput
+from .timeline import Timeline
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -97,6 +98,17 @@ class ComparisonReport:
         self.notes: list[str] = []
         self.data_label: str | None = None
         self._summary: pd.DataFrame | None = None
+        self._timeline: Timeline | None = None
+
+    @property
+    def timeline(self) -> Timeline | None:
+        """Counts over time (``Timeline``) when the dataset is a sequence (a video, Mall, a folder loaded with
+        ``load_sequence``), else ``None``."""
+        if not self.dataset.is_sequence:
+            return None
+        if self._timeline is None:
+            self._timeline = Timeline.from_report(self)
+        return self._timeline
 
     # -- tables ----------------------------------------------------------------------------------------
 
