@@ -33,6 +33,9 @@ if TYPE_CHECKING:
 
 __all__ = ["Divergence", "Timeline"]
 
+#: Per-frame values as a list (``None`` for missing) or an array (NaN for missing).
+Values = Sequence[float | None] | np.ndarray
+
 
 @dataclass(frozen=True)
 class Divergence:
@@ -68,10 +71,10 @@ class Timeline:
 
     def __init__(
         self,
-        frames: Sequence[int],
-        times: Sequence[float | None],
-        truth: Sequence[float | None],
-        counts: Mapping[str, Sequence[float | None]],
+        frames: Sequence[int] | np.ndarray,
+        times: Values,
+        truth: Values,
+        counts: Mapping[str, Values],
         *,
         labels: Mapping[str, str] | None = None,
         name: str = "",
@@ -246,7 +249,7 @@ class Timeline:
         return f"Timeline({self.name!r}, {len(self)} frames, {span}, estimators={self.estimators})"
 
 
-def _floats(values: Sequence[float | None] | np.ndarray) -> np.ndarray:
+def _floats(values: Values) -> np.ndarray:
     return np.asarray([math.nan if value is None else value for value in values], dtype=np.float64)
 
 
