@@ -107,7 +107,7 @@ class ComparisonReport:
         if not self.dataset.is_sequence:
             return None
         if self._timeline is None:
-            self._timeline = Timeline.from_report(self)
+            self._timeline = Timeline.from_rows(self.dataset, self.per_image, self.estimators, self.labels)
         return self._timeline
 
     # -- tables ----------------------------------------------------------------------------------------

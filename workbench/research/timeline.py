@@ -10,8 +10,8 @@ answers what a dashboard's reader asks of a counter besides its MAE:
 * ``divergence(name, reference, window)``: where in the recording an estimator departs most from another (by
   default, from the default estimator): the stretch of ``window`` sampled frames with the largest mean difference.
 
-A timeline is built from a ``ComparisonReport`` of a sequence dataset (``report.timeline``), or from a per-image
-table directly (``Timeline.from_rows``). Counts are the rounded counts the service answers (``pred_count``); a
+A comparison on a sequence dataset gives its timeline as ``report.timeline`` (built by ``Timeline.from_rows`` from
+the dataset and the per-image table). Counts are the rounded counts the service answers (``pred_count``); a
 frame whose result the host refused is NaN for that estimator, and an unannotated frame's truth is NaN.
 """
 from __future__ import annotations
@@ -29,7 +29,6 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from .datasets import Dataset
-    from .report import ComparisonReport
 
 __all__ = ["Divergence", "Timeline"]
 
@@ -120,10 +119,6 @@ class Timeline:
             labels=labels,
             name=dataset.name,
         )
-
-    @classmethod
-    def from_report(cls, report: ComparisonReport) -> Timeline:
-        return cls.from_rows(report.dataset, report.per_image, report.estimators, report.labels)
 
     # -- what it holds -------------------------------------------------------------------------------------
 
