@@ -189,11 +189,11 @@ class VideoFile:
             except av.error.FFmpegError as error:
                 self._reset()
                 raise self._failure(index, str(error)) from None
-            if frame is None or frame.pts != target:
+            if frame is None or _stamp(frame) != target:
                 self._reset()
-                found = "the stream ended before it" if frame is None else f"the decoder gave pts {frame.pts} next"
+                found = "the stream ended before it" if frame is None else f"the decoder gave pts {_stamp(frame)} next"
                 raise self._failure(index, f"frame at pts {target} was not decoded ({found})")
-            self._cursor = frame.pts
+            self._cursor = target
         # Converted outside the lock: the next frame's decoding need not wait for this one's colour conversion.
         pixels = frame.to_ndarray(format="rgb24")
         pixels.flags.writeable = False
@@ -234,7 +234,7 @@ class VideoFile:
             self._decoded = iter(self._container.decode(stream))
         assert self._decoded is not None
         for frame in self._decoded:
-            stamp = frame.pts
+            stamp = _stamp(frame)
             if stamp is None or stamp < target:
                 continue
             return frame
@@ -262,6 +262,11 @@ class VideoFile:
     def __repr__(self) -> str:
         rate = "unknown rate" if self.fps is None else f"{self.fps:g} fps"
         return f"VideoFile({str(self.path)!r}, {self.width}x{self.height}, {self.frames} frames, {rate})"
+
+
+def _stamp(frame: Any) -> int | None:
+    """A decoded frame's timestamp as demuxing listed it: its pts, else its dts (some AVI files carry no pts)."""
+    return frame.pts if frame.pts is not None else frame.dts
 
 
 @dataclass(frozen=True, eq=False, repr=False)
