@@ -11,6 +11,13 @@ encode of a ~980x390 frame.
 The figures for reports and papers stay matplotlib (``plot_density_overlay``, ``plot_points``). This
 works the same in a kernel and headless (tests, ``bench/bench_explorer.py``) and leaves no figure open.
 
+A sequence (a video, a frame folder read with ``load_sequence``) gets a timeline strip under the panels, drawn
+the same way (Pillow, PNG: line art stays crisp): the truth's and the estimators' counts over the frames and a
+marker at the current frame. The frame slider lies under the strip, its track spanning the strip's plot area, so
+dragging it along the curves scrubs to the frame under the handle (an ``ipywidgets.Image`` has no click events, and
+ipyevents would be a dependency for one gesture). The curves are a finished comparison's (``report=`` or
+``timeline=``), or else the frames estimated so far (by this Explorer, or found in a shared ``cache=``).
+
 Units: the density overlay, its colour bar and the peak-threshold slider are all in *people per image
 pixel* (a map cell covers ``stride x stride`` pixels, so a cell's value is divided by ``stride**2``).
 """
@@ -36,9 +43,11 @@ from ..sdk import EstimationTargets
 from .cache import PredictionCache, prediction_key
 from .datasets import Dataset, Sample, load_dataset
 from .metrics import localisation
+from .timeline import Timeline
 
 if TYPE_CHECKING:
     from ..host import Workbench
+    from .report import ComparisonReport
 
 __all__ = ["Explorer"]
 
@@ -66,6 +75,8 @@ _THRESHOLD_UNIT = "people/px"
 THRESHOLD_RANGE = (1e-5, 1e-1)
 _THRESHOLD_START = 5e-4
 _THRESHOLD_LABEL_PX, _THRESHOLD_TRACK_PX = 130, 480
+#: Where the timeline strip's curves come from: a finished comparison, or the frames estimated so far.
+FROM_REPORT, FROM_CACHE = "report", "cache"
 
 
 class Explorer:
@@ -87,6 +98,13 @@ class Explorer:
     estimate runs in a background thread while you look at the current one, so "next" answers at once. If the
     host is closed, images already estimated still show and the rest say so. A bare ``Explorer(wb, data)`` at
     the end of a cell shows it.
+
+    On a sequence (``dataset.is_sequence``: a video or frames loaded with ``load_sequence``) the slider is the
+    frame scrubber, under a timeline strip (``timeline_picture``) of the counts over the frames with the current
+    frame marked. Its curves are ``report``'s (a ``ComparisonReport`` of this sequence: every frame, every
+    estimator compared) or ``timeline``'s; without either, the truth and the counts of the frames estimated so
+    far, which fill in as you move (and, given ``compare``'s ``cache``, what it estimated). ``strip_source``
+    says which.
     """
 
     def __init__(
@@ -99,6 +117,8 @@ class Explorer:
         match_threshold: float = 10.0,
         prefetch: bool = True,
         cache: PredictionCache | None = None,
+        report: ComparisonReport | None = None,
+        timeline: Timeline | None = None,
     ) -> None:
         choices = wb.estimator_choices
         if broker not in choices:
@@ -112,6 +132,14 @@ class Explorer:
         self.match_threshold = float(match_threshold)
         #: The prediction store this Explorer reads and writes; pass it to ``compare`` to share its results.
         self.cache = PredictionCache() if cache is None else cache
+        #: The finished comparison's counts the timeline strip draws; None: the frames estimated so far.
+        self.timeline = _given_timeline(self.dataset, report, timeline)
+        #: Where the strip's curves come from: ``FROM_REPORT``, ``FROM_CACHE``, or None (not a sequence).
+        self.strip_source = None if not self.dataset.is_sequence else FROM_CACHE if self.timeline is None else FROM_REPORT
+        # Estimator -> {position: count} of the frames estimated so far (the strip's curves without a report). A
+        # store passed in may hold another run's results: it is read once per estimator, the first time it is drawn.
+        self._counts: dict[str, dict[int, float]] = {}
+        self._unread_store = cache is not None
         # Hashing an estimator's files or an image's bytes per redraw would cost more than the redraw itself.
         self._identities: dict[str, str] = {}
         self._digests: dict[int, str] = {}
@@ -128,9 +156,20 @@ class Explorer:
         self._held_name: str | None = None
         self._holding = threading.Lock()
         self._view = _View()
+        self._strip = _Strip(self._view)
 
+        sequence = self.dataset.is_sequence
         self.index = widgets.IntSlider(0, min=0, max=len(self.dataset) - 1, description="image #",
                                        continuous_update=False)
+        #: The current frame's number, time and position (sequences only: the frame slider has no readout).
+        self.frame_readout = widgets.Label()
+        #: The timeline strip (sequences only; None otherwise).
+        self.timeline_picture = widgets.Image(format="png", layout=_fixed_width(_Strip.WIDTH)) if sequence else None
+        if sequence:
+            # The slider's track spans the strip's plot area: the handle sits under the current frame's marker.
+            self.index.description, self.index.readout = "frame", False
+            self.index.layout = _fixed_width(_Strip.WIDTH)
+            self.index.style.description_width = f"{_Strip.SLIDER_LABEL_PX}px"
         self.previous = widgets.Button(icon="chevron-left", tooltip="previous image", layout={"width": "3em"})
         self.next = widgets.Button(icon="chevron-right", tooltip="next image", layout={"width": "3em"})
         self.estimator = widgets.Dropdown(options=choices[broker], value=wb.estimators[broker],
@@ -151,13 +190,15 @@ class Explorer:
         self.status = widgets.HTML()
         self.note = widgets.HTML()
         self.picture = widgets.Image(format="jpeg", layout={"max_width": "100%"})
+        navigation = [self.previous, self.next, self.frame_readout] if sequence else [self.previous, self.index, self.next]
         self.widget = widgets.VBox([
-            widgets.HBox([self.previous, self.index, self.next, self.estimator]),
+            widgets.HBox([*navigation, self.estimator]),
             widgets.HBox([self.strategy, self.opacity]),
             widgets.HBox([self.threshold, self.threshold_readout]),
             self.note,
             self.status,
             self.picture,
+            *([self.timeline_picture, self.index] if self.timeline_picture is not None else []),
         ])
 
         self.previous.on_click(lambda _: self._step(-1))
@@ -204,11 +245,18 @@ class Explorer:
     # -- drawing ---------------------------------------------------------------------------------------
 
     def render(self) -> None:
-        """Draw the current image with the current settings."""
+        """Draw the current image with the current settings (and, for a sequence, the timeline strip)."""
         try:
             self._render()
         except Exception as error:  # shown in the widget: an exception in a widget callback is otherwise invisible
             self._show_error("could not draw this image", error)
+        if self.timeline_picture is not None:
+            # After the image: its estimate is then on the curve. Drawn even when the image failed, so the marker
+            # still follows the slider.
+            try:
+                self._render_strip()
+            except Exception as error:
+                self._show_error("could not draw the timeline", error)
 
     def _render(self) -> None:
         estimator = self.estimator.value
@@ -227,6 +275,62 @@ class Explorer:
         self.status.value = self._status_line(sample, result, points, how)
         self._prefetch(estimator, index + 1)
 
+    def _render_strip(self) -> None:
+        """Draw the timeline strip with the current frame marked, and say which frame it is."""
+        assert self.timeline_picture is not None
+        index, total = self.index.value, len(self.dataset)
+        sample = self.dataset[index]
+        self.frame_readout.value = _frame_text(sample, index, total)
+        estimator = self.estimator.value
+        if self.timeline is not None:
+            timeline = self.timeline
+            caption = f"counts over time, from the comparison report ({len(timeline)} frames)"
+        else:
+            timeline = self._timeline_so_far()
+            done = int(np.isfinite(timeline.counts[estimator]).sum()) if estimator in timeline.counts else 0
+            caption = (f"counts over time, of the frames estimated so far ({done} of {total} by "
+                       f"{self.wb.estimator_label(self.broker, estimator)}): the gaps fill in as you visit them")
+        # The marker goes where the current frame is on the curves (frame order), whatever the dataset's order.
+        row = int(np.searchsorted(timeline.frames, sample.frame))
+        self.timeline_picture.value = self._strip.draw(timeline, row, current=estimator,
+                                                       order=list(self.estimator.options), caption=caption)
+
+    def _timeline_so_far(self) -> Timeline:
+        """The truth and the counts of the frames estimated so far, NaN for the rest."""
+        if self._unread_store:
+            self._read_store()
+        total = len(self.dataset)
+        counts: dict[str, np.ndarray] = {}
+        for estimator, found in list(self._counts.items()):  # copied: the prefetch thread adds to it
+            found = dict(found)
+            values = np.full(total, np.nan)
+            values[list(found)] = list(found.values())
+            counts[estimator] = values
+        return Timeline(
+            [sample.frame for sample in self.dataset],  # type: ignore[misc]  # a sequence: every frame is set
+            [sample.time for sample in self.dataset],
+            [sample.count for sample in self.dataset],
+            counts,
+            labels={estimator: self.wb.estimator_label(self.broker, estimator) for estimator in counts},
+            name=self.dataset.name,
+        )
+
+    def _read_store(self) -> None:
+        """The counts a store passed in already holds for these frames (``compare``'s, run with it): read once,
+        when the host can name its estimators."""
+        if not self.wb.running:
+            return
+        self._unread_store = False
+        for estimator in self.estimator.options:
+            keys: dict[str, int] = {}
+            for index in range(len(self.dataset)):
+                try:
+                    keys[self._where(estimator, index)[0]] = index
+                except OSError:  # an unreadable frame: its own visit shows why
+                    continue
+            for key, result in self.cache.get_many(keys).items():
+                self._counts.setdefault(estimator, {})[keys[key]] = float(result.count)
+
     def _result(self, estimator: str, index: int) -> tuple[Any, str]:
         """The estimate of image ``index`` by ``estimator`` and its key in the store, estimated if not there."""
         key, identity, digest = self._where(estimator, index)
@@ -238,14 +342,17 @@ class Explorer:
         if result is None:
             if not self.wb.running:
                 raise self._closed(estimator)
-            result = self._estimate(estimator, self._decoded(index), key, identity, digest)
+            result = self._estimate(estimator, index, self._decoded(index), key, identity, digest)
+        self._counts.setdefault(estimator, {})[index] = float(result.count)
         return result, key
 
-    def _estimate(self, estimator: str, image: Any, key: str, identity: str, digest: str) -> Any:
-        """``image`` estimated by ``estimator`` (kept held for the next estimate) and put in the store."""
+    def _estimate(self, estimator: str, index: int, image: Any, key: str, identity: str, digest: str) -> Any:
+        """``image`` (image ``index``) estimated by ``estimator`` (kept held for the next estimate) and put in the
+        store."""
         self._hold(estimator)
         [result] = self.wb.estimate(self.broker, [image], self.targets, estimator=estimator)
         self.cache.put(key, result, estimator=identity, image_sha256=digest, targets=self.targets.name)
+        self._counts.setdefault(estimator, {})[index] = float(result.count)
         return result
 
     def _where(self, estimator: str, index: int) -> tuple[str, str, str]:
@@ -290,7 +397,7 @@ class Explorer:
             try:
                 if self.estimator.value != estimator:  # chosen away from meanwhile: keep the other one held
                     return
-                self._estimate(estimator, self.dataset[index].image, key, identity, digest)
+                self._estimate(estimator, index, self.dataset[index].image, key, identity, digest)
             except BaseException:  # noqa: BLE001 - the visit itself estimates again and shows the error
                 pass
             finally:
@@ -380,8 +487,10 @@ class Explorer:
 
     def __repr__(self) -> str:
         closed = "" if self.wb.running else " (host closed)"
-        return (f"<Explorer {self.dataset.name!r} image {self.index.value + 1}/{len(self.dataset)} "
-                f"estimator={self.estimator.value!r}{closed}>")
+        index, total = self.index.value, len(self.dataset)
+        where = (_frame_text(self.dataset[index], index, total) if self.dataset.is_sequence
+                 else f"image {index + 1}/{total}")
+        return f"<Explorer {self.dataset.name!r} {where} estimator={self.estimator.value!r}{closed}>"
 
 
 class _Frame:
@@ -573,6 +682,175 @@ class _View:
         draw.text((self.right_origin[0] + 4, self._TITLE_PX + _PANEL_PX[1] + 4), legend, fill="#444444",
                   font=self.small)
         self.titles = (self.titles[0], f"{title}: {scores}")
+
+
+class _Strip:
+    """The timeline strip of a sequence, drawn with Pillow: counts over the frames (the truth in black, one colour
+    per estimator, the one on show thicker) and the current frame's marker with each count there as a dot.
+
+    Frames are spaced evenly (one per sampled frame, as the slider's steps are) across the plot area, from
+    ``PLOT_LEFT`` to ``WIDTH - PLOT_RIGHT``. The frame slider under the strip is as wide, with a label of
+    ``SLIDER_LABEL_PX``: its track then spans the same pixels, and its handle sits under the marker.
+
+    After each ``draw`` its attributes say what was drawn (the tests read them): ``caption``, ``marker_x``,
+    ``series`` (each curve's label -> its values) and ``top`` (the count at the top of the plot).
+    """
+
+    WIDTH = 2 * _PANEL_PX[0] + _View._BAR_BLOCK + 2 * _View._GAP  # the panels' width
+    HEIGHT = 180
+    PLOT_LEFT, PLOT_RIGHT, PLOT_TOP, PLOT_BOTTOM = 64, 16, 46, 24
+    #: The frame slider's label width: its track starts where the plot area does (measured in Chromium).
+    SLIDER_LABEL_PX = 56
+    TRUTH = "#222222"
+    MARKER = "#cf222e"
+    #: Estimator colours (matplotlib's tab10 without its red, which the marker has), by the dropdown's order.
+    COLOURS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf")
+
+    def __init__(self, view: _View) -> None:
+        self.font, self.small = view.font, view.small
+        self.caption = ""
+        self.marker_x = 0.0
+        self.series: dict[str, np.ndarray] = {}
+        self.top = 1.0
+
+    def x_of(self, row: int, rows: int) -> float:
+        """The x pixel of row ``row`` of ``rows`` (the slider's handle at that value)."""
+        width = self.WIDTH - self.PLOT_RIGHT - self.PLOT_LEFT
+        return self.PLOT_LEFT + (width / 2 if rows < 2 else row * width / (rows - 1))
+
+    def y_of(self, count: float) -> float:
+        bottom = self.HEIGHT - self.PLOT_BOTTOM
+        return bottom - count / self.top * (bottom - self.PLOT_TOP)
+
+    def draw(self, timeline: Timeline, row: int, *, current: str, order: list[str], caption: str) -> bytes:
+        """Compose the strip: ``timeline``'s curves, frame row ``row`` marked; returns it as PNG bytes."""
+        from PIL import Image, ImageDraw
+
+        curves = [("truth", timeline.truth, self.TRUTH, 1)] if timeline.annotated else []
+        for estimator in timeline.estimators:
+            place = order.index(estimator) if estimator in order else len(order) + timeline.estimators.index(estimator)
+            curves.append((timeline.labels[estimator], timeline.counts[estimator],
+                           self.COLOURS[place % len(self.COLOURS)], 2 if estimator == current else 1))
+        self.series = {label: values for label, values, _, _ in curves}
+        highest = max((float(np.nanmax(values)) for values in self.series.values() if np.isfinite(values).any()),
+                      default=0.0)
+        self.top = _round_up(highest * 1.05)
+        self.caption = caption
+
+        canvas = Image.new("RGB", (self.WIDTH, self.HEIGHT), "white")
+        draw = ImageDraw.Draw(canvas)
+        self._draw_axes(draw, timeline)
+        rows = len(timeline)
+        for _, values, colour, width in curves:
+            for run in _finite_runs(values):
+                points = [(self.x_of(i, rows), self.y_of(values[i])) for i in run]
+                if len(points) == 1:  # a lone estimated frame: a dot, not an invisible line
+                    (x, y), = points
+                    draw.ellipse((x - 2, y - 2, x + 2, y + 2), fill=colour)
+                else:
+                    draw.line(points, fill=colour, width=width, joint="curve")
+        self.marker_x = self.x_of(row, rows)
+        draw.line((self.marker_x, self.PLOT_TOP - 4, self.marker_x, self.HEIGHT - self.PLOT_BOTTOM),
+                  fill=self.MARKER, width=2)
+        for _, values, colour, _ in curves:
+            if 0 <= row < rows and np.isfinite(values[row]):
+                y = self.y_of(values[row])
+                draw.ellipse((self.marker_x - 3, y - 3, self.marker_x + 3, y + 3), fill=colour, outline="white")
+        draw.text((self.PLOT_LEFT, 4), caption, fill="black", font=self.font)
+        self._draw_legend(draw, curves)
+        buffer = io.BytesIO()
+        canvas.save(buffer, format="PNG", compress_level=1)  # fast: the strip is redrawn on every move
+        return buffer.getvalue()
+
+    def _draw_axes(self, draw: Any, timeline: Timeline) -> None:
+        left, right, bottom = self.PLOT_LEFT, self.WIDTH - self.PLOT_RIGHT, self.HEIGHT - self.PLOT_BOTTOM
+        for fraction in (0.0, 0.5, 1.0):
+            value = fraction * self.top
+            y = self.y_of(value)
+            draw.line((left, y, right, y), fill="#000000" if fraction == 0 else "#dddddd")
+            draw.text((left - 6, y), f"{value:g}", fill="black", font=self.small, anchor="rm")
+        draw.text((4, self.PLOT_TOP - 10), "people", fill="#444444", font=self.small, anchor="lm")
+        values, unit = timeline.axis
+        rows = len(timeline)
+        ticks = sorted({round(i * (rows - 1) / 5) for i in range(6)}) if rows > 1 else [0]
+        for tick in ticks:
+            x = self.x_of(tick, rows)
+            draw.line((x, bottom, x, bottom + 4), fill="black")
+            label = f"{values[tick]:.1f} s" if unit.startswith("time") else f"frame {int(values[tick])}"
+            anchor = "la" if tick == ticks[0] and rows > 1 else "ra" if tick == ticks[-1] and rows > 1 else "ma"
+            draw.text((x, bottom + 6), label, fill="black", font=self.small, anchor=anchor)
+
+    def _draw_legend(self, draw: Any, curves: list[tuple[str, np.ndarray, str, int]]) -> None:
+        x, y = float(self.PLOT_LEFT), 30.0
+        for label, _, colour, width in curves:
+            text_width = draw.textlength(label, font=self.small)
+            if x + 26 + text_width > self.WIDTH - self.PLOT_RIGHT:  # no room left: the rest stay unnamed
+                break
+            draw.line((x, y, x + 18, y), fill=colour, width=width + 1)
+            draw.text((x + 22, y), label, fill="black", font=self.small, anchor="lm")
+            x += 22 + text_width + 18
+
+
+def _finite_runs(values: np.ndarray) -> list[range]:
+    """The runs of consecutive finite entries of ``values`` (each a range of positions)."""
+    runs, start = [], None
+    for position, finite in enumerate(np.isfinite(values)):
+        if finite and start is None:
+            start = position
+        elif not finite and start is not None:
+            runs.append(range(start, position))
+            start = None
+    if start is not None:
+        runs.append(range(start, len(values)))
+    return runs
+
+
+def _round_up(value: float) -> float:
+    """A round number at or above ``value`` (at least 1) for a plot's top: 1, 1.5, 2, 2.5, 3, 4, 5, 6 or 8
+    x 10^k, so that the curves fill most of the height and the half-way tick is round too."""
+    if value <= 1:
+        return 1.0
+    power = 10 ** math.floor(math.log10(value))
+    return next(step * power for step in (1, 1.5, 2, 2.5, 3, 4, 5, 6, 8, 10) if step * power >= value)
+
+
+def _frame_text(sample: Sample, index: int, total: int) -> str:
+    """``frame 120 · 4.80 s (7/30)``: the frame number, its time where known, and its place in the dataset."""
+    when = "" if sample.time is None else f" · {sample.time:.2f} s"
+    return f"frame {sample.frame}{when} ({index + 1}/{total})"
+
+
+def _fixed_width(pixels: int) -> dict[str, str]:
+    """A layout exactly ``pixels`` wide: the strip and the slider under it must not be stretched apart."""
+    return {"width": f"{pixels}px", "min_width": f"{pixels}px", "max_width": f"{pixels}px"}
+
+
+def _given_timeline(dataset: Dataset, report: ComparisonReport | None, timeline: Timeline | None) -> Timeline | None:
+    """The finished comparison's timeline to draw (``report``'s or ``timeline``), checked against ``dataset``."""
+    if report is not None and timeline is not None:
+        raise ValueError("pass report= or timeline=, not both (timeline= is for a Timeline built another way)")
+    if report is not None:
+        timeline = report.timeline
+        if timeline is None:
+            raise ValueError(
+                f"report= compared on {report.dataset.name!r}, which is not a sequence, so it has no counts over "
+                "time to draw; compare on a video or frames loaded with load_sequence(path) first"
+            )
+    if timeline is None:
+        return None
+    if not dataset.is_sequence:
+        raise ValueError(
+            f"dataset {dataset.name!r} is not a sequence (its samples have no frame numbers), so there is no "
+            "timeline to draw its counts on; load it with load_sequence(path), or leave out report=/timeline="
+        )
+    frames = sorted(sample.frame for sample in dataset)  # type: ignore[type-var]  # a sequence: every frame is set
+    if frames != timeline.frames.tolist():
+        raise ValueError(
+            f"the timeline has {len(timeline)} frames ({timeline!r}) but dataset {dataset.name!r} has "
+            f"{len(frames)} (frames {frames[0]} to {frames[-1]}): explore the dataset the comparison ran on, "
+            "Explorer(wb, report.dataset, report=report)"
+        )
+    return timeline
 
 
 def _on_canvas(points: np.ndarray, frame: _Frame, corner: tuple[int, int]) -> list[tuple[float, float]]:
