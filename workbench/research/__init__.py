@@ -44,7 +44,16 @@ from .metrics import (
 
 if TYPE_CHECKING:  # the lazy names below, as type checkers must see them (``__getattr__`` gives them only Any)
     from .cache import PredictionCache
-    from .plots import plot_count_scatter, plot_density_overlay, plot_estimator_grid, plot_points, plot_ranked_errors
+    from .plots import (
+        plot_count_scatter,
+        plot_counts_over_time,
+        plot_density_overlay,
+        plot_error_over_time,
+        plot_estimator_grid,
+        plot_frame_changes,
+        plot_points,
+        plot_ranked_errors,
+    )
     from .report import ComparisonReport
     from .slices import error_by_label, plot_error_by_label
     from .timeline import Timeline
@@ -52,8 +61,11 @@ if TYPE_CHECKING:  # the lazy names below, as type checkers must see them (``__g
 
 _PLOTS = frozenset({
     "plot_count_scatter",
+    "plot_counts_over_time",
     "plot_density_overlay",
+    "plot_error_over_time",
     "plot_estimator_grid",
+    "plot_frame_changes",
     "plot_points",
     "plot_ranked_errors",
 })

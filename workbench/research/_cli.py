@@ -13,18 +13,32 @@ from pathlib import Path
 
 from ..host import UnknownEstimatorError, Workbench, add_host_arguments, deadline_options, default_options, whole_number
 from .compare import ON_ERROR, UnreadableImagesError, compare
-from .datasets import FORMATS, POINTS_FRAMES, STRAY_POINTS, DatasetError, load_dataset, make_synthetic_dataset
+from .datasets import (
+    FORMATS,
+    POINTS_FRAMES,
+    STRAY_POINTS,
+    Dataset,
+    DatasetError,
+    load_dataset,
+    load_sequence,
+    make_synthetic_dataset,
+)
+from .datasets._load import is_video  # what load_sequence and detect_format tell a video by; not exported there
 
 __all__ = ["register"]
 
 #: Images the ``synthetic`` data set gets: a third of them (here 4) form its test split.
 SYNTHETIC_IMAGES = 12
 
-#: ``load_dataset``'s arguments, which the datasets' messages name, as this command's flags.
+#: ``load_dataset``'s and ``load_sequence``'s arguments, which the datasets' messages name, as this command's flags.
 _DATASET_FLAGS = {name: "--" + name.replace("_", "-") for name in ("split", "pattern", "format", "points_frame",
-                                                                   "stray_points")}
-# ``split='x'`` (a value follows) or ``pattern=`` alone (none does).
-_PYTHON_ARGUMENT = re.compile(rf"\b({'|'.join(_DATASET_FLAGS)})=(\S?)")
+                                                                   "stray_points", "every", "every_seconds", "fps")}
+#: The flags that read DATA as a sequence (``load_sequence``), by their ``args`` names.
+_SEQUENCE_FLAGS = ("every", "every_seconds", "fps")
+#: The flags that pick images of a folder, which a video file has none of (its rate is read from the file).
+_FOLDER_FLAGS = ("split", "pattern", "format", "points_frame", "fps")
+# ``split='x'`` (a value follows) or ``pattern=`` alone (none does: a space or a punctuation mark follows).
+_PYTHON_ARGUMENT = re.compile(rf"\b({'|'.join(_DATASET_FLAGS)})=([^\s,;:.)]?)")
 
 
 def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -40,8 +54,9 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     parser.add_argument(
         "data",
         metavar="DATA",
-        help="dataset folder (crowd-mini JSON, ShanghaiTech, UCF-QNRF, NWPU-Crowd, JHU-Crowd++, or images only), "
-        "or the word 'synthetic' to generate drawn sample images into OUT/data",
+        help="dataset folder (crowd-mini JSON, ShanghaiTech, UCF-QNRF, NWPU-Crowd, JHU-Crowd++, Mall, or images "
+        "only), a video file (.mp4, .mkv, .avi, .mov, ...; points in clip.points.json beside clip.mp4), or the word "
+        "'synthetic' to generate drawn sample images into OUT/data",
     )
     parser.add_argument(
         "--estimators",
@@ -79,6 +94,18 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     parser.add_argument("--ray-address", metavar="ADDR",
                         help="Ray cluster address (auto, ray://head:10001); default: start a one-machine Ray")
     parser.add_argument("--actors", type=whole_number, default=2, metavar="N", help="Ray actors per estimator (default 2)")
+    sequence = parser.add_argument_group(
+        "sequences", "a video, Mall, or a folder read as frames in name order (with --every, --every-seconds or "
+        "--fps): the report adds counts over time and their stability")
+    sequence.add_argument("--every", type=whole_number, metavar="N", help="run every N-th frame (default: every frame)")
+    sequence.add_argument("--every-seconds", type=float, metavar="T",
+                          help="run the first frame at or after each multiple of T seconds (a folder needs --fps)")
+    sequence.add_argument("--fps", type=float, metavar="F",
+                          help="a frame folder's rate (frames per second), which gives each frame its time; a "
+                          "video's is read from the file")
+    sequence.add_argument("--smoothing", type=whole_number, metavar="N",
+                          help="draw counts over time and read a second stability table after a moving average over "
+                          "N sampled frames (default: none)")
     parser.add_argument("--on-error", default="fail", choices=ON_ERROR,
                         help="images of DATA that cannot be decoded (every image is decoded once before the run to "
                         "find them): fail (exit 2 naming each of them, before anything is estimated; the default) "
@@ -108,12 +135,14 @@ def run_compare(args: argparse.Namespace) -> int:
         # not a Python warning with a source line.
         with warnings.catch_warnings(record=True) as resolved:
             warnings.simplefilter("always")
-            dataset = load_dataset(data_dir, split=args.split, pattern=args.pattern, format=args.format,
-                                   points_frame=args.points_frame, stray_points=args.stray_points)
+            dataset = _load(data_dir, args)
     except DatasetError as error:
         return _fail(_in_cli_words(str(error)))
     for warning in resolved:
         print(f"workbench compare: warning: {warning.message}", file=sys.stderr)
+    if args.smoothing is not None and not dataset.is_sequence:
+        return _fail(f"--smoothing {args.smoothing}: {data_dir} is not read as a sequence; pass a video file, Mall, "
+                     "or a frame folder with --every, --every-seconds or --fps")
     if args.limit is not None:
         dataset = dataset[: args.limit]
     try:
@@ -163,12 +192,18 @@ def run_compare(args: argparse.Namespace) -> int:
             "SYNTHETIC data: drawn sample images made by make_synthetic_dataset, not photos; these scores only "
             "show that the pipeline runs."
         )
+    if args.smoothing is not None:
+        report.smoothing = args.smoothing
     report.to_csv(out)
     report.to_json(out / "report.json")
     figures = report.figures()
     report.save_figures(out, figures=figures)
     page = report.to_html(out, figures=figures)
     print(report.summary.rename(index=report.labels).to_string(float_format=lambda v: f"{v:.3f}"))
+    if report.timeline is not None:
+        print(report.stability().to_string(float_format=lambda v: f"{v:.3f}"))
+        for line in report.divergence_notes():
+            print(line)
     for line in report.range_notes():
         print(f"warning: {line}")
     print(f"report: {page}")
@@ -178,6 +213,24 @@ def run_compare(args: argparse.Namespace) -> int:
     for line in failures:
         print(f"workbench compare: error: {line}", file=sys.stderr)
     return 1 if failures else 0
+
+
+def _load(data: Path, args: argparse.Namespace) -> Dataset:
+    """DATA as the flags ask: a video, or any folder with --every/--every-seconds/--fps, through ``load_sequence``
+    (a sequence: the report adds counts over time); any other folder through ``load_dataset`` (Mall's is a sequence
+    as it is)."""
+    if is_video(data):
+        given = [_DATASET_FLAGS[name] for name in _FOLDER_FLAGS if getattr(args, name) is not None]
+        if given:
+            verb, them = ("applies", "it") if len(given) == 1 else ("apply", "them")
+            raise DatasetError(f"{data} is a video file: {', '.join(given)} {verb} to a folder of frames (a video's "
+                               f"rate and timestamps are read from the file); leave {them} out")
+    if is_video(data) or any(getattr(args, name) is not None for name in _SEQUENCE_FLAGS):
+        return load_sequence(data, every=args.every, every_seconds=args.every_seconds, fps=args.fps,
+                             split=args.split, pattern=args.pattern, format=args.format,
+                             points_frame=args.points_frame, stray_points=args.stray_points)
+    return load_dataset(data, split=args.split, pattern=args.pattern, format=args.format,
+                        points_frame=args.points_frame, stray_points=args.stray_points)
 
 
 def _in_cli_words(message: str) -> str:

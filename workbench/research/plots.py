@@ -1,4 +1,5 @@
-"""Matplotlib figures for people-count results: density overlays, matched points, estimator grids, error plots.
+"""Matplotlib figures for people-count results: density overlays, matched points, estimator grids, error plots,
+and counts over time (a ``Timeline`` of a sequence: counts, errors and frame-to-frame changes per sampled frame).
 
 No backend is forced: in Jupyter the inline backend shows the returned figures, in scripts and tests pick one
 with ``matplotlib.use`` (``"Agg"`` for files). Every single-panel function takes ``ax=None`` (a new figure is
@@ -10,9 +11,9 @@ drawn with ``extent=(0, width, height, 0)`` and points land on the pixels they n
 """
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -25,10 +26,16 @@ from PIL import Image
 from ..result import CountResult, as_counts, as_points
 from .metrics import localisation, mae
 
+if TYPE_CHECKING:
+    from .timeline import Timeline
+
 __all__ = [
     "plot_count_scatter",
+    "plot_counts_over_time",
     "plot_density_overlay",
+    "plot_error_over_time",
     "plot_estimator_grid",
+    "plot_frame_changes",
     "plot_points",
     "plot_ranked_errors",
     "upsampled_density",
@@ -315,3 +322,150 @@ def plot_ranked_errors(
     ax.set_title(f"Count errors, ranked by |error| ({shown}; MAE {mae(true, pred):.2f})")
     ax.legend(loc="lower right")
     return fig
+
+
+# -- counts over time ----------------------------------------------------------------------------------------
+# The x axis is ``timeline.axis``: seconds where every frame has a time, else frame numbers. An estimator keeps its
+# colour in every figure (``C0``, ``C1``, ... in the timeline's order, whichever are shown); the truth is black.
+
+#: Up to this many sampled frames, each is marked on its line: a short sequence is read point by point.
+_MARKED_FRAMES = 60
+
+
+def plot_counts_over_time(
+    timeline: Timeline, ax: Axes | None = None, *, estimators: Sequence[str] | None = None, window: int = 1,
+) -> Figure:
+    """The annotated count (black) and each estimator's count (a coloured line) per sampled frame.
+
+    ``estimators`` picks names of ``timeline.estimators`` (default: all); ``window`` draws every series as a
+    centred moving average over that many sampled frames (``Timeline.smoothed``). Gaps are frames without a
+    value (unannotated, or the estimator's result refused).
+    """
+    fig, ax = _new_axes(ax, figsize=(12, 4))
+    names = _chosen(timeline, estimators)
+    series = timeline.smoothed(window)
+    x, unit = series.axis
+    if series.annotated:
+        ax.plot(x, series.truth, color="black", linewidth=2, marker=_marker(series), markersize=3, label="truth")
+    _lines(ax, series, names, lambda name: series.counts[name])
+    _finish(ax, unit, "count (people)", f"Counts over time{_of(timeline)}{_smoothing(window)}")
+    return fig
+
+
+def plot_error_over_time(
+    timeline: Timeline,
+    ax: Axes | None = None,
+    *,
+    estimators: Sequence[str] | None = None,
+    window: int = 1,
+    reference: str = "default",
+    divergence_window: int | None = 10,
+) -> Figure:
+    """Each estimator's count minus the truth per sampled frame, around a zero line.
+
+    Where ``reference`` is in the timeline and ``divergence_window`` is not None, each other estimator's stretch
+    of ``divergence_window`` sampled frames that departs most from ``reference`` (``Timeline.divergence``) is
+    shaded in its colour. ``window`` smooths as in ``plot_counts_over_time``. Needs annotated frames.
+    """
+    if not timeline.annotated:
+        raise ValueError(
+            f"timeline {timeline.name!r} has no annotated frame, so no error to plot; plot_counts_over_time shows "
+            "its counts, Timeline.divergence where estimators disagree"
+        )
+    fig, ax = _new_axes(ax, figsize=(12, 4))
+    names = _chosen(timeline, estimators)
+    series = timeline.smoothed(window)
+    x, unit = series.axis
+    ax.axhline(0, color="black", linewidth=0.8)
+    _lines(ax, series, names, series.errors)
+    if divergence_window is not None and reference in timeline.counts:
+        for name in names:
+            if name == reference:
+                continue
+            try:
+                stretch = series.divergence(name, reference, divergence_window)
+            except ValueError:  # the two answered no frame in common: there is no stretch to shade
+                continue
+            # Where its first and last frame lie on the x axis (seconds or frame numbers).
+            start, end = x[np.searchsorted(series.frames, [stretch.first_frame, stretch.last_frame])]
+            ax.axvspan(float(start), float(end), color=_colour(timeline, name), alpha=0.12, linewidth=0,
+                       label=f"{timeline.labels[name]} departs most from {timeline.labels[reference]} "
+                       f"({stretch.mean_difference:+.1f})")
+    _finish(ax, unit, "predicted − true count", f"Error over time{_of(timeline)}{_smoothing(window)}")
+    return fig
+
+
+def plot_frame_changes(
+    timeline: Timeline, ax: Axes | None = None, *, estimators: Sequence[str] | None = None, window: int = 1,
+) -> Figure:
+    """How far each count moves between consecutive sampled frames: the cumulative share of steps (ECDF) of
+    ``|count[t+1] - count[t]|`` per estimator, against the truth's (black).
+
+    A curve right of the truth's is a counter that moves more than the crowd does (``Timeline.stability`` gives
+    the means); ``window`` smooths first, as in ``plot_counts_over_time``.
+    """
+    fig, ax = _new_axes(ax, figsize=(6, 4))
+    names = _chosen(timeline, estimators)
+    series = timeline.smoothed(window)
+    if series.annotated:
+        _ecdf(ax, series.truth, color="black", linewidth=2, label="truth")
+    for name in names:
+        _ecdf(ax, series.counts[name], color=_colour(timeline, name), linewidth=1.2, label=timeline.labels[name])
+    ax.set_ylim(0, 1.02)
+    _finish(ax, "|change| between consecutive sampled frames (people)", "share of steps at or below",
+            f"Frame-to-frame changes{_smoothing(window)}", legend="lower right")
+    return fig
+
+
+def _chosen(timeline: Timeline, estimators: Sequence[str] | None) -> list[str]:
+    if estimators is None:
+        return list(timeline.estimators)
+    if isinstance(estimators, str):
+        raise TypeError(f"estimators={estimators!r}: pass a list of names, e.g. [{estimators!r}]")
+    unknown = [name for name in estimators if name not in timeline.counts]
+    if unknown:
+        raise ValueError(f"no estimator {', '.join(map(repr, unknown))} in this timeline; it has "
+                         f"{', '.join(map(repr, timeline.estimators))}")
+    return list(estimators)
+
+
+def _colour(timeline: Timeline, name: str) -> str:
+    return f"C{timeline.estimators.index(name) % 10}"
+
+
+def _marker(timeline: Timeline) -> str | None:
+    return "o" if len(timeline) <= _MARKED_FRAMES else None
+
+
+def _lines(ax: Axes, timeline: Timeline, names: Sequence[str], values: Callable[[str], np.ndarray]) -> None:
+    """One line per estimator of ``values(name)`` against the timeline's axis, in the estimator's colour."""
+    x, _ = timeline.axis
+    for name in names:
+        ax.plot(x, values(name), color=_colour(timeline, name), linewidth=1.2, marker=_marker(timeline), markersize=3,
+                label=timeline.labels[name])
+
+
+def _finish(ax: Axes, x_label: str, y_label: str, title: str,
+            legend: Literal["best", "lower right"] = "best") -> None:
+    ax.set_xlabel(x_label)
+    ax.set_ylabel(y_label)
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend(loc=legend, fontsize=8)
+
+
+def _ecdf(ax: Axes, values: np.ndarray, **style: object) -> None:
+    steps = np.abs(np.diff(values))
+    steps = np.sort(steps[np.isfinite(steps)])
+    if not len(steps):
+        return
+    share = np.arange(1, len(steps) + 1) / len(steps)
+    ax.step(np.concatenate([[0.0], steps]), np.concatenate([[0.0], share]), where="post", **style)  # type: ignore[arg-type]
+
+
+def _of(timeline: Timeline) -> str:
+    return f": {timeline.name}" if timeline.name else ""
+
+
+def _smoothing(window: int) -> str:
+    return "" if window == 1 else f" (moving average over {window} frames)"

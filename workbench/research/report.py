@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import dataclasses
 import html
 import io
 import json
@@ -23,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from .._checks import whole_number
 from ..estimators._range import ANNOTATIONS, DENSITY_MAP, ESTIMATE, ESTIMATOR, NO_RANGE
 from .datasets import Dataset
 from .metrics import latency_stats, mae, nae, precision_recall_f1, rmse, throughput
@@ -33,13 +35,16 @@ if TYPE_CHECKING:
 
     from ..result import CountResult
 
-__all__ = ["ComparisonReport"]
+__all__ = ["DIVERGENCE_FRAMES", "ComparisonReport"]
 
 #: Rows of the per-image table shown in a notebook; the exports always hold every row.
 _REPR_ROWS = 20
 #: Resolution of figures embedded in the HTML page: enough to read, small enough to keep the page light.
 _HTML_DPI = 80
 _FILE_DPI = 110
+#: The stretch of a sequence (sampled frames) over which the report looks for where an estimator departs most
+#: from the default: long enough that one odd frame does not decide it.
+DIVERGENCE_FRAMES = 10
 
 
 class ComparisonReport:
@@ -64,6 +69,9 @@ class ComparisonReport:
         notes: lines shown above the tables in every rendering (the command line adds "synthetic data" here).
         data_label: how the title names the data; None: by the dataset's name (the command line names its
             generated images "synthetic sample images", not after the folder they were written to).
+        timeline: counts over time (``Timeline``) where the dataset is a sequence, else None.
+        smoothing: for a sequence, the moving average (over this many sampled frames) that the over-time figures
+            draw and the second stability table reads; 1, the default: none. ``workbench compare --smoothing N``.
     """
 
     def __init__(
@@ -99,6 +107,7 @@ class ComparisonReport:
         self.data_label: str | None = None
         self._summary: pd.DataFrame | None = None
         self._timeline: Timeline | None = None
+        self._smoothing = 1
 
     @property
     def timeline(self) -> Timeline | None:
@@ -109,6 +118,52 @@ class ComparisonReport:
         if self._timeline is None:
             self._timeline = Timeline.from_rows(self.dataset, self.per_image, self.estimators, self.labels)
         return self._timeline
+
+    @property
+    def smoothing(self) -> int:
+        return self._smoothing
+
+    @smoothing.setter
+    def smoothing(self, window: int) -> None:
+        self._smoothing = whole_number(window, "smoothing", minimum=1, unit="frames", note="1: no smoothing")
+
+    def stability(self) -> pd.DataFrame:
+        """For a sequence: ``Timeline.stability`` of the counts as answered, and after the ``smoothing`` moving
+        average where it is above 1, as one table indexed by ``window`` (sampled frames; 1: as answered) and
+        ``series`` (each estimator by its label, and the truth). Empty for a dataset that is not a sequence."""
+        timeline = self.timeline
+        if timeline is None:
+            return pd.DataFrame()
+        return pd.concat(
+            [timeline.stability(window).rename_axis("series").reset_index().assign(window=window)
+             for window in dict.fromkeys([1, self.smoothing])], ignore_index=True,
+        ).set_index(["window", "series"])
+
+    def divergence_notes(self) -> list[str]:
+        """For a sequence, one line per estimator besides the default (or besides the first estimator, where the
+        default was not run): the stretch of the recording where it departs most from it (``Timeline.divergence``
+        over ``DIVERGENCE_FRAMES`` sampled frames)."""
+        timeline = self.timeline
+        if timeline is None or len(self.estimators) < 2:
+            return []
+        reference = self._reference()
+        lines = []
+        for name in self.estimators:
+            if name == reference:
+                continue
+            try:
+                stretch = timeline.divergence(name, reference, DIVERGENCE_FRAMES)
+            except ValueError as error:  # the two answered no frame in common
+                lines.append(f"{self.labels[name]}: {error}")
+                continue
+            # Under the labels the tables use: "departs most from default (wbcount)".
+            lines.append(dataclasses.replace(stretch, estimator=self.labels[name],
+                                             reference=self.labels[reference]).describe())
+        return lines
+
+    def _reference(self) -> str:
+        """What the other estimators of a sequence are held against: the default, else the first estimator run."""
+        return "default" if "default" in self.estimators else self.estimators[0]
 
     # -- tables ----------------------------------------------------------------------------------------
 
@@ -124,6 +179,8 @@ class ComparisonReport:
         measured it), ``images/s`` (images over the seconds spent inside ``wb.estimate``) and ``outside range``
         (images judged outside the estimator's declared training range: by their annotations where they have
         them, else by the result's evidence, see ``range_evidence`` per image; NaN where nothing was judged).
+        A sequence adds ``mean abs change``: the mean of ``|count[t+1] - count[t]|`` over consecutive sampled
+        frames (people per step; the truth's is in ``stability()``).
         Scores that cannot be computed (no annotation, count-only results) are NaN. Where some image failed (its
         result refused by the host), ``failed`` counts them per estimator, and its scores cover the others only.
         """
@@ -153,6 +210,8 @@ class ComparisonReport:
             column = scored[f"game_{level}"]
             out[f"GAME({level})"] = float(column.mean(skipna=False)) if len(column) else math.nan
         out.update(self._unrounded_errors(scored))
+        if self.timeline is not None:  # a sequence: how much the count moves per step (stability() has the rest)
+            out["mean abs change"] = float(self.timeline.stability().loc[self.labels[name], "mean abs change"])
         # "@box" (NWPU-Crowd's per-head distances) is scored only where the dataset gives head boxes.
         box_tag = ["@box"] if "tp@box" in scored else []
         for tag in [f"@{threshold:g}" for threshold in self.thresholds] + box_tag:
@@ -242,7 +301,10 @@ class ComparisonReport:
     def summary_table(self) -> Any:
         """``summary`` formatted for reading (a pandas ``Styler``): one precision per column, whole counts,
         the units in a caption, and sideways scrolling where it is wider than the notebook (see ``styled``)."""
-        return self.styled(self.summary.rename(index=self.labels)).set_caption(_SUMMARY_UNITS)
+        return self.styled(self.summary.rename(index=self.labels)).set_caption(self._summary_units())
+
+    def _summary_units(self) -> str:
+        return _SUMMARY_UNITS + ("" if self.timeline is None else _SEQUENCE_UNITS)
 
     @staticmethod
     def styled(table: pd.DataFrame) -> Any:
@@ -301,13 +363,18 @@ class ComparisonReport:
         (annotated datasets only), ``estimator_grid``
         (the ``grid_images`` worst images, each estimator's density overlay), and for ``detail_images``
         images (the worst and a typical one) ``density_<estimator>_<image>`` and ``points_<estimator>_<image>``
-        (predicted points matched against the ground truth at the first threshold).
+        (predicted points matched against the ground truth at the first threshold). A sequence adds
+        ``counts_over_time``, ``error_over_time`` (annotated sequences; the stretch where each estimator departs
+        most from the default shaded) and ``frame_changes``, smoothed over ``smoothing`` sampled frames.
         """
         _let_jupyter_draw_figures()
         from .plots import (
             plot_count_scatter,
+            plot_counts_over_time,
             plot_density_overlay,
+            plot_error_over_time,
             plot_estimator_grid,
+            plot_frame_changes,
             plot_points,
             plot_ranked_errors,
         )
@@ -333,6 +400,15 @@ class ComparisonReport:
                 [result.count for result in self._answers(name, ranked)], ax=ax, top=shown,
             )
             ax.set_title(f"{self.labels[name]}\n{ax.get_title()}")  # the plot does not know whose errors it ranks
+        timeline = self.timeline
+        if timeline is not None:
+            figures["counts_over_time"] = plot_counts_over_time(timeline, ax=_axes((12, 4)), window=self.smoothing)
+            if timeline.annotated:
+                figures["error_over_time"] = plot_error_over_time(
+                    timeline, ax=_axes((12, 4)), window=self.smoothing, divergence_window=DIVERGENCE_FRAMES,
+                    reference=self._reference(),
+                )
+            figures["frame_changes"] = plot_frame_changes(timeline, ax=_axes((6, 4)), window=self.smoothing)
         worst = self.worst_images(grid_images)
         if worst:
             grid = _new_figure((3.0 * len(self.estimators) + 1.0, 2.4 * len(worst) + 0.5))
@@ -379,20 +455,27 @@ class ComparisonReport:
     # -- exports ---------------------------------------------------------------------------------------
 
     def to_csv(self, directory: str | Path) -> dict[str, Path]:
-        """Write ``per_image.csv`` and ``summary.csv`` (and ``skipped.csv`` where images were skipped) into
-        ``directory``; returns their paths."""
+        """Write ``per_image.csv`` and ``summary.csv`` (``skipped.csv`` where images were skipped; for a sequence
+        ``timeline.csv``, ``Timeline.table()``, and ``stability.csv``, ``stability()``) into ``directory``;
+        returns their paths."""
         out = Path(directory)
         out.mkdir(parents=True, exist_ok=True)
         paths = {"per_image": out / "per_image.csv", "summary": out / "summary.csv"}
         self.per_image.to_csv(paths["per_image"], index=False)
         self.summary.to_csv(paths["summary"])
+        if self.timeline is not None:
+            paths["timeline"], paths["stability"] = out / "timeline.csv", out / "stability.csv"
+            self.timeline.table().to_csv(paths["timeline"], index=False)
+            self.stability().to_csv(paths["stability"])
         if len(self.skipped):
             paths["skipped"] = out / "skipped.csv"
             self.skipped.to_csv(paths["skipped"], index=False)
         return paths
 
     def to_json(self, path: str | Path) -> Path:
-        """Write the whole report as one JSON document: settings, summary, per-image rows, every result's points."""
+        """Write the whole report as one JSON document: settings, summary, per-image rows, every result's points,
+        and for a sequence ``timeline``: ``frames``, ``times``, ``truth``, ``counts`` per estimator (null where
+        missing), ``smoothing``, ``stability`` (rows of ``stability()``) and ``divergence`` (the notes' lines)."""
         target = Path(path)
         target.parent.mkdir(parents=True, exist_ok=True)
         document = {
@@ -401,6 +484,7 @@ class ComparisonReport:
             "skipped": _records(self.skipped),
             "summary": _records(self.summary.reset_index()),
             "per_image": _records(self.per_image),
+            **({} if self.timeline is None else {"timeline": self._timeline_document(self.timeline)}),
             "results": {
                 name: [
                     {"image": sample.name, "failed": True} if result is None
@@ -412,6 +496,20 @@ class ComparisonReport:
         }
         target.write_text(json.dumps(document, indent=1, allow_nan=False), encoding="utf-8")
         return target
+
+    def _timeline_document(self, timeline: Timeline) -> dict[str, Any]:
+        def values(array: np.ndarray) -> list[float | None]:
+            return [None if math.isnan(value) else float(value) for value in array]
+
+        return {
+            "frames": [int(frame) for frame in timeline.frames],
+            "times": values(timeline.times),
+            "truth": values(timeline.truth),
+            "counts": {name: values(counts) for name, counts in timeline.counts.items()},
+            "smoothing": self.smoothing,
+            "stability": _records(self.stability().reset_index()),
+            "divergence": self.divergence_notes(),
+        }
 
     def to_html(self, path_or_dir: str | Path, *, figures: Mapping[str, Figure] | None = None) -> Path:
         """Write a single self-contained HTML page (figures embedded as PNG); returns its path.
@@ -439,6 +537,7 @@ class ComparisonReport:
             f"<h1>{html.escape(self.title)}</h1>"
             f"{self._header_html()}"
             f"<h2>Summary</h2>{self._summary_html()}"
+            f"{self._stability_html()}"
             f"{self._outside_range_html()}"
             f"<h2>Per image</h2>{self._counts_html(limit=None)}"
             f"<details><summary>All per-image scores</summary>{_table_box(self.styled(full).hide(axis='index'))}"
@@ -502,10 +601,18 @@ class ComparisonReport:
         split = next((i for i, column in enumerate(columns) if column.startswith(("P@", "mean ms"))), len(columns))
         parts = [part for part in (columns[:split], columns[split:]) if part]
         return "".join(
-            _table_box(self.styled(table[part]).set_caption(_SUMMARY_UNITS) if part is parts[-1]
+            _table_box(self.styled(table[part]).set_caption(self._summary_units()) if part is parts[-1]
                        else self.styled(table[part]))
             for part in parts
         )
+
+    def _stability_html(self) -> str:
+        """A sequence's stability table and where each estimator departs most from the default (nothing else)."""
+        if self.timeline is None:
+            return ""
+        lines = "".join(f"<p>{html.escape(line)}</p>" for line in self.divergence_notes())
+        return (f"<h2 id='stability'>{_STABILITY_HEADING}</h2>"
+                f"{_table_box(self.styled(self.stability()).set_caption(_STABILITY_UNITS))}{lines}")
 
     def _outside_range_html(self) -> str:
         """The flagged images the range notes count, where a reader of the page sees them (nothing when none)."""
@@ -532,7 +639,8 @@ class ComparisonReport:
     def _repr_html_(self) -> str:
         return (
             f"<div><b>ComparisonReport</b> {html.escape(', '.join(self.labels.values()))}{self._header_html()}"
-            f"{self._summary_html()}{self._outside_range_html()}<details><summary>Per image (worst first)</summary>"
+            f"{self._summary_html()}{self._stability_html()}{self._outside_range_html()}"
+            "<details><summary>Per image (worst first)</summary>"
             f"{self._counts_html(limit=_REPR_ROWS)}</details></div>"
         )
 
@@ -592,9 +700,19 @@ _JUDGED_BY = {
 }
 
 _OUTSIDE_RANGE_HEADING = "Outside the training range"
+_STABILITY_HEADING = "Stability"
+
+_STABILITY_UNITS = (
+    "Steps are between consecutive sampled frames · window: the moving average (sampled frames) taken first; 1: the "
+    "counts as answered · mean/max abs change: people per step · vs truth: mean abs change over the truth's (1: "
+    "moves as much as the crowd; above: jumpier) · change error: mean |Δcount − Δtruth| (0: follows every change of "
+    "the crowd and nothing else) · steps: the steps counted"
+)
 
 #: Figures wider than this (inches) take a whole row of the page's grid; the others share rows.
 _WIDE_FIGURE_INCHES = 8.5
+
+_SEQUENCE_UNITS = " · mean abs change: people per step between consecutive sampled frames (see Stability)"
 
 _SUMMARY_UNITS = (
     "MAE, RMSE, GAME(L): people per image (MAE, RMSE: of the rounded counts; (sum): of the density map's sum "
@@ -615,6 +733,8 @@ def _column_format(column: Any, values: pd.Series) -> str:
     if any(name.startswith("NAE") for name in names):
         return "{:.3f}"
     if any(name.startswith(("MAE", "RMSE", "GAME", "game_")) for name in names):
+        return "{:.2f}"
+    if any(name.endswith(("abs change", "change error", "vs truth")) for name in names):  # a sequence's stability
         return "{:.2f}"
     if any(name.endswith((" ms", "_ms", "images/s")) for name in names):
         return "{:.1f}"
