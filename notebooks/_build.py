@@ -410,11 +410,169 @@ def embedded_server() -> list[nbformat.NotebookNode]:
     ]
 
 
+SEQUENCE_PARAMETERS = """\
+# Parameters (a runner such as papermill may override them).
+DATA = None                     # a video file or a folder of frames (Mall's, numbered frames); None: a generated clip
+EVERY = None                    # keep every EVERY-th frame (None: every frame)
+EVERY_SECONDS = None            # or the first frame of each EVERY_SECONDS seconds (a folder needs FPS for it)
+FPS = None                      # a frame folder's rate, which gives its frames times (a video's is in the file)
+LIMIT = 32                      # at most this many sampled frames, so the notebook runs in well under a minute
+SMOOTHING = 5                   # the moving average (in sampled frames) for the smoothed stability figures
+PLUGINS_DIR = "../plugins"      # the plugins folder, as the service has it
+ACTIVE_PLUGINS = "people_count_onnx.plugin"
+DEVICE = "cpu"                  # "cpu" or "gpu"
+"""
+
+MAKE_CLIP = '''\
+%matplotlib inline
+import json
+import tempfile
+from pathlib import Path
+
+import av
+import numpy as np
+
+from workbench.research import load_sequence, make_synthetic_dataset
+
+WIDTH, HEIGHT, RATE = 320, 240, 8  # pixels, frames per second
+SCENES, SCENE_FRAMES, PAN_PX = 4, 8, 3  # each scene is held for SCENE_FRAMES frames, panning PAN_PX px a frame
+
+
+def make_clip(folder):
+    """A SYNTHETIC clip: generated crowd scenes in turn, each panned sideways for a second (people leave and enter
+    at the edges), written with PyAV as clip.mp4 with its head points per frame in clip.points.json."""
+    pan = PAN_PX * (SCENE_FRAMES - 1)
+    scenes = make_synthetic_dataset(folder / "scenes", n=SCENES, seed=5, size=(WIDTH + pan, HEIGHT))
+    path = folder / "clip.mp4"
+    container = av.open(str(path), "w")
+    stream = container.add_stream("libx264", rate=RATE)
+    stream.width, stream.height, stream.pix_fmt = WIDTH, HEIGHT, "yuv420p"
+    heads = {}
+    for scene in scenes:
+        pixels, points = scene.image.asNPArray(), scene.points
+        for step in range(SCENE_FRAMES):
+            left = step * PAN_PX
+            frame = np.ascontiguousarray(pixels[:, left:left + WIDTH, :3])
+            for packet in stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")):
+                container.mux(packet)
+            inside = (points[:, 0] >= left) & (points[:, 0] < left + WIDTH)
+            heads[str(len(heads))] = (points[inside] - [left, 0]).tolist()
+    for packet in stream.encode():
+        container.mux(packet)
+    container.close()
+    (folder / "clip.points.json").write_text(json.dumps({"video": path.name, "frames": heads}))
+    return path
+
+
+SYNTHETIC = DATA is None
+if SYNTHETIC:
+    DATA = make_clip(Path(tempfile.mkdtemp(prefix="workbench-05-")))
+sequence = load_sequence(DATA, every=EVERY, every_seconds=EVERY_SECONDS, fps=FPS)[:LIMIT]
+first, last = sequence[0], sequence[-1]
+print(f"{'synthetic' if SYNTHETIC else 'real'} sequence {sequence.name}: {len(sequence)} frames, "
+      f"frames {first.frame} to {last.frame}" + (f", {last.time - first.time:.1f} s" if last.time is not None else ""))
+if SYNTHETIC:
+    print("SYNTHETIC clip: drawn scenes, not camera footage; the scores only show that the code runs.")
+sequence'''
+
+
+def counting_over_time() -> list[nbformat.NotebookNode]:
+    return [
+        new_markdown_cell(
+            "# 05 · Counting over time: a video or a frame sequence\n\n"
+            "On a dashboard a count is read over time: a counter whose MAE is fine but that jumps by 10 between "
+            "two near-identical frames is unusable. This notebook opens a sequence (a video file, or a folder of "
+            "frames), compares the default estimator with your plugin on it, and reads the result along the "
+            "frames: the counts and errors over time, how much each count moves from one frame to the next "
+            "against how much the crowd does (before and after smoothing), and where the plugin departs most "
+            "from the default. It ends with the `Explorer` and its timeline."
+        ),
+        _tagged(SEQUENCE_PARAMETERS),
+        new_markdown_cell(
+            "## The sequence\n\n"
+            "`load_sequence(path, every=, every_seconds=, fps=)` opens a video file (PyAV: frames are decoded "
+            "lazily, in order, and only the sampled ones are kept) or a folder of frames in name order (Mall's "
+            "layout with `mall_gt.mat`, or any dataset folder). Its samples carry `frame` (the number in the "
+            "source) and `time` (seconds). A video's head points come from `clip.points.json` beside it: "
+            "`{\"video\": \"clip.mp4\", \"frames\": {\"0\": [[x, y], ...], ...}}`.\n\n"
+            "Left at `None`, `DATA` is a short **synthetic** clip made here from `make_synthetic_dataset` scenes "
+            "(drawings, not footage): each scene is panned for a second, so people leave and enter at the edges, "
+            "then the next scene cuts in."
+        ),
+        new_code_cell(MAKE_CLIP),
+        new_code_cell(START),
+        new_markdown_cell(
+            "## Compare on the sequence\n\n"
+            "`wb.compare` runs each estimator over the frames as over images: the frames are decoded ahead of the "
+            "estimator, and every per-image score is there. On a sequence the report also has a `timeline`: per "
+            "sampled frame its number, time, the annotated count and each estimator's count."
+        ),
+        new_code_cell(
+            'BROKER = "peopleCountEstimator"\n'
+            'PLUGIN = next(name for name in wb.estimator_choices[BROKER] if name != "default")\n'
+            'report = wb.compare(sequence, ["default", PLUGIN], broker=BROKER)\n'
+            "if SYNTHETIC:\n"
+            '    report.notes.append("SYNTHETIC clip: drawn scenes, not footage; the scores only show that the code runs.")\n'
+            "timeline = report.timeline\n"
+            "print(timeline)\n"
+            "report.summary_table()"
+        ),
+        new_markdown_cell(
+            "## Counts over time\n\n"
+            "`timeline.table()` has one row per sampled frame: its number and time, the truth, each estimator's "
+            "count and its error (count minus truth)."
+        ),
+        new_code_cell("timeline.table().head(8).round(2)"),
+        new_code_cell(
+            "import matplotlib.pyplot as plt\n\n"
+            "x, unit = timeline.axis  # seconds where every frame has a time, else frame numbers\n"
+            'fig, (counts, errors) = plt.subplots(2, 1, figsize=(10, 6), sharex=True, layout="constrained")\n'
+            'counts.plot(x, timeline.truth, color="black", label="truth")\n'
+            "for name in timeline.estimators:\n"
+            "    counts.plot(x, timeline.counts[name], label=timeline.labels[name])\n"
+            "    errors.plot(x, timeline.errors(name), label=timeline.labels[name])\n"
+            'errors.axhline(0, color="grey", linewidth=0.8)\n'
+            'counts.set(ylabel="people", title="counts over time")\n'
+            'errors.set(xlabel=unit, ylabel="count − truth (people)", title="error over time")\n'
+            "counts.legend();"
+        ),
+        new_markdown_cell(
+            "## Stability\n\n"
+            "`timeline.stability()` measures how much each count moves between consecutive sampled frames: "
+            "`mean abs change` (people per step), against the truth's (`vs truth`: 1 moves as much as the crowd, "
+            "3 three times as much) and `change error`, how far each step is from the true step. A steady scene "
+            "filmed by a jittery counter shows as `vs truth` well above 1."
+        ),
+        new_code_cell("timeline.stability().round(2)"),
+        new_markdown_cell(
+            "The same after a centred moving average over `SMOOTHING` sampled frames (what a dashboard might "
+            "show): smoothing takes the jitter out, and the truth is smoothed alike so the ratio stays fair."
+        ),
+        new_code_cell("timeline.stability(SMOOTHING).round(2)"),
+        new_markdown_cell(
+            "## Where the plugin departs from the default\n\n"
+            "`timeline.divergence(name)` finds the stretch of sampled frames where an estimator's count differs "
+            "most from the default's: the place in the recording to look at first."
+        ),
+        new_code_cell("print(timeline.divergence(PLUGIN, window=SMOOTHING).describe())"),
+        new_markdown_cell(
+            "## Scrub it in the Explorer\n\n"
+            "On a sequence the `Explorer` draws a timeline under the panels: the truth and the comparison's "
+            "counts over the frames (`report=report`; without it, the frames estimated so far), with the current "
+            "frame marked. Drag the frame slider under it to scrub; the panels show that frame's density map and "
+            "head points. It needs the live host, so this notebook leaves it open: close it with `wb.close()` "
+            "when you are done."
+        ),
+        new_code_cell("from workbench.research import Explorer\n\nExplorer(wb, sequence, report=report)"),
+    ]
+
+
 NOTEBOOKS = {
     "01_quickstart": quickstart,
     "02_compare_estimators": compare_estimators,
     "03_density_maps_and_points": density_and_points,
     "04_embedded_server": embedded_server,
+    "05_counting_over_time": counting_over_time,
 }
 
 

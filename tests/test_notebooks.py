@@ -139,3 +139,47 @@ def test_04_embedded_server(kernel_env, monkeypatch, tmp_path):
     # Counts as whole numbers, milliseconds with one decimal (issue 32, finding 7: they were 3.0 and 0.0021).
     decimals = _decimals_per_column(stats)
     assert decimals["requests"] == decimals["errors"] == {0} and decimals["p50 ms"] == {1}, decimals
+
+
+# After "Run All": the Explorer the notebook ends with scrubs the sequence along its timeline.
+SCRUB_AFTER_RUN_ALL = """
+explorer = _
+before = explorer.timeline_picture.value
+explorer.index.value = 5
+print("strip:", explorer.strip_source, "|", explorer._strip.caption)
+print("frame:", explorer.frame_readout.value)
+print("moved:", explorer.timeline_picture.value != before)
+print("status:", explorer.status.value)
+wb.close()
+"""
+
+
+def test_05_counting_over_time(kernel_env, monkeypatch, tmp_path):
+    monkeypatch.setenv("TMPDIR", str(tmp_path))  # the generated clip's folder
+    code = run_notebook("05_counting_over_time", kernel_env, monkeypatch, tmp_path, after=SCRUB_AFTER_RUN_ALL,
+                        time_limit_s=TIME_LIMIT_S)
+    printed = stream_text(code_cell(code, "def make_clip("))
+    assert re.search(r"synthetic sequence clip\.mp4: 32 frames, frames 0 to 31, 3\.9 s", printed), printed
+    assert "SYNTHETIC clip" in printed
+    assert sorted(path.name for path in tmp_path.glob("workbench-05-*/clip*")) == ["clip.mp4", "clip.points.json"]
+    compared = code_cell(code, "report = wb.compare(")
+    assert re.search(r"Timeline\('clip\.mp4', 32 frames, frames 0 to 31, estimators=\['default', "
+                     r"'PeopleCountOnnxPlugin'\]\)", stream_text(compared)), stream_text(compared)
+    assert "MAE" in html_output(compared) and "PeopleCountOnnxPlugin" in html_output(compared)
+    table = html_output(code_cell(code, "timeline.table()"))
+    for column in ("frame", "time", "truth", "error default", "error PeopleCountOnnxPlugin"):
+        assert f">{column}</th>" in table, column
+    assert _has_png(code_cell(code, "x, unit = timeline.axis"))
+    raw, smoothed = html_output(code_cell(code, "timeline.stability().round(2)")), html_output(
+        code_cell(code, "timeline.stability(SMOOTHING)"))
+    for stability in (raw, smoothed):
+        assert "mean abs change" in stability and "vs truth" in stability and ">truth</th>" in stability
+    assert "moving average over 5 frames" in smoothed and "moving average" not in raw
+    assert re.search(r"PeopleCountOnnxPlugin departs most from default over frames \d+ to \d+ \([\d.]+ s to [\d.]+ s\)",
+                     stream_text(code_cell(code, "timeline.divergence(")))
+    explorer = code_cell(code, "Explorer(wb, sequence, report=report)")
+    assert any("application/vnd.jupyter.widget-view+json" in o.get("data", {}) for o in explorer.outputs)
+    after = stream_text(code[-1])
+    assert "strip: report | counts over time, from the comparison report (32 frames)" in after, after
+    assert "frame: frame 5 · 0.62 s (6/32)" in after and "moved: True" in after, after
+    assert "clip_f000005" in after and "could not" not in after, after
