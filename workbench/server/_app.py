@@ -11,7 +11,7 @@ from ..host import Workbench
 from ..images import max_pixels_budget
 from ._access import Access, guarded
 from ._api import BUILT_IN_ROUTES
-from ._budget import DEFAULT_MAX_IN_FLIGHT, RequestBudget, decode_memory_budget
+from ._budget import DEFAULT_MAX_IN_FLIGHT, DEFAULT_MAX_SEQUENCE_FRAMES, RequestBudget, decode_memory_budget
 from ._observe import UNMATCHED_ROUTE, observed
 from ._monitoring import MonitoringDispatcher
 from ._plugin_routes import AnyPath, plugin_route
@@ -31,6 +31,7 @@ def build_app(
     read_timeout: float = 60.0,
     max_in_flight: int = DEFAULT_MAX_IN_FLIGHT,
     max_decode_memory: int | None = None,
+    max_sequence_frames: int = DEFAULT_MAX_SEQUENCE_FRAMES,
     token: str | None = None,
     allowed_hosts: Iterable[str] = (),
     allowed_origins: Iterable[str] = (),
@@ -52,6 +53,8 @@ def build_app(
             (a 2.5 KB WebP of 63 Mpx takes over a gigabyte to decode); an image over it alone is answered 413,
             others wait their turn (default: 768 MiB, or more where ``max_pixels`` is raised: enough for an
             RGB PNG of ``max_pixels``).
+        max_sequence_frames: the most frames one ``estimate-sequence`` request may have estimated (sampled out of
+            its clip or images); more are answered 413 before any is decoded (default 300).
         token: when given, every request must send ``Authorization: Bearer <token>`` (401 otherwise). The app
             does not know where it is served: ``start_server`` gives one for addresses off loopback.
         allowed_hosts: ``Host`` names answered besides the loopback's (``localhost``, ``127.0.0.1``, ``[::1]``),
@@ -68,6 +71,7 @@ def build_app(
     seconds(read_timeout, "read_timeout")
     whole_number(max_in_flight, "max_in_flight", minimum=1, unit="requests")
     whole_number(max_decode_memory, "max_decode_memory", minimum=1, unit="bytes", allow_none=True)
+    whole_number(max_sequence_frames, "max_sequence_frames", minimum=1, unit="frames")
     pixels = max_pixels_budget(max_pixels)
     if not isinstance(service_name, str) or not service_name:
         raise ValueError(f"service_name must be a non-empty string, got {service_name!r}")
@@ -78,6 +82,7 @@ def build_app(
         service_name=service_name,
         max_body_size=max_body_size,
         max_pixels=pixels,
+        max_sequence_frames=max_sequence_frames,
         read_timeout=float(read_timeout),
         allow_estimator_switching=bool(allow_estimator_switching),
         monitoring=MonitoringDispatcher(wb, logger=logger, service_name=service_name),

@@ -40,6 +40,8 @@ DEFAULT_MAX_DECODE_MEMORY = 768 * 2**20
 # What an RGB PNG takes (check_pixel_budget's model): 12 bytes a pixel, and room for the decoder and the body.
 _RGB_PNG_BYTES_PER_PIXEL = 12
 _RGB_PNG_ROOM = 16 * 2**20
+# Frames one sequence request may have estimated (sampled out of its clip or images).
+DEFAULT_MAX_SEQUENCE_FRAMES = 300
 # Seconds a client told 503 is asked to wait before it tries again.
 RETRY_AFTER_S = 1
 # Bodies up to this size have their header read on the loop (microseconds); a larger JPEG's scans are counted in
@@ -95,21 +97,36 @@ class RequestBudget:
         Raises ``ApiError``: 413 over ``max_pixels``, ``MAX_JPEG_SCANS`` or ``max_decode_memory``; 400 for data
         that is not an image or an area outside it.
         """
-        if len(data) <= _INLINE_HEADER_MAX:
-            cost = _cost(data, max_pixels)
-        else:
-            cost = await self._off_loop(None, _cost, data, max_pixels)
-        hold = await self.memory.take(cost.peak_bytes if cost is not None else len(data), cost)
+        item, hold = await self.decoded(data, area, max_pixels, "request body")
         try:
-            if cost is not None and cost.pixel_passes <= _INLINE_PIXEL_PASSES:
-                item = _decode(data, area)
-            else:
-                item = await self._off_loop(hold, _decode, data, area)
             yield item
         finally:
             hold.release()
 
-    async def _off_loop(self, hold: _Hold | None, function: Callable[..., T], *args: object) -> T:
+    async def decoded(self, data: bytes, area: Rect | None, max_pixels: int, source: str) -> tuple[RequestImage, Hold]:
+        """``image()``'s decoding without the block: the image and the memory it holds, which the caller releases
+        (``hold.release()``) once the image is answered. ``source`` names the image in messages."""
+        if len(data) <= _INLINE_HEADER_MAX:
+            cost = _cost(data, max_pixels, source)
+        else:
+            cost = await self.off_loop(None, _cost, data, max_pixels, source)
+        if cost is None:
+            hold = await self.memory.take(len(data), f"{source}: holding it")
+        else:
+            hold = await self.memory.take(
+                cost.peak_bytes, f"{source}: decoding this {cost.width}x{cost.height} {cost.format} image ({cost.mode})"
+            )
+        try:
+            if cost is not None and cost.pixel_passes <= _INLINE_PIXEL_PASSES:
+                item = _decode(data, area, source)
+            else:
+                item = await self.off_loop(hold, _decode, data, area, source)
+        except BaseException:
+            hold.release()
+            raise
+        return item, hold
+
+    async def off_loop(self, hold: Hold | None, function: Callable[..., T], *args: object) -> T:
         """``function(*args)`` on a decoding thread; should the caller be cancelled while it runs, ``hold`` is
         released only when it ends (the memory stays taken until then)."""
         if self._executor is None:
@@ -137,18 +154,22 @@ class _Memory:
         self.free = total
         self._waiting: collections.deque[tuple[int, asyncio.Future[None]]] = collections.deque()
 
-    async def take(self, size: int, cost: DecodeCost | None) -> _Hold:
+    def check(self, size: int, what: str) -> None:
+        """413 when ``size`` bytes could never be had: ``what`` (``"request body: decoding this ..."``) names them."""
         if size > self.total:
-            assert cost is not None  # an undecodable body holds no more than its own bytes, under max_body_size
             raise ApiError(
                 413, ErrorCode.IMAGE_TOO_LARGE,
-                f"request body: decoding this {cost.width}x{cost.height} {cost.format} image ({cost.mode}) takes about "
-                f"{_mib(size)}, over this server's decode memory of {_mib(self.total)} (max_decode_memory); send it "
-                "smaller, or raise max_decode_memory (--max-decode-memory) if you trust its senders",
+                f"{what} takes about {_mib(size)}, over this server's decode memory of {_mib(self.total)} "
+                "(max_decode_memory); send it smaller, or raise max_decode_memory (--max-decode-memory) if you "
+                "trust its senders",
             )
+
+    async def take(self, size: int, what: str) -> Hold:
+        """``size`` bytes once those before them are served and they fit; 413 (``check``) when they never can."""
+        self.check(size, what)
         if not self._waiting and size <= self.free:
             self.free -= size
-            return _Hold(self, size)
+            return Hold(self, size)
         turn: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         entry = (size, turn)
         self._waiting.append(entry)
@@ -161,7 +182,7 @@ class _Memory:
                 self._waiting.remove(entry)
                 self._grant()  # those behind it may fit now
             raise
-        return _Hold(self, size)
+        return Hold(self, size)
 
     def give_back(self, size: int) -> None:
         self.free += size
@@ -174,7 +195,7 @@ class _Memory:
             turn.set_result(None)
 
 
-class _Hold:
+class Hold:
     """Memory taken for one request, given back once."""
 
     def __init__(self, memory: _Memory, size: int) -> None:
@@ -199,19 +220,24 @@ class _Hold:
         future.add_done_callback(ended)
 
 
-def _cost(data: bytes, max_pixels: int) -> DecodeCost | None:
+def _cost(data: bytes, max_pixels: int, source: str) -> DecodeCost | None:
     try:
-        return check_pixel_budget(data, "request body", max_pixels)
+        return check_pixel_budget(data, source, max_pixels)
     except ImageTooLargeError as error:
         raise ApiError(413, ErrorCode.IMAGE_TOO_LARGE, str(error)) from None
 
 
-def _decode(data: bytes, area: Rect | None) -> RequestImage:
+def _decode(data: bytes, area: Rect | None, source: str) -> RequestImage:
     try:
         # The header was checked by _cost: VLImage decodes, as load_image does after its own check.
-        image = VLImage(data, filename="request body")
+        image = VLImage(data, filename=source)
     except ImageDecodeError as error:
         raise ApiError(400, ErrorCode.BAD_IMAGE, str(error)) from None
+    return framed(image, area)
+
+
+def framed(image: VLImage, area: Rect | None) -> RequestImage:
+    """``image`` with the request's detect area (400 when it lies outside the image), or alone without one."""
     if area is None:
         return image
     try:

@@ -9,7 +9,7 @@ import threading
 from typing import Any
 
 from ..host import Workbench, add_host_arguments, deadline_options, default_options, whole_number
-from ._budget import DEFAULT_MAX_DECODE_MEMORY, DEFAULT_MAX_IN_FLIGHT
+from ._budget import DEFAULT_MAX_DECODE_MEMORY, DEFAULT_MAX_IN_FLIGHT, DEFAULT_MAX_SEQUENCE_FRAMES
 from ._children import end_descendants
 from ._launch import DEFAULT_IDLE_TIMEOUT, start_server
 
@@ -72,6 +72,11 @@ def register(subparsers: "argparse._SubParsersAction[Any]") -> argparse.Argument
         "for an RGB PNG of --max-pixels where that is more)",
     )
     parser.add_argument(
+        "--max-sequence-frames", type=whole_number, default=DEFAULT_MAX_SEQUENCE_FRAMES, metavar="N",
+        help="most frames one estimate-sequence request may have estimated (sampled from its clip or images); more "
+        f"are refused (413) before decoding (default: {DEFAULT_MAX_SEQUENCE_FRAMES})",
+    )
+    parser.add_argument(
         "--idle-timeout", type=float, default=DEFAULT_IDLE_TIMEOUT, metavar="S",
         help=f"close connections that send no request for S seconds (default: {DEFAULT_IDLE_TIMEOUT:g})",
     )
@@ -105,6 +110,7 @@ def serve(args: argparse.Namespace) -> int:
                 allow_estimator_switching=args.allow_estimator_switching, max_body_size=args.max_body_size,
                 max_pixels=args.max_pixels, idle_timeout=args.idle_timeout, token=args.token,
                 max_in_flight=args.max_in_flight, max_decode_memory=args.max_decode_memory,
+                max_sequence_frames=args.max_sequence_frames,
                 insecure_no_token=args.insecure_no_token, allowed_hosts=args.allowed_host,
                 allowed_origins=args.allowed_origin,
             )

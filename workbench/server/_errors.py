@@ -52,6 +52,12 @@ class ErrorCode(IntEnum):
     """A route that changes state was sent a body that is not ``application/json`` (415)."""
     OVERLOADED = 21
     """The server is already handling ``max_in_flight`` estimate requests (503, with ``Retry-After``)."""
+    BAD_VIDEO = 22
+    """A sequence's clip is not a video PyAV reads, or one of its frames does not decode (400)."""
+    TOO_MANY_FRAMES = 23
+    """A sequence samples more frames than ``max_sequence_frames`` (413); nothing was decoded."""
+    VIDEO_UNAVAILABLE = 24
+    """PyAV is not installed where the server runs, so it reads no video (501)."""
 
 
 class ApiError(Exception):

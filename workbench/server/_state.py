@@ -22,6 +22,8 @@ class ServerState:
     service_name: str
     max_body_size: int
     max_pixels: int
+    # The most frames a sequence request may have estimated.
+    max_sequence_frames: int
     allow_estimator_switching: bool
     monitoring: MonitoringDispatcher
     logger: logging.Logger

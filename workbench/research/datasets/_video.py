@@ -30,6 +30,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from workbench._video import VIDEO_SUFFIXES, every_seconds_positions, index_frames
+
 from ._core import Dataset, Sample, _points_array, _read_json
 from ._errors import DatasetError, DatasetWarning, some
 from ._frames import ImageGeometry
@@ -42,8 +44,6 @@ __all__ = [
     "VIDEO_SUFFIXES", "VideoFile", "VideoFrame", "check_every", "load_video", "pick_every_seconds", "sidecar_path",
 ]
 
-#: File suffixes read as videos (any container FFmpeg reads works through ``format="video"``).
-VIDEO_SUFFIXES = frozenset({".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".mpg", ".mpeg", ".ts", ".gif"})
 #: The sidecar annotation file of ``clip.mp4``: ``clip.points.json``.
 SIDECAR_SUFFIX = ".points.json"
 
@@ -70,12 +70,7 @@ def pick_every_seconds(times: list[float], seconds: float) -> list[int]:
     """Positions in ``times`` (seconds, ascending) of the first frame at or after each multiple of ``seconds``."""
     if isinstance(seconds, bool) or not (isinstance(seconds, (int, float)) and math.isfinite(seconds) and seconds > 0):
         raise DatasetError(f"every_seconds={seconds!r}: must be a number of seconds above 0")
-    chosen, next_time = [], 0.0
-    for position, time in enumerate(times):
-        if time + 1e-9 >= next_time:
-            chosen.append(position)
-            next_time = (math.floor(time / seconds + 1e-9) + 1) * seconds
-    return chosen
+    return every_seconds_positions(times, seconds)
 
 
 def sidecar_path(video: Path) -> Path:
@@ -108,26 +103,16 @@ class VideoFile:
                     f"over the budget of {budget} pixels; downscale the video (ffmpeg -vf scale=...), or raise "
                     "the budget ($WORKBENCH_MAX_PIXELS) if you trust it"
                 )
-            rate = stream.average_rate
-            self.fps: float | None = float(rate) if rate else None
-            self._time_base = stream.time_base
-            stamps, keys = [], []
-            for packet in container.demux(stream):
-                stamp = packet.pts if packet.pts is not None else packet.dts
-                if stamp is None or packet.size == 0:  # the flushing packet at the end carries no frame
-                    continue
-                stamps.append(int(stamp))
-                if packet.is_keyframe:
-                    keys.append(int(stamp))
+            index = index_frames(container)
         except av.error.FFmpegError as error:
             raise DatasetError(f"{self.path}: cannot read the video's packets ({error}); is the file complete?") from None
         finally:
             container.close()
-        if not stamps:
+        if not index.pts:
             raise DatasetError(f"{self.path}: the video stream holds no frames")
-        self.pts = sorted(set(stamps))
-        self._keyframes = sorted(set(keys))
-        self.times = [float((stamp - self.pts[0]) * self._time_base) for stamp in self.pts]
+        self.fps: float | None = index.fps
+        self._time_base = index.time_base
+        self.pts, self._keyframes, self.times = index.pts, index.keyframes, index.times
         self._lock = threading.Lock()
         self._container: Any = None
         self._decoded: Iterator[Any] | None = None
