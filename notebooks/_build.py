@@ -421,6 +421,7 @@ SMOOTHING = 5                   # the moving average (in sampled frames) for the
 PLUGINS_DIR = "../plugins"      # the plugins folder, as the service has it
 ACTIVE_PLUGINS = "people_count_onnx.plugin"
 DEVICE = "cpu"                  # "cpu" or "gpu"
+OUT = "../reports/05_counting_over_time"  # where the HTML/CSV/JSON report goes
 """
 
 MAKE_CLIP = '''\
@@ -523,18 +524,17 @@ def counting_over_time() -> list[nbformat.NotebookNode]:
             "count and its error (count minus truth)."
         ),
         new_code_cell("timeline.table().head(8).round(2)"),
+        new_markdown_cell(
+            "`plot_counts_over_time` and `plot_error_over_time` draw them against time (or frame numbers where "
+            "frames have no time); the error plot shades the stretch where the plugin departs most from the "
+            "default. Both take `ax=` and `window=` (a moving average)."
+        ),
         new_code_cell(
-            "import matplotlib.pyplot as plt\n\n"
-            "x, unit = timeline.axis  # seconds where every frame has a time, else frame numbers\n"
-            'fig, (counts, errors) = plt.subplots(2, 1, figsize=(10, 6), sharex=True, layout="constrained")\n'
-            'counts.plot(x, timeline.truth, color="black", label="truth")\n'
-            "for name in timeline.estimators:\n"
-            "    counts.plot(x, timeline.counts[name], label=timeline.labels[name])\n"
-            "    errors.plot(x, timeline.errors(name), label=timeline.labels[name])\n"
-            'errors.axhline(0, color="grey", linewidth=0.8)\n'
-            'counts.set(ylabel="people", title="counts over time")\n'
-            'errors.set(xlabel=unit, ylabel="count − truth (people)", title="error over time")\n'
-            "counts.legend();"
+            "import matplotlib.pyplot as plt\n"
+            "from workbench.research import plot_counts_over_time, plot_error_over_time\n\n"
+            'fig, (counts, errors) = plt.subplots(2, 1, figsize=(12, 7), sharex=True, layout="constrained")\n'
+            "plot_counts_over_time(timeline, ax=counts)\n"
+            "plot_error_over_time(timeline, ax=errors, divergence_window=SMOOTHING);"
         ),
         new_markdown_cell(
             "## Stability\n\n"
@@ -550,11 +550,32 @@ def counting_over_time() -> list[nbformat.NotebookNode]:
         ),
         new_code_cell("timeline.stability(SMOOTHING).round(2)"),
         new_markdown_cell(
+            "`plot_frame_changes` shows the whole distribution of the steps, not only their mean: the share of "
+            "steps at or below each size. A curve right of the truth's is a counter that moves more than the "
+            "crowd does."
+        ),
+        new_code_cell(
+            "from workbench.research import plot_frame_changes\n\n"
+            'fig, (raw, smoothed) = plt.subplots(1, 2, figsize=(12, 4), layout="constrained")\n'
+            "plot_frame_changes(timeline, ax=raw)\n"
+            "plot_frame_changes(timeline, ax=smoothed, window=SMOOTHING);"
+        ),
+        new_markdown_cell(
             "## Where the plugin departs from the default\n\n"
             "`timeline.divergence(name)` finds the stretch of sampled frames where an estimator's count differs "
             "most from the default's: the place in the recording to look at first."
         ),
         new_code_cell("print(timeline.divergence(PLUGIN, window=SMOOTHING).describe())"),
+        new_markdown_cell(
+            "## Share it\n\n"
+            "On a sequence the HTML page adds the counts and errors over time and a stability section; "
+            "`timeline.csv` and `stability.csv` sit beside `per_image.csv`."
+        ),
+        new_code_cell(
+            "page = report.to_html(OUT)\n"
+            "report.to_csv(OUT)\n"
+            'print(f"wrote {page} ({page.stat().st_size // 1024} KiB) and", ", ".join(sorted(p.name for p in Path(OUT).glob("*.csv"))))'
+        ),
         new_markdown_cell(
             "## Scrub it in the Explorer\n\n"
             "On a sequence the `Explorer` draws a timeline under the panels: the truth and the comparison's "

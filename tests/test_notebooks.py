@@ -169,7 +169,8 @@ def test_05_counting_over_time(kernel_env, monkeypatch, tmp_path):
     table = html_output(code_cell(code, "timeline.table()"))
     for column in ("frame", "time", "truth", "error default", "error PeopleCountOnnxPlugin"):
         assert f">{column}</th>" in table, column
-    assert _has_png(code_cell(code, "x, unit = timeline.axis"))
+    assert _has_png(code_cell(code, "plot_counts_over_time(timeline, ax=counts)"))
+    assert _has_png(code_cell(code, "plot_frame_changes(timeline, ax=raw)"))
     raw, smoothed = html_output(code_cell(code, "timeline.stability().round(2)")), html_output(
         code_cell(code, "timeline.stability(SMOOTHING)"))
     for stability in (raw, smoothed):
@@ -177,6 +178,9 @@ def test_05_counting_over_time(kernel_env, monkeypatch, tmp_path):
     assert "moving average over 5 frames" in smoothed and "moving average" not in raw
     assert re.search(r"PeopleCountOnnxPlugin departs most from default over frames \d+ to \d+ \([\d.]+ s to [\d.]+ s\)",
                      stream_text(code_cell(code, "timeline.divergence(")))
+    assert re.search(r"wrote \S+report\.html \(\d+ KiB\) and per_image\.csv, stability\.csv, summary\.csv, timeline\.csv", stream_text(
+        code_cell(code, "page = report.to_html(OUT)")))
+    assert "Stability" in (tmp_path / "report" / "report.html").read_text()
     explorer = code_cell(code, "Explorer(wb, sequence, report=report)")
     assert any("application/vnd.jupyter.widget-view+json" in o.get("data", {}) for o in explorer.outputs)
     after = stream_text(code[-1])
