@@ -6,6 +6,7 @@ known); the estimator is ``BrightPixelCounter`` (one person a bright pixel), or 
 """
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 import socket
@@ -19,7 +20,7 @@ from PIL import Image
 
 from helpers.budget_plugins import slow_estimator
 from helpers.fake_estimators import default_factories
-from helpers.hostile import read_response, request
+from helpers.hostile import http, read_response, request, start_serve, stop_serve
 from helpers.waiting import wait_until
 from workbench.result import CountResult
 from workbench.server import start_server
@@ -234,6 +235,30 @@ async def test_a_body_over_max_body_size_is_413(workbench_client, plugin_folder)
     assert (await client.post(SEQUENCE, data=data)).status == 413
     error = await error_of(await client.post(SEQUENCE, data=upload([("c.mp4", data, "video/mp4")])), 413)
     assert "max_body_size" in error
+
+
+async def test_a_sequence_takes_one_place_among_max_in_flight(workbench_client, plugin_folder):
+    module = plugin_folder.add("slow", slow_estimator(0.3))
+    client = await workbench_client(plugin_folder.root, [module], default_estimators=default_factories(), max_in_flight=1)
+    client.server.app[STATE].wb.use("peopleCountEstimator", "SlowPlugin")
+    batches = sys.modules[module].BATCHES
+    first = asyncio.ensure_future(client.post(SEQUENCE, data=clip(frames_of([1] * 8))))
+    while not batches:
+        await asyncio.sleep(0.02)
+    response = await client.post(SEQUENCE, data=image_parts([1]))
+    assert "already handling 1 estimate requests (max_in_flight)" in await error_of(response, 503)
+    assert response.headers["Retry-After"] == "1"
+    assert len((await (await first).json())["frames"]) == 8
+
+
+def test_workbench_serve_takes_the_frame_limit(plugin_folder):
+    module = plugin_folder.add("slow", slow_estimator(0.01))
+    process, port = start_serve(plugin_folder.root, module, "--max-sequence-frames", "2")
+    try:
+        status, _, body = http("127.0.0.1", port, request("POST", SEQUENCE, clip(frames_of([1, 2, 3]))), timeout=30)
+    finally:
+        stop_serve(process)
+    assert status == 413 and "over this server's limit of 2 (max_sequence_frames)" in json.loads(body)["error"]
 
 
 async def test_without_pyav_the_answer_says_how_to_install_it(client, monkeypatch):
