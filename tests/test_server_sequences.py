@@ -152,6 +152,15 @@ async def test_images_in_part_order_with_their_rate_and_a_detect_area(client):
     response = await client.post(SEQUENCE, params={"detect_area": "0,0,32,48"}, data=image_parts(COUNTS[:3]))
     assert [f["count"] for f in (await response.json())["frames"]] == left
 
+    # GIFs sent as images are frames, not clips (a single .gif part without a type would be read as a clip).
+    gifs = []
+    for index, pixels in enumerate(frames_of([2, 4])):
+        out = io.BytesIO()
+        Image.fromarray(pixels).save(out, "GIF")
+        gifs.append((f"f{index}.gif", out.getvalue(), "image/gif"))
+    answer = await (await client.post(SEQUENCE, data=upload(gifs))).json()
+    assert answer["source"]["kind"] == "images" and [f["count"] for f in answer["frames"]] == [2, 4]
+
 
 @pytest.mark.parametrize("query, fragment", [
     ({"every": "0"}, "every must be a whole number of frames >= 1, got 0"),

@@ -173,7 +173,10 @@ async def _source(request: web.Request, state: ServerState, sampling: _Sampling,
 
 
 def _is_video(part: FilePart) -> bool:
-    return part.content_type.startswith("video/") or PurePosixPath(part.filename).suffix.lower() in VIDEO_SUFFIXES
+    """A ``video/*`` part, or one named as a video (``clip.mp4``) unless it says it is an image (a GIF frame)."""
+    if part.content_type.startswith(("video/", "image/")):
+        return part.content_type.startswith("video/")
+    return PurePosixPath(part.filename).suffix.lower() in VIDEO_SUFFIXES
 
 
 def _check_count(chosen: list[int], frames: int, state: ServerState) -> None:
