@@ -163,6 +163,11 @@ def test_error_over_time_has_a_zero_line_and_shades_where_an_estimator_departs_f
     [band] = ax.patches
     assert band.get_x() == pytest.approx(0.0) and band.get_width() == pytest.approx(1.0)
     assert "jumpy departs most from default (m) (+2.0)" in [text.get_text() for text in ax.get_legend().get_texts()]
+    smoothed = Figure().add_subplot()
+    plot_error_over_time(timeline, ax=smoothed, window=3, divergence_window=2)
+    # The band is where the counts as answered differ (the report's line says so), not the smoothed lines (whose
+    # largest pair, -1.6, is frames 15 to 20).
+    assert [band.get_x() for band in smoothed.patches] == [pytest.approx(0.0)]
     unshaded = Figure().add_subplot()
     plot_error_over_time(timeline, ax=unshaded, divergence_window=None)
     assert not unshaded.patches

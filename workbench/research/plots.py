@@ -364,8 +364,9 @@ def plot_error_over_time(
     """Each estimator's count minus the truth per sampled frame, around a zero line.
 
     Where ``reference`` is in the timeline and ``divergence_window`` is not None, each other estimator's stretch
-    of ``divergence_window`` sampled frames that departs most from ``reference`` (``Timeline.divergence``) is
-    shaded in its colour. ``window`` smooths as in ``plot_counts_over_time``. Needs annotated frames.
+    of ``divergence_window`` sampled frames that departs most from ``reference`` (``Timeline.divergence``, on the
+    counts as answered, as the report's lines say it) is shaded in its colour. ``window`` smooths the lines as in
+    ``plot_counts_over_time``. Needs annotated frames.
     """
     if not timeline.annotated:
         raise ValueError(
@@ -383,7 +384,7 @@ def plot_error_over_time(
             if name == reference:
                 continue
             try:
-                stretch = series.divergence(name, reference, divergence_window)
+                stretch = timeline.divergence(name, reference, divergence_window)
             except ValueError:  # the two answered no frame in common: there is no stretch to shade
                 continue
             # Where its first and last frame lie on the x axis (seconds or frame numbers).
