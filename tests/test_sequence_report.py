@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from pathlib import Path
 
 import matplotlib
@@ -113,6 +114,8 @@ def test_a_video_with_points_reports_counts_over_time_everywhere(clip, plugin_fo
         assert f"alt='{key}'" in page
     stability_section = page[page.index("<h2 id='stability'>Stability</h2>"):page.index("<h2>Per image</h2>")]
     assert line in stability_section and "change error" in stability_section
+    boxed = re.findall(r"<div class='table-box'>\s*(?:<style[^>]*>.*?</style>\s*)?<table", page, re.S)
+    assert len(boxed) == page.count("<table"), "the stability table scrolls in its own box, as every table does"
     assert "<h2 id='stability'>Stability</h2>" in report._repr_html_()
 
     paths = report.to_csv(tmp_path / "out")
