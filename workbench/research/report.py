@@ -113,7 +113,8 @@ class ComparisonReport:
     def timeline(self) -> Timeline | None:
         """Counts over time (``Timeline``) when the dataset is a sequence (a video, Mall, a folder loaded with
         ``load_sequence``), else ``None``."""
-        if not self.dataset.is_sequence:
+        # A report may be built from rows alone (no dataset), to score them: that is no sequence either.
+        if not isinstance(self.dataset, Dataset) or not self.dataset.is_sequence:
             return None
         if self._timeline is None:
             self._timeline = Timeline.from_rows(self.dataset, self.per_image, self.estimators, self.labels)
