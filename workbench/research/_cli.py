@@ -19,11 +19,11 @@ from .datasets import (
     STRAY_POINTS,
     Dataset,
     DatasetError,
+    is_video,
     load_dataset,
     load_sequence,
     make_synthetic_dataset,
 )
-from .datasets._load import is_video  # what load_sequence and detect_format tell a video by; not exported there
 
 __all__ = ["register"]
 

@@ -47,7 +47,7 @@ from __future__ import annotations
 
 from ._core import IMAGE_SUFFIXES, Dataset, Sample
 from ._errors import DatasetError, DatasetWarning
-from ._load import FORMATS, POINTS_FRAMES, detect_format, load_dataset
+from ._load import FORMATS, POINTS_FRAMES, detect_format, is_video, load_dataset
 from ._placing import BOUNDS_TOLERANCE_PX, STRAY_POINTS, STRAY_POINTS_MAX_SHARE
 from ._sequence import load_sequence
 from ._synthetic import make_synthetic_dataset
@@ -68,6 +68,7 @@ __all__ = [
     "VideoFile",
     "VideoFrame",
     "detect_format",
+    "is_video",
     "load_dataset",
     "load_sequence",
     "load_video",
