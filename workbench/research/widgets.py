@@ -698,9 +698,9 @@ class _Strip:
 
     WIDTH = 2 * _PANEL_PX[0] + _View._BAR_BLOCK + 2 * _View._GAP  # the panels' width
     HEIGHT = 180
-    PLOT_LEFT, PLOT_RIGHT, PLOT_TOP, PLOT_BOTTOM = 64, 16, 46, 24
+    PLOT_LEFT, PLOT_RIGHT, PLOT_TOP, PLOT_BOTTOM = 64, 6, 46, 24
     #: The frame slider's label width: its track starts where the plot area does (measured in Chromium).
-    SLIDER_LABEL_PX = 56
+    SLIDER_LABEL_PX = 50
     TRUTH = "#222222"
     MARKER = "#cf222e"
     #: Estimator colours (matplotlib's tab10 without its red, which the marker has), by the dropdown's order.
@@ -713,10 +713,11 @@ class _Strip:
         self.series: dict[str, np.ndarray] = {}
         self.top = 1.0
 
-    def x_of(self, row: int, rows: int) -> float:
+    @classmethod
+    def x_of(cls, row: int, rows: int) -> float:
         """The x pixel of row ``row`` of ``rows`` (the slider's handle at that value)."""
-        width = self.WIDTH - self.PLOT_RIGHT - self.PLOT_LEFT
-        return self.PLOT_LEFT + (width / 2 if rows < 2 else row * width / (rows - 1))
+        width = cls.WIDTH - cls.PLOT_RIGHT - cls.PLOT_LEFT
+        return cls.PLOT_LEFT + (width / 2 if rows < 2 else row * width / (rows - 1))
 
     def y_of(self, count: float) -> float:
         bottom = self.HEIGHT - self.PLOT_BOTTOM
