@@ -11,10 +11,11 @@ without importing this module back.
 from __future__ import annotations
 
 import warnings
-from collections.abc import Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Callable, Sequence
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from operator import attrgetter
-from typing import TYPE_CHECKING, Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from .._system import usable_cpus
 from ..host import UnidentifiedEstimatorError
@@ -28,12 +29,44 @@ if TYPE_CHECKING:
     from ..sdk import VLImage
     from .datasets import Sample
 
-__all__ = ["ENGINES", "FailedImage", "HostSpec", "OnResult", "estimate_dataset", "run_local"]
+__all__ = ["ENGINES", "FailedImage", "HostSpec", "OnResult", "decode_by_file", "estimate_dataset", "run_local"]
 
 ENGINES = ("local", "ray")
 # Two decoders let a call's images decode in parallel where the process has the cores for it; more would only
 # take cores from the estimator.
 _MAX_DECODERS = 2
+
+Decoded = TypeVar("Decoded")
+
+
+def decode_by_file(
+    pool: Executor, samples: Sequence[Sample], decode: Callable[[Sample], Decoded]
+) -> list[Future[Decoded]]:
+    """``decode(sample)`` for each of ``samples`` on ``pool``, one future per sample in their order.
+
+    Samples read from one file (a video's frames) are decoded by one task, one after the other in the order
+    given: they share one decoder that goes forward, so two tasks would only wait on each other, and one that
+    overtook the other would make it seek back and decode again from a keyframe. Each image file is a task of
+    its own, so image files decode in parallel. A future cancelled before its turn is not decoded.
+    """
+    futures: list[Future[Decoded]] = [Future() for _ in samples]
+    by_file: dict[Path, list[int]] = {}
+    for position, sample in enumerate(samples):
+        by_file.setdefault(sample.image_path, []).append(position)
+
+    def decode_in_order(positions: list[int]) -> None:
+        for position in positions:
+            future = futures[position]
+            if not future.set_running_or_notify_cancel():
+                continue
+            try:
+                future.set_result(decode(samples[position]))
+            except BaseException as error:  # handed to whoever waits on the future, as pool.submit would
+                future.set_exception(error)
+
+    for positions in by_file.values():
+        pool.submit(decode_in_order, positions)
+    return futures
 
 
 def run_local(
@@ -63,7 +96,7 @@ def run_local(
     ) as decoders:
 
         def decode(chunk: Sequence[tuple[int, Sample]]) -> list[Future[VLImage]]:
-            return [decoders.submit(attrgetter("image"), sample) for _, sample in chunk]
+            return decode_by_file(decoders, [sample for _, sample in chunk], attrgetter("image"))
 
         upcoming = decode(chunks[0]) if chunks else []
         try:

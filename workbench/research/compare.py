@@ -20,7 +20,7 @@ from ..estimators._range import judge_result
 from ..images import ImageDecodeError, parse_targets
 from ..result import CountResult
 from ..sdk import EstimationTargets
-from ._runners import ENGINES, FailedImage, estimate_dataset
+from ._runners import ENGINES, FailedImage, decode_by_file, estimate_dataset
 from .cache import PredictionCache
 from .datasets import Dataset, DatasetError, Sample, load_dataset
 from .datasets._errors import some
@@ -228,8 +228,8 @@ def _readable_images(dataset: Dataset, on_error: str, progress: bool) -> tuple[D
         total=len(dataset), desc="checking images", disable=not progress, unit="img"
     ) as bar:
         reasons = []
-        for reason in decoders.map(_decode_failure, dataset):
-            reasons.append(reason)
+        for checked_one in decode_by_file(decoders, dataset, _decode_failure):
+            reasons.append(checked_one.result())
             bar.update(1)
     unreadable = [
         {"image": sample.name, "path": str(sample.image_path), "reason": reason}

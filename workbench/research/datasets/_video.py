@@ -4,7 +4,9 @@
 frame's presentation timestamp and which frames are keyframes. A sample is one chosen frame; ``sample.image``
 decodes it on access. The frames of one file are decoded by one decoder, in order, under a lock: a run asks for
 them in order, so each frame is decoded once, and a jump forward past a keyframe seeks to it instead of decoding
-what lies between. At most the last decoded frame is kept, so memory does not grow with the video's length.
+what lies between. Frames that no other frame is decoded from (non-reference frames: most B-frames) are not
+decoded at all unless they are sampled (``VideoFile.want``). At most the last decoded frame is kept, so memory
+does not grow with the video's length.
 
 Per-frame head points come from a sidecar JSON file (``clip.points.json`` beside ``clip.mp4``, or
 ``annotations=``)::
@@ -23,7 +25,7 @@ import io
 import math
 import threading
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -116,9 +118,13 @@ class VideoFile:
         self._lock = threading.Lock()
         self._container: Any = None
         self._decoded: Iterator[Any] | None = None
-        self._cursor = -1  # pts of the last frame the decoder gave
+        self._cursor: int | None = None  # pts of the last frame the decoder gave; None: it stands at the start
+        self._target: int | None = None  # pts of the frame being decoded to: never skipped
+        self._wanted: frozenset[int] | None = None  # pts of the frames that will be asked for; None: all
         self._last: tuple[int, np.ndarray] | None = None
         self._digest: str | None = None
+        #: Frames the decoder has given so far, sampled or not: what reading this file has cost.
+        self.decoded_frames = 0
 
     def _open(self, av: Any) -> Any:
         try:
@@ -162,6 +168,15 @@ class VideoFile:
             return pick_every_seconds(self.times, every_seconds)
         return list(range(0, self.frames, check_every(every)))
 
+    def want(self, frames: Iterable[int]) -> None:
+        """Say which frames will be asked for (``load_video`` says its samples). The decoder then skips the frames
+        that no other frame is decoded from (FFmpeg's non-reference frames: most B-frames) unless they are wanted,
+        which leaves every other frame's pixels as they are. A frame asked for that was not wanted is decoded all
+        the same (from its keyframe again, where the decoder had skipped it)."""
+        wanted = frozenset(self.pts[index] for index in frames)
+        with self._lock:
+            self._wanted = wanted
+
     def pixels(self, index: int) -> np.ndarray:
         """Frame ``index`` as an (H, W, 3) uint8 RGB array."""
         av = _import_av()
@@ -179,10 +194,10 @@ class VideoFile:
                 found = "the stream ended before it" if frame is None else f"the decoder gave pts {_stamp(frame)} next"
                 raise self._failure(index, f"frame at pts {target} was not decoded ({found})")
             self._cursor = target
-        # Converted outside the lock: the next frame's decoding need not wait for this one's colour conversion.
-        pixels = frame.to_ndarray(format="rgb24")
-        pixels.flags.writeable = False
-        with self._lock:
+            # Converted under the lock: converted outside it, a second caller's later frame could be decoded
+            # first, and this caller's next frame would then lie behind the decoder and cost a seek back.
+            pixels = frame.to_ndarray(format="rgb24")
+            pixels.flags.writeable = False
             self._last = (target, pixels)
         return pixels
 
@@ -204,19 +219,35 @@ class VideoFile:
     def _reset(self) -> None:
         if self._container is not None:
             self._container.close()
-        self._container, self._decoded, self._cursor, self._last = None, None, -1, None
+        self._container, self._decoded, self._cursor, self._last = None, None, None, None
 
     def _decode_to(self, av: Any, target: int) -> Any:
-        """Decode forward to the frame at ``target``; seek when it lies behind, or past a keyframe ahead."""
+        """Decode forward to the frame at ``target``; seek when it lies behind, or past a keyframe ahead (from a
+        new decoder too: after a frame that could not be decoded, the next one starts from its own keyframe, not
+        from the start of the file and through the bad frame again)."""
+        self._target = target
         if self._container is None:
             self._container = self._open(av)
-            stream = self._container.streams.video[0]
-            stream.thread_type = "AUTO"  # frame and slice threads: FFmpeg's own, outside the GIL
-            self._decoded = iter(self._container.decode(stream))
-        if target <= self._cursor or self._keyframe_between(self._cursor, target):
-            stream = self._container.streams.video[0]
-            self._container.seek(target, stream=stream, backward=True, any_frame=False)
-            self._decoded = iter(self._container.decode(stream))
+            self._container.streams.video[0].thread_type = "AUTO"  # frame and slice threads: FFmpeg's own, outside the GIL
+            self._decoded = self._decode_packets()
+        behind = self._cursor is not None and target <= self._cursor
+        if behind or self._keyframe_between(self.pts[0] if self._cursor is None else self._cursor, target):
+            self._seek(target)
+        frame = self._next_frame(target)
+        if frame is not None and _stamp(frame) != target and self._wanted is not None and target not in self._wanted:
+            # Not wanted, the frame's packet may have reached the decoder (which reads ahead) before it was asked
+            # for, and been skipped: decoded again from its keyframe, now that it is the target.
+            self._seek(target)
+            frame = self._next_frame(target)
+        return frame
+
+    def _seek(self, target: int) -> None:
+        stream = self._container.streams.video[0]
+        self._container.seek(target, stream=stream, backward=True, any_frame=False)
+        self._decoded = self._decode_packets()
+
+    def _next_frame(self, target: int) -> Any:
+        """The decoder's next frame at or after ``target`` (``None`` at the end of the stream)."""
         assert self._decoded is not None
         for frame in self._decoded:
             stamp = _stamp(frame)
@@ -225,19 +256,30 @@ class VideoFile:
             return frame
         return None
 
+    def _decode_packets(self) -> Iterator[Any]:
+        """The decoder's frames from where the container stands, each packet's frame decoded unless it is not
+        wanted and no other frame is decoded from it (``skip_frame``, set packet by packet)."""
+        stream = self._container.streams.video[0]
+        context = stream.codec_context
+        for packet in self._container.demux(stream):
+            stamp = _stamp(packet)
+            wanted = self._wanted is None or stamp is None or stamp == self._target or stamp in self._wanted
+            context.skip_frame = "DEFAULT" if wanted else "NONREF"
+            for frame in packet.decode():
+                self.decoded_frames += 1
+                yield frame
+
     def _keyframe_between(self, after: int, upto: int) -> bool:
         """Whether a keyframe lies in (after, upto]: seeking there decodes less than going on from ``after``."""
         import bisect
 
-        if after < 0:
-            return False
         position = bisect.bisect_right(self._keyframes, after)
         return position < len(self._keyframes) and self._keyframes[position] <= upto
 
     def __getstate__(self) -> dict[str, Any]:
         # The decoder and its lock stay behind; a copy reopens the file when a frame is asked of it.
         state = dict(self.__dict__)
-        state.update(_lock=None, _container=None, _decoded=None, _cursor=-1, _last=None)
+        state.update(_lock=None, _container=None, _decoded=None, _cursor=None, _target=None, _last=None)
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
@@ -250,7 +292,8 @@ class VideoFile:
 
 
 def _stamp(frame: Any) -> int | None:
-    """A decoded frame's timestamp as demuxing listed it: its pts, else its dts (some AVI files carry no pts)."""
+    """A decoded frame's (or a packet's) timestamp as demuxing listed it: its pts, else its dts (some AVI files
+    carry no pts)."""
     return frame.pts if frame.pts is not None else frame.dts
 
 
@@ -299,6 +342,7 @@ def load_video(
     """
     video = VideoFile(path)
     chosen = video.select(every, every_seconds)
+    video.want(chosen)
     sidecar = Path(annotations) if annotations is not None else sidecar_path(video.path)
     if annotations is not None and not sidecar.is_file():
         raise DatasetError(f"{sidecar}: no such annotation file")

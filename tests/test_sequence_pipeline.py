@@ -1,0 +1,153 @@
+"""How a video's frames are decoded for a run (issue 33, speed): what is not needed is not decoded, a video's
+frames are decoded in order by one task, and a damaged stretch costs only its own frames.
+
+``bench/bench_sequence.py`` measures what these change (frames/s against the same frames as JPEG files, and a
+long video's peak memory); here each behaviour is pinned on short generated clips.
+"""
+from __future__ import annotations
+
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+
+from helpers.fake_estimators import BrightPixelCounter
+from helpers.videos import frame_number, write_video
+from workbench import Workbench
+from workbench.images import ImageDecodeError
+from workbench.research import compare, load_sequence
+from workbench.research._runners import decode_by_file
+from workbench.research.datasets import Dataset, VideoFile
+
+pytest.importorskip("av", reason="PyAV is the video extra: pip install 'workbench[video]' (make test installs it)")
+
+FRAMES = 60
+
+
+@pytest.fixture
+def clip(tmp_path: Path) -> Path:
+    """60 frames, a keyframe every 30, x264's default B-frames (some of which nothing is decoded from)."""
+    return write_video(tmp_path / "clip.mp4", FRAMES, fps=8, gop=30)
+
+
+@pytest.fixture
+def wb(plugin_folder):
+    counter = BrightPixelCounter(threshold=200)
+    with Workbench(plugin_folder.root, [], default_estimators={"peopleCountEstimator": lambda config: counter}) as host:
+        yield host
+
+
+def every_frame(clip: Path) -> list[np.ndarray]:
+    video = VideoFile(clip)  # wants every frame: nothing is skipped
+    return [video.pixels(index).copy() for index in range(video.frames)]
+
+
+def test_unsampled_frames_nothing_is_decoded_from_are_skipped_and_the_sampled_ones_are_unchanged(clip):
+    reference = every_frame(clip)
+    dataset = load_sequence(clip, every=3)
+    video = dataset[0].video
+    for sample in dataset:
+        assert np.array_equal(sample.image.asNPArray(), reference[sample.frame]), sample.name
+    # Every reference frame up to the last sample is decoded, and the sampled ones; B-frames between are not.
+    assert len(dataset) <= video.decoded_frames < FRAMES - 10, video.decoded_frames
+
+
+def test_a_frame_that_was_not_wanted_is_still_the_frame_asked_for(clip):
+    reference = every_frame(clip)
+    video = VideoFile(clip)
+    video.want(range(0, FRAMES, 3))
+    # Sampled frames, then frames between them that the decoder skipped on its way: each is decoded again.
+    for index in [0, 3, 6, 9, 4, 5, 12, 10, 11, 59, 58, 1]:
+        assert np.array_equal(video.pixels(index), reference[index]), index
+
+
+def test_compare_decodes_a_video_once_to_check_it_and_once_per_estimator(wb, clip):
+    one_pass = load_sequence(clip, every=3)
+    for sample in one_pass:
+        sample.image
+    dataset = load_sequence(clip, every=3)
+    compare(wb, dataset, ["default"], progress=False, batch_size=4)
+    # Two passes in order (the check, the run): no frame decoded twice in a pass, no seek back, no skipped frame
+    # decoded. Before, both passes decoded every one of the 60 frames, and the check's two threads could make
+    # each other seek back.
+    assert dataset[0].video.decoded_frames == 2 * one_pass[0].video.decoded_frames < 2 * FRAMES - 20
+
+
+def damage_keyframe(clip: Path) -> Path:
+    """Overwrite the first keyframe's coded picture: frames 0-29 (its group) cannot be decoded, 30-59 can."""
+    with av.open(str(clip)) as container:
+        first = next(packet for packet in container.demux(container.streams.video[0]) if packet.size)
+        where, size = first.pos, first.size
+    data = bytearray(clip.read_bytes())
+    data[where + 5:where + size] = b"\xff" * (size - 5)
+    clip.write_bytes(bytes(data))
+    return clip
+
+
+def test_a_damaged_keyframe_costs_only_its_own_group(clip):
+    video = VideoFile(damage_keyframe(clip))
+    for index in (0, 12, 29):
+        with pytest.raises(ImageDecodeError, match=rf"clip.mp4#frame={index}: cannot decode"):
+            video.pixels(index)
+    # Before, each later frame was decoded from the start of the file again, through the damaged picture, and
+    # failed too.
+    assert [frame_number(video.pixels(index)) for index in (30, 45, 59)] == [30, 45, 59]
+
+
+def test_compare_skips_only_the_frames_of_the_damaged_group(wb, clip):
+    dataset = load_sequence(damage_keyframe(clip), every=5)
+    report = compare(wb, dataset, ["default"], progress=False, on_error="skip")
+    assert report.skipped["image"].tolist() == [f"clip_f{index:06d}" for index in range(0, 30, 5)]
+    assert report.per_image["image"].tolist() == [f"clip_f{index:06d}" for index in range(30, 60, 5)]
+
+
+def test_a_files_samples_are_decoded_in_order_by_one_task_and_image_files_in_parallel(tmp_path, clip):
+    video_frames = list(load_sequence(clip, every=5))
+    images = Dataset.from_images(write_pictures(tmp_path / "images", 4))
+    samples = [video_frames[0], images[0], video_frames[1], images[1], video_frames[2], images[2], images[3]]
+    seen: list[tuple[str, int]] = []
+
+    def decode(sample):
+        seen.append((sample.name, threading.get_ident()))
+        time.sleep(0.02)  # long enough for the other thread to take the next sample if it may
+        return sample.image
+
+    with ThreadPoolExecutor(2) as pool:
+        futures = decode_by_file(pool, samples, decode)
+        decoded = [future.result() for future in futures]
+    assert [frame_number(image.asNPArray()) for image in decoded[0:5:2]] == [0, 5, 10]
+    video_seen = [(name, thread) for name, thread in seen if name.startswith("clip_")]
+    assert [name for name, _ in video_seen] == ["clip_f000000", "clip_f000005", "clip_f000010"]
+    assert len({thread for _, thread in video_seen}) == 1, "one task decodes a video's frames"
+    assert len({thread for _, thread in seen}) == 2, "image files decode beside it"
+
+
+def test_a_cancelled_sample_is_not_decoded(clip):
+    samples = list(load_sequence(clip, every=5))
+    gate = threading.Event()
+    decoded: list[str] = []
+
+    def decode(sample):
+        gate.wait(5)
+        decoded.append(sample.name)
+        return sample.image
+
+    with ThreadPoolExecutor(1) as pool:
+        futures = decode_by_file(pool, samples[:3], decode)
+        assert futures[2].cancel()
+        gate.set()
+        assert futures[1].result() is not None
+    assert decoded == ["clip_f000000", "clip_f000005"]
+
+
+def write_pictures(folder: Path, count: int) -> Path:
+    from PIL import Image
+
+    folder.mkdir()
+    for index in range(count):
+        Image.new("RGB", (64, 48), (index * 40, 80, 120)).save(folder / f"picture_{index}.png")
+    return folder
