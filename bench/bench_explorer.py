@@ -3,6 +3,10 @@ timed against the old full redraw (a new matplotlib figure of two full-size imag
 Explorer drew before) measured in the same run, interleaved round by round.
 
     python bench/bench_explorer.py [--data DIR] [--split test] [--rounds 8] [--plugins-dir plugins]
+    python bench/bench_explorer.py --sequence VIDEO_OR_FOLDER [--every N] [--limit 40]
+
+With --sequence (a video, Mall, a frame folder: ``load_sequence``) every interaction also redraws the timeline
+strip, and scrubbing the frame slider (jumps between estimated frames) is timed as well.
 
 Without --data it uses ``sample_dataset()`` (crowd-mini next to the checkout, else generated images). Goals
 (issue 12): <= 150 ms median per interaction once an image's estimate is cached, and <= estimate time + 150 ms
@@ -24,7 +28,7 @@ matplotlib.use("Agg")
 from matplotlib.figure import Figure  # noqa: E402
 
 from workbench import Workbench  # noqa: E402
-from workbench.research import Explorer, load_dataset, sample_dataset  # noqa: E402
+from workbench.research import Explorer, load_dataset, load_sequence, sample_dataset  # noqa: E402
 from workbench.research.plots import plot_density_overlay, plot_points  # noqa: E402
 
 BROKER = "peopleCountEstimator"
@@ -55,8 +59,14 @@ def main() -> None:
     parser.add_argument("--split", default="test")
     parser.add_argument("--rounds", type=int, default=8)
     parser.add_argument("--plugins-dir", default="plugins")
+    parser.add_argument("--sequence", help="a video file or frame folder, explored with its timeline strip")
+    parser.add_argument("--every", type=int, help="with --sequence: keep every N-th frame")
+    parser.add_argument("--limit", type=int, default=40, help="with --sequence: at most this many sampled frames")
     args = parser.parse_args()
-    dataset = load_dataset(args.data, split=args.split) if args.data else sample_dataset(split=args.split)
+    if args.sequence:
+        dataset = load_sequence(args.sequence, every=args.every)[:args.limit]
+    else:
+        dataset = load_dataset(args.data, split=args.split) if args.data else sample_dataset(split=args.split)
     if len(dataset) < 2:
         raise SystemExit("the bench needs a dataset of at least 2 images")
 
@@ -85,6 +95,9 @@ def main() -> None:
             "peak threshold": lambda r: setattr(explorer.threshold, "value", [1e-4, 1e-3][r % 2]),
             "opacity": lambda r: setattr(explorer.opacity, "value", [0.3, 0.7][r % 2]),
         }
+        if dataset.is_sequence:
+            last = len(dataset) - 1
+            steps["scrub (frame slider)"] = lambda r: setattr(explorer.index, "value", [last, last // 2, 0][r % 3])
         new: dict[str, list[float]] = {name: [] for name in steps}
         old: dict[str, list[float]] = {name: [] for name in steps}
         for round_ in range(args.rounds):

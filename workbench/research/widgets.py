@@ -774,10 +774,13 @@ class _Strip:
         values, unit = timeline.axis
         rows = len(timeline)
         ticks = sorted({round(i * (rows - 1) / 5) for i in range(6)}) if rows > 1 else [0]
+        # Seconds to the precision the span needs: 0.12 s apart on a short clip, whole seconds over minutes.
+        span = float(values[-1] - values[0]) if rows else 0.0
+        decimals = 0 if span >= 50 else 1 if span >= 5 else 2
         for tick in ticks:
             x = self.x_of(tick, rows)
             draw.line((x, bottom, x, bottom + 4), fill="black")
-            label = f"{values[tick]:.1f} s" if unit.startswith("time") else f"frame {int(values[tick])}"
+            label = f"{values[tick]:.{decimals}f} s" if unit.startswith("time") else f"frame {int(values[tick])}"
             anchor = "la" if tick == ticks[0] and rows > 1 else "ra" if tick == ticks[-1] and rows > 1 else "ma"
             draw.text((x, bottom + 6), label, fill="black", font=self.small, anchor=anchor)
 
