@@ -18,7 +18,7 @@ from PIL import Image
 from helpers.fake_estimators import default_factories
 from helpers.spots import DENSITY_PLUGIN
 from workbench import Workbench
-from workbench.research import Explorer, compare, load_sequence
+from workbench.research import Explorer, PredictionCache, compare, load_sequence
 from workbench.research.timeline import Timeline
 from workbench.research.widgets import FROM_CACHE, FROM_REPORT, _Strip
 
@@ -125,7 +125,7 @@ def test_scrubbing_to_a_frame_shows_that_frame(wb, clip):
 
 def test_without_a_report_the_curves_are_the_frames_estimated_so_far(wb, clip):
     explorer = Explorer(wb, clip, prefetch=False)
-    label = wb.estimator_label("peopleCountEstimator", "DensityPlugin")
+    label, default_label = (wb.estimator_label("peopleCountEstimator", name) for name in ("DensityPlugin", "default"))
     series = explorer._strip.series
     assert list(series) == ["truth", label]
     np.testing.assert_array_equal(series["truth"], np.arange(1, len(COLOURS) + 1))
@@ -134,22 +134,19 @@ def test_without_a_report_the_curves_are_the_frames_estimated_so_far(wb, clip):
     explorer.estimator.value = "default"
     counts = explorer._strip.series
     assert np.flatnonzero(np.isfinite(counts[label])).tolist() == [0, 4]
-    assert np.flatnonzero(np.isfinite(counts["default (wbcount)" if "default (wbcount)" in counts else "default"]))\
-        .tolist() == [4]
+    assert np.flatnonzero(np.isfinite(counts[default_label])).tolist() == [4]
+    assert counts[default_label][4] == 0, "the stand-in default finds no bright pixel"
     assert "estimated so far (1 of 12 by default" in explorer._strip.caption
 
 
 def test_a_shared_store_fills_the_curves_with_what_compare_estimated(wb, clip):
-    report = compare(wb, clip, ["default"], progress=False)
-    from workbench.research import PredictionCache
-
     store = PredictionCache()
     compare(wb, clip, ["default"], progress=False, cache=store)
     explorer = Explorer(wb, clip, prefetch=False, cache=store)
     explorer.estimator.value = "default"
-    [default_label] = report.labels.values()
-    assert np.isfinite(explorer._strip.series[default_label]).all(), "every frame compare ran, from the store"
-    assert explorer.strip_source == FROM_CACHE
+    curve = explorer._strip.series[wb.estimator_label("peopleCountEstimator", "default")]
+    assert np.isfinite(curve).all(), "every frame compare ran, read from the store"
+    assert explorer.strip_source == FROM_CACHE and "(12 of 12 by default" in explorer._strip.caption
 
 
 def test_with_a_report_the_curves_are_the_comparisons(wb, clip):
