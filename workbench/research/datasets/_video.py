@@ -228,7 +228,10 @@ class VideoFile:
         self._target = target
         if self._container is None:
             self._container = self._open(av)
-            self._container.streams.video[0].thread_type = "AUTO"  # frame and slice threads: FFmpeg's own, outside the GIL
+            # Slice threads only: frame threads cost about a quarter more CPU per frame (1080p H.264 here: 2.7
+            # against 2.2 ms), paid by the estimator beside it; the read-ahead already decodes beside the
+            # estimator, and a stream coded in slices still decodes them in parallel.
+            self._container.streams.video[0].thread_type = "SLICE"
             self._decoded = self._decode_packets()
         behind = self._cursor is not None and target <= self._cursor
         if behind or self._keyframe_between(self.pts[0] if self._cursor is None else self._cursor, target):
