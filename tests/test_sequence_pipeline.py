@@ -20,6 +20,7 @@ from helpers.videos import frame_number, write_video
 from workbench import Workbench
 from workbench.images import ImageDecodeError
 from workbench.research import compare, load_sequence
+from workbench.research.compare import UnreadableImagesError
 from workbench.research._runners import decode_by_file
 from workbench.research.datasets import Dataset, VideoFile
 
@@ -103,6 +104,14 @@ def test_compare_skips_only_the_frames_of_the_damaged_group(wb, clip):
     report = compare(wb, dataset, ["default"], progress=False, on_error="skip")
     assert report.skipped["image"].tolist() == [f"clip_f{index:06d}" for index in range(0, 30, 5)]
     assert report.per_image["image"].tolist() == [f"clip_f{index:06d}" for index in range(30, 60, 5)]
+
+
+def test_a_refused_run_names_each_bad_frame_of_a_video(wb, clip):
+    with pytest.raises(UnreadableImagesError) as caught:
+        compare(wb, load_sequence(damage_keyframe(clip), every=10), ["default"], progress=False)
+    # The path alone named the same file for each frame: "clip.mp4: cannot decode the frame (...)" three times.
+    assert [row["path"] for row in caught.value.unreadable] == [f"{clip}#frame={index}" for index in (0, 10, 20)]
+    assert f"{clip}#frame=20: cannot decode the frame" in str(caught.value)
 
 
 def test_a_files_samples_are_decoded_in_order_by_one_task_and_image_files_in_parallel(tmp_path, clip):

@@ -215,7 +215,8 @@ def compare(
 
 
 def _readable_images(dataset: Dataset, on_error: str, progress: bool) -> tuple[Dataset, list[dict[str, str]]]:
-    """``dataset``'s images that decode, and a row per image that does not (``image``, ``path``, ``reason``).
+    """``dataset``'s images that decode, and a row per image that does not (``image``, ``path``: a video frame's
+    with ``#frame=N``, ``reason``).
 
     Every image is decoded once before the run, by the decoder the run uses, so that a bad file fails the run
     before any estimator time is spent (``on_error="fail"``), or is left out for every estimator alike
@@ -227,30 +228,35 @@ def _readable_images(dataset: Dataset, on_error: str, progress: bool) -> tuple[D
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="workbench-check") as decoders, tqdm(
         total=len(dataset), desc="checking images", disable=not progress, unit="img"
     ) as bar:
-        reasons = []
+        failures = []
         for checked_one in decode_by_file(decoders, dataset, _decode_failure):
-            reasons.append(checked_one.result())
+            failures.append(checked_one.result())
             bar.update(1)
     unreadable = [
-        {"image": sample.name, "path": str(sample.image_path), "reason": reason}
-        for sample, reason in zip(dataset, reasons) if reason is not None
+        {"image": sample.name, "path": failure[0], "reason": failure[1]}
+        for sample, failure in zip(dataset, failures) if failure is not None
     ]
     if not unreadable:
         return dataset, []
     if on_error == "fail" or len(unreadable) == len(dataset):
         raise UnreadableImagesError(unreadable, len(dataset))
-    readable = [sample for sample, reason in zip(dataset, reasons) if reason is None]
+    readable = [sample for sample, failure in zip(dataset, failures) if failure is None]
     return dataset.replace(readable), unreadable
 
 
-def _decode_failure(sample: Sample) -> str | None:
-    """Why ``sample``'s image cannot be decoded, or ``None`` when it can."""
+def _decode_failure(sample: Sample) -> tuple[str, str] | None:
+    """Where (the file; a video frame's with ``#frame=N``) and why ``sample``'s image cannot be decoded, or
+    ``None`` when it can."""
     try:
         sample.image  # decoded as the run decodes it; the pixels are not kept
     except ImageDecodeError as error:
-        # The decoder's message starts with the path (a video's: with "#frame=N"), which the row holds already.
+        # The decoder's message starts with where it read: the path, a video frame's with "#frame=N", which
+        # tells a video's bad frames apart where the path alone would name the same file for each.
         text = str(error)
-        return text.split(": ", 1)[1] if text.startswith(str(sample.image_path)) and ": " in text else text
+        where, separator, reason = text.partition(": ")
+        if separator and where.startswith(str(sample.image_path)):
+            return where, reason
+        return str(sample.image_path), text
     return None
 
 
