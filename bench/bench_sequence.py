@@ -7,7 +7,7 @@ long video's run.
     90) with their points in the crowd-mini layout (``images/`` + ``points/``). Each round runs
     ``compare(wb, load_sequence(video, every=N), ["default"], batch_size=...)`` and ``compare`` on
     ``load_dataset(folder)``, in alternating order, each dataset loaded afresh before its run (not timed); it
-    prints frames/s for each, the per-round ratio sequence/images with the median's 90 % bootstrap interval
+    prints frames/s and the process's CPU per frame for each, the per-round ratio sequence/images with the median's 90 % bootstrap interval
     against the goal (>= 0.9), and the CPU per sampled frame of decoding alone (each sample's ``image`` in order,
     one thread): what the video's extra frames cost.
 (b) Memory. A ``--minutes`` long video (default 10 minutes, 1920x1080 at 30 fps: 18,000 frames; drawn from a
@@ -153,16 +153,19 @@ def run_throughput(args: argparse.Namespace, work: Path, width: int, height: int
             for load in loaders.values():  # warm-up
                 compare(wb, load(), ["default"], progress=False, batch_size=args.batch_size)
             rates: dict[str, list[float]] = {way: [] for way in loaders}
+            cpu: dict[str, list[float]] = {way: [] for way in loaders}
             for index in range(args.rounds):
                 for way in (loaders if index % 2 == 0 else list(loaders)[::-1]):
                     dataset = loaders[way]()
-                    start = time.perf_counter()
+                    start, cpu_start = time.perf_counter(), time.process_time()
                     compare(wb, dataset, ["default"], progress=False, batch_size=args.batch_size)
                     rates[way].append(len(dataset) / (time.perf_counter() - start))  # type: ignore[arg-type]
+                    cpu[way].append((time.process_time() - cpu_start) * 1000 / len(dataset))  # type: ignore[arg-type]
             print(f"  every {every} frames ({video.stat().st_size / 1e6:.1f} MB video):")
             for way, per_round in rates.items():
                 print(f"    {way:8s} {statistics.median(per_round):6.2f} frames/s (rounds {min(per_round):.2f} to "
-                      f"{max(per_round):.2f}); decoding alone {decoding[way]:5.1f} ms CPU per sampled frame")
+                      f"{max(per_round):.2f}), {statistics.median(cpu[way]):4.0f} ms CPU per frame in compare; "
+                      f"decoding alone {decoding[way]:5.1f} ms CPU per sampled frame")
             ratios = [s / i for s, i in zip(rates["sequence"], rates["images"])]
             print(f"    sequence/images {statistics.median(ratios):.3f} (rounds {min(ratios):.3f} to {max(ratios):.3f}); "
                   f"{verdict(ratios, GOAL_RATIO)}")
