@@ -78,6 +78,15 @@ def test_compare_decodes_a_video_once_to_check_it_and_once_per_estimator(wb, cli
     assert dataset[0].video.decoded_frames == 2 * one_pass[0].video.decoded_frames < 2 * FRAMES - 20
 
 
+def test_the_check_decodes_with_a_decoder_of_its_own(clip):
+    video = VideoFile(clip)
+    video.pixels(40)
+    video.check(2)  # in the first group: the run's decoder would have had to seek back to frame 0 for it
+    before = video.decoded_frames
+    assert frame_number(video.pixels(41)) == 41
+    assert video.decoded_frames - before <= 2, "the run's decoder went on from frame 40"
+
+
 def damage_keyframe(clip: Path) -> Path:
     """Overwrite the first keyframe's coded picture: frames 0-29 (its group) cannot be decoded, 30-59 can."""
     with av.open(str(clip)) as container:

@@ -22,7 +22,7 @@ from ..result import CountResult
 from ..sdk import EstimationTargets
 from ._runners import ENGINES, FailedImage, decode_by_file, estimate_dataset
 from .cache import PredictionCache
-from .datasets import Dataset, DatasetError, Sample, load_dataset
+from .datasets import Dataset, DatasetError, Sample, VideoFrame, load_dataset
 from .datasets._errors import some
 from .metrics import GAME_CONVENTIONS, GameConvention, box_thresholds, density_count, game_image, localisation
 
@@ -248,7 +248,10 @@ def _decode_failure(sample: Sample) -> tuple[str, str] | None:
     """Where (the file; a video frame's with ``#frame=N``) and why ``sample``'s image cannot be decoded, or
     ``None`` when it can."""
     try:
-        sample.image  # decoded as the run decodes it; the pixels are not kept
+        if isinstance(sample, VideoFrame):
+            sample.check()  # by a decoder of the video's own that makes no pixels
+        else:
+            sample.image  # decoded as the run decodes it; the pixels are not kept
     except ImageDecodeError as error:
         # The decoder's message starts with where it read: the path, a video frame's with "#frame=N", which
         # tells a video's bad frames apart where the path alone would name the same file for each.

@@ -48,6 +48,8 @@ __all__ = [
 
 #: The sidecar annotation file of ``clip.mp4``: ``clip.points.json``.
 SIDECAR_SUFFIX = ".points.json"
+#: The check's decoder skips the deblocking filter: whether a frame decodes does not depend on it.
+_CHECK_OPTIONS = {"skip_loop_filter": "all"}
 
 
 def _import_av() -> Any:
@@ -116,14 +118,11 @@ class VideoFile:
         self._time_base = index.time_base
         self.pts, self._keyframes, self.times = index.pts, index.keyframes, index.times
         self._lock = threading.Lock()
-        self._container: Any = None
-        self._decoded: Iterator[Any] | None = None
-        self._cursor: int | None = None  # pts of the last frame the decoder gave; None: it stands at the start
-        self._target: int | None = None  # pts of the frame being decoded to: never skipped
         self._wanted: frozenset[int] | None = None  # pts of the frames that will be asked for; None: all
+        self._reader, self._checker = _Decoder(self), _Decoder(self, _CHECK_OPTIONS)
         self._last: tuple[int, np.ndarray] | None = None
         self._digest: str | None = None
-        #: Frames the decoder has given so far, sampled or not: what reading this file has cost.
+        #: Frames the decoders have given so far, sampled or not: what reading this file has cost.
         self.decoded_frames = 0
 
     def _open(self, av: Any) -> Any:
@@ -179,21 +178,11 @@ class VideoFile:
 
     def pixels(self, index: int) -> np.ndarray:
         """Frame ``index`` as an (H, W, 3) uint8 RGB array."""
-        av = _import_av()
         target = self.pts[index]
         with self._lock:
             if self._last is not None and self._last[0] == target:
                 return self._last[1]
-            try:
-                frame = self._decode_to(av, target)
-            except av.error.FFmpegError as error:
-                self._reset()
-                raise self._failure(index, str(error)) from None
-            if frame is None or _stamp(frame) != target:
-                self._reset()
-                found = "the stream ended before it" if frame is None else f"the decoder gave pts {_stamp(frame)} next"
-                raise self._failure(index, f"frame at pts {target} was not decoded ({found})")
-            self._cursor = target
+            frame = self._decoded(self._reader, index)
             # Converted under the lock: converted outside it, a second caller's later frame could be decoded
             # first, and this caller's next frame would then lie behind the decoder and cost a seek back.
             pixels = frame.to_ndarray(format="rgb24")
@@ -207,70 +196,39 @@ class VideoFile:
 
         return VLImage.fromNumpyArray(self.pixels(index), ColorFormat.R8G8B8, filename=f"{self.path}#frame={index}")
 
+    def check(self, index: int) -> None:
+        """Decode frame ``index`` only to know that it decodes (``ImageDecodeError`` when it does not), as
+        ``compare`` checks a dataset before a run: by a decoder of its own, which makes no RGB pixels and skips
+        the deblocking filter (what cannot be decoded fails in the bitstream, before the filter), at about half
+        the cost; the run's decoder stays where it stands."""
+        with self._lock:
+            self._decoded(self._checker, index)
+
     def close(self) -> None:
         with self._lock:
-            self._reset()
+            self._reader.close()
+            self._checker.close()
+            self._last = None
+
+    def _decoded(self, decoder: _Decoder, index: int) -> Any:
+        """Frame ``index`` from ``decoder``; ``ImageDecodeError`` naming it when it cannot be decoded."""
+        av = _import_av()
+        target = self.pts[index]
+        try:
+            frame = decoder.decode_to(av, target)
+        except av.error.FFmpegError as error:
+            decoder.close()
+            raise self._failure(index, str(error)) from None
+        if frame is None or _stamp(frame) != target:
+            decoder.close()
+            found = "the stream ended before it" if frame is None else f"the decoder gave pts {_stamp(frame)} next"
+            raise self._failure(index, f"frame at pts {target} was not decoded ({found})")
+        return frame
 
     def _failure(self, index: int, reason: str) -> Exception:
         from workbench.images import ImageDecodeError
 
         return ImageDecodeError(f"{self.path}#frame={index}: cannot decode the frame ({reason})")
-
-    def _reset(self) -> None:
-        if self._container is not None:
-            self._container.close()
-        self._container, self._decoded, self._cursor, self._last = None, None, None, None
-
-    def _decode_to(self, av: Any, target: int) -> Any:
-        """Decode forward to the frame at ``target``; seek when it lies behind, or past a keyframe ahead (from a
-        new decoder too: after a frame that could not be decoded, the next one starts from its own keyframe, not
-        from the start of the file and through the bad frame again)."""
-        self._target = target
-        if self._container is None:
-            self._container = self._open(av)
-            # Slice threads only: frame threads cost about a quarter more CPU per frame (1080p H.264 here: 2.7
-            # against 2.2 ms), paid by the estimator beside it; the read-ahead already decodes beside the
-            # estimator, and a stream coded in slices still decodes them in parallel.
-            self._container.streams.video[0].thread_type = "SLICE"
-            self._decoded = self._decode_packets()
-        behind = self._cursor is not None and target <= self._cursor
-        if behind or self._keyframe_between(self.pts[0] if self._cursor is None else self._cursor, target):
-            self._seek(target)
-        frame = self._next_frame(target)
-        if frame is not None and _stamp(frame) != target and self._wanted is not None and target not in self._wanted:
-            # Not wanted, the frame's packet may have reached the decoder (which reads ahead) before it was asked
-            # for, and been skipped: decoded again from its keyframe, now that it is the target.
-            self._seek(target)
-            frame = self._next_frame(target)
-        return frame
-
-    def _seek(self, target: int) -> None:
-        stream = self._container.streams.video[0]
-        self._container.seek(target, stream=stream, backward=True, any_frame=False)
-        self._decoded = self._decode_packets()
-
-    def _next_frame(self, target: int) -> Any:
-        """The decoder's next frame at or after ``target`` (``None`` at the end of the stream)."""
-        assert self._decoded is not None
-        for frame in self._decoded:
-            stamp = _stamp(frame)
-            if stamp is None or stamp < target:
-                continue
-            return frame
-        return None
-
-    def _decode_packets(self) -> Iterator[Any]:
-        """The decoder's frames from where the container stands, each packet's frame decoded unless it is not
-        wanted and no other frame is decoded from it (``skip_frame``, set packet by packet)."""
-        stream = self._container.streams.video[0]
-        context = stream.codec_context
-        for packet in self._container.demux(stream):
-            stamp = _stamp(packet)
-            wanted = self._wanted is None or stamp is None or stamp == self._target or stamp in self._wanted
-            context.skip_frame = "DEFAULT" if wanted else "NONREF"
-            for frame in packet.decode():
-                self.decoded_frames += 1
-                yield frame
 
     def _keyframe_between(self, after: int, upto: int) -> bool:
         """Whether a keyframe lies in (after, upto]: seeking there decodes less than going on from ``after``."""
@@ -280,18 +238,93 @@ class VideoFile:
         return position < len(self._keyframes) and self._keyframes[position] <= upto
 
     def __getstate__(self) -> dict[str, Any]:
-        # The decoder and its lock stay behind; a copy reopens the file when a frame is asked of it.
+        # The decoders and the lock stay behind; a copy reopens the file when a frame is asked of it.
         state = dict(self.__dict__)
-        state.update(_lock=None, _container=None, _decoded=None, _cursor=None, _target=None, _last=None)
+        state.update(_lock=None, _reader=None, _checker=None, _last=None)
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
         self._lock = threading.Lock()
+        self._reader, self._checker = _Decoder(self), _Decoder(self, _CHECK_OPTIONS)
 
     def __repr__(self) -> str:
         rate = "unknown rate" if self.fps is None else f"{self.fps:g} fps"
         return f"VideoFile({str(self.path)!r}, {self.width}x{self.height}, {self.frames} frames, {rate})"
+
+
+class _Decoder:
+    """One forward decoder over a ``VideoFile``'s stream (opened on first use, closed after a failure): where it
+    stands, and how it gets to a frame. ``options`` are FFmpeg's decoder options."""
+
+    def __init__(self, video: VideoFile, options: dict[str, str] | None = None) -> None:
+        self.video = video
+        self.options = dict(options or {})
+        self.container: Any = None
+        self.frames: Iterator[Any] | None = None
+        self.cursor: int | None = None  # pts of the last frame it gave; None: it stands at the start
+        self.target: int | None = None  # pts of the frame being decoded to: never skipped
+
+    def close(self) -> None:
+        if self.container is not None:
+            self.container.close()
+        self.container, self.frames, self.cursor = None, None, None
+
+    def decode_to(self, av: Any, target: int) -> Any:
+        """Decode forward to the frame at ``target``; seek when it lies behind, or past a keyframe ahead (from a
+        new decoder too: after a frame that could not be decoded, the next one starts from its own keyframe, not
+        from the start of the file and through the bad frame again)."""
+        video = self.video
+        self.target = target
+        if self.container is None:
+            self.container = video._open(av)
+            stream = self.container.streams.video[0]
+            # Slice threads only: frame threads cost about a quarter more CPU per frame (1080p H.264 here: 2.7
+            # against 2.2 ms), paid by the estimator beside it; the read-ahead already decodes beside the
+            # estimator, and a stream coded in slices still decodes them in parallel.
+            stream.thread_type = "SLICE"
+            if self.options:
+                stream.codec_context.options = dict(self.options)
+            self.frames = self._decode_packets()
+        behind = self.cursor is not None and target <= self.cursor
+        if behind or video._keyframe_between(video.pts[0] if self.cursor is None else self.cursor, target):
+            self._seek(target)
+        frame = self._next_frame(target)
+        if frame is not None and _stamp(frame) != target and video._wanted is not None and target not in video._wanted:
+            # Not wanted, the frame's packet may have reached the decoder (which reads ahead) before it was asked
+            # for, and been skipped: decoded again from its keyframe, now that it is the target.
+            self._seek(target)
+            frame = self._next_frame(target)
+        self.cursor = None if frame is None else _stamp(frame)
+        return frame
+
+    def _seek(self, target: int) -> None:
+        stream = self.container.streams.video[0]
+        self.container.seek(target, stream=stream, backward=True, any_frame=False)
+        self.frames = self._decode_packets()
+
+    def _next_frame(self, target: int) -> Any:
+        """The decoder's next frame at or after ``target`` (``None`` at the end of the stream)."""
+        assert self.frames is not None
+        for frame in self.frames:
+            stamp = _stamp(frame)
+            if stamp is None or stamp < target:
+                continue
+            return frame
+        return None
+
+    def _decode_packets(self) -> Iterator[Any]:
+        """The decoder's frames from where the container stands, each packet's frame decoded unless it is not
+        wanted and no other frame is decoded from it (``skip_frame``, set packet by packet)."""
+        stream = self.container.streams.video[0]
+        context = stream.codec_context
+        for packet in self.container.demux(stream):
+            stamp, wanted = _stamp(packet), self.video._wanted
+            needed = wanted is None or stamp is None or stamp == self.target or stamp in wanted
+            context.skip_frame = "DEFAULT" if needed else "NONREF"
+            for frame in packet.decode():
+                self.video.decoded_frames += 1
+                yield frame
 
 
 def _stamp(frame: Any) -> int | None:
@@ -315,6 +348,11 @@ class VideoFrame(Sample):
     def image(self) -> VLImage:
         assert self.video is not None and self.frame is not None
         return self.video.image(self.frame)
+
+    def check(self) -> None:
+        """Decode the frame only to know that it decodes (``VideoFile.check``): ``ImageDecodeError`` if not."""
+        assert self.video is not None and self.frame is not None
+        self.video.check(self.frame)
 
     def content_digest(self) -> str:
         assert self.video is not None and self.frame is not None
