@@ -218,7 +218,8 @@ def _readable_images(dataset: Dataset, on_error: str, progress: bool) -> tuple[D
     """``dataset``'s images that decode, and a row per image that does not (``image``, ``path``: a video frame's
     with ``#frame=N``, ``reason``).
 
-    Every image is decoded once before the run, by the decoder the run uses, so that a bad file fails the run
+    Every image is decoded once before the run, by the decoder the run uses (a video's frames by a decoder of
+    the video's own that makes no pixels: ``VideoFile.check``), so that a bad file fails the run
     before any estimator time is spent (``on_error="fail"``), or is left out for every estimator alike
     (``"skip"``) rather than breaking the run when its turn comes.
     """
