@@ -87,6 +87,42 @@ def test_the_check_decodes_with_a_decoder_of_its_own(clip):
     assert video.decoded_frames - before <= 2, "the run's decoder went on from frame 40"
 
 
+def open_handles(path: Path) -> int:
+    """How many of this process's file descriptors are open on ``path`` (Linux's /proc)."""
+    descriptors = Path("/proc/self/fd")
+    if not descriptors.is_dir():
+        pytest.skip("counts open files through /proc/self/fd (Linux)")
+    opened = []
+    for descriptor in descriptors.iterdir():
+        try:
+            opened.append(Path(descriptor.readlink()))
+        except OSError:  # closed between the listing and the reading
+            continue
+    return opened.count(path.resolve())
+
+
+class HandleCounter(BrightPixelCounter):
+    """Counts, at each call, the file descriptors open on ``watched``."""
+
+    def __init__(self, watched: Path) -> None:
+        super().__init__(threshold=200)
+        self.watched = watched
+        self.open_at_each_call: list[int] = []
+
+    async def estimateBatch(self, images, estimationTargets, asyncEstimate=True):
+        self.open_at_each_call.append(open_handles(self.watched))
+        return await super().estimateBatch(images, estimationTargets, asyncEstimate)
+
+
+def test_compare_closes_the_checks_decoder_before_the_run(plugin_folder, clip):
+    counter = HandleCounter(clip)
+    estimators = {"peopleCountEstimator": lambda config: counter}
+    with Workbench(plugin_folder.root, [], default_estimators=estimators) as host:
+        compare(host, load_sequence(clip, every=3), ["default"], progress=False, batch_size=4)
+    # The run's decoder only: the check's (its decoded pictures, its file) was closed when the check ended.
+    assert counter.open_at_each_call and set(counter.open_at_each_call) == {1}, counter.open_at_each_call
+
+
 def damage_keyframe(clip: Path) -> Path:
     """Overwrite the first keyframe's coded picture: frames 0-29 (its group) cannot be decoded, 30-59 can."""
     with av.open(str(clip)) as container:

@@ -233,6 +233,9 @@ def _readable_images(dataset: Dataset, on_error: str, progress: bool) -> tuple[D
         for checked_one in decode_by_file(decoders, dataset, _decode_failure):
             failures.append(checked_one.result())
             bar.update(1)
+    # The check's decoders are done with: closed, they hold no decoded pictures (and no file) through the run.
+    for video in {sample.video for sample in dataset if isinstance(sample, VideoFrame) and sample.video is not None}:
+        video.close()
     unreadable = [
         {"image": sample.name, "path": failure[0], "reason": failure[1]}
         for sample, failure in zip(dataset, failures) if failure is not None
