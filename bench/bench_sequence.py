@@ -7,9 +7,9 @@ long video's run.
     90) with their points in the crowd-mini layout (``images/`` + ``points/``). Each round runs
     ``compare(wb, load_sequence(video, every=N), ["default"], batch_size=...)`` and ``compare`` on
     ``load_dataset(folder)``, in alternating order, each dataset loaded afresh before its run (not timed); it
-    prints frames/s and the process's CPU per frame for each, the per-round ratio sequence/images with the median's 90 % bootstrap interval
-    against the goal (>= 0.9), and the CPU per sampled frame of decoding alone (each sample's ``image`` in order,
-    one thread): what the video's extra frames cost.
+    prints frames/s and the process's CPU per frame for each, the per-round ratio sequence/images with the
+    median's 90 % bootstrap interval against the goal (>= 0.9), and the CPU per sampled frame of decoding alone
+    (each sample's ``image`` in order, one thread): what the video's extra frames cost.
 (b) Memory. A ``--minutes`` long video (default 10 minutes, 1920x1080 at 30 fps: 18,000 frames; drawn from a
     cycle of ``--gop`` pictures, ``preset=ultrafast``, so that it is written in a minute or two) sampled at one
     frame per second (600 frames), annotated in its sidecar; ``compare`` runs in a child process, which reads its
@@ -94,7 +94,8 @@ def write_video(path: Path, pictures: Iterator[np.ndarray | av.VideoFrame], widt
         if preset is not None:
             stream.options = {"preset": preset}
         for index, picture in enumerate(pictures):
-            frame = picture if isinstance(picture, av.VideoFrame) else av.VideoFrame.from_ndarray(picture, format="rgb24")
+            frame = picture if isinstance(picture, av.VideoFrame) else av.VideoFrame.from_ndarray(
+                picture, format="rgb24")
             frame.pts, frame.time_base = index, Fraction(1, FPS)  # a cycle's pictures are sent again: new times
             container.mux(stream.encode(frame))
         container.mux(stream.encode())
@@ -167,8 +168,8 @@ def run_throughput(args: argparse.Namespace, work: Path, width: int, height: int
                       f"{max(per_round):.2f}), {statistics.median(cpu[way]):4.0f} ms CPU per frame in compare; "
                       f"decoding alone {decoding[way]:5.1f} ms CPU per sampled frame")
             ratios = [s / i for s, i in zip(rates["sequence"], rates["images"])]
-            print(f"    sequence/images {statistics.median(ratios):.3f} (rounds {min(ratios):.3f} to {max(ratios):.3f}); "
-                  f"{verdict(ratios, GOAL_RATIO)}")
+            print(f"    sequence/images {statistics.median(ratios):.3f} (rounds {min(ratios):.3f} to "
+                  f"{max(ratios):.3f}); {verdict(ratios, GOAL_RATIO)}")
     print(f"  load average after: {load_average()}")
 
 
