@@ -6,6 +6,7 @@ long video's peak memory); here each behaviour is pinned on short generated clip
 """
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -121,6 +122,39 @@ def test_compare_closes_the_checks_decoder_before_the_run(plugin_folder, clip):
         compare(host, load_sequence(clip, every=3), ["default"], progress=False, batch_size=4)
     # The run's decoder only: the check's (its decoded pictures, its file) was closed when the check ended.
     assert counter.open_at_each_call and set(counter.open_at_each_call) == {1}, counter.open_at_each_call
+
+
+class ReadAheadWatcher(BrightPixelCounter):
+    """At its first call, waits (up to 10 s) until ``video``'s decoders have given ``frames`` frames."""
+
+    def __init__(self, video: VideoFile, frames: int) -> None:
+        super().__init__(threshold=200)
+        self.video, self.frames = video, frames
+        self.reached: bool | None = None
+
+    async def estimateBatch(self, images, estimationTargets, asyncEstimate=True):
+        if self.reached is None:
+            deadline = time.monotonic() + 10
+            while self.video.decoded_frames < self.frames and time.monotonic() < deadline:
+                await asyncio.sleep(0.01)
+            self.reached = self.video.decoded_frames >= self.frames
+        return await super().estimateBatch(images, estimationTargets, asyncEstimate)
+
+
+def test_the_next_calls_frames_are_decoded_while_the_estimator_runs(plugin_folder, clip):
+    whole = load_sequence(clip, every=3)
+    for sample in whole:
+        sample.image
+    to_second_call = VideoFile(clip)  # calls of 4: the second call's last frame is frame 21
+    to_second_call.want(range(0, FRAMES, 3))
+    for index in range(0, 22, 3):
+        to_second_call.pixels(index)
+    dataset = load_sequence(clip, every=3)
+    # The check's pass over the video, then the run's decoding up to frame 21, all during the first call.
+    watcher = ReadAheadWatcher(dataset[0].video, whole[0].video.decoded_frames + to_second_call.decoded_frames)
+    with Workbench(plugin_folder.root, [], default_estimators={"peopleCountEstimator": lambda config: watcher}) as host:
+        compare(host, dataset, ["default"], progress=False, batch_size=4)
+    assert watcher.reached, "the second call's frames were not decoded while the first call was estimated"
 
 
 def damage_keyframe(clip: Path) -> Path:
