@@ -67,6 +67,16 @@ def test_a_frame_that_was_not_wanted_is_still_the_frame_asked_for(clip):
         assert np.array_equal(video.pixels(index), reference[index]), index
 
 
+def test_a_frame_wanted_after_the_decoder_skipped_it_is_still_the_frame_asked_for(clip):
+    reference = every_frame(clip)
+    video = VideoFile(clip)
+    video.want(range(0, FRAMES, 6))
+    assert np.array_equal(video.pixels(6), reference[6])  # the decoder has read past frame 6, skipping
+    video.want(range(FRAMES))
+    for index in range(7, 20):
+        assert np.array_equal(video.pixels(index), reference[index]), index
+
+
 def test_compare_decodes_a_video_once_to_check_it_and_once_per_estimator(wb, clip):
     one_pass = load_sequence(clip, every=3)
     for sample in one_pass:

@@ -290,9 +290,9 @@ class _Decoder:
         if behind or video._keyframe_between(video.pts[0] if self.cursor is None else self.cursor, target):
             self._seek(target)
         frame = self._next_frame(target)
-        if frame is not None and _stamp(frame) != target and video._wanted is not None and target not in video._wanted:
-            # Not wanted, the frame's packet may have reached the decoder (which reads ahead) before it was asked
-            # for, and been skipped: decoded again from its keyframe, now that it is the target.
+        if frame is not None and _stamp(frame) != target and video._wanted is not None:
+            # The frame's packet may have reached the decoder (which reads ahead) while the frame was not wanted,
+            # and been skipped: decoded again from its keyframe, now that it is the target.
             self._seek(target)
             frame = self._next_frame(target)
         self.cursor = None if frame is None else _stamp(frame)
