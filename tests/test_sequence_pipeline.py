@@ -58,6 +58,40 @@ def test_unsampled_frames_nothing_is_decoded_from_are_skipped_and_the_sampled_on
     assert len(dataset) <= video.decoded_frames < FRAMES - 10, video.decoded_frames
 
 
+@pytest.mark.parametrize("suffix, codec, pixel_format, options", [
+    (".mkv", "libx265", "yuv420p", {"x265-params": "log-level=none"}),
+    (".webm", "libvpx-vp9", "yuv420p", None),
+    (".webm", "libvpx", "yuv420p", None),
+    (".avi", "mpeg4", "yuv420p", {"bf": "2"}),
+    (".gif", "gif", "rgb8", None),
+])
+def test_skipping_leaves_the_sampled_frames_of_other_codecs_as_they_are(tmp_path, suffix, codec, pixel_format, options):
+    """FFmpeg's decoders each say which of their frames nothing is decoded from (HEVC's sub-layer non-reference
+    pictures, VP8/VP9 frames that refresh no reference, MPEG-4 B-frames); the sampled frames must not change."""
+    if codec not in av.codecs_available:
+        pytest.skip(f"this PyAV has no {codec} encoder")
+    rng = np.random.default_rng(0)
+    backdrop = rng.integers(0, 255, (64, 96, 3), dtype=np.uint8)
+    path = tmp_path / f"clip{suffix}"
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream(codec, rate=10)
+        stream.width, stream.height, stream.pix_fmt = 96, 64, pixel_format
+        stream.codec_context.gop_size = 12
+        if options:
+            stream.options = options
+        for index in range(40):
+            picture = backdrop.copy()
+            picture[index % 50:index % 50 + 12, (index * 2) % 70:(index * 2) % 70 + 24] = index * 6
+            container.mux(stream.encode(av.VideoFrame.from_ndarray(picture, format="rgb24")))
+        container.mux(stream.encode())
+    reference = every_frame(path)
+    for every in (2, 3, 5):
+        video = VideoFile(path)
+        video.want(range(0, video.frames, every))
+        for index in range(0, video.frames, every):
+            assert np.array_equal(video.pixels(index), reference[index]), (every, index)
+
+
 def test_a_frame_that_was_not_wanted_is_still_the_frame_asked_for(clip):
     reference = every_frame(clip)
     video = VideoFile(clip)
