@@ -89,6 +89,17 @@ def max_pixels_budget(max_pixels: int | None = None) -> int:
     return whole_number(max_pixels, "max_pixels", minimum=1, unit="pixels")
 
 
+def check_pixel_count(width: int, height: int, claim: str, max_pixels: int | None = None) -> None:
+    """Raise ``ImageTooLargeError`` when ``width`` x ``height`` is over the budget; ``claim`` starts the message
+    (``"clip.mp4: its frames are"``)."""
+    budget = max_pixels_budget(max_pixels)
+    if width * height > budget:
+        raise ImageTooLargeError(
+            f"{claim} {width}x{height} = {width * height} pixels, over the budget of {budget} pixels; downscale "
+            f"it, or raise the budget (max_pixels, ${MAX_PIXELS_ENV}) if you trust it"
+        )
+
+
 def check_pixel_budget(
     image: bytes | str | os.PathLike[str], source: str, max_pixels: int | None = None
 ) -> DecodeCost | None:
@@ -116,11 +127,7 @@ def check_pixel_budget(
     except Exception:  # a crafted header trips Pillow's parsers in any way (a fuzzed TIFF: TypeError)
         return None  # the decoder that follows says what is wrong, in its own words
     width, height = header.size
-    if width * height > budget:
-        raise ImageTooLargeError(
-            f"{source}: the image header claims {width}x{height} = {width * height} pixels, over the budget of "
-            f"{budget} pixels; downscale it, or raise the budget (max_pixels, ${MAX_PIXELS_ENV}) if you trust it"
-        )
+    check_pixel_count(width, height, f"{source}: the image header claims", budget)
     jpeg = header.format in _JPEG_FORMATS
     if isinstance(stream, Path):
         encoded = stream.stat().st_size

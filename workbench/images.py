@@ -12,7 +12,7 @@ service. Conveniences the SDK lacks live here, off the plugin surface:
 * ``pixel_bounds``: the whole pixels a rectangle covers, checked to lie inside an image;
 * ``check_image_list``: the images of one call, a list or tuple, not one image;
 * ``parse_targets``: ``EstimationTargets`` from a member or its name, as configs and query strings give it;
-* the decode budget (``check_pixel_budget``, ``max_pixels_budget``, ``ImageTooLargeError``, ``DecodeCost``):
+* the decode budget (``check_pixel_budget``, ``check_pixel_count``, ``max_pixels_budget``, ``ImageTooLargeError``, ``DecodeCost``):
   ``load_image`` checks a file's or bytes' header against it (pixels, a JPEG's scans) before decoding; the
   datasets and the server use the same function, and the server budgets the memory it says decoding takes.
 
@@ -29,13 +29,13 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from ._pixel_budget import DecodeCost, ImageTooLargeError, check_pixel_budget, max_pixels_budget
+from ._pixel_budget import DecodeCost, ImageTooLargeError, check_pixel_budget, check_pixel_count, max_pixels_budget
 from .sdk import ColorFormat, EstimationTargets, ImageForPeopleEstimation, Rect, VLImage
 from .sdk._decode import ImageDecodeError, arrayToRgb, pillowToRgb, readFile
 from .sdk.image import sharedPixels
 
 __all__ = [
-    "DecodeCost", "ImageDecodeError", "ImageTooLargeError", "check_pixel_budget", "check_image_list", "estimation_input", "image_size",
+    "DecodeCost", "ImageDecodeError", "ImageTooLargeError", "check_pixel_budget", "check_pixel_count", "check_image_list", "estimation_input", "image_size",
     "load_image", "max_pixels_budget", "needs_decoding", "parse_targets", "pixel_bounds",
 ]
 

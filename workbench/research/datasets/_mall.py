@@ -71,9 +71,19 @@ def load_mall(
     return dataset
 
 
+def _has_variable(path: Path, name: str) -> bool:
+    from scipy.io import whosmat
+
+    try:
+        return any(entry[0] == name for entry in whosmat(path))
+    except Exception:  # unreadable: _load_mat_variable says so in its own words
+        return True
+
+
 def _read_truth(path: Path) -> list[np.ndarray]:
     frames = _load_mat_variable(path, "frame", "Mall's ground truth")
-    counts = _load_mat_variable(path, "count", "Mall's ground truth").ravel()
+    # The published file has count(i) beside the points, and it is checked against them; a copy may lack it.
+    counts = _load_mat_variable(path, "count", "Mall's ground truth").ravel() if _has_variable(path, "count") else []
     points = []
     try:
         for number, entry in enumerate(frames.ravel(), start=1):

@@ -90,7 +90,7 @@ class VideoFile:
     """
 
     def __init__(self, path: str | Path, *, max_pixels: int | None = None) -> None:
-        from workbench.images import max_pixels_budget
+        from workbench.images import ImageTooLargeError, check_pixel_count
 
         av = _import_av()
         self.path = Path(path)
@@ -100,13 +100,10 @@ class VideoFile:
         try:
             stream = container.streams.video[0]
             self.width, self.height = int(stream.codec_context.width), int(stream.codec_context.height)
-            budget = max_pixels_budget(max_pixels)
-            if self.width * self.height > budget:
-                raise DatasetError(
-                    f"{self.path}: its frames are {self.width}x{self.height} = {self.width * self.height} pixels, "
-                    f"over the budget of {budget} pixels; downscale the video (ffmpeg -vf scale=...), or raise "
-                    "the budget ($WORKBENCH_MAX_PIXELS) if you trust it"
-                )
+            try:
+                check_pixel_count(self.width, self.height, f"{self.path}: its frames are", max_pixels)
+            except ImageTooLargeError as error:
+                raise DatasetError(f"{error} (ffmpeg -vf scale=... downscales a video)") from None
             index = index_frames(container)
         except av.error.FFmpegError as error:
             raise DatasetError(f"{self.path}: cannot read the video's packets ({error}); is the file complete?") from None
