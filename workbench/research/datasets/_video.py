@@ -20,8 +20,10 @@ PyAV (the ``video`` extra: ``pip install 'workbench[video]'``) is imported only 
 """
 from __future__ import annotations
 
+import bisect
 import hashlib
 import io
+import itertools
 import math
 import threading
 import warnings
@@ -50,6 +52,8 @@ __all__ = [
 SIDECAR_SUFFIX = ".points.json"
 #: The check's decoder skips the deblocking filter: whether a frame decodes does not depend on it.
 _CHECK_OPTIONS = {"skip_loop_filter": "all"}
+#: Flagged keyframes a seek tries, the latest first, before it decodes from the start of the file.
+_SEEK_TRIES = 3
 
 
 def _import_av() -> Any:
@@ -113,7 +117,7 @@ class VideoFile:
             raise DatasetError(f"{self.path}: the video stream holds no frames")
         self.fps: float | None = index.fps
         self._time_base = index.time_base
-        self.pts, self._keyframes, self.times = index.pts, index.keyframes, index.times
+        self.pts, self._keyframes, self.times = index.pts, list(index.keyframes), index.times
         self._lock = threading.Lock()
         self._wanted: frozenset[int] | None = None  # pts of the frames that will be asked for; None: all
         self._reader, self._checker = _Decoder(self), _Decoder(self, _CHECK_OPTIONS)
@@ -229,10 +233,18 @@ class VideoFile:
 
     def _keyframe_between(self, after: int, upto: int) -> bool:
         """Whether a keyframe lies in (after, upto]: seeking there decodes less than going on from ``after``."""
-        import bisect
-
         position = bisect.bisect_right(self._keyframes, after)
         return position < len(self._keyframes) and self._keyframes[position] <= upto
+
+    def _keyframes_up_to(self, target: int) -> list[int]:
+        """The flagged keyframes at or before ``target``, the latest first."""
+        return self._keyframes[:bisect.bisect_right(self._keyframes, target)][::-1]
+
+    def _not_a_keyframe(self, stamp: int) -> None:
+        """Forget a flagged keyframe the decoder could not start at, so that it is neither sought nor skipped to."""
+        position = bisect.bisect_left(self._keyframes, stamp)
+        if position < len(self._keyframes) and self._keyframes[position] == stamp:
+            del self._keyframes[position]
 
     def __getstate__(self) -> dict[str, Any]:
         # The decoders and the lock stay behind; a copy reopens the file when a frame is asked of it.
@@ -274,31 +286,62 @@ class _Decoder:
         video = self.video
         self.target = target
         if self.container is None:
-            self.container = video._open(av)
-            stream = self.container.streams.video[0]
-            # Slice threads only: frame threads cost about a quarter more CPU per frame (1080p H.264 here: 2.7
-            # against 2.2 ms), paid by the estimator beside it; the read-ahead already decodes beside the
-            # estimator, and a stream coded in slices still decodes them in parallel.
-            stream.thread_type = "SLICE"
-            if self.options:
-                stream.codec_context.options = dict(self.options)
-            self.frames = self._decode_packets()
+            self._open(av)
         behind = self.cursor is not None and target <= self.cursor
         if behind or video._keyframe_between(video.pts[0] if self.cursor is None else self.cursor, target):
-            self._seek(target)
+            self._seek(av, target)
         frame = self._next_frame(target)
         if frame is not None and _stamp(frame) != target and video._wanted is not None:
             # The frame's packet may have reached the decoder (which reads ahead) while the frame was not wanted,
             # and been skipped: decoded again from its keyframe, now that it is the target.
-            self._seek(target)
+            self._seek(av, target)
+            frame = self._next_frame(target)
+        if frame is None or _stamp(frame) != target:
+            # Last, from the start of the file: a container's index or its seeking can be wrong where its frames
+            # are not (an MPEG program stream seeks by bytes); only a frame that does not decode from there fails.
+            self._open(av)
             frame = self._next_frame(target)
         self.cursor = None if frame is None else _stamp(frame)
         return frame
 
-    def _seek(self, target: int) -> None:
+    def _open(self, av: Any) -> None:
+        self.close()
+        self.container = self.video._open(av)
         stream = self.container.streams.video[0]
-        self.container.seek(target, stream=stream, backward=True, any_frame=False)
+        # Slice threads only: frame threads cost about a quarter more CPU per frame (1080p H.264 here: 2.7
+        # against 2.2 ms), paid by the estimator beside it; the read-ahead already decodes beside the
+        # estimator, and a stream coded in slices still decodes them in parallel.
+        stream.thread_type = "SLICE"
+        if self.options:
+            stream.codec_context.options = dict(self.options)
         self.frames = self._decode_packets()
+
+    def _seek(self, av: Any, target: int) -> None:
+        """Put the decoder at a keyframe at or before ``target``: the latest the container flags that the decoder
+        can start at (``_SEEK_TRIES`` tried, each that fails never tried again), else the start of the file."""
+        stream = self.container.streams.video[0]
+        for anchor in self.video._keyframes_up_to(target)[:_SEEK_TRIES]:
+            self.container.seek(anchor, stream=stream, backward=True, any_frame=False)
+            self.frames = self._decode_packets()
+            if self._starts_cleanly_at(anchor):
+                return
+            # Containers flag frames as keyframes that are none (MPEG-4 Part 2 in AVI, MPEG program streams).
+            self.video._not_a_keyframe(anchor)
+        self._open(av)
+
+    def _starts_cleanly_at(self, anchor: int) -> bool:
+        """Whether the decoder, just sought to ``anchor``, gives a key frame by then and the frame at ``anchor``
+        itself (not a later one: a decoder that cannot start there drops frames up to the next key frame, or
+        shows a damaged one). The frame at ``anchor`` is put back for ``_next_frame``."""
+        assert self.frames is not None
+        keyed = False
+        for frame in self.frames:
+            keyed = keyed or bool(frame.key_frame)
+            stamp = _stamp(frame)
+            if stamp is not None and stamp >= anchor:
+                self.frames = itertools.chain([frame], self.frames)
+                return keyed and stamp == anchor
+        return False
 
     def _next_frame(self, target: int) -> Any:
         """The decoder's next frame at or after ``target`` (``None`` at the end of the stream)."""
