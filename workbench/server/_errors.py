@@ -58,6 +58,8 @@ class ErrorCode(IntEnum):
     """A sequence samples more frames than ``max_sequence_frames`` (413); nothing was decoded."""
     VIDEO_UNAVAILABLE = 24
     """PyAV is not installed where the server runs, so it reads no video (501)."""
+    ESTIMATOR_OUTPUT = 25
+    """The estimator answered a result the host refuses (a non-finite map, more points than the count, ...) (500)."""
 
 
 class ApiError(Exception):

@@ -10,7 +10,7 @@ from typing import Any
 from aiohttp import MultipartReader, StreamReader, web
 
 from .._checks import unknown_broker_message
-from ..host import PluginTimeoutError, UnknownEstimatorError
+from ..host import EstimatorOutputError, PluginTimeoutError, UnknownEstimatorError
 from ..images import parse_targets
 from ..sdk import EstimationTargets, Rect
 from ._budget import RequestImage
@@ -29,6 +29,11 @@ async def estimated(
         raise ApiError(404, ErrorCode.UNKNOWN_BROKER, str(error)) from None
     except PluginTimeoutError as error:
         raise ApiError(504, ErrorCode.TIMEOUT, str(error)) from None
+    except EstimatorOutputError as error:
+        # What was wrong with the answer is about the estimator's numbers, not the server: the client (often the
+        # plugin's author) is told, as compare tells its user.
+        raise ApiError(500, ErrorCode.ESTIMATOR_OUTPUT, f"{error}; the host refuses such results (see "
+                       "workbench.host.EstimatorOutputError)") from None
     except Exception as error:
         name = state.wb.estimator_label(broker, state.wb.estimators.get(broker, "?"))
         state.logger.exception("estimator %r of %r failed (request %s)", name, broker, request[EXCHANGE].request_id)
