@@ -84,6 +84,18 @@ def test_smoothing_averages_around_each_frame_leaving_nans_out():
         timeline.smoothed(0)
 
 
+def test_a_window_longer_than_the_sequence_averages_what_there_is():
+    """A 5-frame window over 3 frames gave 5 values (numpy's 'same' convolution takes the longer length), of which
+    the first 3 were kept: 1.5, 2, 2 for a truth of 1, 2, 3, whose every window holds all three."""
+    timeline = Timeline([0, 1, 2], [nan] * 3, [1, 2, 3], {"a": [4, nan, 8]})
+    smoothed = timeline.smoothed(5)
+    np.testing.assert_allclose(smoothed.truth, [2, 2, 2])
+    np.testing.assert_allclose(smoothed.counts["a"], [6, 6, 6])
+    # An even window reaches one frame further ahead than behind: [i - 1, i + 2].
+    even = Timeline(range(5), [nan] * 5, [0, 1, 2, 3, 4], {}).smoothed(4)
+    np.testing.assert_allclose(even.truth, [1, 1.5, 2.5, 3, 3.5])
+
+
 def test_divergence_finds_the_window_where_two_estimators_differ_most():
     counts = {"default": [10] * 8, "other": [10, 10, 10, 14, 18, 10, 10, 10]}
     timeline = Timeline(range(0, 80, 10), np.arange(8) / 2, [10] * 8, counts)

@@ -254,15 +254,20 @@ def _mean_abs(values: np.ndarray) -> float:
 
 
 def _moving_average(values: np.ndarray, window: int) -> np.ndarray:
-    """Centred mean over ``window`` entries (shorter at the ends), NaNs left out."""
+    """Centred mean over ``window`` entries (shorter at the ends, and where the series is shorter than the
+    window), NaNs left out; the result has one entry per value."""
     if window == 1 or not len(values):
         return values.copy()
     finite = np.isfinite(values)
-    kernel = np.ones(window)
-    sums = np.convolve(np.where(finite, values, 0.0), kernel, mode="same")
-    weights = np.convolve(finite.astype(np.float64), kernel, mode="same")
+    # Running sums give each entry's window [i - before, i + after] clipped to the series, whatever its length.
+    sums = np.concatenate([[0.0], np.cumsum(np.where(finite, values, 0.0))])
+    counts = np.concatenate([[0.0], np.cumsum(finite)])
+    positions = np.arange(len(values))
+    low = np.clip(positions - (window - 1) // 2, 0, len(values))
+    high = np.clip(positions + window // 2 + 1, 0, len(values))
+    present = counts[high] - counts[low]
     with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(weights > 0, sums / np.maximum(weights, 1), np.nan)
+        return np.where(present > 0, (sums[high] - sums[low]) / np.maximum(present, 1), np.nan)
 
 
 def _window_means(values: np.ndarray, window: int) -> np.ndarray:
