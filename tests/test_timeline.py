@@ -206,3 +206,17 @@ def test_the_plots_make_their_own_figure_without_ax():
     finally:
         for figure in figures:
             plt.close(figure)
+
+
+def test_a_one_frame_sequence_draws_without_a_legend_warning():
+    """A one-frame clip has no step: the frame-change plot drew nothing and matplotlib warned about an empty legend."""
+    import warnings
+
+    from matplotlib.figure import Figure
+
+    from workbench.research import plot_frame_changes
+
+    timeline = Timeline([0], [0.0], [3], {"default": [4]})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        plot_frame_changes(timeline, ax=Figure().add_subplot())

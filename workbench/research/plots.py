@@ -452,7 +452,8 @@ def _finish(ax: Axes, x_label: str, y_label: str, title: str,
     ax.set_ylabel(y_label)
     ax.set_title(title)
     ax.grid(alpha=0.3)
-    ax.legend(loc=legend, fontsize=8)
+    if ax.get_legend_handles_labels()[0]:  # a one-frame sequence has no step to draw
+        ax.legend(loc=legend, fontsize=8)
 
 
 def _ecdf(ax: Axes, values: np.ndarray, **style: object) -> None:
