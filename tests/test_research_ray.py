@@ -58,6 +58,20 @@ def test_ray_report_equals_local(local_ray, dataset, wb: Workbench) -> None:
     assert wb.estimators[BROKER] == in_use
 
 
+def test_a_videos_frames_are_sent_to_the_actors_as_pixels(local_ray, dataset, wb: Workbench, tmp_path: Path) -> None:
+    """A video frame's image_path is the whole video: the actors get each sampled frame's own pixels (BMP)."""
+    pytest.importorskip("av", reason="PyAV is the video extra: pip install 'workbench[video]'")
+    from helpers.videos import write_video
+    from workbench.research import load_sequence
+
+    pictures = [sample.image.asNPArray() for sample in dataset]
+    sequence = load_sequence(write_video(tmp_path / "clip.mp4", 12, size=(160, 120), pictures=pictures), every=2)
+    local = compare(wb, sequence, ["default"], progress=False)
+    remote = compare(wb, sequence, ["default"], engine="ray", actors=1, progress=False)
+    assert local.per_image["pred_count"].tolist() == remote.per_image["pred_count"].tolist()
+    assert remote.timeline is not None and list(remote.timeline.frames) == [0, 2, 4, 6, 8, 10]
+
+
 def test_shard_of_a_killed_actor_runs_elsewhere(local_ray, dataset, wb: Workbench) -> None:
     expected = [r.count for r in compare(wb, dataset, ["default"], progress=False).results["default"]]
     got: dict[int, int] = {}
