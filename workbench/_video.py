@@ -20,7 +20,7 @@ import numpy as np
 
 __all__ = [
     "INSTALL_VIDEO", "VIDEO_SUFFIXES", "FrameIndex", "VideoUnavailableError", "decode_chosen",
-    "every_seconds_positions", "import_av", "index_frames",
+    "every_seconds_positions", "import_av", "index_frames", "stamp",
 ]
 
 #: File suffixes read as videos (any container FFmpeg reads works where the format is said).
@@ -62,6 +62,12 @@ class FrameIndex:
         return len(self.pts)
 
 
+def stamp(item: Any) -> int | None:
+    """A packet's or a decoded frame's timestamp as frames are numbered here: its pts, else its dts (some AVI
+    files carry no pts)."""
+    return item.pts if item.pts is not None else item.dts
+
+
 def index_frames(container: Any) -> FrameIndex:
     """Demux ``container``'s first video stream (it must have one) to list its frames; decodes nothing.
 
@@ -70,19 +76,19 @@ def index_frames(container: Any) -> FrameIndex:
     stream = container.streams.video[0]
     stamps, keys = [], []
     for packet in container.demux(stream):
-        stamp = packet.pts if packet.pts is not None else packet.dts
-        if stamp is None or packet.size == 0:  # the flushing packet at the end carries no frame
+        at = stamp(packet)
+        if at is None or packet.size == 0:  # the flushing packet at the end carries no frame
             continue
-        stamps.append(int(stamp))
+        stamps.append(int(at))
         if packet.is_keyframe:
-            keys.append(int(stamp))
+            keys.append(int(at))
     pts = sorted(set(stamps))
     time_base = stream.time_base
     rate = stream.average_rate
     return FrameIndex(
         pts=pts,
         keyframes=sorted(set(keys)),
-        times=[float((stamp - pts[0]) * time_base) for stamp in pts],
+        times=[float((value - pts[0]) * time_base) for value in pts],
         fps=float(rate) if rate else None,
         width=int(stream.codec_context.width),
         height=int(stream.codec_context.height),
@@ -114,7 +120,8 @@ def decode_chosen(container: Any, index: FrameIndex, chosen: Sequence[int]) -> I
         return
     stream = container.streams.video[0]
     for frame in container.decode(stream):
-        number = left.pop(frame.pts, None) if frame.pts is not None else None
+        at = stamp(frame)
+        number = left.pop(at, None) if at is not None else None
         if number is None:
             continue
         if frame.width * frame.height > index.width * index.height:

@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from workbench._video import VIDEO_SUFFIXES, every_seconds_positions, index_frames
+from workbench._video import stamp as _stamp  # a local name: `stamp` is a variable in the decoder's loops
 
 from ._core import Dataset, Sample, _points_array, _read_json
 from ._errors import DatasetError, DatasetWarning, some
@@ -365,12 +366,6 @@ class _Decoder:
             for frame in packet.decode():
                 self.video.decoded_frames += 1
                 yield frame
-
-
-def _stamp(frame: Any) -> int | None:
-    """A decoded frame's (or a packet's) timestamp as demuxing listed it: its pts, else its dts (some AVI files
-    carry no pts)."""
-    return frame.pts if frame.pts is not None else frame.dts
 
 
 @dataclass(frozen=True, eq=False, repr=False)
