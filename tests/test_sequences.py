@@ -122,6 +122,25 @@ def test_what_is_not_a_video_is_said_to_be_so(tmp_path):
         load_sequence(sound)
 
 
+def test_a_raw_stream_without_timestamps_is_refused_saying_how_to_contain_it(tmp_path):
+    """A camera's raw .h264 dump lists no frame: it was refused as "holds no frames", which is false."""
+    import av
+
+    raw = tmp_path / "cam.h264"
+    with av.open(str(raw), "w", format="h264") as container:
+        stream = container.add_stream("libx264", rate=8)
+        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
+        for index in range(5):
+            pixels = np.empty((48, 64, 3), np.uint8)
+            pixels[:] = frame_colour(index)
+            for packet in [*stream.encode(av.VideoFrame.from_ndarray(pixels, format="rgb24"))]:
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    with pytest.raises(DatasetError, match=r"its 5 frame packets carry no timestamps .* ffmpeg -i cam.h264 -c copy cam.mp4"):
+        VideoFile(raw)
+
+
 def test_without_pyav_the_error_says_how_to_install_it(clip, monkeypatch):
     monkeypatch.setitem(sys.modules, "av", None)
     with pytest.raises(DatasetError, match=r"pip install 'workbench\[video\]'"):

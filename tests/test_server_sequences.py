@@ -200,6 +200,10 @@ async def test_what_is_not_a_clip_or_images_is_400_saying_what_to_send(client):
 
     error = await error_of(await client.post(SEQUENCE, params={"every_seconds": "1"}, data=image_parts([1, 2])), 400)
     assert "every_seconds needs the frames' times: give the images' rate too (fps=25)" in error
+    # A raw H.264 stream (a camera's .h264 dump) has no timestamps: said so, and how to put it in a container.
+    raw = upload([("cam.h264", clip(frames_of([1, 2]), container="h264"), "video/h264")])
+    error = await error_of(await client.post(SEQUENCE, data=raw), 400)
+    assert "'cam.h264': its 2 frame packets carry no timestamps" in error and "ffmpeg -i IN -c copy OUT.mp4" in error
     budget = budget_of(client)
     assert budget.memory.free == budget.memory.total and budget.in_flight == 0
 

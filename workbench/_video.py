@@ -20,7 +20,7 @@ import numpy as np
 
 __all__ = [
     "INSTALL_VIDEO", "VIDEO_SUFFIXES", "FrameIndex", "VideoUnavailableError", "decode_chosen",
-    "every_seconds_positions", "import_av", "index_frames", "stamp",
+    "every_seconds_positions", "import_av", "index_frames", "no_frames_reason", "stamp",
 ]
 
 #: File suffixes read as videos (any container FFmpeg reads works where the format is said).
@@ -46,7 +46,9 @@ def import_av() -> Any:
 class FrameIndex:
     """The first video stream of a container, from its packets: ``pts`` of every frame (ascending), the
     ``keyframes``' pts, ``times`` (seconds from the first frame), ``fps`` (``None`` when the file does not say),
-    ``width`` x ``height`` as the stream declares them, the ``codec``'s name and the stream's ``time_base``."""
+    ``width`` x ``height`` as the stream declares them, the ``codec``'s name and the stream's ``time_base``;
+    ``untimed`` counts the packets that carry no timestamp at all (a raw elementary stream's, which cannot be
+    numbered or sought: see ``no_frames_reason``)."""
 
     pts: list[int]
     keyframes: list[int]
@@ -56,6 +58,7 @@ class FrameIndex:
     height: int
     codec: str
     time_base: Any
+    untimed: int = 0
 
     @property
     def frames(self) -> int:
@@ -74,10 +77,13 @@ def index_frames(container: Any) -> FrameIndex:
     PyAV's errors (``av.error.FFmpegError``) pass through: the caller names the file in its own terms.
     """
     stream = container.streams.video[0]
-    stamps, keys = [], []
+    stamps, keys, untimed = [], [], 0
     for packet in container.demux(stream):
         at = stamp(packet)
-        if at is None or packet.size == 0:  # the flushing packet at the end carries no frame
+        if packet.size == 0:  # the flushing packet at the end carries no frame
+            continue
+        if at is None:
+            untimed += 1
             continue
         stamps.append(int(at))
         if packet.is_keyframe:
@@ -94,7 +100,19 @@ def index_frames(container: Any) -> FrameIndex:
         height=int(stream.codec_context.height),
         codec=str(stream.codec_context.name),
         time_base=time_base,
+        untimed=untimed,
     )
+
+
+def no_frames_reason(index: FrameIndex, file_name: str | None = None) -> str:
+    """Why ``index`` lists no frame, for a message; ``file_name`` (``cam.h264``) makes the advice's command exact."""
+    if index.untimed:
+        source, target = ("IN", "OUT.mp4") if file_name is None else (
+            file_name, f"{file_name.rsplit('.', 1)[0] or file_name}.mp4")
+        return (f"its {index.untimed} frame packets carry no timestamps (a raw elementary stream, such as a camera's "
+                f".h264 dump), so its frames can be neither numbered nor sought; put it in a container first: "
+                f"ffmpeg -i {source} -c copy {target}")
+    return "the video stream holds no frames"
 
 
 def every_seconds_positions(times: Sequence[float], seconds: float) -> list[int]:

@@ -32,7 +32,7 @@ from aiohttp import web
 from .._checks import number, seconds, whole_number
 from .._video import (
     INSTALL_VIDEO, VIDEO_SUFFIXES, FrameIndex, VideoUnavailableError, decode_chosen, every_seconds_positions,
-    import_av, index_frames,
+    import_av, index_frames, no_frames_reason,
 )
 from ..sdk import ColorFormat, EstimationTargets, Rect, VLImage
 from ._budget import Hold, RequestImage, framed
@@ -268,7 +268,7 @@ def _index(av: Any, data: bytes, name: str) -> FrameIndex:
     finally:
         container.close()
     if not index.frames:
-        raise ApiError(400, ErrorCode.BAD_VIDEO, f"{name}: the video stream holds no frames")
+        raise ApiError(400, ErrorCode.BAD_VIDEO, f"{name}: {no_frames_reason(index)}")
     return index
 
 

@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from workbench._video import VIDEO_SUFFIXES, every_seconds_positions, index_frames
+from workbench._video import VIDEO_SUFFIXES, every_seconds_positions, index_frames, no_frames_reason
 from workbench._video import stamp as _stamp  # a local name: `stamp` is a variable in the decoder's loops
 
 from ._core import Dataset, Sample, _points_array, _read_json
@@ -115,7 +115,7 @@ class VideoFile:
         finally:
             container.close()
         if not index.pts:
-            raise DatasetError(f"{self.path}: the video stream holds no frames")
+            raise DatasetError(f"{self.path}: {no_frames_reason(index, self.path.name)}")
         self.fps: float | None = index.fps
         self._time_base = index.time_base
         self.pts, self._keyframes, self.times = index.pts, list(index.keyframes), index.times
