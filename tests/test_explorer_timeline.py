@@ -139,14 +139,18 @@ def test_without_a_report_the_curves_are_the_frames_estimated_so_far(wb, clip):
     assert "estimated so far (1 of 12 by default" in explorer._strip.caption
 
 
-def test_a_shared_store_fills_the_curves_with_what_compare_estimated(wb, clip):
+def test_a_shared_store_fills_the_curves_with_what_compare_estimated(wb, clip, monkeypatch):
     store = PredictionCache()
     compare(wb, clip, ["default"], progress=False, cache=store)
+    read_whole = []
+    monkeypatch.setattr(store, "get_many", lambda keys: read_whole.append(keys) or {})
     explorer = Explorer(wb, clip, prefetch=False, cache=store)
     explorer.estimator.value = "default"
     curve = explorer._strip.series[wb.estimator_label("peopleCountEstimator", "default")]
     assert np.isfinite(curve).all(), "every frame compare ran, read from the store"
     assert explorer.strip_source == FROM_CACHE and "(12 of 12 by default" in explorer._strip.caption
+    # The strip needs counts only: the frames' whole results (their density maps) are not read for it.
+    assert all(len(list(keys)) <= 1 for keys in read_whole), "the strip read every frame's whole result"
 
 
 def test_with_a_report_the_curves_are_the_comparisons(wb, clip):

@@ -71,6 +71,7 @@ def test_round_trip_keeps_every_field(tmp_path: Path) -> None:
     with PredictionCache(tmp_path / "c.sqlite") as cache:
         cache.put("k", result, estimator="e", image_sha256="d")
         assert cache.get_many(["k", "missing"]) == {"k": result} and len(cache) == 1
+        assert cache.counts(["k", "missing"]) == {"k": 2}  # the count alone, the density map left unread
 
 
 def test_second_run_is_all_hits_and_not_timed(model: Path, data: Path, plugins: Path, tmp_path: Path) -> None:

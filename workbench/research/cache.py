@@ -119,17 +119,23 @@ class PredictionCache:
 
     def get_many(self, keys: Iterable[str]) -> dict[str, CountResult]:
         """The cached results among ``keys`` (missing keys are simply absent from the answer)."""
+        return {key: _decode(dict(zip(_COLUMNS, values))) for key, *values in self._lookup(keys, _COLUMNS)}
+
+    def counts(self, keys: Iterable[str]) -> dict[str, int]:
+        """The cached counts among ``keys``, without reading their density maps (a timeline of a long sequence)."""
+        return {key: int(json.loads(text)["count"]) for key, text in self._lookup(keys, ("result",))}
+
+    def _lookup(self, keys: Iterable[str], columns: Sequence[str]) -> list[tuple[Any, ...]]:
+        """``(key, *columns)`` of the rows among ``keys``, looked up in chunks under SQLite's parameter limit."""
         keys = list(dict.fromkeys(keys))
-        found: dict[str, CountResult] = {}
+        rows: list[tuple[Any, ...]] = []
         for start in range(0, len(keys), _LOOKUP_CHUNK):
             chunk = keys[start:start + _LOOKUP_CHUNK]
-            rows = self._rows(
-                f"SELECT key, {', '.join(_COLUMNS)} FROM predictions WHERE key IN ({', '.join('?' * len(chunk))})",
+            rows += self._rows(
+                f"SELECT key, {', '.join(columns)} FROM predictions WHERE key IN ({', '.join('?' * len(chunk))})",
                 chunk,
             )
-            for key, *values in rows:
-                found[key] = _decode(dict(zip(_COLUMNS, values)))
-        return found
+        return rows
 
     def get(self, key: str) -> CountResult | None:
         """The cached result under ``key``, or ``None``."""

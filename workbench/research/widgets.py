@@ -328,8 +328,8 @@ class Explorer:
                     keys[self._where(estimator, index)[0]] = index
                 except OSError:  # an unreadable frame: its own visit shows why
                     continue
-            for key, result in self.cache.get_many(keys).items():
-                self._counts.setdefault(estimator, {})[keys[key]] = float(result.count)
+            for key, count in self.cache.counts(keys).items():
+                self._counts.setdefault(estimator, {})[keys[key]] = float(count)
 
     def _result(self, estimator: str, index: int) -> tuple[Any, str]:
         """The estimate of image ``index`` by ``estimator`` and its key in the store, estimated if not there."""
