@@ -259,3 +259,37 @@ def test_any_order_of_frames_gives_the_decoders_own_pictures(tmp_path, name, cod
         assert np.array_equal(video.pixels(index), plain[index]), f"frame {index}"
     sampled = load_sequence(path, every=7)
     assert all(np.array_equal(s.image.asNPArray(), plain[s.frame]) for s in sampled)
+
+
+def test_the_servers_clip_decoding_skips_unsampled_b_frames_and_keeps_the_sampled_pixels(tmp_path):
+    """decode_chosen (the server's clips) decoded every frame up to the last sampled one; frames nothing is decoded
+    from are now skipped unless sampled, as the datasets' reader does, and the sampled pictures stay the same."""
+    import av
+
+    from workbench._video import decode_chosen, decode_stream, index_frames
+
+    path = tmp_path / "clip.mp4"
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libx264", rate=8)
+        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
+        stream.codec_context.gop_size = 12
+        stream.codec_context.max_b_frames = 2
+        for index in range(36):
+            pixels = np.empty((48, 64, 3), np.uint8)
+            pixels[:] = frame_colour(index)
+            for packet in stream.encode(av.VideoFrame.from_ndarray(pixels, format="rgb24")):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    with av.open(str(path)) as container:
+        plain = [frame.to_ndarray(format="rgb24") for frame in container.decode(video=0)]
+    with av.open(str(path)) as container:
+        index = index_frames(container)
+    chosen = list(range(0, 36, 5))
+    with av.open(str(path)) as container:
+        sampled = dict(decode_chosen(container, index, chosen))
+    assert sorted(sampled) == chosen and all(np.array_equal(sampled[n], plain[n]) for n in chosen)
+    wanted = {index.pts[n] for n in chosen}
+    with av.open(str(path)) as container:
+        decoded = sum(1 for _ in decode_stream(container, lambda at: at is None or at in wanted))
+    assert decoded < len(plain), "unsampled B-frames were decoded"

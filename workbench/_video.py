@@ -12,7 +12,7 @@ PyAV (the ``video`` extra) is imported only when a video is read: ``import_av`` 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,7 +20,7 @@ import numpy as np
 
 __all__ = [
     "INSTALL_VIDEO", "VIDEO_SUFFIXES", "FrameIndex", "VideoUnavailableError", "decode_chosen",
-    "every_seconds_positions", "import_av", "index_frames", "no_frames_reason", "stamp",
+    "decode_stream", "every_seconds_positions", "import_av", "index_frames", "no_frames_reason", "stamp",
 ]
 
 #: File suffixes read as videos (any container FFmpeg reads works where the format is said).
@@ -126,6 +126,18 @@ def every_seconds_positions(times: Sequence[float], seconds: float) -> list[int]
     return chosen
 
 
+def decode_stream(container: Any, needed: Callable[[int | None], bool]) -> Iterator[Any]:
+    """The first video stream's frames from where ``container`` stands. A packet whose frame is not ``needed``
+    (called with its timestamp) is decoded only if other frames are decoded from it (FFmpeg's ``skip_frame`` =
+    ``NONREF``, set packet by packet: most B-frames are skipped), which leaves every other frame's pixels as a full
+    decode gives them."""
+    stream = container.streams.video[0]
+    context = stream.codec_context
+    for packet in container.demux(stream):
+        context.skip_frame = "DEFAULT" if needed(stamp(packet)) else "NONREF"
+        yield from packet.decode()
+
+
 def decode_chosen(container: Any, index: FrameIndex, chosen: Sequence[int]) -> Iterator[tuple[int, np.ndarray]]:
     """``(frame number, (H, W, 3) uint8 RGB)`` for each of ``chosen`` (ascending frame numbers) in one forward
     pass of the decoder over ``container``, which ``index`` describes; stops after the last one.
@@ -136,8 +148,7 @@ def decode_chosen(container: Any, index: FrameIndex, chosen: Sequence[int]) -> I
     left = {index.pts[number]: number for number in chosen}
     if not left:
         return
-    stream = container.streams.video[0]
-    for frame in container.decode(stream):
+    for frame in decode_stream(container, lambda at: at is None or at in left):
         at = stamp(frame)
         number = left.pop(at, None) if at is not None else None
         if number is None:

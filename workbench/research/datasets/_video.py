@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from workbench._video import VIDEO_SUFFIXES, every_seconds_positions, index_frames, no_frames_reason
+from workbench._video import VIDEO_SUFFIXES, decode_stream, every_seconds_positions, index_frames, no_frames_reason
 from workbench._video import stamp as _stamp  # a local name: `stamp` is a variable in the decoder's loops
 
 from ._core import Dataset, Sample, _points_array, _read_json
@@ -357,15 +357,13 @@ class _Decoder:
     def _decode_packets(self) -> Iterator[Any]:
         """The decoder's frames from where the container stands, each packet's frame decoded unless it is not
         wanted and no other frame is decoded from it (``skip_frame``, set packet by packet)."""
-        stream = self.container.streams.video[0]
-        context = stream.codec_context
-        for packet in self.container.demux(stream):
-            stamp, wanted = _stamp(packet), self.video._wanted
-            needed = wanted is None or stamp is None or stamp == self.target or stamp in wanted
-            context.skip_frame = "DEFAULT" if needed else "NONREF"
-            for frame in packet.decode():
-                self.video.decoded_frames += 1
-                yield frame
+        def needed(at: int | None) -> bool:
+            wanted = self.video._wanted
+            return wanted is None or at is None or at == self.target or at in wanted
+
+        for frame in decode_stream(self.container, needed):
+            self.video.decoded_frames += 1
+            yield frame
 
 
 @dataclass(frozen=True, eq=False, repr=False)
