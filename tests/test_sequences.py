@@ -124,19 +124,7 @@ def test_what_is_not_a_video_is_said_to_be_so(tmp_path):
 
 def test_a_raw_stream_without_timestamps_is_refused_saying_how_to_contain_it(tmp_path):
     """A camera's raw .h264 dump lists no frame: it was refused as "holds no frames", which is false."""
-    import av
-
-    raw = tmp_path / "cam.h264"
-    with av.open(str(raw), "w", format="h264") as container:
-        stream = container.add_stream("libx264", rate=8)
-        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
-        for index in range(5):
-            pixels = np.empty((48, 64, 3), np.uint8)
-            pixels[:] = frame_colour(index)
-            for packet in [*stream.encode(av.VideoFrame.from_ndarray(pixels, format="rgb24"))]:
-                container.mux(packet)
-        for packet in stream.encode():
-            container.mux(packet)
+    raw = write_video(tmp_path / "cam.h264", 5, container_format="h264")
     with pytest.raises(DatasetError, match=r"its 5 frame packets carry no timestamps .* ffmpeg -i cam.h264 -c copy cam.mp4"):
         VideoFile(raw)
 
@@ -236,19 +224,7 @@ def test_any_order_of_frames_gives_the_decoders_own_pictures(tmp_path, name, cod
 
     import av
 
-    path = tmp_path / name
-    with av.open(str(path), "w") as container:
-        stream = container.add_stream(codec, rate=8)
-        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
-        stream.codec_context.gop_size = 12
-        stream.codec_context.max_b_frames = b_frames
-        for index in range(40):
-            pixels = np.empty((48, 64, 3), np.uint8)
-            pixels[:] = frame_colour(index)
-            for packet in stream.encode(av.VideoFrame.from_ndarray(pixels, format="rgb24")):
-                container.mux(packet)
-        for packet in stream.encode():
-            container.mux(packet)
+    path = write_video(tmp_path / name, 40, gop=12, codec=codec, b_frames=b_frames)
     with av.open(str(path)) as container:
         plain = [frame.to_ndarray(format="rgb24") for frame in container.decode(video=0)]
     video = VideoFile(path)
@@ -268,19 +244,7 @@ def test_the_servers_clip_decoding_skips_unsampled_b_frames_and_keeps_the_sample
 
     from workbench._video import decode_chosen, decode_stream, index_frames
 
-    path = tmp_path / "clip.mp4"
-    with av.open(str(path), "w") as container:
-        stream = container.add_stream("libx264", rate=8)
-        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
-        stream.codec_context.gop_size = 12
-        stream.codec_context.max_b_frames = 2
-        for index in range(36):
-            pixels = np.empty((48, 64, 3), np.uint8)
-            pixels[:] = frame_colour(index)
-            for packet in stream.encode(av.VideoFrame.from_ndarray(pixels, format="rgb24")):
-                container.mux(packet)
-        for packet in stream.encode():
-            container.mux(packet)
+    path = write_video(tmp_path / "clip.mp4", 36, gop=12, b_frames=2)
     with av.open(str(path)) as container:
         plain = [frame.to_ndarray(format="rgb24") for frame in container.decode(video=0)]
     with av.open(str(path)) as container:

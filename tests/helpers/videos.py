@@ -27,18 +27,23 @@ def frame_number(pixels: np.ndarray) -> int:
 
 def write_video(
     path: Path, frames: int = 24, *, fps: int = 8, size: tuple[int, int] = (64, 48), gop: int = 6,
-    pictures: Sequence[np.ndarray] | None = None,
+    pictures: Sequence[np.ndarray] | None = None, codec: str = "libx264", b_frames: int | None = None,
+    container_format: str | None = None,
 ) -> Path:
-    """An H.264 video of ``frames`` frames (flat ``frame_colour``s, or ``pictures`` in turn), a keyframe every
-    ``gop`` frames."""
+    """A video of ``frames`` frames (flat ``frame_colour``s, or ``pictures`` in turn), a keyframe every ``gop``
+    frames, by ``codec`` (H.264 by default) with ``b_frames`` B-frames in a row where given, in the container the
+    suffix names (or ``container_format``: ``"h264"`` writes a raw stream without timestamps)."""
     import av
 
     width, height = size
-    with av.open(str(path), "w") as container:
-        stream = container.add_stream("libx264", rate=fps)
+    with av.open(str(path), "w", format=container_format) as container:
+        stream = container.add_stream(codec, rate=fps)
         stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
         stream.codec_context.gop_size = gop
-        stream.codec_context.options = {"keyint_min": str(gop), "sc_threshold": "0"}
+        if b_frames is not None:
+            stream.codec_context.max_b_frames = b_frames
+        if codec == "libx264":
+            stream.codec_context.options = {"keyint_min": str(gop), "sc_threshold": "0"}
         for index in range(frames):
             if pictures is None:
                 pixels = np.empty((height, width, 3), np.uint8)
