@@ -252,10 +252,7 @@ def _decode_failure(sample: Sample) -> tuple[str, str] | None:
     """Where (the file; a video frame's with ``#frame=N``) and why ``sample``'s image cannot be decoded, or
     ``None`` when it can."""
     try:
-        if isinstance(sample, VideoFrame):
-            sample.check()  # by a decoder of the video's own that makes no pixels
-        else:
-            sample.image  # decoded as the run decodes it; the pixels are not kept
+        sample.check()  # a video frame's by a decoder of the video's own that makes no pixels
     except ImageDecodeError as error:
         # The decoder's message starts with where it read: the path, a video frame's with "#frame=N", which
         # tells a video's bad frames apart where the path alone would name the same file for each.

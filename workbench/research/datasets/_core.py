@@ -93,6 +93,11 @@ class Sample:
 
         return load_image(self.image_path)
 
+    def check(self) -> None:
+        """Decode the image only to know that it decodes, as the run will (``ImageDecodeError`` if it does not);
+        the pixels are not kept."""
+        self.image
+
     def content_digest(self) -> str:
         """SHA-256 of the pixels' source (the image file's bytes): what the prediction cache keys results by."""
         from ..cache import image_digest
@@ -502,8 +507,9 @@ def _read_json_points(path: Path, image: Path) -> np.ndarray:
     return points
 
 
-def _load_mat_variable(path: Path, variable: str, what: str) -> Any:
-    """``variable`` of a MATLAB file; ``DatasetError`` naming the variables found when it is absent."""
+def _load_mat(path: Path, variable: str, what: str) -> dict[str, Any]:
+    """A MATLAB file's variables, read once; ``DatasetError`` naming the variables found when ``variable`` (the
+    one it must have) is absent."""
     from scipy.io import loadmat
 
     try:
@@ -513,7 +519,12 @@ def _load_mat_variable(path: Path, variable: str, what: str) -> Any:
     if variable not in mat:
         found = ", ".join(k for k in mat if not k.startswith("__")) or "nothing"
         raise DatasetError(f"{path}: not {what}: no {variable!r} variable (found: {found})")
-    return mat[variable]
+    return mat
+
+
+def _load_mat_variable(path: Path, variable: str, what: str) -> Any:
+    """``variable`` of a MATLAB file; ``DatasetError`` naming the variables found when it is absent."""
+    return _load_mat(path, variable, what)[variable]
 
 
 def _read_mat_points(path: Path, image: Path) -> np.ndarray:

@@ -9,12 +9,13 @@ Splits follow the published protocol: ``train`` is frames 1 to 800, ``test`` fra
 """
 from __future__ import annotations
 
+import dataclasses
 import re
 from pathlib import Path
 
 import numpy as np
 
-from ._core import Dataset, Sample, _check_count_field, _list_images, _load_mat_variable, _pair, _points_array
+from ._core import Dataset, _check_count_field, _list_images, _load_mat, _pair, _points_array
 from ._errors import DatasetError
 from ._placing import PointRules
 
@@ -63,27 +64,18 @@ def load_mall(
         return truth[numbers[image.stem] - 1]
 
     samples = _pair(images, annotations, read, root / "frames", root, PointRules("mall", "stored", points_frame, stray_points))
-    framed = [Sample(s.name, s.image_path, s.points, s.annotation_path, s.labels, s.boxes, frame=numbers[s.name] - 1)
-              for s in samples]
+    framed = [dataclasses.replace(sample, frame=numbers[sample.name] - 1) for sample in samples]
     dataset = Dataset._finish(framed, root, "mall", None, pattern, split_dir=True)
     if split is not None:
         dataset.name = dataset.name.replace(root.name, f"{root.name}[{split}]", 1)
     return dataset
 
 
-def _has_variable(path: Path, name: str) -> bool:
-    from scipy.io import whosmat
-
-    try:
-        return any(entry[0] == name for entry in whosmat(path))
-    except Exception:  # unreadable: _load_mat_variable says so in its own words
-        return True
-
-
 def _read_truth(path: Path) -> list[np.ndarray]:
-    frames = _load_mat_variable(path, "frame", "Mall's ground truth")
+    mat = _load_mat(path, "frame", "Mall's ground truth")
+    frames = mat["frame"]
     # The published file has count(i) beside the points, and it is checked against them; a copy may lack it.
-    counts = _load_mat_variable(path, "count", "Mall's ground truth").ravel() if _has_variable(path, "count") else []
+    counts = mat["count"].ravel() if "count" in mat else []
     points = []
     try:
         for number, entry in enumerate(frames.ravel(), start=1):

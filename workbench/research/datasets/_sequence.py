@@ -11,10 +11,11 @@ counts over time:
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 from pathlib import Path
 
-from ._core import Dataset, Sample
+from ._core import Dataset
 from ._errors import DatasetError
 from ._load import is_video, load_dataset
 from ._video import check_every, load_video, pick_every_seconds
@@ -66,7 +67,8 @@ def load_sequence(
                            stray_points=stray_points)
     # Mall's samples know their frame numbers; any other folder's are their positions in name order.
     frames = [position if sample.frame is None else sample.frame for position, sample in enumerate(dataset)]
-    timed = [_with_frame(sample, frame, None if fps is None else frame / fps) for sample, frame in zip(dataset, frames)]
+    timed = [dataclasses.replace(sample, frame=frame, time=None if fps is None else frame / fps)
+             for sample, frame in zip(dataset, frames)]
     if every_seconds is not None:
         if fps is None:
             raise DatasetError(f"{path}: every_seconds= needs the folder's frame rate: pass fps= as well")
@@ -74,9 +76,4 @@ def load_sequence(
     else:
         timed = timed[::check_every(every)]
     return Dataset(timed, name=dataset.name, root=dataset.root, format=dataset.format, fps=fps)
-
-
-def _with_frame(sample: Sample, frame: int, time: float | None = None) -> Sample:
-    return Sample(sample.name, sample.image_path, sample.points, sample.annotation_path, sample.labels,
-                  sample.boxes, frame=frame, time=time)
 

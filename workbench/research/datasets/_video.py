@@ -34,7 +34,10 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from workbench._video import VIDEO_SUFFIXES, decode_stream, every_seconds_positions, index_frames, no_frames_reason
+from workbench._video import (
+    VIDEO_SUFFIXES, VideoUnavailableError, decode_stream, every_seconds_positions, import_av, index_frames,
+    no_frames_reason,
+)
 from workbench._video import stamp as _stamp  # a local name: `stamp` is a variable in the decoder's loops
 
 from ._core import Dataset, Sample, _points_array, _read_json
@@ -59,12 +62,9 @@ _SEEK_TRIES = 3
 
 def _import_av() -> Any:
     try:
-        import av
-    except ImportError:
-        raise DatasetError(
-            "reading video files needs PyAV: pip install 'workbench[video]' (or `make lab`, which installs it)"
-        ) from None
-    return av
+        return import_av()
+    except VideoUnavailableError as error:
+        raise DatasetError(f"{error} (or `make lab`, which installs it)") from None
 
 
 def check_every(every: int | None) -> int:
@@ -144,11 +144,6 @@ class VideoFile:
     @property
     def size(self) -> tuple[int, int]:
         return self.width, self.height
-
-    @property
-    def duration(self) -> float:
-        """Seconds from the first frame to the end of the last (one frame period added when the rate is known)."""
-        return self.times[-1] + (1.0 / self.fps if self.fps else 0.0)
 
     def digest(self) -> str:
         """SHA-256 of the file's bytes, computed once."""
